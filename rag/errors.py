@@ -1,0 +1,33 @@
+"""The library's own exceptions; entry points turn them into one line for the user."""
+
+
+class RlaError(Exception):
+    """Base class: the message says what went wrong and how to fix it."""
+
+
+class SourceError(RlaError):
+    """A corpus file could not be read (encoding, corrupt PDF, encrypted, too large)."""
+
+
+class IndexMissing(RlaError):
+    """No index has been built at the given folder."""
+
+
+class IndexMismatch(RlaError):
+    """The index was built with other settings (model, dimension) than asked for."""
+
+
+class IndexCorrupt(RlaError):
+    """An index file does not match the checksum in its manifest."""
+
+
+class IndexLocked(RlaError):
+    """Another process is writing the index."""
+
+
+class ModelError(RlaError):
+    """The embedding model could not be loaded or failed verification."""
+
+
+class QueryError(RlaError):
+    """A query or filter given by the user is not valid."""

@@ -1,0 +1,215 @@
+"""Corpus files → a new index generation, embedding only what changed."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.chunk import chunk_review, embedding_text
+from rag.errors import IndexMissing, RlaError, SourceError
+from rag.models import Chunk, Review, SourceText
+from rag.parse import parse_source
+from rag.settings import Settings
+from rag.sources import iter_corpus_files, read_source
+from rag.store import IndexData, check_model, open_index, write_generation, write_lock
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass(frozen=True)
+class FileReport:
+    source: str
+    status: str  # "indexed", "unchanged", "skipped", "removed"
+    reviews: int = 0
+    chunks: int = 0
+    reason: str = ""
+
+
+@dataclass
+class IngestReport:
+    files: list[FileReport] = field(default_factory=list)
+    embedded: int = 0
+    generation: str | None = None
+    changed: bool = False
+
+    @property
+    def totals(self) -> dict[str, int]:
+        live = [f for f in self.files if f.status in ("indexed", "unchanged")]
+        return {
+            "files": len(live),
+            "reviews": sum(f.reviews for f in live),
+            "chunks": sum(f.chunks for f in live),
+            "skipped": sum(f.status == "skipped" for f in self.files),
+            "embedded": self.embedded,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "generation": self.generation,
+            "changed": self.changed,
+            "totals": self.totals,
+            "files": [f.__dict__ for f in self.files],
+        }
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _rel(path: Path, corpus: Path) -> str:
+    try:
+        return path.resolve().relative_to(corpus.resolve()).as_posix()
+    except ValueError:
+        return path.name
+
+
+def ingest(
+    settings: Settings,
+    paths: list[Path] | None = None,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+    wait_s: float = 0.0,
+) -> IngestReport:
+    """Bring the index in line with the corpus folder (or with `paths`, re-reading just those files)."""
+    with write_lock(settings.index, wait_s):
+        return _ingest(settings, paths, rebuild, progress)
+
+
+def _previous(settings: Settings, rebuild: bool) -> IndexData | None:
+    if rebuild:
+        return None
+    try:
+        old = open_index(settings.index, verify=True)
+    except IndexMissing:
+        return None
+    check_model(old.manifest, settings.model)
+    if old.manifest.get("chunker") != settings.chunker_config():
+        return None  # chunking changed: everything is re-chunked and re-embedded
+    return old
+
+
+def _ingest(settings: Settings, paths: list[Path] | None, rebuild: bool, progress: Progress | None) -> IngestReport:
+    report = IngestReport()
+    old = _previous(settings, rebuild)
+    old_sources = dict(old.manifest["sources"]) if old else {}
+
+    all_files = iter_corpus_files(settings.corpus, settings) if settings.corpus.exists() else []
+    targets = {_rel(p, settings.corpus): p for p in all_files}
+    only: set[str] | None = None
+    if paths:
+        only = set()
+        for p in paths:
+            for f in iter_corpus_files(p, settings) if p.is_dir() else [p]:
+                targets[_rel(f, settings.corpus)] = f
+                only.add(_rel(f, settings.corpus))
+
+    keep_reviews: list[Review] = []
+    keep_chunks: list[Chunk] = []
+    keep_rows: list[int] = []
+    keep_sources: list[SourceText] = []
+    new_items: list[tuple[SourceText, list[Review], list[Chunk]]] = []
+    embedder = None
+    sources_manifest: dict[str, dict[str, Any]] = {}
+
+    for i, (rel, path) in enumerate(sorted(targets.items())):
+        if progress:
+            progress("reading", i, len(targets))
+        digest = _sha256(path) if path.exists() else None
+        prior = old_sources.get(rel)
+        reuse = old is not None and prior is not None and (prior["sha256"] == digest or (only is not None and rel not in only))
+        if reuse and old is not None and prior is not None:
+            rows = [j for j, c in enumerate(old.chunks) if c.source == rel]
+            keep_rows.extend(rows)
+            keep_chunks.extend(old.chunks[j] for j in rows)
+            keep_reviews.extend(r for r in old.reviews.values() if r.source == rel)
+            keep_sources.append(old.sources[rel])
+            sources_manifest[rel] = prior
+            report.files.append(FileReport(rel, "unchanged", prior["reviews"], prior["chunks"]))
+            continue
+        try:
+            src = read_source(path, settings.corpus, settings)
+        except SourceError as e:
+            report.files.append(FileReport(rel, "skipped", reason=str(e)))
+            continue
+        reviews = parse_source(src)
+        if not reviews:
+            report.files.append(FileReport(rel, "skipped", reason=f"{rel}: no text to index"))
+            continue
+        if embedder is None:
+            from rag.embed import load_embedder
+
+            embedder = load_embedder(settings.model)
+        chunks = [c for r in reviews for c in chunk_review(r, src, settings.chunk_tokens, embedder.fits)]
+        new_items.append((src, reviews, chunks))
+        sources_manifest[rel] = {"sha256": src.sha256, "reviews": len(reviews), "chunks": len(chunks)}
+        report.files.append(FileReport(rel, "indexed", len(reviews), len(chunks)))
+
+    for rel in sorted(set(old_sources) - set(sources_manifest)):
+        if rel not in targets or not targets[rel].exists():
+            report.files.append(FileReport(rel, "removed", reason=f"{rel}: no longer in the corpus"))
+    report.files.sort(key=lambda f: f.source)
+
+    removed = any(f.status == "removed" for f in report.files) or (
+        old is not None and any(rel not in sources_manifest for rel in old_sources)
+    )
+    if old is not None and not new_items and not removed:
+        report.generation = old.path.name
+        return report  # nothing changed: no model load, no write
+    if old is None and not new_items:
+        reasons = "; ".join(f.reason for f in report.files) or f"no .txt, .md or .pdf files in {settings.corpus}"
+        raise RlaError(f"nothing to index: {reasons}")
+
+    # Review ids must be unique across the whole corpus; a clash gets the source's short hash.
+    taken = {r.id for r in keep_reviews}
+    new_reviews_all: list[Review] = []
+    new_chunks_all: list[Chunk] = []
+    for src, reviews, chunks in new_items:
+        renames = {}
+        for r in reviews:
+            if r.id in taken:
+                renames[r.id] = f"{r.id}-{src.sha256[:6]}"
+            taken.add(renames.get(r.id, r.id))
+        for r in reviews:
+            new_reviews_all.append(Review(**{**r.__dict__, "id": renames.get(r.id, r.id)}))
+        for c in chunks:
+            rid = renames.get(c.review_id, c.review_id)
+            new_chunks_all.append(Chunk(**{**c.__dict__, "review_id": rid, "id": c.id.replace(c.review_id, rid, 1)}))
+
+    vectors_new = np.zeros((0, old.dim if old else 0), dtype=np.float32)
+    if new_chunks_all:
+        assert embedder is not None
+        by_id = {r.id: r for r in new_reviews_all}
+        texts = [embedding_text(by_id[c.review_id], c) for c in new_chunks_all]
+        parts = []
+        step = 64
+        for start in range(0, len(texts), step):
+            if progress:
+                progress("embedding", start, len(texts))
+            parts.append(embedder.embed_batch(texts[start : start + step]))
+        if progress:
+            progress("embedding", len(texts), len(texts))
+        vectors_new = np.vstack(parts)
+        report.embedded = len(texts)
+
+    model_info = (
+        {"name": embedder.name, "sha256": embedder.weights_sha256, "dim": embedder.dim, "max_tokens": embedder.max_tokens}
+        if embedder is not None
+        else old.manifest["model"]  # type: ignore[union-attr]
+    )
+    old_vectors = old.vectors[keep_rows] if (old is not None and keep_rows) else np.zeros((0, model_info["dim"]), np.float32)
+    vectors = np.vstack([old_vectors.reshape(-1, model_info["dim"]), vectors_new.reshape(-1, model_info["dim"])])
+    chunks_all = keep_chunks + new_chunks_all
+    reviews_all = keep_reviews + new_reviews_all
+    sources_all = keep_sources + [s for s, _, _ in new_items]
+    manifest = {"model": model_info, "chunker": settings.chunker_config(), "sources": sources_manifest}
+    if progress:
+        progress("writing", 0, 1)
+    gen = write_generation(settings.index, manifest, chunks_all, vectors, reviews_all, sources_all, settings.hnsw_threshold)
+    report.generation = gen.name
+    report.changed = True
+    return report

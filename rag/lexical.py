@@ -1,0 +1,101 @@
+"""BM25 over chunks (bm25s, stored as NumPy arrays and JSON) and the safeguarding synonym map."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.models import Chunk, Review
+
+# Terms that vary between agencies or changed over time. Each group is expanded as a whole:
+# a query that says one of them also searches for the others.
+SYNONYMS: tuple[tuple[str, ...], ...] = (
+    ("serious case review", "scr", "child safeguarding practice review", "cspr", "case review"),
+    ("lscb", "local safeguarding children board", "safeguarding partnership", "safeguarding children partnership"),
+    ("did not attend", "dna", "was not brought", "wnb", "non-attendance", "missed appointments", "not brought"),
+    ("disguised compliance", "false compliance", "superficial cooperation", "superficial co-operation"),
+    ("nai", "non-accidental injury", "non-accidental injuries"),
+    ("nahi", "non-accidental head injury", "abusive head trauma", "shaken baby", "shaking"),
+    ("cse", "child sexual exploitation", "sexual exploitation"),
+    ("sudi", "sudden unexpected death in infancy", "sudden infant death", "cot death"),
+    ("co-sleeping", "safe sleeping", "unsafe sleeping", "sleeping behaviour"),
+    ("fii", "fabricated or induced illness", "perplexing presentations"),
+    ("camhs", "child and adolescent mental health services"),
+    ("sgo", "special guardianship order"),
+    ("cin", "child in need"),
+    ("cp plan", "child protection plan"),
+    ("lac", "cla", "looked after child", "child in care", "children in care"),
+    ("marac", "multi-agency risk assessment conference"),
+    ("mash", "multi-agency safeguarding hub", "safeguarding hub"),
+    ("dv", "domestic violence", "domestic abuse"),
+    ("hsb", "harmful sexual behaviour"),
+    ("unknown men", "invisible men", "hidden men", "fathers", "male partners"),
+    ("think family", "whole family approach"),
+    ("voice of the child", "child's voice", "views of the child", "lived experience"),
+    ("professional curiosity", "respectful uncertainty", "healthy scepticism"),
+)
+
+_TOKEN = r"(?u)\b\w\w+\b"
+
+
+@lru_cache(maxsize=1)
+def _stemmer():  # type: ignore[no-untyped-def]
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def expand_query(query: str) -> str:
+    """The query plus the other names of any synonym group it mentions (whole-word, case-insensitive)."""
+    low = query.lower()
+    extra: list[str] = []
+    for group in SYNONYMS:
+        if any(re.search(rf"(?<!\w){re.escape(term)}(?!\w)", low) for term in group):
+            extra.extend(t for t in group if t not in low)
+    return query if not extra else f"{query} ({'; '.join(extra)})"
+
+
+def bm25_document(chunk: Chunk, review: Review | None) -> str:
+    """What BM25 indexes for a chunk: the verbatim text plus its review's title and keywords."""
+    parts = [chunk.title, " ".join(chunk.keywords), chunk.text]
+    if review is not None and review.methodology:
+        parts.append(review.methodology)
+    return "\n".join(parts)
+
+
+def tokenize(texts: list[str]) -> Any:
+    import bm25s
+
+    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), token_pattern=_TOKEN, show_progress=False)
+
+
+def save_bm25(chunks: list[Chunk], reviews: list[Review], folder: Path) -> None:
+    import bm25s
+
+    by_id = {r.id: r for r in reviews}
+    retriever = bm25s.BM25()
+    docs = [bm25_document(c, by_id.get(c.review_id)) for c in chunks] or [""]
+    retriever.index(tokenize(docs), show_progress=False)
+    retriever.save(str(folder), allow_pickle=False)
+
+
+class Bm25:
+    """Loaded BM25 index; `scores` gives a dense score vector over all chunks."""
+
+    def __init__(self, folder: Path, n_chunks: int) -> None:
+        import bm25s
+
+        self._r = bm25s.BM25.load(str(folder), allow_pickle=False, load_corpus=False)
+        self.n = n_chunks
+
+    def scores(self, query: str) -> np.ndarray:
+        import bm25s
+
+        toks = bm25s.tokenize([query], stopwords="en", stemmer=_stemmer(), token_pattern=_TOKEN, return_ids=False, show_progress=False)[0]
+        if not toks or self.n == 0:
+            return np.zeros(self.n, dtype=np.float32)
+        return np.asarray(self._r.get_scores(toks), dtype=np.float32)[: self.n]

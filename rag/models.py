@@ -1,0 +1,165 @@
+"""Plain frozen records that travel between the pipeline's stages."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Section kinds, in the order a review usually presents them.
+SECTION_KINDS = (
+    "summary",
+    "background",
+    "key issues",
+    "learning",
+    "recommendations",
+    "good practice",
+    "methodology",
+    "other",
+)
+
+
+@dataclass(frozen=True)
+class SourceText:
+    """The decoded text of one corpus file.
+
+    `page_starts[i]` is the character offset where page i+1 begins (PDFs only);
+    every offset elsewhere in the pipeline points into `text`.
+    """
+
+    path: str  # relative to the corpus folder, with forward slashes
+    text: str
+    sha256: str  # of the file's bytes
+    kind: str  # "txt", "md" or "pdf"
+    page_starts: tuple[int, ...] = ()
+
+    def page_at(self, offset: int) -> int | None:
+        if not self.page_starts:
+            return None
+        page = 1
+        for i, start in enumerate(self.page_starts):
+            if start <= offset:
+                page = i + 1
+            else:
+                break
+        return page
+
+
+@dataclass(frozen=True)
+class Section:
+    kind: str  # one of SECTION_KINDS
+    label: str  # the heading as written, e.g. "Learning includes"
+    start: int  # character offsets of the body in SourceText.text
+    end: int
+
+
+@dataclass(frozen=True)
+class Review:
+    id: str
+    title: str
+    year: int | None
+    area: str
+    type: str | None
+    keywords: tuple[str, ...]
+    methodology: str | None
+    source: str
+    start: int
+    end: int
+    sections: tuple[Section, ...]
+    page: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["keywords"] = list(self.keywords)
+        d["sections"] = [asdict(s) for s in self.sections]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Review:
+        return cls(
+            **{**d, "keywords": tuple(d["keywords"]), "sections": tuple(Section(**s) for s in d["sections"])}
+        )
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str  # "<review_id>#<n>"
+    review_id: str
+    section: str  # section kind
+    source: str
+    start: int
+    end: int
+    text: str  # == SourceText.text[start:end]
+    page: int | None
+    title: str
+    year: int | None
+    area: str
+    type: str | None
+    keywords: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["keywords"] = list(self.keywords)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Chunk:
+        return cls(**{**d, "keywords": tuple(d["keywords"])})
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk: Chunk
+    score: float
+    rank: int
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.chunk
+        return {
+            "rank": self.rank,
+            "score": round(float(self.score), 6),
+            "review_id": c.review_id,
+            "title": c.title,
+            "year": c.year,
+            "area": c.area,
+            "type": c.type,
+            "section": c.section,
+            "source": c.source,
+            "page": c.page,
+            "start": c.start,
+            "end": c.end,
+            "text": c.text,
+        }
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    quote: str  # verbatim span of the source text
+    hit: Hit
+    start: int  # offsets of the quote itself in the source text
+    end: int
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.hit.to_dict()
+        d.update({"n": self.n, "quote": self.quote, "quote_start": self.start, "quote_end": self.end})
+        return d
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str
+    citations: tuple[Citation, ...]
+    abstained: bool
+    notice: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "question": self.question,
+            "answer": self.text,
+            "citations": [c.to_dict() for c in self.citations],
+            "abstained": self.abstained,
+        }
+        if self.notice:
+            d["notice"] = self.notice
+        return d

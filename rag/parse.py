@@ -1,0 +1,462 @@
+"""Source text → review records: one per review entry, with typed sections and offsets."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from rag.models import Review, Section, SourceText
+
+# "Learning includes:", "Key findings:", "Recommendations  include:" … → section kind.
+_LABELS = [
+    (r"Learning(?: (?:includes?|focuses on))?", "learning"),
+    (r"(?:Key )?Findings(?: identified)?(?: includes?)?", "learning"),
+    (r"Key lessons", "learning"),
+    (r"Key issues", "key issues"),
+    (r"Background", "background"),
+    (r"Recommendations(?:\s+includes?)?", "recommendations"),
+    (r"Good practice(?: identified)?", "good practice"),
+    (r"Model|Methodology", "methodology"),
+    (r"Keywords", "keywords"),
+]
+_LABEL_RE = re.compile(
+    r"(?:^|(?<=[.;!?])[ \t]+)(?P<label>" + "|".join(f"(?:{p})" for p, _ in _LABELS) + r")[ \t]*:",
+    re.MULTILINE | re.IGNORECASE,
+)
+_LABEL_KIND = [(re.compile(f"^(?:{p})$", re.IGNORECASE), k) for p, k in _LABELS]
+# A paragraph that opens with a section word but no colon ("Recommendations include improved …").
+_OPENER_RE = re.compile(r"^(?:No recommendations|There are no recommendations|Recommendations include\b)", re.I)
+_LINK_RE = re.compile(r"^[ \t]*(?:>[ \t]*)?(?:Read (?:the |full |learning )|Other resources\b)", re.I | re.M)
+_DATED_RE = re.compile(r"^(?P<year>(?:19|20)\d\d)\s*[-–]\s*(?P<rest>\S.*)$", re.M)
+_NUMBERED_RE = re.compile(r"^(?P<n>\d{1,2})\.[ \t]+(?P<title>\S.{2,100})$", re.M)
+_LESSONS_RE = re.compile(r"^Learning from Serious Case Review[ \t]+(?P<title>\S.*?)(?:[ \t]*\((?P<year>\d{4})\))?[ \t]*$", re.M)
+_MONTH_YEAR_RE = re.compile(
+    r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\s+((?:19|20)\d\d)\b"
+)
+_AREA_RE = re.compile(r"\b([A-Z][A-Za-z ]{2,40}?) (?:Safeguarding Children (?:Partnership|Board)|LSCB)\b")
+
+# Type phrases, longest first; matched case-insensitively in titles.
+_TYPES = [
+    ("local child safeguarding practice review", "child safeguarding practice review"),
+    ("child safeguarding practice review", "child safeguarding practice review"),
+    ("serious case review", "serious case review"),
+    ("learning review", "learning review"),
+    ("learning summary", "learning summary"),
+    ("learning briefing", "learning briefing"),
+    ("practice review", "practice review"),
+]
+# Words dropped from a title to leave the review's name (for ids).
+_TITLE_NOISE = re.compile(
+    r"\b(?:local child safeguarding practice review|child safeguarding practice review|serious case review(?: of)?"
+    r"|learning review(?: report)?|learning summary|learning briefing|\(?full overview report\)?|overview report"
+    r"|review report)\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class _Para:
+    start: int
+    end: int
+    text: str
+
+
+def parse_source(src: SourceText) -> list[Review]:
+    """Split one source into review records; the format is recognised from its structure."""
+    for parser in (_parse_dated, _parse_lessons_page, _parse_numbered, _parse_headed_listing):
+        reviews = parser(src)
+        if reviews:
+            return _unique_ids(reviews)
+    return _unique_ids(_parse_document(src))
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def slugify(text: str) -> str:
+    text = text.lower().replace("’", "").replace("'", "")
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:80] or "review"
+
+
+def _paragraphs(text: str, start: int, end: int) -> list[_Para]:
+    out = []
+    for m in re.finditer(r"[^\n]*\S[^\n]*(?:\n[^\n]*\S[^\n]*)*", text[start:end]):
+        s, e = start + m.start(), start + m.end()
+        out.append(_Para(s, e, text[s:e]))
+    return out
+
+
+def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _furniture(text: str) -> set[str]:
+    """Paragraph openings that repeat in a document are page furniture (contact blocks, boilerplate)."""
+    counts = Counter(_key(p.text) for p in _paragraphs(text, 0, len(text)))
+    return {k for k, n in counts.items() if n > 1 and len(k) > 12}
+
+
+def _key(paragraph: str) -> str:
+    return " ".join(paragraph.split())[:80].lower()
+
+
+def _label_kind(label: str) -> str:
+    label = " ".join(label.split())
+    for rx, kind in _LABEL_KIND:
+        if rx.match(label):
+            return kind
+    return "other"
+
+
+def _doc_year(text: str, end: int = 400) -> int | None:
+    """The listing's publication month, when its header gives one ("NSPCC Repository – March 2022")."""
+    m = _MONTH_YEAR_RE.search(text[: min(end, 400)])
+    return int(m.group(1)) if m else None
+
+
+def _type_of(text: str) -> str | None:
+    low = text.lower()
+    for phrase, kind in _TYPES:
+        if phrase in low:
+            return kind
+    return None
+
+
+def _name_of(title: str) -> str:
+    name = _TITLE_NOISE.sub(" ", title)
+    name = re.sub(r"[“”\"()]", " ", name)
+    name = re.sub(r"\s*:\s*", " ", name)
+    return " ".join(name.split()).strip(" .:-") or title
+
+
+def _review_id(year: int | None, area: str, name: str) -> str:
+    parts = [str(year)] if year else []
+    if area and area not in ("Anonymous", "National"):
+        parts.append(area)
+    if name != area:
+        parts.append(name)
+    return slugify(" ".join(parts))
+
+
+def _unique_ids(reviews: list[Review]) -> list[Review]:
+    seen: Counter[str] = Counter()
+    out = []
+    for r in reviews:
+        seen[r.id] += 1
+        if seen[r.id] > 1:
+            r = Review(**{**r.__dict__, "id": f"{r.id}-{seen[r.id]}"})
+        out.append(r)
+    return out
+
+
+def _body_sections(text: str, start: int, end: int, furniture: set[str]) -> list[Section]:
+    """Sections of one entry body: leading narrative is the summary; labels open sections.
+
+    A link line ("> Read the overview report") or a furniture paragraph ends the entry.
+    """
+    link = _LINK_RE.search(text, start, end)
+    if link:
+        end = link.start()
+    for p in _paragraphs(text, start, end):
+        if _key(p.text) in furniture:
+            end = p.start
+            break
+    cuts: list[tuple[int, int, str, str]] = []  # (section start, body start, kind, label)
+    for m in _LABEL_RE.finditer(text, start, end):
+        label = m.group("label")
+        cuts.append((m.start("label"), m.end(), _label_kind(label), " ".join(label.split())))
+    for p in _paragraphs(text, start, end):
+        if _OPENER_RE.match(p.text) and not any(c[0] == p.start for c in cuts):
+            cuts.append((p.start, p.start, "recommendations", "Recommendations"))
+    cuts.sort()
+    sections: list[Section] = []
+    first = cuts[0][0] if cuts else end
+    s, e = _strip_span(text, start, first)
+    if e > s:
+        sections.append(Section("summary", "Summary", s, e))
+    for i, (_, body, kind, label) in enumerate(cuts):
+        stop = cuts[i + 1][0] if i + 1 < len(cuts) else end
+        s, e = _strip_span(text, body, stop)
+        if e > s:
+            sections.append(Section(kind, label, s, e))
+    return sections
+
+
+def _has_learning(sections: list[Section]) -> bool:
+    return any(s.kind in ("learning", "recommendations", "key issues") for s in sections)
+
+
+def _make_review(
+    src: SourceText,
+    *,
+    title: str,
+    year: int | None,
+    area: str,
+    rtype: str | None,
+    start: int,
+    sections: list[Section],
+) -> Review:
+    text = src.text
+    keywords: tuple[str, ...] = ()
+    methodology = None
+    kept = []
+    for s in sections:
+        body = text[s.start : s.end]
+        if s.kind == "keywords":
+            keywords = tuple(k.strip().rstrip(".").strip() for k in re.split(r"[;,]", body) if k.strip(" .\n"))
+            continue
+        if s.kind == "methodology":
+            methodology = " ".join(body.split())
+            s = Section("other", s.label, s.start, s.end)
+        kept.append(s)
+    end = max(s.end for s in sections)
+    name = _name_of(title)
+    return Review(
+        id=_review_id(year, area, name),
+        title=title,
+        year=year,
+        area=area,
+        type=rtype,
+        keywords=keywords,
+        methodology=methodology,
+        source=src.path,
+        start=start,
+        end=end,
+        sections=tuple(kept),
+        page=src.page_at(start),
+    )
+
+
+def _entries(src: SourceText, heads: list[tuple[int, int]]) -> Iterator[tuple[int, int, int]]:
+    """(heading start, body start, body end) for heading spans in order."""
+    for i, (hs, he) in enumerate(heads):
+        nxt = heads[i + 1][0] if i + 1 < len(heads) else len(src.text)
+        yield hs, he, nxt
+
+
+# --- formats -------------------------------------------------------------------------------
+
+
+def _parse_dated(src: SourceText) -> list[Review]:
+    """NSPCC listing: `2017 – Durham – Baby Bailey`, then a summary and labelled lines."""
+    text = src.text
+    matches = list(_DATED_RE.finditer(text))
+    if len(matches) < 3:
+        return []
+    furniture = _furniture(text)
+    reviews = []
+    for m, (hs, he, nxt) in zip(matches, _entries(src, [(m.start(), m.end()) for m in matches])):
+        sections = _body_sections(text, he, nxt, furniture)
+        if not _has_learning(sections):
+            continue
+        area, title = _split_area_title(m.group("rest"))
+        rtype = _type_of(title)
+        reviews.append(
+            _make_review(src, title=title, year=int(m.group("year")), area=area, rtype=rtype, start=hs, sections=sections)
+        )
+    return reviews
+
+
+def _split_area_title(rest: str) -> tuple[str, str]:
+    rest = rest.strip()
+    parts = re.split(r"\s*–\s*|\s+-\s*|\s*-\s+", rest, maxsplit=1)
+    if len(parts) == 1 and re.match(r"^Anonymous-", rest):
+        parts = rest.split("-", 1)
+    if len(parts) == 1:
+        return rest, rest
+    area, title = parts[0].strip(), parts[1].strip()
+    area = re.sub(r"\s+Safeguarding Children Board$", "", area)
+    return area, title
+
+
+def _parse_numbered(src: SourceText) -> list[Review]:
+    """NSPCC monthly listing: `3. Child Safeguarding Practice Review: Child YS`."""
+    text = src.text
+    heads = [m for m in _NUMBERED_RE.finditer(text) if not _LABEL_RE.search(m.group("title"))]
+    if len(heads) < 2:
+        return []
+    furniture = _furniture(text)
+    year = _doc_year(text, heads[0].start())
+    reviews = []
+    for m, (hs, he, nxt) in zip(heads, _entries(src, [(m.start(), m.end()) for m in heads])):
+        sections = _body_sections(text, he, nxt, furniture)
+        if not _has_learning(sections):
+            continue
+        title = m.group("title").strip()
+        reviews.append(
+            _make_review(src, title=title, year=year, area="Anonymous", rtype=_type_of(title), start=hs, sections=sections)
+        )
+    return reviews if len(reviews) >= 2 else []
+
+
+def _parse_headed_listing(src: SourceText) -> list[Review]:
+    """Listing whose entries open with a short heading line (`Baby C`, `Child F1: serious case review`)."""
+    text = src.text
+    paras = _paragraphs(text, 0, len(text))
+    heads = [
+        (p.start, p.end)
+        for p in paras
+        if "\n" not in p.text
+        and len(p.text.strip()) <= 80
+        and not p.text.lstrip().startswith(("•", "-", ">", "*"))
+        and not _LINK_RE.match(p.text)
+        and not _LABEL_RE.match(p.text.strip())
+    ]
+    if len(heads) < 2:
+        return []
+    furniture = _furniture(text)
+    year = _doc_year(text, heads[0][0])
+    reviews = []
+    for hs, he, nxt in _entries(src, heads):
+        sections = _body_sections(text, he, nxt, furniture)
+        if not _has_learning(sections) or not any(s.kind == "summary" for s in sections):
+            continue
+        title = text[hs:he].strip().rstrip(".").strip()
+        summary = text[sections[0].start : sections[0].end]
+        rtype = _type_of(title) or _type_of(summary[:200])
+        reviews.append(_make_review(src, title=title, year=year, area="Anonymous", rtype=rtype, start=hs, sections=sections))
+    return reviews if len(reviews) >= 2 else []
+
+
+def _parse_lessons_page(src: SourceText) -> list[Review]:
+    """Local partnership page: `Learning from Serious Case Review George (2020)`, a story, numbered lessons."""
+    text = src.text
+    heads = list(_LESSONS_RE.finditer(text))
+    if not heads or "Lessons to be learned" not in text:
+        return []
+    furniture = _furniture(text)
+    area_m = _AREA_RE.search(text)
+    area = area_m.group(1).strip() if area_m else "Anonymous"
+    reviews = []
+    for m, (hs, he, nxt) in zip(heads, _entries(src, [(m.start(), m.end()) for m in heads])):
+        title = m.group("title").strip()
+        published = re.search(r"\(published [^)]*?(\d{4})\)", text[he:nxt])
+        year = int(published.group(1)) if published else (int(m.group("year")) if m.group("year") else None)
+        sections = []
+        for sm in re.finditer(r"^(?:(?P<story>.+?’s Story|.+?'s Story)|(?P<lessons>Lessons to be learned from .+))[ \t]*$", text[:nxt], re.M):
+            if sm.start() < he:
+                continue
+            body_end = nxt
+            for p in _paragraphs(text, sm.end(), nxt):
+                if _key(p.text) in furniture or re.match(r"^(?:Lessons to be learned|.+’s Story|.+'s Story)", p.text):
+                    body_end = p.start
+                    break
+            s, e = _strip_span(text, sm.end(), body_end)
+            if e > s:
+                kind = "summary" if sm.group("story") else "learning"
+                sections.append(Section(kind, sm.group(0).strip(), s, e))
+        if not sections:
+            continue
+        reviews.append(
+            _make_review(src, title=title, year=year, area=area, rtype="serious case review", start=hs, sections=sections)
+        )
+    return reviews
+
+
+# --- documents without a listing: headed briefings, full review reports ---------------------
+
+_CONTINUES = {"and", "or", "of", "to", "from", "not", "the", "in", "for", "with", "a", "an"}
+
+
+def _is_heading(lines: list[str], i: int) -> bool:
+    line = lines[i].strip()
+    words = line.split()
+    if not (3 <= len(line) <= 80) or not (1 <= len(words) <= 12):
+        return False
+    if not line[0].isupper() or line[-1] in ".,;" or line.startswith((">", "•")):
+        return False
+    if re.search(r"\(p\d+|https?://|\bn=\d", line) or line.isdigit():
+        return False
+    # Wrapped body lines that happen to start a sentence: a clause after a comma, a verb, a dangling word.
+    if re.search(r", [a-z]", line) or (re.search(r"\b(?:is|was|were|are|has|have)\b", line) and not line.endswith("?")):
+        return False
+    if words[-1].lower() in _CONTINUES - {"not"}:
+        return False
+    prev = lines[i - 1].strip() if i > 0 else ""
+    nxt = next((x.strip() for x in lines[i + 1 :] if x.strip()), "")
+    if prev and prev[-1] not in ".?!)’'\":" and not _is_heading_shape(prev):
+        return False
+    return bool(nxt) and (nxt[0].isupper() or nxt[0] in "‘“\"")
+
+
+def _is_heading_shape(line: str) -> bool:
+    return 3 <= len(line) <= 80 and line[:1].isupper() and line[-1] not in ".,;"
+
+
+def _parse_document(src: SourceText) -> list[Review]:
+    """A briefing becomes one record per heading; a report with no headings one record per document."""
+    text = src.text
+    lines = text.split("\n")
+    offsets = []
+    pos = 0
+    for line in lines:
+        offsets.append(pos)
+        pos += len(line) + 1
+    heads: list[tuple[int, int, str]] = []  # (start, end, title)
+    for i in range(len(lines)):
+        if not _is_heading(lines, i):
+            continue
+        s = offsets[i] + (len(lines[i]) - len(lines[i].lstrip()))
+        e = offsets[i] + len(lines[i])
+        title = lines[i].strip()
+        if heads and i > 0 and heads[-1][1] == offsets[i - 1] + len(lines[i - 1]):
+            ps, _, pt = heads.pop()
+            joiner = " " if pt.split()[-1].lower() in _CONTINUES else " — "
+            title, s = pt.rstrip(":") + joiner + title, ps
+        heads.append((s, e, title))
+    stem = PurePosixPath(src.path).stem
+    doc_type = "briefing" if "briefing" in text[:3000].lower() else _type_of(text[:3000])
+    area = "National" if doc_type == "briefing" else "Anonymous"
+    year = _doc_year(text)
+    reviews = []
+    if len(heads) >= 3 and doc_type == "briefing":
+        for hs, he, nxt in _entries(src, [(h[0], h[1]) for h in heads]):
+            s, e = _strip_span(text, he, nxt)
+            if e - s < 80:
+                continue
+            title = next(h[2] for h in heads if h[0] == hs)
+            sec = Section("learning", title, s, e)
+            r = _make_review(src, title=title, year=year, area=area, rtype=doc_type, start=hs, sections=[sec])
+            prefix = " ".join(slugify(stem).split("-")[:2])
+            reviews.append(Review(**{**r.__dict__, "id": slugify(f"{prefix} {title}")}))
+        return reviews
+    # One record for the whole document, sectioned by its headings (or by page).
+    bounds = [(h[0], h[1], h[2]) for h in heads] or [(ps, ps, f"Page {i + 1}") for i, ps in enumerate(src.page_starts)]
+    sections = []
+    s0, e0 = _strip_span(text, 0, bounds[0][0] if bounds else len(text))
+    if e0 > s0:
+        sections.append(Section("summary", "Opening", s0, e0))
+    for i, (hs, he, label) in enumerate(bounds):
+        stop = bounds[i + 1][0] if i + 1 < len(bounds) else len(text)
+        s, e = _strip_span(text, he, stop)
+        if e > s:
+            sections.append(Section(_heading_kind(label), label, s, e))
+    if not sections:
+        return []
+    title = heads[0][2] if heads and heads[0][0] < 200 else stem.replace("-", " ").replace("_", " ")
+    r = _make_review(src, title=title, year=year, area=area, rtype=doc_type, start=0, sections=sections)
+    return [Review(**{**r.__dict__, "id": slugify(stem)})]
+
+
+def _heading_kind(label: str) -> str:
+    low = label.lower()
+    for word, kind in (
+        ("recommend", "recommendations"),
+        ("learning", "learning"),
+        ("lesson", "learning"),
+        ("finding", "learning"),
+        ("background", "background"),
+        ("summary", "summary"),
+        ("good practice", "good practice"),
+        ("key issue", "key issues"),
+    ):
+        if word in low:
+            return kind
+    return "other"

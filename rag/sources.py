@@ -1,0 +1,212 @@
+"""Corpus files → SourceText: careful text decoding, and PDF extraction in a sandboxed child."""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from rag.errors import SourceError
+from rag.models import SourceText
+from rag.settings import Settings
+
+# Longest first: the UTF-32 LE mark begins with the UTF-16 LE one.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32-LE"),
+    (codecs.BOM_UTF32_BE, "UTF-32-BE"),
+    (codecs.BOM_UTF8, "UTF-8"),
+    (codecs.BOM_UTF16_LE, "UTF-16-LE"),
+    (codecs.BOM_UTF16_BE, "UTF-16-BE"),
+)
+# C0/C1 control characters other than tab, newlines, vertical tab and form feed.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+_MAX_CONTROL_SHARE = 0.05  # random binary decodes to ~11% controls
+# A well-formed UTF-8 multi-byte character; in a file that is not valid UTF-8 it
+# means "damaged UTF-8", which a Windows-1252 fallback would silently garble.
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+_PDF_ERRORS = {
+    "encrypted": "encrypted PDF (password required); remove the password or export an unlocked copy",
+    "dependency": "encrypted PDF needs an extra package ({detail}); install it or export an unlocked copy",
+    "memory": "PDF needs more than {memory_mb} MB to parse; re-export it, or raise pdf_memory_mb if you trust the file",
+    "corrupt": "corrupt or unreadable PDF ({detail}); re-export it from the original document",
+    "crash": "PDF parser crashed ({detail}); re-export it from the original document",
+}
+
+
+def iter_corpus_files(corpus_dir: Path, settings: Settings) -> list[Path]:
+    """Files under corpus_dir with an allowed suffix, sorted, skipping hidden files and folders."""
+    if not corpus_dir.is_dir():
+        raise SourceError(f"{corpus_dir}: corpus folder not found; create it or point RLA_CORPUS at it")
+    allowed = {s.lower() for s in settings.allowed_suffixes}
+    found: list[Path] = []
+    for root, dirs, names in os.walk(corpus_dir):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found += [Path(root, n) for n in names if not n.startswith(".") and Path(n).suffix.lower() in allowed]
+    return sorted(found, key=lambda p: p.as_posix())
+
+
+def read_source(path: Path, corpus_dir: Path, settings: Settings) -> SourceText:
+    """Read one corpus file; raises SourceError naming the file and how to fix it."""
+    name = path.as_posix()
+    suffix = path.suffix.lower()
+    allowed = sorted({s.lower() for s in settings.allowed_suffixes})
+    if suffix not in allowed:
+        raise SourceError(
+            f"{name}: unsupported file type '{path.suffix or '(none)'}'; convert it to one of {', '.join(allowed)}"
+        )
+    data = _read_bytes(path, name, settings.max_file_mb)
+    sha256 = hashlib.sha256(data).hexdigest()
+    rel = _relative(path, corpus_dir)
+    if suffix == ".pdf":
+        if b"%PDF-" not in data[:1024]:
+            raise SourceError(f"{name}: not a PDF file (no %PDF header); check what the file really is")
+        text, starts = _read_pdf(path, name, settings)
+        return SourceText(path=rel, text=text, sha256=sha256, kind="pdf", page_starts=starts)
+    try:
+        text = decode_text(data)
+    except SourceError as exc:
+        raise SourceError(f"{name}: {exc}") from None
+    kind = "md" if suffix in (".md", ".markdown") else "txt"
+    return SourceText(path=rel, text=text, sha256=sha256, kind=kind)
+
+
+def decode_text(data: bytes) -> str:
+    """Decode a text file's bytes, normalising line endings to "\\n" and changing nothing else.
+
+    Tries a byte-order mark, BOM-less UTF-16, UTF-8, then Windows-1252; raises
+    SourceError (without a file name) rather than return garbled text.
+    """
+    text = _decode(data)
+    if "\x00" in text:
+        raise SourceError("contains NUL bytes (a binary file?); save it as plain UTF-8 text")
+    controls = len(_CONTROL.findall(text))
+    if controls > _MAX_CONTROL_SHARE * len(text):
+        raise SourceError(
+            f"{controls} of {len(text)} characters are control codes (a binary file?); save it as plain UTF-8 text"
+        )
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _decode(data: bytes) -> str:
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return _strict(data[len(bom) :], encoding, len(bom))
+    sniffed = _sniff_utf16(data)
+    if sniffed:
+        return _strict(data, sniffed, 0)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if _UTF8_MULTIBYTE.search(data):
+            raise SourceError(
+                f"mostly UTF-8 but byte 0x{data[exc.start]:02X} at offset {exc.start} is invalid; "
+                "fix that spot or re-save the file as UTF-8"
+            ) from None
+    return _strict(data, "Windows-1252", 0, label="UTF-8 or Windows-1252")
+
+
+def _strict(data: bytes, encoding: str, skipped: int, label: str | None = None) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise SourceError(
+            f"not valid {label or encoding} text (byte 0x{data[exc.start]:02X} at offset {skipped + exc.start}); "
+            "re-save the file as UTF-8"
+        ) from None
+
+
+def _sniff_utf16(data: bytes) -> str | None:
+    """UTF-16 without a BOM: NULs fill one byte lane (ASCII high bytes) and almost never the other."""
+    if len(data) < 4 or len(data) % 2:
+        return None
+    even, odd = data[0::2], data[1::2]
+    even_nul, odd_nul = even.count(0) / len(even), odd.count(0) / len(odd)
+    if odd_nul >= 0.3 and even_nul <= 0.05:
+        return "UTF-16-LE"
+    if even_nul >= 0.3 and odd_nul <= 0.05:
+        return "UTF-16-BE"
+    return None
+
+
+def _read_bytes(path: Path, name: str, max_mb: int) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > max_mb * 1024 * 1024:
+            raise SourceError(
+                f"{name}: file is {size / 2**20:.1f} MB, over the {max_mb} MB limit; split it or raise max_file_mb"
+            )
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise SourceError(f"{name}: file not found; check the path") from None
+    except OSError as exc:
+        raise SourceError(f"{name}: cannot read file ({exc.strerror or exc}); check it is a readable file") from None
+
+
+def _relative(path: Path, corpus_dir: Path) -> str:
+    for p, base in (
+        (Path(os.path.abspath(path)), Path(os.path.abspath(corpus_dir))),
+        (path.resolve(), corpus_dir.resolve()),
+    ):
+        if p.is_relative_to(base):
+            return p.relative_to(base).as_posix()
+    return path.name
+
+
+def _read_pdf(path: Path, name: str, settings: Settings) -> tuple[str, tuple[int, ...]]:
+    pages = [_clean_page(p) for p in _extract_pages(path, name, settings)]
+    if not pages:
+        raise SourceError(f"{name}: PDF has no pages; re-export it from the original document")
+    if not any(p.strip() for p in pages):
+        raise SourceError(f"{name}: no extractable text (scanned PDF? run OCR first)")
+    starts, offset = [], 0
+    for page in pages:
+        starts.append(offset)
+        offset += len(page) + 2  # the "\n\n" joining pages
+    return "\n\n".join(pages), tuple(starts)
+
+
+def _extract_pages(path: Path, name: str, settings: Settings) -> list[str]:
+    """Run rag.pdfworker under a timeout and memory limit; pypdf has had hangs and bombs."""
+    cmd = [sys.executable, "-m", "rag.pdfworker", "--memory-mb", str(settings.pdf_memory_mb), str(path.absolute())]
+    try:
+        # cwd puts this package first on the child's sys.path, wherever we were started from.
+        proc = subprocess.run(
+            cmd,
+            check=False,
+            cwd=_PACKAGE_ROOT,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=settings.pdf_timeout_s,
+        )
+    except subprocess.TimeoutExpired:  # run() has already killed the child
+        raise SourceError(
+            f"{name}: PDF parsing timed out after {settings.pdf_timeout_s:g} s; "
+            "re-export the file, or raise pdf_timeout_s if it is just very large"
+        ) from None
+    try:
+        result = json.loads(proc.stdout)
+    except ValueError:
+        stderr = proc.stderr.decode("utf-8", "replace").strip()
+        kind = "memory" if "MemoryError" in stderr else "crash"
+        result = {"error": kind, "detail": stderr.splitlines()[-1][:160] if stderr else f"exit code {proc.returncode}"}
+    if not isinstance(result, dict):
+        result = {"error": "crash", "detail": "unexpected output"}
+    pages = result.get("pages")
+    if isinstance(pages, list) and all(isinstance(p, str) for p in pages):
+        return pages
+    template = _PDF_ERRORS.get(str(result.get("error")), _PDF_ERRORS["crash"])
+    detail = result.get("detail") or "no details"
+    raise SourceError(f"{name}: " + template.format(detail=detail, memory_mb=settings.pdf_memory_mb))
+
+
+def _clean_page(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    return _LONE_SURROGATE.sub("\ufffd", text)

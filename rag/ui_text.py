@@ -1,0 +1,127 @@
+"""Plain-text and plain-dict views of records, hits and reports, shared by the CLI and the web app."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import textwrap
+from collections.abc import Iterator
+from typing import Any
+
+from rag.models import Hit
+from rag.store import IndexData
+
+
+@contextlib.contextmanager
+def progress_bar(enabled: bool = True) -> Iterator[Any]:
+    """A rich progress bar on stderr, or a no-op callback when disabled or not a terminal."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(file=sys.stderr)
+    with Progress(
+        TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update
+
+
+def ingest_summary(report: Any, settings: Any) -> str:
+    lines = []
+    for f in report.files:
+        if f.status in ("indexed", "unchanged"):
+            lines.append(f"  {f.status:<9} {f.source}: {f.reviews} reviews, {f.chunks} chunks")
+        else:
+            lines.append(f"  {f.status:<9} {f.reason}")
+    t = report.totals
+    verdict = (
+        f"index {settings.index} updated to {report.generation}"
+        if report.changed
+        else f"index {settings.index} is up to date ({report.generation}); nothing embedded"
+    )
+    lines.append(
+        f"{verdict}: {t['files']} files, {t['reviews']} reviews, {t['chunks']} chunks, "
+        f"{t['embedded']} embedded, {t['skipped']} skipped"
+    )
+    return "\n".join(lines)
+
+
+def review_rows(data: IndexData) -> list[dict[str, Any]]:
+    counts: dict[str, int] = {}
+    for c in data.chunks:
+        counts[c.review_id] = counts.get(c.review_id, 0) + 1
+    rows = []
+    for r in data.reviews.values():
+        rows.append(
+            {
+                "id": r.id,
+                "title": r.title,
+                "year": r.year,
+                "area": r.area,
+                "type": r.type,
+                "keywords": list(r.keywords),
+                "methodology": r.methodology,
+                "source": r.source,
+                "page": r.page,
+                "sections": [s.kind for s in r.sections],
+                "chunks": counts.get(r.id, 0),
+            }
+        )
+    return rows
+
+
+def review_record(data: IndexData, review_id: str) -> dict[str, Any]:
+    r = data.reviews[review_id]
+    src = data.sources[r.source]
+    d = r.to_dict()
+    for s, sd in zip(r.sections, d["sections"]):
+        sd["text"] = src.text[s.start : s.end]
+        sd["page"] = src.page_at(s.start)
+    return d
+
+
+def review_text(data: IndexData, review_id: str) -> str:
+    d = review_record(data, review_id)
+    meta = [f"{d['title']}", f"id: {d['id']}", f"year: {d['year'] or 'not stated'}   area: {d['area']}"]
+    meta.append(f"type: {d['type'] or 'not stated'}   source: {d['source']}")
+    if d["keywords"]:
+        meta.append("keywords: " + ", ".join(d["keywords"]))
+    if d["methodology"]:
+        meta.append("methodology: " + d["methodology"])
+    parts = ["\n".join(meta)]
+    for s in d["sections"]:
+        page = f" (p. {s['page']})" if s.get("page") else ""
+        body = textwrap.fill(" ".join(s["text"].split()), 100)
+        parts.append(f"[{s['label']}]{page}\n{body}")
+    return "\n\n".join(parts)
+
+
+def citation_label(hit: Hit) -> str:
+    c = hit.chunk
+    bits = [c.title]
+    if c.year:
+        bits.append(str(c.year))
+    if c.area:
+        bits.append(c.area)
+    bits.append(c.section)
+    where = c.source + (f", p. {c.page}" if c.page else "")
+    return f"{', '.join(bits)} — {where}"
+
+
+def hits_text(query: str, hits: list[Hit]) -> str:
+    if not hits:
+        return f"{query}\n  no matching excerpts"
+    lines = [query]
+    for h in hits:
+        lines.append(f"  {h.rank:>2}. [{h.score:.3f}] {citation_label(h)}  ({h.chunk.review_id})")
+        lines.append(textwrap.indent(textwrap.fill(" ".join(h.chunk.text.split()), 96), "      "))
+    return "\n".join(lines)
