@@ -8,9 +8,12 @@ from functools import lru_cache
 
 from rag.models import Chunk, Review, SourceText
 
-# Sentence (or list item) boundaries: after . ; ! ? followed by space, or at a line break.
+# Sentence boundaries: after . ; ! ? and a space, at a blank line, or before a list item on a new line.
+# A single line break is not one: briefings and PDFs wrap their lines mid-sentence.
 # A bare list number ("4. To be effective…") opens a sentence rather than ending one.
-_BOUNDARY = re.compile(r"(?<=[.;!?])(?<!\b\d\.)(?<!\b\d\d\.)[\"”’)]?\s+|\n+")
+_BOUNDARY = re.compile(
+    r"(?<=[.;!?])(?<!\b\d\.)(?<!\b\d\d\.)[\"”’)]?\s+|\n[ \t]*\n\s*|\n(?=[ \t]*(?:\d{1,2}\.|[•>*-])[ \t])"
+)
 
 TokenCounter = Callable[[str], int]
 

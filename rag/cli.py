@@ -87,13 +87,34 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_search)
 
-    for name, func in _EXTRA_COMMANDS:
+    s = sub.add_parser("ask", help="a cited answer made of review excerpts")
+    s.add_argument("question")
+    s.add_argument("--k", type=int, default=6, help="at most this many excerpts (default 6)")
+    s.add_argument("--mode", choices=("dense", "bm25", "hybrid"), default="hybrid")
+    _add_filters(s)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_ask)
+
+    s = sub.add_parser("ledger", help="every review that addresses a topic, counted by year and area")
+    s.add_argument("topic")
+    _add_filters(s)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_ledger)
+
+    s = sub.add_parser("eval", help="score retrieval, answers and the ledger on the evaluation set")
+    s.add_argument("--mode", choices=("dense", "bm25", "hybrid", "all"), default="all")
+    s.add_argument("--questions", type=Path, default=Path("eval/questions.jsonl"))
+    s.add_argument("--json", action="store_true", help="the full report, per question too")
+    s.add_argument("--csv", type=Path, metavar="FILE", help="also write the metrics as CSV")
+    s.set_defaults(func=cmd_eval)
+
+    for func in _EXTRA_COMMANDS:
         func(sub)
     return p
 
 
-# Later modules register sub-commands here: (name, function that adds its parser).
-_EXTRA_COMMANDS: list[tuple[str, Callable[[Any], None]]] = []
+# Later modules register sub-commands here: a function that adds its parser.
+_EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 
 
 def settings_from(args: argparse.Namespace, **more: Any) -> Settings:
@@ -162,6 +183,47 @@ def cmd_search(args: argparse.Namespace) -> int:
             _print_json({"query": q, "hits": [h.to_dict() for h in hits]})
         else:
             print(hits_text(q, hits))
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from rag.answer import answer, answer_markdown
+    from rag.retrieve import Retriever
+
+    ans = answer(Retriever(settings_from(args)), args.question, k=args.k, filters=_filters(args), mode=args.mode)
+    if args.json:
+        _print_json(ans.to_dict())
+    else:
+        print(answer_markdown(ans))
+    return 0
+
+
+def cmd_ledger(args: argparse.Namespace) -> int:
+    from rag.ledger import ledger, ledger_text
+    from rag.retrieve import Retriever
+
+    led = ledger(Retriever(settings_from(args)), args.topic, filters=_filters(args))
+    if args.json:
+        _print_json(led.to_dict())
+    else:
+        print(ledger_text(led))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from rag.evaluate import evaluate, load_questions, report_csv, report_table
+    from rag.retrieve import MODES, Retriever
+
+    if not args.questions.exists():
+        raise RlaError(f"no evaluation set at {args.questions}")
+    modes = list(MODES) if args.mode == "all" else [args.mode]
+    report = evaluate(Retriever(settings_from(args)), load_questions(args.questions), modes)
+    if args.csv:
+        args.csv.write_text(report_csv(report), encoding="utf-8")
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(report_table(report))
     return 0
 
 

@@ -83,6 +83,30 @@ def save_bm25(chunks: list[Chunk], reviews: list[Review], folder: Path) -> None:
     retriever.save(str(folder), allow_pickle=False)
 
 
+def stem_tokens_many(texts: list[str]) -> list[set[str]]:
+    """Stemmed content words (stop words dropped) of each text, as BM25 sees them."""
+    import bm25s
+
+    if not texts:
+        return []
+    toks = bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), token_pattern=_TOKEN, return_ids=False, show_progress=False)
+    return [set(t) for t in toks]
+
+
+def stem_tokens(text: str) -> set[str]:
+    return stem_tokens_many([text])[0]
+
+
+def topic_variants(topic: str) -> list[str]:
+    """The topic and every name of each synonym group it mentions."""
+    low = topic.lower()
+    out = [topic]
+    for group in SYNONYMS:
+        if any(re.search(rf"(?<!\w){re.escape(term)}(?!\w)", low) for term in group):
+            out.extend(group)
+    return out
+
+
 class Bm25:
     """Loaded BM25 index; `scores` gives a dense score vector over all chunks."""
 

@@ -29,7 +29,7 @@ _LABEL_RE = re.compile(
 _LABEL_KIND = [(re.compile(f"^(?:{p})$", re.IGNORECASE), k) for p, k in _LABELS]
 # A paragraph that opens with a section word but no colon ("Recommendations include improved …").
 _OPENER_RE = re.compile(r"^(?:No recommendations|There are no recommendations|Recommendations include\b)", re.I)
-_LINK_RE = re.compile(r"^[ \t]*(?:>[ \t]*)?(?:Read (?:the |full |learning )|Other resources\b)", re.I | re.M)
+_LINK_RE = re.compile(r"^[^\S\n]*(?:>[^\S\n]*)?(?:Read\s(?:the|full|learning)\s|Other resources\b)", re.I | re.M)
 _DATED_RE = re.compile(r"^(?P<year>(?:19|20)\d\d)\s*[-–]\s*(?P<rest>\S.*)$", re.M)
 _NUMBERED_RE = re.compile(r"^(?P<n>\d{1,2})\.[ \t]+(?P<title>\S.{2,100})$", re.M)
 _LESSONS_RE = re.compile(r"^Learning from Serious Case Review[ \t]+(?P<title>\S.*?)(?:[ \t]*\((?P<year>\d{4})\))?[ \t]*$", re.M)

@@ -99,6 +99,13 @@ class Retriever:
     def bm25(self) -> Bm25:
         return Bm25(self.data.bm25_dir, len(self.data.chunks))
 
+    @cached_property
+    def chunk_terms(self) -> list[set[str]]:
+        """Stemmed content words of each chunk as BM25 indexes it (text, title, keywords)."""
+        from rag.lexical import bm25_document, stem_tokens_many
+
+        return stem_tokens_many([bm25_document(c, self.data.reviews.get(c.review_id)) for c in self.data.chunks])
+
     @property
     def embedder(self) -> Any:
         if self._embedder is None:
@@ -133,6 +140,22 @@ class Retriever:
             ranked = self._rank(q, mode, None if dense is None else dense[i], mask)
             out.append(self._diversify(ranked, k))
         return out
+
+    def search_scored(
+        self, query: str, k: int | None = None, mode: str | None = None, filters: Filters | None = None
+    ) -> tuple[list[Hit], float, np.ndarray]:
+        """Hits plus the best cosine similarity of any allowed chunk (the abstention signal) and all cosines."""
+        k = k or self.settings.k
+        mode = mode or self.settings.mode
+        if mode not in MODES:
+            raise QueryError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+        query = clean_query(query)
+        mask = self._mask(filters)
+        dense = self.dense_scores([query])[0]
+        ranked = self._rank(query, mode, dense if mode != "bm25" else None, mask)
+        allowed = dense if mask is None else np.where(mask, dense, -1.0)
+        best = float(allowed.max()) if len(allowed) else -1.0
+        return self._diversify(ranked, k), best, dense
 
     def dense_scores(self, queries: list[str]) -> np.ndarray:
         """Cosine similarity of each query to every chunk, shape (queries, chunks)."""

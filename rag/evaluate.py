@@ -1,0 +1,201 @@
+"""Score retrieval, answers, abstention and the ledger against eval/questions.jsonl."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rag.answer import answer
+from rag.ledger import ledger
+from rag.retrieve import Filters, Retriever
+
+IR_MEASURES = {"recall_5": "Recall@5", "recall_10": "Recall@10", "recip_rank": "MRR", "ndcg_cut_10": "nDCG@10"}
+_WORD = re.compile(r"(?u)\b\w\w+\b")
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    question: str
+    kind: str
+    paraphrased: bool
+    gold: tuple[str, ...]
+    learning_points: tuple[str, ...]
+    filters: dict[str, Any]
+
+
+def load_questions(path: Path) -> list[Question]:
+    out = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        d = json.loads(line)
+        out.append(
+            Question(
+                d["id"],
+                d["question"],
+                d["kind"],
+                bool(d.get("paraphrased")),
+                tuple(d.get("gold", [])),
+                tuple(d.get("learning_points", [])),
+                d.get("filters") or {},
+            )
+        )
+    return out
+
+
+@dataclass
+class EvalReport:
+    modes: dict[str, dict[str, float]] = field(default_factory=dict)  # mode → metric → value
+    by_kind: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # mode → group → metric
+    questions: list[dict[str, Any]] = field(default_factory=list)  # per question, per mode
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"modes": self.modes, "by_kind": self.by_kind, "questions": self.questions}
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+def _covered(point: str, text: str) -> bool:
+    """A learning point counts as covered when ≥ 70 % of its words appear in the answer."""
+    words = {w.lower() for w in _WORD.findall(point)}
+    have = {w.lower() for w in _WORD.findall(text)}
+    return bool(words) and len(words & have) / len(words) >= 0.7
+
+
+def _review_run(hits: list[Any]) -> dict[str, float]:
+    run: dict[str, float] = {}
+    for h in hits:
+        rid = h.chunk.review_id
+        if rid not in run:
+            run[rid] = 1.0 / h.rank
+    return run
+
+
+def _ir(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    import pytrec_eval
+
+    evaluator = pytrec_eval.RelevanceEvaluator(qrels, set(IR_MEASURES))
+    return evaluator.evaluate(run)  # type: ignore[no-any-return]
+
+
+def _mean(values: list[float]) -> float:
+    return round(sum(values) / len(values), 4) if values else float("nan")
+
+
+def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], k: int = 10) -> EvalReport:
+    report = EvalReport()
+    by_id = {q.id: q for q in questions}
+    answerable = [q for q in questions if q.gold]
+    per_q: dict[str, dict[str, Any]] = {q.id: {"id": q.id, "question": q.question, "kind": q.kind, "paraphrased": q.paraphrased, "gold": list(q.gold)} for q in questions}
+    for mode in modes:
+        run: dict[str, dict[str, float]] = {}
+        answer_rows: dict[str, dict[str, float]] = {}
+        for q in questions:
+            filters = Filters.parse(q.filters)
+            hits = retriever.search(q.question, k=k, mode=mode, filters=filters)
+            run[q.id] = _review_run(hits) or {"__none__": 0.0}
+            ans = answer(retriever, q.question, filters=filters, mode=mode)
+            cites = [c.hit.chunk.review_id for c in ans.citations]
+            faithful = [retriever.data.sources[c.hit.chunk.source].text[c.start : c.end] == c.quote for c in ans.citations]
+            row: dict[str, float] = {"abstention_acc": float(ans.abstained == (not q.gold))}
+            if q.gold and not ans.abstained:
+                row["lp_coverage"] = _mean([float(_covered(p, ans.text)) for p in q.learning_points]) if q.learning_points else float("nan")
+                row["citation_precision"] = _mean([float(r in q.gold) for r in cites])
+            if faithful:
+                row["faithfulness"] = _mean([float(f) for f in faithful])
+            answer_rows[q.id] = row
+            found = [rid for rid in dict.fromkeys(h.chunk.review_id for h in hits)]
+            per_q[q.id][mode] = {
+                "retrieved": found,
+                "missed": [g for g in q.gold if g not in found],
+                "abstained": ans.abstained,
+                "citations": cites,
+            }
+        qrels = {q.id: {g: 1 for g in q.gold} for q in answerable}
+        ir = _ir(qrels, {qid: run[qid] for qid in qrels})
+        ledger_rows = _ledger_scores(retriever, [q for q in questions if q.kind == "topic"])
+        groups: dict[str, list[str]] = defaultdict(list)
+        for q in questions:
+            groups[q.kind].append(q.id)
+            groups["paraphrased" if q.paraphrased else "source wording"].append(q.id)
+            groups["all"].append(q.id)
+        report.by_kind[mode] = {}
+        for group, ids in groups.items():
+            m: dict[str, float] = {}
+            with_gold = [i for i in ids if i in ir]
+            for key, name in IR_MEASURES.items():
+                m[name] = _mean([ir[i][key] for i in with_gold])
+            for metric in ("lp_coverage", "citation_precision", "faithfulness", "abstention_acc"):
+                vals = [answer_rows[i][metric] for i in ids if metric in answer_rows[i] and answer_rows[i][metric] == answer_rows[i][metric]]
+                m[metric] = _mean(vals)
+            led = [ledger_rows[i] for i in ids if i in ledger_rows]
+            m["ledger_precision"] = _mean([r[0] for r in led])
+            m["ledger_recall"] = _mean([r[1] for r in led])
+            m["questions"] = float(len(ids))
+            report.by_kind[mode][group] = m
+        report.modes[mode] = report.by_kind[mode]["all"]
+        for qid, (p, r) in ledger_rows.items():
+            per_q[qid].setdefault("ledger", {"precision": p, "recall": r})
+    _ = by_id
+    report.questions = list(per_q.values())
+    return report
+
+
+def _ledger_scores(retriever: Retriever, topics: list[Question]) -> dict[str, tuple[float, float]]:
+    out = {}
+    for q in topics:
+        got = {e.review_id for e in ledger(retriever, q.question, Filters.parse(q.filters)).entries}
+        gold = set(q.gold)
+        precision = len(got & gold) / len(got) if got else 0.0
+        recall = len(got & gold) / len(gold) if gold else 1.0
+        out[q.id] = (round(precision, 4), round(recall, 4))
+    return out
+
+
+METRIC_ORDER = [
+    "Recall@5",
+    "Recall@10",
+    "MRR",
+    "nDCG@10",
+    "lp_coverage",
+    "citation_precision",
+    "faithfulness",
+    "abstention_acc",
+    "ledger_precision",
+    "ledger_recall",
+]
+
+
+def report_table(report: EvalReport) -> str:
+    """Markdown: metrics × modes, then per question kind for each mode."""
+    modes = list(report.modes)
+    lines = ["| metric | " + " | ".join(modes) + " |", "|---" * (len(modes) + 1) + "|"]
+    for metric in METRIC_ORDER:
+        lines.append(f"| {metric} | " + " | ".join(_fmt(report.modes[m].get(metric)) for m in modes) + " |")
+    for mode in modes:
+        groups = [g for g in report.by_kind[mode] if g != "all"]
+        lines += ["", f"**{mode}** by question kind", "", "| group | n | " + " | ".join(METRIC_ORDER) + " |"]
+        lines.append("|---" * (len(METRIC_ORDER) + 2) + "|")
+        for g in groups:
+            m = report.by_kind[mode][g]
+            lines.append(f"| {g} | {int(m['questions'])} | " + " | ".join(_fmt(m.get(x)) for x in METRIC_ORDER) + " |")
+    return "\n".join(lines)
+
+
+def _fmt(v: float | None) -> str:
+    return "–" if v is None or v != v else f"{v:.3f}"
+
+
+def report_csv(report: EvalReport) -> str:
+    rows = ["mode,group," + ",".join(METRIC_ORDER)]
+    for mode, groups in report.by_kind.items():
+        for g, m in groups.items():
+            rows.append(f"{mode},{g}," + ",".join("" if m.get(x) != m.get(x) else str(m.get(x)) for x in METRIC_ORDER))
+    return "\n".join(rows) + "\n"

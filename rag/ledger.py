@@ -1,0 +1,124 @@
+"""A topic → every review that addresses it (not top-k), one cited excerpt each, counted by year and area."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rag.lexical import expand_query, stem_tokens_many, topic_variants
+from rag.models import Hit
+from rag.retrieve import Filters, Retriever, clean_query
+
+# A review is on the ledger when one of its chunks is at least this similar to the topic, or when
+# a chunk (its text, its review's title or keywords) contains every content word of the topic or of
+# one of the topic's synonyms. Calibrated on the topic questions of eval/questions.jsonl (README: "Ledger").
+LEDGER_COSINE = 0.45
+
+# Question framing that is not part of the topic ("which reviews mention …").
+_FRAMING = re.compile(
+    r"^(?:(?:which|what|how many)\s+(?:\w+\s+){0,2}?(?:reviews?|cases?)\s+(?:\w+\s+){0,2}?"
+    r"(?:mention|mentions|discuss|discusses|raise|raises|address|addresses|cover|covers|talk about|say about|said about|about|on|involve|involving)\s+"
+    r"|what did (?:the )?reviews (?:say|find|learn) about\s+)",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    review_id: str
+    title: str
+    year: int | None
+    area: str
+    type: str | None
+    score: float
+    hit: Hit
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.hit.to_dict()
+        d.update({"review_id": self.review_id, "title": self.title, "score": round(self.score, 4)})
+        return d
+
+
+@dataclass(frozen=True)
+class Ledger:
+    topic: str
+    entries: tuple[LedgerEntry, ...]
+
+    @property
+    def by_year(self) -> dict[str, int]:
+        c = Counter(str(e.year) if e.year else "not stated" for e in self.entries)
+        return dict(sorted(c.items()))
+
+    @property
+    def by_area(self) -> dict[str, int]:
+        c = Counter(e.area for e in self.entries)
+        return dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "topic": self.topic,
+            "reviews": len(self.entries),
+            "by_year": self.by_year,
+            "by_area": self.by_area,
+            "entries": [e.to_dict() for e in self.entries],
+        }
+
+
+def ledger(
+    retriever: Retriever,
+    topic: str,
+    filters: Filters | None = None,
+    min_cosine: float = LEDGER_COSINE,
+) -> Ledger:
+    topic = clean_query(topic)
+    core = _FRAMING.sub("", topic).rstrip(" ?.") or topic
+    data = retriever.data
+    dense = retriever.dense_scores([core])[0]
+    lex = retriever.bm25.scores(expand_query(core))
+    mask = np.ones(len(data.chunks), dtype=bool) if filters is None else np.array([filters.match(c) for c in data.chunks])
+    mentions = _mentions(retriever, core)
+    # A review is on the ledger if any of its chunks is on topic; its excerpt is the chunk whose own
+    # text is closest to the topic (BM25 also sees titles and keywords, which are not quotable).
+    on_topic = mask & ((dense >= min_cosine) | mentions)
+    reviews_on = {data.chunks[row].review_id for row in np.flatnonzero(on_topic)}
+    lex_max = float(lex.max()) if len(lex) else 0.0
+    best: dict[str, tuple[float, int]] = {}
+    for row, chunk in enumerate(data.chunks):
+        if not mask[row] or chunk.review_id not in reviews_on:
+            continue
+        score = float(dense[row]) + (0.5 * float(lex[row]) / lex_max if lex_max > 0 else 0.0)
+        if chunk.review_id not in best or score > best[chunk.review_id][0]:
+            best[chunk.review_id] = (score, row)
+    ordered = sorted(best.items(), key=lambda kv: -kv[1][0])
+    entries = []
+    for rank, (rid, (score, row)) in enumerate(ordered, start=1):
+        chunk = data.chunks[row]
+        entries.append(LedgerEntry(rid, chunk.title, chunk.year, chunk.area, chunk.type, score, Hit(chunk, score, rank)))
+    return Ledger(topic, tuple(entries))
+
+
+def _mentions(retriever: Retriever, topic: str) -> np.ndarray:
+    """Chunks whose words include all content words of the topic or of one of its synonyms."""
+    wanted = [w for w in stem_tokens_many(topic_variants(topic)) if w]
+    have = retriever.chunk_terms
+    return np.array([any(w <= terms for w in wanted) for terms in have], dtype=bool)
+
+
+def ledger_text(led: Ledger) -> str:
+    if not led.entries:
+        return f"No review in the index addresses “{led.topic}”."
+    lines = [f"{len(led.entries)} reviews address “{led.topic}”.", ""]
+    lines.append("By year: " + ", ".join(f"{y}: {n}" for y, n in led.by_year.items()))
+    lines.append("By area: " + ", ".join(f"{a}: {n}" for a, n in led.by_area.items()))
+    lines.append("")
+    for e in led.entries:
+        c = e.hit.chunk
+        meta = ", ".join(str(x) for x in (e.title, e.year, e.area, c.section) if x)
+        text = " ".join(c.text.split())
+        text = text if len(text) <= 300 else re.sub(r"\s+\S*$", "", text[:300]) + " …"
+        lines.append(f"- {meta} ({e.review_id}; {c.source})\n    “{text}”")
+    return "\n".join(lines)

@@ -1,0 +1,55 @@
+"""Shared fixtures: the real corpus, the real bundled model, one real index built per test session."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rag.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    return CORPUS
+
+
+@pytest.fixture(scope="session")
+def built_index(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings whose index holds the whole bundled corpus (built once; do not modify it)."""
+    from rag.ingest import ingest
+
+    settings = Settings(corpus=CORPUS, index=tmp_path_factory.mktemp("index") / "index")
+    ingest(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def retriever(built_index: Settings):  # type: ignore[no-untyped-def]
+    from rag.retrieve import Retriever
+
+    return Retriever(built_index)
+
+
+@pytest.fixture()
+def index_copy(built_index: Settings, tmp_path: Path) -> Settings:
+    """A private copy of the session index, for tests that change or damage it."""
+    from dataclasses import replace
+
+    dest = tmp_path / "index"
+    shutil.copytree(built_index.index, dest)
+    return replace(built_index, index=dest)
+
+
+@pytest.fixture()
+def small_corpus(tmp_path: Path) -> Path:
+    """Two real seed files in a private corpus folder (quick to ingest)."""
+    dest = tmp_path / "corpus"
+    dest.mkdir()
+    for name in ("nspcc-repository-march-2022.txt", "cumbria-lessons-from-scrs.txt"):
+        shutil.copy(CORPUS / name, dest / name)
+    return dest
