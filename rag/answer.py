@@ -7,18 +7,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.chunk import sentence_spans
-from rag.lexical import expand_query
 from rag.models import Answer, Citation, Hit
-from rag.retrieve import Filters, Retriever
+from rag.retrieve import Filters, Retriever, Scored
 
 # Below this cosine similarity between the question and the best chunk, the corpus is taken not to
 # address the question. Calibrated on eval/questions.jsonl (see README: "Abstention").
 ABSTAIN_BELOW = 0.38
+# An excerpt is cited only if its best sentence is this close to the best sentence found.
+RELATIVE_FLOOR = 0.15
 
 _FOUND = ("summary", "background", "key issues", "learning", "good practice", "other")
 _NUMBERS = ["No", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten"]
-_WORD = re.compile(r"(?u)\b\w\w+\b")
 
 
 @dataclass(frozen=True)
@@ -27,6 +26,7 @@ class _Candidate:
     start: int
     end: int
     text: str
+    cos: float
 
 
 def answer(
@@ -38,53 +38,40 @@ def answer(
     abstain_below: float = ABSTAIN_BELOW,
 ) -> Answer:
     """Compose an answer from the best sentence of each of the top hits, grouped found/recommended."""
-    hits, best, _ = retriever.search_scored(question, k=max(k, 8), mode=mode, filters=filters)
-    if not hits or best < abstain_below:
-        why = "no review matches the filters" if not hits else "none of the indexed reviews appears to address it"
+    scored = retriever.search_scored(question, k=k, mode=mode, filters=filters, per_review=retriever.settings.answer_per_review)
+    return answer_from(retriever, question, scored, k, abstain_below)
+
+
+def answer_from(
+    retriever: Retriever, question: str, scored: Scored, k: int = 6, abstain_below: float = ABSTAIN_BELOW
+) -> Answer:
+    """The answer for hits already retrieved (the first k of them)."""
+    if not scored.hits or scored.best < abstain_below:
+        why = "no review matches the filters" if not scored.hits else "none of the indexed reviews appears to address it"
         text = (
-            f"The corpus does not answer this question: {why} (closest match {best:.2f}, "
+            f"The corpus does not answer this question: {why} (closest match {scored.best:.2f}, "
             f"threshold {abstain_below:.2f}). Try other words, or widen the filters."
         )
         return Answer(question, text, (), True)
-    picked = _pick_sentences(retriever, question, hits[:k])
-    return _compose(question, picked)
+    return _compose(question, pick_sentences(retriever, scored.hits[:k], scored.query_vector, scored.best))
 
 
-def _sentences(retriever: Retriever, hit: Hit) -> list[tuple[int, int]]:
-    src = retriever.data.sources[hit.chunk.source]
-    spans = sentence_spans(src.text, hit.chunk.start, hit.chunk.end)
-    # A very short fragment ("7.", a list number) is joined to the sentence after it.
-    merged: list[tuple[int, int]] = []
-    for s, e in spans:
-        if merged and merged[-1][1] - merged[-1][0] < 25:
-            merged[-1] = (merged[-1][0], e)
-        else:
-            merged.append((s, e))
-    return merged
+def pick_sentences(retriever: Retriever, hits: list[Hit], qv: np.ndarray, best: float) -> list[_Candidate]:
+    """For each hit, its sentence closest in meaning to the question; weak ones are dropped.
 
-
-def _pick_sentences(retriever: Retriever, question: str, hits: list[Hit]) -> list[_Candidate]:
-    """For each hit, the sentence closest to the question (meaning first, shared words as tie-break)."""
-    cands: list[_Candidate] = []
-    owners: list[int] = []
-    for i, hit in enumerate(hits):
-        src = retriever.data.sources[hit.chunk.source]
-        for s, e in _sentences(retriever, hit):
-            cands.append(_Candidate(hit, s, e, src.text[s:e]))
-            owners.append(i)
-    if not cands:
+    A sentence is kept when it is within RELATIVE_FLOOR of the best sentence found and above the
+    abstention threshold, so a strong answer is not padded with loosely related excerpts.
+    """
+    picked: list[_Candidate] = []
+    for hit in hits:
+        row = retriever.row_of[hit.chunk.id]
+        s, e, cos = max(retriever.sentence_scores(row, qv), key=lambda t: t[2])
+        picked.append(_Candidate(hit, s, e, retriever.data.sources[hit.chunk.source].text[s:e], cos))
+    if not picked:
         return []
-    q_terms = {w.lower() for w in _WORD.findall(expand_query(question))}
-    vecs = retriever.embed_queries([question] + [" ".join(c.text.split()) for c in cands])
-    sims = vecs[1:] @ vecs[0]
-    overlap = np.array([len(q_terms & {w.lower() for w in _WORD.findall(c.text)}) for c in cands], dtype=np.float32)
-    score = sims + 0.02 * np.minimum(overlap, 5)
-    picked = []
-    for i in range(len(hits)):
-        rows = [j for j, o in enumerate(owners) if o == i]
-        if rows:
-            picked.append(cands[max(rows, key=lambda j: score[j])])
-    return picked
+    top = max(c.cos for c in picked)
+    kept = [c for c in picked if c.cos >= top - RELATIVE_FLOOR]
+    return kept or picked[:1]
 
 
 def _compose(question: str, picked: list[_Candidate]) -> Answer:

@@ -50,6 +50,17 @@ def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return out
 
 
+def sentence_units(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Quotable sentences: a very short fragment ("7.", a list number) joins the sentence after it."""
+    merged: list[tuple[int, int]] = []
+    for s, e in sentence_spans(text, start, end):
+        if merged and merged[-1][1] - merged[-1][0] < 25:
+            merged[-1] = (merged[-1][0], e)
+        else:
+            merged.append((s, e))
+    return merged
+
+
 def header(review: Review, section_label: str) -> str:
     """Context prepended to a chunk for embedding (never shown as source text)."""
     bits = [review.title]
@@ -146,6 +157,7 @@ def _make(review: Review, src: SourceText, kind: str, s: int, e: int, n: int) ->
         area=review.area,
         type=review.type,
         keywords=review.keywords,
+        sentences=tuple(sentence_units(src.text, s, e)),
     )
 
 
@@ -158,3 +170,10 @@ def section_label(review: Review, chunk: Chunk) -> str:
 
 def embedding_text(review: Review, chunk: Chunk) -> str:
     return header(review, section_label(review, chunk)) + chunk.text
+
+
+def sentence_texts(chunk: Chunk) -> list[str]:
+    """Texts of the chunk's sentence vectors: none for a one-sentence chunk (its chunk vector serves)."""
+    if len(chunk.sentences) < 2:
+        return []
+    return [chunk.text[s - chunk.start : e - chunk.start] for s, e in chunk.sentences]

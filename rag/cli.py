@@ -20,6 +20,8 @@ EXAMPLES = """examples:
   rla search --queries questions.txt --json   one JSON line per query
   rla ask "what did reviews say about fathers?"
   rla ledger "was not brought" --json         every review on a topic, counted by year and area
+  rla brief "fathers" --out fathers.docx      a briefing pack for trainers (.md, .html or .docx)
+  rla ask "what about fathers?" --llm         written by a language model (env RLA_LLM_*), citations checked
   rla eval --mode all                         score the evaluation set
 """
 
@@ -32,6 +34,24 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
     g.add_argument("--type", dest="review_type", help='e.g. "serious case review"')
     g.add_argument("--keyword", help='a review keyword, e.g. "disguised compliance"')
     g.add_argument("--section", help="summary, background, key issues, learning, recommendations, good practice, other")
+
+
+def _add_llm(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--llm",
+        action="store_true",
+        help="let a language model write the text from the excerpts (every sentence must cite them, or the "
+        "extractive text is used); configure with env RLA_LLM_PROVIDER (openai|ollama), RLA_LLM_MODEL, "
+        "RLA_LLM_BASE_URL, RLA_LLM_API_KEY",
+    )
+
+
+def _llm(args: argparse.Namespace) -> Any:
+    if not args.llm:
+        return None
+    from rag.llm import load_llm
+
+    return load_llm()
 
 
 def _filters(args: argparse.Namespace) -> Any:
@@ -91,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("question")
     s.add_argument("--k", type=int, default=6, help="at most this many excerpts (default 6)")
     s.add_argument("--mode", choices=("dense", "bm25", "hybrid"), default="hybrid")
+    _add_llm(s)
     _add_filters(s)
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_ask)
@@ -100,6 +121,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_filters(s)
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_ledger)
+
+    s = sub.add_parser(
+        "brief",
+        help="a briefing pack for trainers on a topic: themed learning points, recommendations, vignettes, questions",
+        epilog='example: rla brief "disguised compliance" --year-from 2017 --out disguised-compliance.docx',
+    )
+    s.add_argument("topic")
+    s.add_argument("--out", type=Path, metavar="FILE", help="write to FILE: .md, .html or .docx (default: Markdown on stdout)")
+    _add_llm(s)
+    _add_filters(s)
+    s.add_argument("--json", action="store_true", help="the pack as JSON on stdout")
+    s.set_defaults(func=cmd_brief)
 
     s = sub.add_parser("eval", help="score retrieval, answers and the ledger on the evaluation set")
     s.add_argument("--mode", choices=("dense", "bm25", "hybrid", "all"), default="all")
@@ -190,7 +223,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from rag.answer import answer, answer_markdown
     from rag.retrieve import Retriever
 
-    ans = answer(Retriever(settings_from(args)), args.question, k=args.k, filters=_filters(args), mode=args.mode)
+    llm, filters = _llm(args), _filters(args)
+    retriever = Retriever(settings_from(args))
+    if llm is not None:
+        from rag.llm import generate_answer
+
+        ans = generate_answer(retriever, args.question, llm, k=args.k, filters=filters, mode=args.mode)
+    else:
+        ans = answer(retriever, args.question, k=args.k, filters=filters, mode=args.mode)
     if args.json:
         _print_json(ans.to_dict())
     else:
@@ -207,6 +247,24 @@ def cmd_ledger(args: argparse.Namespace) -> int:
         _print_json(led.to_dict())
     else:
         print(ledger_text(led))
+    return 0
+
+
+def cmd_brief(args: argparse.Namespace) -> int:
+    from rag.brief import build_brief, write_brief
+    from rag.retrieve import Retriever
+
+    llm, filters = _llm(args), _filters(args)
+    pack = build_brief(Retriever(settings_from(args)), args.topic, filters if filters.active() else None, llm=llm)
+    if args.out:
+        path = write_brief(pack, args.out)
+        print(f"wrote {path}: {pack.reviews} reviews on the topic, {len(pack.references)} quoted", file=sys.stderr)
+        if pack.notice:
+            print(f"note: {pack.notice}", file=sys.stderr)
+    elif args.json:
+        _print_json(pack.to_dict())
+    else:
+        print(pack.to_markdown(), end="")
     return 0
 
 

@@ -13,7 +13,14 @@ from rag.answer import answer
 from rag.ledger import ledger
 from rag.retrieve import Filters, Retriever
 
-IR_MEASURES = {"recall_5": "Recall@5", "recall_10": "Recall@10", "recip_rank": "MRR", "ndcg_cut_10": "nDCG@10"}
+# pytrec_eval measure → column. Hit@5: a gold review among the first five reviews retrieved.
+IR_MEASURES = {
+    "success_5": "Hit@5",
+    "recall_5": "Recall@5",
+    "recall_10": "Recall@10",
+    "recip_rank": "MRR",
+    "ndcg_cut_10": "nDCG@10",
+}
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 
 
@@ -38,7 +45,7 @@ def load_questions(path: Path) -> list[Question]:
             Question(
                 d["id"],
                 d["question"],
-                d["kind"],
+                d.get("kind", "unlabelled"),
                 bool(d.get("paraphrased")),
                 tuple(d.get("gold", [])),
                 tuple(d.get("learning_points", [])),
@@ -81,7 +88,7 @@ def _review_run(hits: list[Any]) -> dict[str, float]:
 def _ir(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
     import pytrec_eval
 
-    evaluator = pytrec_eval.RelevanceEvaluator(qrels, set(IR_MEASURES))
+    evaluator = pytrec_eval.RelevanceEvaluator(qrels, {"success", "recall", "recip_rank", "ndcg_cut"})
     return evaluator.evaluate(run)  # type: ignore[no-any-return]
 
 
@@ -120,7 +127,8 @@ def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], 
             }
         qrels = {q.id: {g: 1 for g in q.gold} for q in answerable}
         ir = _ir(qrels, {qid: run[qid] for qid in qrels})
-        ledger_rows = _ledger_scores(retriever, [q for q in questions if q.kind == "topic"])
+        if mode == modes[0]:  # the ledger does not depend on the mode
+            ledger_rows = _ledger_scores(retriever, [q for q in questions if q.kind == "topic"])
         groups: dict[str, list[str]] = defaultdict(list)
         for q in questions:
             groups[q.kind].append(q.id)
@@ -160,6 +168,7 @@ def _ledger_scores(retriever: Retriever, topics: list[Question]) -> dict[str, tu
 
 
 METRIC_ORDER = [
+    "Hit@5",
     "Recall@5",
     "Recall@10",
     "MRR",

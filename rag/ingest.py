@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.chunk import chunk_review, embedding_text
+from rag.chunk import chunk_review, embedding_text, sentence_texts
 from rag.errors import IndexMissing, RlaError, SourceError
 from rag.models import Chunk, Review, SourceText
 from rag.parse import parse_source
@@ -111,6 +111,7 @@ def _ingest(settings: Settings, paths: list[Path] | None, rebuild: bool, progres
     keep_reviews: list[Review] = []
     keep_chunks: list[Chunk] = []
     keep_rows: list[int] = []
+    keep_sentence_rows: list[int] = []
     keep_sources: list[SourceText] = []
     new_items: list[tuple[SourceText, list[Review], list[Chunk]]] = []
     embedder = None
@@ -125,6 +126,9 @@ def _ingest(settings: Settings, paths: list[Path] | None, rebuild: bool, progres
         if reuse and old is not None and prior is not None:
             rows = [j for j, c in enumerate(old.chunks) if c.source == rel]
             keep_rows.extend(rows)
+            offsets = old.sentence_offsets
+            for j in rows:
+                keep_sentence_rows.extend(range(offsets[j], offsets[j + 1]))
             keep_chunks.extend(old.chunks[j] for j in rows)
             keep_reviews.extend(r for r in old.reviews.values() if r.source == rel)
             keep_sources.append(old.sources[rel])
@@ -180,36 +184,56 @@ def _ingest(settings: Settings, paths: list[Path] | None, rebuild: bool, progres
             rid = renames.get(c.review_id, c.review_id)
             new_chunks_all.append(Chunk(**{**c.__dict__, "review_id": rid, "id": c.id.replace(c.review_id, rid, 1)}))
 
-    vectors_new = np.zeros((0, old.dim if old else 0), dtype=np.float32)
+    dim = embedder.dim if embedder is not None else old.dim  # type: ignore[union-attr]
+    vectors_new = np.zeros((0, dim), dtype=np.float32)
+    sentences_new = np.zeros((0, dim), dtype=np.float32)
     if new_chunks_all:
         assert embedder is not None
-        by_id = {r.id: r for r in new_reviews_all}
-        texts = [embedding_text(by_id[c.review_id], c) for c in new_chunks_all]
-        parts = []
-        step = 64
-        for start in range(0, len(texts), step):
-            if progress:
-                progress("embedding", start, len(texts))
-            parts.append(embedder.embed_batch(texts[start : start + step]))
-        if progress:
-            progress("embedding", len(texts), len(texts))
-        vectors_new = np.vstack(parts)
-        report.embedded = len(texts)
+        vectors_new, sentences_new = _embed(new_chunks_all, new_reviews_all, embedder, progress)
+        report.embedded = len(new_chunks_all)
 
     model_info = (
         {"name": embedder.name, "sha256": embedder.weights_sha256, "dim": embedder.dim, "max_tokens": embedder.max_tokens}
         if embedder is not None
         else old.manifest["model"]  # type: ignore[union-attr]
     )
-    old_vectors = old.vectors[keep_rows] if (old is not None and keep_rows) else np.zeros((0, model_info["dim"]), np.float32)
-    vectors = np.vstack([old_vectors.reshape(-1, model_info["dim"]), vectors_new.reshape(-1, model_info["dim"])])
+    empty = np.zeros((0, dim), np.float32)
+    old_vectors = old.vectors[keep_rows] if (old is not None and keep_rows) else empty
+    old_sentences = old.sentence_vectors[keep_sentence_rows] if (old is not None and keep_sentence_rows) else empty
+    vectors = np.vstack([old_vectors, vectors_new])
+    sentence_vectors = np.vstack([old_sentences, sentences_new])
     chunks_all = keep_chunks + new_chunks_all
     reviews_all = keep_reviews + new_reviews_all
     sources_all = keep_sources + [s for s, _, _ in new_items]
     manifest = {"model": model_info, "chunker": settings.chunker_config(), "sources": sources_manifest}
     if progress:
         progress("writing", 0, 1)
-    gen = write_generation(settings.index, manifest, chunks_all, vectors, reviews_all, sources_all, settings.hnsw_threshold)
+    gen = write_generation(
+        settings.index, manifest, chunks_all, vectors, reviews_all, sources_all, settings.hnsw_threshold, sentence_vectors
+    )
     report.generation = gen.name
     report.changed = True
     return report
+
+
+def _embed(
+    chunks: list[Chunk], reviews: list[Review], embedder: Any, progress: Progress | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Chunk vectors (with their review's title and section as context) and sentence vectors.
+
+    All texts go through the model in order of length, so each batch pads little.
+    """
+    by_id = {r.id: r for r in reviews}
+    texts = [embedding_text(by_id[c.review_id], c) for c in chunks]
+    texts += [t for c in chunks for t in sentence_texts(c)]
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    step = 128
+    for start in range(0, len(order), step):
+        if progress:
+            progress("embedding", start, len(order))
+        rows = order[start : start + step]
+        out[rows] = embedder.embed_batch([texts[i] for i in rows])
+    if progress:
+        progress("embedding", len(order), len(order))
+    return out[: len(chunks)], out[len(chunks) :]

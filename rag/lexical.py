@@ -39,6 +39,94 @@ SYNONYMS: tuple[tuple[str, ...], ...] = (
     ("professional curiosity", "respectful uncertainty", "healthy scepticism"),
 )
 
+# Everyday words practitioners and parents use → the reviews' professional vocabulary. One-way:
+# a query saying "dad" also searches for "father"; the reviews rarely say "dad".
+LAY_TERMS: dict[str, str] = {
+    "dad": "father",
+    "dads": "fathers",
+    "stepdad": "stepfather mother's partner",
+    "mum": "mother",
+    "mums": "mothers",
+    "boyfriend": "mother's partner",
+    "kid": "child",
+    "kids": "children",
+    "teen": "adolescent young person",
+    "teens": "adolescents young people",
+    "teenager": "adolescent young person",
+    "teenagers": "adolescents young people",
+    "toddler": "young child",
+    "newborn": "infant baby",
+    "grandparents": "kinship carers family members",
+    "relatives": "kinship carers family members",
+    "took their own life": "suicide",
+    "take their own life": "suicide",
+    "killed himself": "suicide",
+    "killed herself": "suicide",
+    "hurting themselves": "self-harm",
+    "cutting": "self-harm",
+    "drugs": "substance misuse drug use",
+    "drinking": "alcohol misuse",
+    "drunk": "alcohol",
+    "bruises": "bruising injuries",
+    "marks": "bruising injuries",
+    "broken bones": "fractures",
+    "shaken": "non-accidental head injury shaking",
+    "hit": "physical abuse",
+    "beaten": "physical abuse",
+    "missed appointments": "was not brought non-attendance",
+    "missing appointments": "was not brought non-attendance",
+    "missing their appointments": "was not brought non-attendance",
+    "check-ups": "health appointments",
+    "didn't turn up": "did not attend non-attendance",
+    "cooperate": "compliance engagement",
+    "too optimistic": "over-optimism",
+    "nosy": "professional curiosity",
+    "ask questions": "professional curiosity",
+    "escalate": "escalation",
+    "talk to each other": "information sharing communication",
+    "pass on": "information sharing",
+    "passing on": "information sharing",
+    "moved house": "transfer move local authority",
+    "moving area": "transfer between local authorities",
+    "foster parents": "foster carers",
+    "in care": "looked after child",
+    "care leaver": "care leavers",
+    "groomed": "grooming exploitation",
+    "online": "technology-assisted online",
+    "gangs": "criminal exploitation",
+    "asylum": "unaccompanied asylum seeking",
+    "refugee": "migrant immigrant",
+    "interpreter": "interpreters language",
+    "english isn't their first language": "interpreters language",
+    "religion": "faith culture",
+    "learning disability": "learning disabilities",
+    "disabled": "disability",
+    "fits": "epilepsy seizures",
+    "locked up": "custody secure young offender institution",
+    "prison": "custody prison",
+    "sleeping in the parents' bed": "co-sleeping",
+    "sharing a bed": "co-sleeping",
+    "on the sofa": "co-sleeping sofa",
+    "cot death": "sudden infant death",
+    "hiding the pregnancy": "concealed pregnancy",
+    "looking after a parent": "young carers",
+    "caring for a parent": "young carers",
+    "not crawling": "non-mobile",
+    "immobile": "non-mobile",
+    "depressed": "depression mental health",
+    "postnatal": "post-natal depression",
+    "isolated": "isolation",
+    "no support": "isolation support",
+    "overweight": "obesity",
+    "made up illness": "fabricated or induced illness",
+    "making the child ill": "fabricated or induced illness",
+    "sexting": "online sexual abuse",
+    "domestic": "domestic abuse",
+    "violent partner": "domestic abuse",
+    "controlling": "coercive control",
+    "workload": "caseloads",
+}
+
 _TOKEN = r"(?u)\b\w\w+\b"
 
 
@@ -51,11 +139,14 @@ def _stemmer():  # type: ignore[no-untyped-def]
 
 def expand_query(query: str) -> str:
     """The query plus the other names of any synonym group it mentions (whole-word, case-insensitive)."""
-    low = query.lower()
+    low = query.lower().replace("’", "'")
     extra: list[str] = []
+    for lay, professional in LAY_TERMS.items():
+        if re.search(rf"(?<!\w){re.escape(lay)}(?!\w)", low) and professional not in low:
+            extra.append(professional)
     for group in SYNONYMS:
-        if any(re.search(rf"(?<!\w){re.escape(term)}(?!\w)", low) for term in group):
-            extra.extend(t for t in group if t not in low)
+        if any(re.search(rf"(?<!\w){re.escape(term)}(?!\w)", low + " " + " ".join(extra)) for term in group):
+            extra.extend(t for t in group if t not in low and t not in extra)
     return query if not extra else f"{query} ({'; '.join(extra)})"
 
 

