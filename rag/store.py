@@ -5,7 +5,8 @@ index/
   LOCK                 held (flock) by the one writer
   gen-000004/
     manifest.json      model, chunker, sources, counts, sha256 of every file below
-    vectors.faiss      FAISS index (inner product on normalised vectors)
+    vectors.faiss      FAISS index of chunk vectors (inner product on normalised vectors)
+    sentences.faiss    flat FAISS index of sentence vectors, chunk by chunk (see Chunk.sentences)
     chunks.jsonl       one Chunk per line, row i ↔ vector i
     reviews.jsonl      one Review per line
     sources.jsonl      extracted source text, for showing a citation in context
@@ -19,6 +20,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -31,7 +33,10 @@ import numpy as np
 from rag.errors import IndexCorrupt, IndexLocked, IndexMismatch, IndexMissing
 from rag.models import Chunk, Review, SourceText
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_GENERATION = re.compile(r"gen-\d{6}")
+# Files every generation has; a manifest that does not vouch for each of them is refused.
+_REQUIRED_FILES = ("vectors.faiss", "sentences.faiss", "chunks.jsonl", "reviews.jsonl", "sources.jsonl")
 
 
 @dataclass
@@ -45,7 +50,9 @@ class IndexData:
     sources: dict[str, SourceText]
     faiss_index: Any
     bm25_dir: Path
+    sentence_index: Any = None
     _vectors: np.ndarray | None = field(default=None, repr=False)
+    _sentence_vectors: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def vectors(self) -> np.ndarray:
@@ -54,6 +61,19 @@ class IndexData:
             n = self.faiss_index.ntotal
             self._vectors = self.faiss_index.reconstruct_n(0, n) if n else np.zeros((0, self.dim), np.float32)
         return self._vectors
+
+    @property
+    def sentence_vectors(self) -> np.ndarray:
+        if self._sentence_vectors is None:
+            n = self.sentence_index.ntotal
+            self._sentence_vectors = self.sentence_index.reconstruct_n(0, n) if n else np.zeros((0, self.dim), np.float32)
+        return self._sentence_vectors
+
+    @property
+    def sentence_offsets(self) -> np.ndarray:
+        """Row i's sentence vectors are sentence_vectors[offsets[i]:offsets[i+1]] (none for one-sentence chunks)."""
+        counts = [len(c.sentences) if len(c.sentences) > 1 else 0 for c in self.chunks]
+        return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
     @property
     def dim(self) -> int:
@@ -91,9 +111,10 @@ def current_generation(index_dir: Path) -> Path | None:
     pointer = index_dir / "CURRENT"
     if not pointer.exists():
         return None
-    name = pointer.read_text(encoding="utf-8").strip()
+    # A damaged pointer reads as "no index": the next ingest writes a fresh generation and a new pointer.
+    name = pointer.read_text(encoding="utf-8", errors="replace").strip()
     gen = index_dir / name
-    return gen if name.startswith("gen-") and gen.is_dir() else None
+    return gen if _GENERATION.fullmatch(name) and gen.is_dir() else None
 
 
 @contextlib.contextmanager
@@ -132,6 +153,7 @@ def write_generation(
     reviews: list[Review],
     sources: list[SourceText],
     hnsw_threshold: int,
+    sentence_vectors: np.ndarray | None = None,
 ) -> Path:
     """Write a complete new generation, fsync it, then switch CURRENT to it. Caller holds the lock."""
     import bm25s  # noqa: F401  (imported for its side effects only in save_bm25)
@@ -139,6 +161,7 @@ def write_generation(
     from rag.lexical import save_bm25
 
     index_dir.mkdir(parents=True, exist_ok=True)
+    live = current_generation(index_dir)
     existing = sorted(p.name for p in index_dir.glob("gen-*") if p.is_dir() and not p.name.endswith(".tmp"))
     number = int(existing[-1].split("-")[1]) + 1 if existing else 1
     name = f"gen-{number:06d}"
@@ -148,6 +171,9 @@ def write_generation(
     tmp.mkdir()
 
     faiss_kind = _write_faiss(tmp / "vectors.faiss", vectors, hnsw_threshold)
+    if sentence_vectors is None:
+        sentence_vectors = np.zeros((0, vectors.shape[1]), np.float32)
+    _write_faiss(tmp / "sentences.faiss", sentence_vectors, hnsw_threshold=len(sentence_vectors) + 1)
     _write_file(tmp / "chunks.jsonl", _jsonl([c.to_dict() for c in chunks]))
     _write_file(tmp / "reviews.jsonl", _jsonl([r.to_dict() for r in reviews]))
     _write_file(
@@ -181,7 +207,9 @@ def write_generation(
     _write_file(pointer_tmp, (name + "\n").encode())
     os.replace(pointer_tmp, index_dir / "CURRENT")
     _fsync_dir(index_dir)
-    _collect_garbage(index_dir, keep={name, *(existing[-1:])})
+    # Keep the generation that was live until now, not merely the newest older one: after a crash
+    # between rename and switch, the newest is a generation no reader ever opened.
+    _collect_garbage(index_dir, keep={name, *([live.name] if live else [])})
     return final
 
 
@@ -239,10 +267,13 @@ def open_index(index_dir: Path, model_name: str | None = None, verify: bool = Tr
             raise IndexMissing(f"no index at {index_dir}; build one with: rla ingest")
         try:
             return _load(gen, model_name, verify)
-        except FileNotFoundError:
-            # A writer replaced and collected this generation between our reads; read the new one.
-            if attempt == 2:
-                raise
+        except FileNotFoundError as e:
+            # A writer may have replaced and collected this generation between our reads: read the new one.
+            # If CURRENT still names it, the file is simply gone.
+            if attempt == 2 or current_generation(index_dir) == gen:
+                raise IndexCorrupt(
+                    f"index file {e.filename or gen} is missing; rebuild with: rla ingest --rebuild"
+                ) from None
             time.sleep(0.05)
     raise AssertionError("unreachable")
 
@@ -254,8 +285,9 @@ def _load(gen: Path, model_name: str | None, verify: bool) -> IndexData:
         manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
     except ValueError as e:
         raise IndexCorrupt(f"index manifest in {gen} is unreadable; rebuild with: rla ingest --rebuild") from e
-    if manifest.get("format") != FORMAT_VERSION:
+    if isinstance(manifest, dict) and manifest.get("format") != FORMAT_VERSION:
         raise IndexMismatch(f"index at {gen.parent} has format {manifest.get('format')}; rebuild with: rla ingest --rebuild")
+    _check_manifest(gen, manifest)
     if model_name is not None:
         check_model(manifest, model_name)
     if verify:
@@ -273,10 +305,22 @@ def _load(gen: Path, model_name: str | None, verify: bool) -> IndexData:
             d = json.loads(line)
             sources.append(SourceText(d["path"], d["text"], d["sha256"], d["kind"], tuple(d["page_starts"])))
         index = faiss.read_index(str(gen / "vectors.faiss"))
+        sentence_index = faiss.read_index(str(gen / "sentences.faiss"))
     except (ValueError, KeyError, TypeError, RuntimeError) as e:
         raise IndexCorrupt(f"index at {gen} is damaged ({type(e).__name__}); rebuild with: rla ingest --rebuild") from e
-    if index.ntotal != len(chunks):
-        raise IndexCorrupt(f"index at {gen} has {index.ntotal} vectors for {len(chunks)} chunks; rebuild with: rla ingest --rebuild")
+    counts = manifest["counts"]
+    if not index.ntotal == len(chunks) == counts.get("chunks") or counts.get("reviews") != len(reviews):
+        raise IndexCorrupt(
+            f"index at {gen} has {index.ntotal} vectors for {len(chunks)} chunks and {len(reviews)} reviews, "
+            f"but its manifest counts {counts.get('chunks')} chunks and {counts.get('reviews')} reviews; "
+            "rebuild with: rla ingest --rebuild"
+        )
+    expected = sum(len(c.sentences) for c in chunks if len(c.sentences) > 1)
+    if sentence_index.ntotal != expected:
+        raise IndexCorrupt(
+            f"index at {gen} has {sentence_index.ntotal} sentence vectors, its chunks name {expected}; "
+            "rebuild with: rla ingest --rebuild"
+        )
     if manifest["faiss"]["type"] == "hnsw":
         index.hnsw.efSearch = 128
     return IndexData(
@@ -287,7 +331,27 @@ def _load(gen: Path, model_name: str | None, verify: bool) -> IndexData:
         sources={s.path: s for s in sources},
         faiss_index=index,
         bm25_dir=gen / "bm25",
+        sentence_index=sentence_index,
     )
+
+
+def _check_manifest(gen: Path, manifest: Any) -> None:
+    """The manifest's shape, so that a damaged one is refused with a message rather than a KeyError."""
+    problem = None
+    if not isinstance(manifest, dict):
+        problem = "is not a JSON object"
+    elif not isinstance(manifest.get("files"), dict):
+        problem = "has no file checksums"
+    elif missing := [f for f in _REQUIRED_FILES if f not in manifest["files"]]:
+        problem = f"has no checksum for {missing[0]}"
+    elif not (isinstance(manifest.get("model"), dict) and {"name", "dim"} <= manifest["model"].keys()):
+        problem = "does not name its model"
+    elif not (isinstance(manifest.get("faiss"), dict) and "type" in manifest["faiss"]):
+        problem = "does not say how its vectors are stored"
+    elif not isinstance(manifest.get("counts"), dict) or not isinstance(manifest.get("sources"), dict):
+        problem = "has no counts or sources"
+    if problem:
+        raise IndexCorrupt(f"index manifest {gen / 'manifest.json'} {problem}; rebuild with: rla ingest --rebuild")
 
 
 def _lines(path: Path) -> list[str]:
