@@ -12,7 +12,9 @@ from rag.retrieve import Filters, Retriever, Scored
 
 # Below this cosine similarity between the question and the best chunk, the corpus is taken not to
 # address the question. Calibrated on eval/questions.jsonl (see README: "Abstention").
-ABSTAIN_BELOW = 0.38
+ABSTAIN_BELOW = 0.44
+# Between the two thresholds the answer is given with a notice that the match is weak.
+WEAK_BELOW = 0.50
 # An excerpt is cited only if its best sentence is this close to the best sentence found.
 RELATIVE_FLOOR = 0.15
 
@@ -53,14 +55,18 @@ def answer_from(
             f"threshold {abstain_below:.2f}). Try other words, or widen the filters."
         )
         return Answer(question, text, (), True)
-    return _compose(question, pick_sentences(retriever, scored.hits[:k], scored.query_vector, scored.best))
+    ans = _compose(question, pick_sentences(retriever, scored.hits[:k], scored.query_vector))
+    if scored.best < WEAK_BELOW:
+        notice = "the closest excerpts match this question only loosely; the reviews may not address it directly"
+        ans = Answer(ans.question, ans.text, ans.citations, False, notice)
+    return ans
 
 
-def pick_sentences(retriever: Retriever, hits: list[Hit], qv: np.ndarray, best: float) -> list[_Candidate]:
+def pick_sentences(retriever: Retriever, hits: list[Hit], qv: np.ndarray) -> list[_Candidate]:
     """For each hit, its sentence closest in meaning to the question; weak ones are dropped.
 
-    A sentence is kept when it is within RELATIVE_FLOOR of the best sentence found and above the
-    abstention threshold, so a strong answer is not padded with loosely related excerpts.
+    A sentence is kept when it is within RELATIVE_FLOOR of the best sentence found, so a strong
+    answer is not padded with loosely related excerpts.
     """
     picked: list[_Candidate] = []
     for hit in hits:

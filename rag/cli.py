@@ -251,9 +251,11 @@ def cmd_ledger(args: argparse.Namespace) -> int:
 
 
 def cmd_brief(args: argparse.Namespace) -> int:
-    from rag.brief import build_brief, write_brief
+    from rag.brief import build_brief, check_output, write_brief
     from rag.retrieve import Retriever
 
+    if args.out:
+        check_output(args.out)
     llm, filters = _llm(args), _filters(args)
     pack = build_brief(Retriever(settings_from(args)), args.topic, filters if filters.active() else None, llm=llm)
     if args.out:

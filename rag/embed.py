@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -131,5 +132,7 @@ class SentenceTransformerEmbedder:
 EMBEDDERS = {"sentence-transformers": SentenceTransformerEmbedder}
 
 
+@lru_cache(maxsize=4)
 def load_embedder(model: str = DEFAULT_MODEL, verify: bool = True) -> SentenceTransformerEmbedder:
+    """One loaded model per process and setting (the app and the tests open many retrievers)."""
     return SentenceTransformerEmbedder.load(model, verify=verify)

@@ -60,9 +60,10 @@ class EvalReport:
     modes: dict[str, dict[str, float]] = field(default_factory=dict)  # mode → metric → value
     by_kind: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # mode → group → metric
     questions: list[dict[str, Any]] = field(default_factory=list)  # per question, per mode
+    abstention: list[dict[str, float]] = field(default_factory=list)  # threshold → trade-off
 
     def to_dict(self) -> dict[str, Any]:
-        return {"modes": self.modes, "by_kind": self.by_kind, "questions": self.questions}
+        return {"modes": self.modes, "by_kind": self.by_kind, "questions": self.questions, "abstention": self.abstention}
 
 
 def _norm(text: str) -> str:
@@ -153,7 +154,25 @@ def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], 
             per_q[qid].setdefault("ledger", {"precision": p, "recall": r})
     _ = by_id
     report.questions = list(per_q.values())
+    report.abstention = abstention_tradeoff(retriever, questions)
     return report
+
+
+def abstention_tradeoff(retriever: Retriever, questions: list[Question]) -> list[dict[str, float]]:
+    """For thresholds around the default: share of no-answer questions abstained on, and of answerable ones."""
+    best = [(retriever.search_scored(q.question, filters=Filters.parse(q.filters)).best, bool(q.gold)) for q in questions]
+    answerable = [b for b, g in best if g]
+    unanswerable = [b for b, g in best if not g]
+    rows = []
+    for t in (0.40, 0.42, 0.44, 0.46, 0.48, 0.50):
+        rows.append(
+            {
+                "threshold": t,
+                "no_answer_abstained": _mean([float(b < t) for b in unanswerable]),
+                "answerable_abstained": _mean([float(b < t) for b in answerable]),
+            }
+        )
+    return rows
 
 
 def _ledger_scores(retriever: Retriever, topics: list[Question]) -> dict[str, tuple[float, float]]:
@@ -188,6 +207,11 @@ def report_table(report: EvalReport) -> str:
     lines = ["| metric | " + " | ".join(modes) + " |", "|---" * (len(modes) + 1) + "|"]
     for metric in METRIC_ORDER:
         lines.append(f"| {metric} | " + " | ".join(_fmt(report.modes[m].get(metric)) for m in modes) + " |")
+    if report.abstention:
+        lines += ["", "Abstention threshold trade-off (best dense score below the threshold → abstain)", ""]
+        lines += ["| threshold | no-answer questions abstained | answerable questions abstained |", "|---|---|---|"]
+        for row in report.abstention:
+            lines.append(f"| {row['threshold']:.2f} | {_fmt(row['no_answer_abstained'])} | {_fmt(row['answerable_abstained'])} |")
     for mode in modes:
         groups = [g for g in report.by_kind[mode] if g != "all"]
         lines += ["", f"**{mode}** by question kind", "", "| group | n | " + " | ".join(METRIC_ORDER) + " |"]

@@ -13,10 +13,10 @@ from rag.lexical import expand_query, stem_tokens_many, topic_variants
 from rag.models import Hit
 from rag.retrieve import Filters, Retriever, clean_query
 
-# A review is on the ledger when one of its chunks is at least this similar to the topic, or when
-# a chunk (its text, its review's title or keywords) contains every content word of the topic or of
-# one of the topic's synonyms. Calibrated on the topic questions of eval/questions.jsonl (README: "Ledger").
-LEDGER_COSINE = 0.45
+# A review is on the ledger when one of its chunks scores at least this against the topic, or when
+# a chunk's text (or its review's title) contains every content word of the topic or of one of the
+# topic's synonyms. Calibrated on the topic questions of eval/questions.jsonl (README: "Ledger").
+LEDGER_COSINE = 0.48
 
 # Question framing that is not part of the topic ("which reviews mention …").
 _FRAMING = re.compile(

@@ -114,10 +114,10 @@ class Retriever:
 
     @cached_property
     def chunk_terms(self) -> list[set[str]]:
-        """Stemmed content words of each chunk as BM25 indexes it (text, title, keywords)."""
-        from rag.lexical import bm25_document, stem_tokens_many
+        """Stemmed content words of each chunk's title and text (not its keywords: a tag is not a mention)."""
+        from rag.lexical import stem_tokens_many
 
-        return stem_tokens_many([bm25_document(c, self.data.reviews.get(c.review_id)) for c in self.data.chunks])
+        return stem_tokens_many([f"{c.title}\n{c.text}" for c in self.data.chunks])
 
     @property
     def embedder(self) -> Any:

@@ -1,0 +1,133 @@
+"""Ingest: incremental by content hash, atomic generations, and a clear error for a mismatched model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from rag.errors import IndexMismatch
+from rag.ingest import ingest
+from rag.settings import Settings
+from rag.store import current_generation, open_index
+
+
+def test_unchanged_corpus_embeds_nothing_and_writes_nothing(index_copy: Settings) -> None:
+    before = current_generation(index_copy.index)
+    report = ingest(index_copy)
+    assert report.embedded == 0 and not report.changed
+    assert {f.status for f in report.files} == {"unchanged"}
+    assert current_generation(index_copy.index) == before
+
+
+def test_changed_file_updates_only_its_records(small_corpus: Path, tmp_path: Path) -> None:
+    settings = Settings(corpus=small_corpus, index=tmp_path / "index")
+    first = ingest(settings)
+    data1 = open_index(settings.index)
+    cumbria = "cumbria-lessons-from-scrs.txt"
+    other = "nspcc-repository-march-2022.txt"
+    path = small_corpus / cumbria
+    path.write_text(path.read_text(encoding="utf-8") + "\n\nLearning from Serious Case Review Child ZZ (2021)\n\n"
+                    "Child ZZ's Story\n\nChild ZZ was left with a neighbour who kept ferrets.\n\n"
+                    "Lessons to be learned from Child ZZ\n\n  1. Ask who else lives in or visits the home.\n",
+                    encoding="utf-8")
+    second = ingest(settings)
+    status = {f.source: f.status for f in second.files}
+    assert status == {cumbria: "indexed", other: "unchanged"}
+    data2 = open_index(settings.index)
+    # Only the changed file's chunks were embedded; the other file's chunks and vectors are carried over.
+    assert second.embedded == sum(1 for c in data2.chunks if c.source == cumbria)
+    old_other = {c.id: i for i, c in enumerate(data1.chunks) if c.source == other}
+    new_other = {c.id: i for i, c in enumerate(data2.chunks) if c.source == other}
+    assert old_other.keys() == new_other.keys()
+    for cid, i in old_other.items():
+        assert (data1.vectors[i] == data2.vectors[new_other[cid]]).all()
+    assert "2021-cumbria-child-zz" in data2.reviews
+    assert first.totals["reviews"] + 1 == second.totals["reviews"]
+
+
+def test_removed_file_drops_its_records(small_corpus: Path, tmp_path: Path) -> None:
+    settings = Settings(corpus=small_corpus, index=tmp_path / "index")
+    ingest(settings)
+    (small_corpus / "cumbria-lessons-from-scrs.txt").unlink()
+    report = ingest(settings)
+    assert [f.status for f in report.files if f.source.startswith("cumbria")] == ["removed"]
+    data = open_index(settings.index)
+    assert not [c for c in data.chunks if c.source.startswith("cumbria")]
+    assert set(data.manifest["sources"]) == {"nspcc-repository-march-2022.txt"}
+
+
+def test_interrupted_write_leaves_the_old_index(index_copy: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = current_generation(index_copy.index)
+    old_count = len(open_index(index_copy.index).chunks)
+    extra = index_copy.corpus  # the shared corpus must not change: point at a private copy
+    corpus = index_copy.index.parent / "corpus"
+    shutil.copytree(extra, corpus)
+    (corpus / "new.txt").write_text("Learning: information about fathers was not shared between agencies.\n", encoding="utf-8")
+    settings = replace(index_copy, corpus=corpus)
+
+    import rag.store as store
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(store, "save_bm25", boom, raising=False)
+    monkeypatch.setattr("rag.lexical.save_bm25", boom)
+    with pytest.raises(OSError):
+        ingest(settings)
+    assert current_generation(settings.index) == before
+    assert len(open_index(settings.index, verify=True).chunks) == old_count
+
+
+def test_manifest_records_model_chunker_and_sources(built_index: Settings) -> None:
+    manifest = open_index(built_index.index).manifest
+    assert manifest["model"]["name"] == "all-MiniLM-L6-v2"
+    assert manifest["model"]["sha256"] == "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+    assert manifest["model"]["dim"] == 384
+    assert manifest["chunker"] == built_index.chunker_config()
+    assert len(manifest["sources"]) == 5
+    for rel, info in manifest["sources"].items():
+        import hashlib
+
+        assert info["sha256"] == hashlib.sha256((built_index.corpus / rel).read_bytes()).hexdigest()
+    assert set(manifest["files"]) >= {"vectors.faiss", "sentences.faiss", "chunks.jsonl", "reviews.jsonl", "sources.jsonl"}
+
+
+def test_other_model_name_is_refused_naming_both(built_index: Settings) -> None:
+    with pytest.raises(IndexMismatch) as e:
+        open_index(built_index.index, model_name="bge-small-en-v1.5")
+    assert "all-MiniLM-L6-v2 (384-d)" in str(e.value) and "bge-small-en-v1.5" in str(e.value)
+    with pytest.raises(IndexMismatch):
+        ingest(replace(built_index, model="bge-small-en-v1.5"))
+
+
+def test_real_model_of_another_dimension_is_refused(tmp_path: Path) -> None:
+    """A real sentence-transformers model folder (MiniLM + a 128-d projection) against a 384-d index."""
+    from sentence_transformers import SentenceTransformer, models
+
+    from rag.embed import bundled_model_path
+    from rag.retrieve import Retriever
+
+    base = SentenceTransformer(str(bundled_model_path()), device="cpu")
+    dense = models.Dense(in_features=384, out_features=128)
+    small = SentenceTransformer(modules=[*base, dense], device="cpu")
+    folder = tmp_path / "minilm-128"
+    small.save(str(folder))
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Learning: professionals should involve fathers in assessments.\n", encoding="utf-8")
+    settings = Settings(corpus=corpus, index=tmp_path / "index")
+    ingest(settings)
+    other = replace(settings, model=str(folder))
+    with pytest.raises(IndexMismatch) as e:
+        ingest(other)
+    assert str(folder) in str(e.value) and "all-MiniLM-L6-v2" in str(e.value)
+    # The same folder built into its own index works, and the 384-d model is then refused there.
+    built = ingest(replace(other, index=tmp_path / "index128"))
+    assert json.loads((tmp_path / "index128" / built.generation / "manifest.json").read_text())["model"]["dim"] == 128
+    with pytest.raises(IndexMismatch) as e:
+        Retriever(replace(settings, index=tmp_path / "index128")).search("fathers")
+    assert "128-d" in str(e.value)

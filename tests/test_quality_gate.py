@@ -1,0 +1,51 @@
+"""Quality gate: the default pipeline's scores on eval/ must not fall below what was measured.
+
+Thresholds sit a little under the figures in README ("Evaluation"), so a change that makes answers
+or retrieval worse fails here. The held-out set (eval/heldout_dev.jsonl) was written separately,
+without sight of the code or the synonym lists.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.evaluate import evaluate, load_questions
+
+EVAL = Path(__file__).resolve().parent.parent / "eval"
+
+GATE = {
+    "Hit@5": 0.95,
+    "Recall@10": 0.76,
+    "MRR": 0.87,
+    "nDCG@10": 0.79,
+    "citation_precision": 0.60,
+    "faithfulness": 1.0,
+    "abstention_acc": 0.88,
+    "ledger_precision": 0.42,
+    "ledger_recall": 0.55,
+}
+HELD_OUT_GATE = {"Hit@5": 0.93, "MRR": 0.85}
+
+
+@pytest.fixture(scope="module")
+def report(retriever):  # type: ignore[no-untyped-def]
+    return evaluate(retriever, load_questions(EVAL / "questions.jsonl"), ["hybrid"])
+
+
+@pytest.mark.parametrize("metric,floor", sorted(GATE.items()))
+def test_eval_set_gate(report, metric: str, floor: float) -> None:  # type: ignore[no-untyped-def]
+    value = report.modes["hybrid"][metric]
+    assert value >= floor, f"{metric} fell to {value:.3f} (gate {floor})"
+
+
+def test_paraphrased_questions_gate(report) -> None:  # type: ignore[no-untyped-def]
+    para = report.by_kind["hybrid"]["paraphrased"]
+    assert para["Hit@5"] >= 0.92 and para["MRR"] >= 0.78, para
+
+
+def test_held_out_gate(retriever) -> None:  # type: ignore[no-untyped-def]
+    rep = evaluate(retriever, load_questions(EVAL / "heldout_dev.jsonl"), ["hybrid"])
+    for metric, floor in HELD_OUT_GATE.items():
+        assert rep.modes["hybrid"][metric] >= floor, (metric, rep.modes["hybrid"][metric])
