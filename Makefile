@@ -40,5 +40,8 @@ eval: ingest
 bench: install
 	$(PY) eval/bench.py
 
+lint: install
+	$(VENV)/bin/ruff check rag tests app.py eval
+
 clean:
 	rm -rf index build artifacts

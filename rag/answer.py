@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,8 +9,8 @@ import numpy as np
 from rag.models import Answer, Citation, Hit
 from rag.retrieve import Filters, Retriever, Scored
 
-# Below this cosine similarity between the question and the best chunk, the corpus is taken not to
-# address the question. Calibrated on eval/questions.jsonl (see README: "Abstention").
+# Below this dense score of the best chunk, the corpus is taken not to address the question, unless
+# some chunk contains the question's topic words (or a synonym's). Calibrated on eval/questions.jsonl.
 ABSTAIN_BELOW = 0.44
 # Between the two thresholds the answer is given with a notice that the match is weak.
 WEAK_BELOW = 0.50
@@ -48,7 +47,7 @@ def answer_from(
     retriever: Retriever, question: str, scored: Scored, k: int = 6, abstain_below: float = ABSTAIN_BELOW
 ) -> Answer:
     """The answer for hits already retrieved (the first k of them)."""
-    if not scored.hits or scored.best < abstain_below:
+    if not scored.hits or (scored.best < abstain_below and not scored.mentioned):
         why = "no review matches the filters" if not scored.hits else "none of the indexed reviews appears to address it"
         text = (
             f"The corpus does not answer this question: {why} (closest match {scored.best:.2f}, "
@@ -56,7 +55,7 @@ def answer_from(
         )
         return Answer(question, text, (), True)
     ans = _compose(question, pick_sentences(retriever, scored.hits[:k], scored.query_vector))
-    if scored.best < WEAK_BELOW:
+    if scored.best < WEAK_BELOW and not scored.mentioned:
         notice = "the closest excerpts match this question only loosely; the reviews may not address it directly"
         ans = Answer(ans.question, ans.text, ans.citations, False, notice)
     return ans

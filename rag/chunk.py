@@ -15,6 +15,8 @@ _BOUNDARY = re.compile(
     r"(?<=[.;!?])(?<!\b\d\.)(?<!\b\d\d\.)[\"”’)]?\s+|\n[ \t]*\n\s*|\n(?=[ \t]*(?:\d{1,2}\.|[•>*-])[ \t])"
 )
 
+_MARKER = re.compile(r"(?:[>•*-]|\d{1,2}\.)\s+")
+
 TokenCounter = Callable[[str], int]
 
 
@@ -51,14 +53,19 @@ def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 
 def sentence_units(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Quotable sentences: a very short fragment ("7.", a list number) joins the sentence after it."""
+    """Quotable sentences: a very short fragment joins the sentence after it, and a leading list
+    marker ("4.", "•", ">") is left out of the quote."""
     merged: list[tuple[int, int]] = []
     for s, e in sentence_spans(text, start, end):
         if merged and merged[-1][1] - merged[-1][0] < 25:
             merged[-1] = (merged[-1][0], e)
         else:
             merged.append((s, e))
-    return merged
+    out = []
+    for s, e in merged:
+        marker = _MARKER.match(text, s, e)
+        out.append((marker.end(), e) if marker and marker.end() < e else (s, e))
+    return out
 
 
 def header(review: Review, section_label: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -223,7 +224,7 @@ def report_table(report: EvalReport) -> str:
 
 
 def _fmt(v: float | None) -> str:
-    return "–" if v is None or v != v else f"{v:.3f}"
+    return "–" if v is None or math.isnan(v) else f"{v:.3f}"
 
 
 def report_csv(report: EvalReport) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.lexical import expand_query, stem_tokens_many, topic_variants
+from rag.lexical import expand_query, topic_core
 from rag.models import Hit
 from rag.retrieve import Filters, Retriever, clean_query
 
@@ -17,15 +17,6 @@ from rag.retrieve import Filters, Retriever, clean_query
 # a chunk's text (or its review's title) contains every content word of the topic or of one of the
 # topic's synonyms. Calibrated on the topic questions of eval/questions.jsonl (README: "Ledger").
 LEDGER_COSINE = 0.48
-
-# Question framing that is not part of the topic ("which reviews mention …").
-_FRAMING = re.compile(
-    r"^(?:(?:which|what|how many)\s+(?:\w+\s+){0,2}?(?:reviews?|cases?)\s+(?:\w+\s+){0,2}?"
-    r"(?:mention|mentions|discuss|discusses|raise|raises|address|addresses|cover|covers|talk about|say about|said about|about|on|involve|involving)\s+"
-    r"|what did (?:the )?reviews (?:say|find|learn) about\s+)",
-    re.I,
-)
-
 
 @dataclass(frozen=True)
 class LedgerEntry:
@@ -75,12 +66,12 @@ def ledger(
     min_cosine: float = LEDGER_COSINE,
 ) -> Ledger:
     topic = clean_query(topic)
-    core = _FRAMING.sub("", topic).rstrip(" ?.") or topic
+    core = topic_core(topic)
     data = retriever.data
     dense = retriever.dense_scores([core])[0]
     lex = retriever.bm25.scores(expand_query(core))
     mask = np.ones(len(data.chunks), dtype=bool) if filters is None else np.array([filters.match(c) for c in data.chunks])
-    mentions = _mentions(retriever, core)
+    mentions = retriever.mentions(core)
     # A review is on the ledger if any of its chunks is on topic; its excerpt is the chunk whose own
     # text is closest to the topic (BM25 also sees titles and keywords, which are not quotable).
     on_topic = mask & ((dense >= min_cosine) | mentions)
@@ -99,13 +90,6 @@ def ledger(
         chunk = data.chunks[row]
         entries.append(LedgerEntry(rid, chunk.title, chunk.year, chunk.area, chunk.type, score, Hit(chunk, score, rank)))
     return Ledger(topic, tuple(entries))
-
-
-def _mentions(retriever: Retriever, topic: str) -> np.ndarray:
-    """Chunks whose words include all content words of the topic or of one of its synonyms."""
-    wanted = [w for w in stem_tokens_many(topic_variants(topic)) if w]
-    have = retriever.chunk_terms
-    return np.array([any(w <= terms for w in wanted) for terms in have], dtype=bool)
 
 
 def ledger_text(led: Ledger) -> str:

@@ -188,6 +188,23 @@ def stem_tokens(text: str) -> set[str]:
     return stem_tokens_many([text])[0]
 
 
+# Question framing that is not part of the topic ("which reviews mention …").
+_FRAMING = re.compile(
+    r"^(?:(?:which|what|how many|do|did|does|are there|have)\s+(?:any\s+|the\s+|these\s+)?(?:\w+\s+){0,2}?"
+    r"(?:reviews?|cases?)\s+(?:\w+\s+){0,2}?"
+    r"(?:mention|mentions|discuss|discusses|raise|raises|address|addresses|cover|covers|look at|looked at|talk about"
+    r"|say about|said about|about|on|involve|involving)\s+"
+    r"|what (?:did|do|does|have) (?:the )?reviews? (?:say|said|find|found|learn|learned|recommend|recommended) (?:about|on)\s+"
+    r"|(?:any )?learning (?:on|about)\s+)",
+    re.IGNORECASE,
+)
+
+
+def topic_core(text: str) -> str:
+    """The topic of a question: "which reviews mention disguised compliance?" → "disguised compliance"."""
+    return _FRAMING.sub("", text).rstrip(" ?.") or text
+
+
 def topic_variants(topic: str) -> list[str]:
     """The topic and every name of each synonym group it mentions."""
     low = topic.lower()

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from rag.errors import QueryError
-from rag.lexical import Bm25, expand_query
+from rag.lexical import Bm25, expand_query, topic_core
 from rag.models import Chunk, Hit
 from rag.settings import Settings
 from rag.store import IndexData, check_model, open_index
@@ -43,9 +43,7 @@ class Filters:
             return False
         if self.keyword and self.keyword.lower() not in {k.lower() for k in c.keywords}:
             return False
-        if self.section and c.section != self.section:
-            return False
-        return True
+        return not (self.section and c.section != self.section)
 
     @classmethod
     def parse(cls, raw: dict[str, Any] | None) -> Filters:
@@ -53,7 +51,7 @@ class Filters:
         raw = {k: v for k, v in (raw or {}).items() if v not in (None, "", [])}
         unknown = set(raw) - set(cls.__dataclass_fields__)
         if unknown:
-            raise QueryError(f"unknown filter {sorted(unknown)[0]!r}; use year_from, year_to, area, type, keyword, section")
+            raise QueryError(f"unknown filter {min(unknown)!r}; use year_from, year_to, area, type, keyword, section")
         out: dict[str, Any] = {}
         for key in ("year_from", "year_to"):
             if key in raw:
@@ -94,6 +92,7 @@ class Scored:
     hits: list[Hit]
     best: float
     query_vector: np.ndarray
+    mentioned: bool = False  # some allowed chunk contains the question's topic words
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter((self.hits, self.best, self.query_vector))
@@ -118,6 +117,13 @@ class Retriever:
         from rag.lexical import stem_tokens_many
 
         return stem_tokens_many([f"{c.title}\n{c.text}" for c in self.data.chunks])
+
+    def mentions(self, topic: str) -> np.ndarray:
+        """Chunks whose title or text contains every content word of the topic or of one of its synonyms."""
+        from rag.lexical import stem_tokens_many, topic_variants
+
+        wanted = [w for w in stem_tokens_many(topic_variants(topic)) if w]
+        return np.array([any(w <= terms for w in wanted) for terms in self.chunk_terms], dtype=bool)
 
     @property
     def embedder(self) -> Any:
@@ -181,7 +187,10 @@ class Retriever:
             ranked = self._rank(q, mode, dense if mode != "bm25" else None, mask)
             allowed = dense if mask is None else dense[mask]
             best = float(allowed.max()) if len(allowed) else -1.0
-            out.append(Scored(self._diversify(ranked, k, per_review or self.settings.per_review), best, qv))
+            said = self.mentions(topic_core(q))
+            mentioned = bool((said if mask is None else said & mask).any())
+            hits = self._diversify(ranked, k, per_review or self.settings.per_review)
+            out.append(Scored(hits, best, qv, mentioned))
         return out
 
     def dense_scores(self, queries: list[str]) -> np.ndarray:

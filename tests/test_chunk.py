@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from tests_support import seed_sources
+
 from rag.chunk import chunk_review, count_tokens, embedding_text, sentence_spans
 from rag.embed import load_embedder
 from rag.models import Review, Section, SourceText
 from rag.parse import parse_source
 from rag.settings import Settings
-from tests_support import seed_sources
 
 
 def test_chunks_are_verbatim_and_inside_their_section(retriever) -> None:  # type: ignore[no-untyped-def]

@@ -69,7 +69,7 @@ def test_interrupted_write_leaves_the_old_index(index_copy: Settings, monkeypatc
     (corpus / "new.txt").write_text("Learning: information about fathers was not shared between agencies.\n", encoding="utf-8")
     settings = replace(index_copy, corpus=corpus)
 
-    import rag.store as store
+    from rag import store
 
     def boom(*args: object, **kwargs: object) -> None:
         raise OSError("disk full (simulated)")

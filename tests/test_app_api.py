@@ -1,0 +1,241 @@
+"""The web app's /ask endpoint, called with gradio_client against the real app running in a subprocess.
+
+This module also holds `running_app`, which starts that app; the browser and security tests import it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from rag.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+START_TIMEOUT_S = 240
+
+
+@dataclass
+class AppServer:
+    url: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    corpus: Path
+    index: Path
+    questions: Path
+    log: Path
+
+    def log_tail(self, n: int = 40) -> str:
+        return "\n".join(self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-n:])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_questions(settings: Settings, path: Path) -> Path:
+    """A three-question evaluation set drawn from the index itself: quick to score, valid whatever the parser does."""
+    from rag.store import open_index
+
+    data = open_index(settings.index, verify=False)
+    by_keyword: dict[str, list[str]] = {}
+    for r in data.reviews.values():
+        for k in r.keywords:
+            by_keyword.setdefault(k, []).append(r.id)
+    keyword, ids = max(by_keyword.items(), key=lambda kv: (len(kv[1]), kv[0]))
+    first = next(iter(data.reviews.values()))
+    rows = [
+        {"id": "t1", "question": f"What did reviews say about {keyword}?", "kind": "topic", "gold": sorted(ids)},
+        {"id": "t2", "question": first.title, "kind": "title", "gold": [first.id]},
+        {"id": "t3", "question": "What is the best recipe for sourdough bread?", "kind": "unanswerable", "gold": []},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@contextlib.contextmanager
+def running_app(
+    workdir: Path,
+    settings: Settings,
+    *args: str,
+    with_index: bool = True,
+    corpus_files: list[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[AppServer]:
+    """`python app.py` on a free port, over private copies of the session index and the bundled corpus
+    (or no index at all, and only some corpus files)."""
+    index, corpus = workdir / "index", workdir / "corpus"
+    if with_index:
+        shutil.copytree(settings.index, index)
+    if corpus_files is None:
+        shutil.copytree(CORPUS, corpus)
+    else:
+        corpus.mkdir()
+        for name in corpus_files:
+            shutil.copy(CORPUS / name, corpus / name)
+    questions = write_questions(settings, workdir / "questions.jsonl")
+    port = free_port()
+    log = workdir / "app.log"
+    full_env = {k: v for k, v in os.environ.items() if k != "RLA_AUTH"}
+    full_env["GRADIO_TEMP_DIR"] = str(workdir / "gradio-cache")
+    full_env.update(env or {})
+    cmd = [sys.executable, str(ROOT / "app.py"), "--index", str(index), "--corpus", str(corpus)]
+    cmd += ["--questions", str(questions), "--port", str(port), *args]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=full_env)
+    server = AppServer(f"http://127.0.0.1:{port}/", port, proc, corpus, index, questions, log)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"app.py exited with {proc.returncode}:\n{server.log_tail()}")
+            try:
+                with urllib.request.urlopen(server.url + "gradio_api/info", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except urllib.error.HTTPError as e:
+                if e.code == 401:  # up, behind a login
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"app.py did not start within {START_TIMEOUT_S} s:\n{server.log_tail()}")
+            time.sleep(0.5)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def app(built_index: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    with running_app(tmp_path_factory.mktemp("app-api"), built_index) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def client(app: AppServer):  # type: ignore[no-untyped-def]
+    from gradio_client import Client
+
+    return Client(app.url, verbose=False)
+
+
+# Questions the bundled corpus answers with and without filters (the abstention threshold is calibrated).
+QUESTION = "What did reviews learn about fathers and men in the household?"
+FILTERED_QUESTION = "What did reviews find about neglect and parental substance misuse?"
+
+
+def _check_quotes(ans: dict) -> None:  # type: ignore[type-arg]
+    for c in ans["citations"]:
+        # The quote is verbatim: it sits at its offsets inside the cited excerpt.
+        assert c["text"][c["quote_start"] - c["start"] : c["quote_end"] - c["start"]] == c["quote"]
+
+
+def test_ask_returns_an_answer_with_numbered_citations(client) -> None:  # type: ignore[no-untyped-def]
+    ans = client.predict(question=QUESTION, api_name="/ask")
+    assert ans["abstained"] is False
+    assert ans["question"] == QUESTION
+    assert len(ans["citations"]) >= 2
+    assert [c["n"] for c in ans["citations"]] == list(range(1, len(ans["citations"]) + 1))
+    for c in ans["citations"]:
+        assert f"[{c['n']}]" in ans["answer"]
+        assert c["title"] and c["review_id"] and c["source"]
+    _check_quotes(ans)
+
+
+def test_ask_applies_filters(client) -> None:  # type: ignore[no-untyped-def]
+    ans = client.predict(question=FILTERED_QUESTION, section="recommendations", api_name="/ask")
+    assert ans["citations"], ans["answer"]
+    assert {c["section"] for c in ans["citations"]} == {"recommendations"}
+    ans = client.predict(question=FILTERED_QUESTION, year_from="2017", year_to="2017", api_name="/ask")
+    assert ans["citations"], ans["answer"]
+    assert {c["year"] for c in ans["citations"]} == {2017}
+    _check_quotes(ans)
+
+
+def test_ask_abstains_on_a_question_the_reviews_do_not_cover(client) -> None:  # type: ignore[no-untyped-def]
+    ans = client.predict(question="What is the best recipe for sourdough bread?", api_name="/ask")
+    assert ans["abstained"] is True
+    assert ans["citations"] == []
+    assert "does not answer" in ans["answer"]
+
+
+def test_ask_abstains_when_no_review_matches_the_filters(client) -> None:  # type: ignore[no-untyped-def]
+    ans = client.predict(question=QUESTION, area="Nowhere-on-Sea", api_name="/ask")
+    assert ans["abstained"] is True
+    assert "no review matches the filters" in ans["answer"]
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\x00\x07"])
+def test_empty_question_is_a_clear_error(client, question: str) -> None:  # type: ignore[no-untyped-def]
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError) as err:
+        client.predict(question=question, api_name="/ask")
+    message = str(err.value)
+    assert "the query is empty" in message
+    assert "Traceback" not in message
+
+
+def test_bad_filter_is_a_clear_error(client) -> None:  # type: ignore[no-untyped-def]
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError) as err:
+        client.predict(question=QUESTION, year_from="last year", api_name="/ask")
+    assert "year_from must be a year" in str(err.value)
+    with pytest.raises(AppError) as err:
+        client.predict(question=QUESTION, year_from="2020", year_to="2017", api_name="/ask")
+    assert "put the earlier year first" in str(err.value)
+
+
+def test_only_the_intended_endpoints_are_public(client) -> None:  # type: ignore[no-untyped-def]
+    named = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert "/ask" in named
+    assert named <= {"/ask", "/ledger", "/brief", "/evaluate", "/add_files", "/load_example"}
+
+
+def test_ledger_endpoint_counts_reviews(client) -> None:  # type: ignore[no-untyped-def]
+    html, by_year, by_area = client.predict(topic="was not brought", api_name="/ledger")
+    assert "reviews</strong> address" in html
+    assert sum(row[1] for row in by_year["data"]) == sum(row[1] for row in by_area["data"]) > 0
+
+
+def test_without_an_index_the_app_starts_and_builds_one_from_the_corpus(built_index: Settings, tmp_path: Path) -> None:
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    files = ["cumbria-lessons-from-scrs.txt"]  # one small file: quick to embed
+    with running_app(tmp_path, built_index, with_index=False, corpus_files=files) as server:
+        client = Client(server.url, verbose=False)
+        with pytest.raises(AppError) as err:
+            client.predict(question=QUESTION, api_name="/ask")
+        assert "No index at" in str(err.value) and "Corpus" in str(err.value)
+
+        summary, table, status = client.predict(files=[], rebuild=False, api_name="/add_files")
+        assert "Index updated" in summary
+        assert sorted(row[0] for row in table["data"]) == sorted(files)
+        assert {row[1] for row in table["data"]} == {"indexed"}
+        assert "reviews" in status and "No index" not in status
+
+        ans = client.predict(question="What did reviews say about professional curiosity?", api_name="/ask")
+        assert ans["citations"], ans["answer"]  # the new index is live
+        assert {c["source"] for c in ans["citations"]} <= set(files)

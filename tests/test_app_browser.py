@@ -1,0 +1,229 @@
+"""The web app driven in headless Chromium, as a practitioner, a trainer and an evaluator would use it.
+
+Screenshots of every tab go to tests/screenshots/ (git-ignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from test_app_api import ROOT, AppServer, running_app
+
+from rag.settings import Settings
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SHOTS = ROOT / "tests" / "screenshots"
+LAPTOP = {"width": 1366, "height": 768}
+SLOW_MS = 120_000  # model-backed actions on a small CI machine
+QUESTION = "What did reviews learn about fathers and men in the household?"
+FILTERED_QUESTION = "What did reviews find about neglect and parental substance misuse?"
+DISTINCTIVE = "the lollipop warden noticed the zebra-striped umbrella every morning"
+UPLOAD = f"""Serious case review: Child Z (Exampleshire)
+
+Published March 2024 by Exampleshire Safeguarding Children Partnership.
+
+Background
+Child Z was a nine-year-old who crossed a busy road to school alone.
+
+Learning
+The review found that {DISTINCTIVE} and never told anyone about the bruises.
+Professionals should record what they see at the school gate.
+
+Recommendations
+Schools should agree a route for crossing staff to share concerns with the designated safeguarding lead.
+"""
+
+
+@pytest.fixture(scope="module")
+def app(built_index: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    with running_app(tmp_path_factory.mktemp("app-browser"), built_index) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser():  # type: ignore[no-untyped-def]
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.skip("Chromium is not installed (make browser)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser, app: AppServer):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport=LAPTOP)
+    pg = context.new_page()
+    pg.set_default_timeout(SLOW_MS)
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.goto(app.url)
+    pg.wait_for_selector("#question textarea")
+    # Choices and the status line arrive with the page-load event.
+    pg.wait_for_function("document.querySelector('#status')?.innerText.includes('reviews')")
+    yield pg
+    context.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+def shot(pg, name: str) -> None:  # type: ignore[no-untyped-def]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def open_tab(pg, name: str) -> None:  # type: ignore[no-untyped-def]
+    pg.get_by_role("tab", name=name).click()
+
+
+def choose(pg, elem_id: str, option: str) -> None:  # type: ignore[no-untyped-def]
+    pg.click(f"#{elem_id} input")
+    pg.locator(f"#{elem_id} [role=option]", has_text=option).first.click()
+
+
+def ask(pg, question: str) -> str:  # type: ignore[no-untyped-def]
+    pg.fill("#question textarea", question)
+    js = "() => document.querySelector('#answer .rla-answer')?.innerText || ''"
+    before = pg.evaluate(js)
+    pg.click("#ask-btn")
+    pg.wait_for_function(f"before => {{ const t = ({js})(); return t && t !== before; }}", arg=before)
+    return str(pg.evaluate(js))
+
+
+def test_ask_shows_a_cited_answer_and_the_excerpt_highlighted_in_its_review(page) -> None:  # type: ignore[no-untyped-def]
+    shot(page, "ask-empty")
+    text = ask(page, QUESTION)
+    assert "[1]" in text and "Sources" in text
+    first_source = page.locator("#answer .rla-sources li strong").first.inner_text()
+    assert first_source.strip()
+    shot(page, "ask-answer")
+
+    page.locator("#cite-pick label").first.click()
+    mark = page.locator("#ask-record mark")
+    mark.wait_for()
+    quoted = " ".join(mark.inner_text().split())
+    answer_line = " ".join(page.locator("#answer li").first.inner_text().split())
+    assert quoted and quoted in answer_line  # the highlighted words are the cited sentence
+    assert first_source.strip() in page.inner_text("#ask-record")  # shown within its whole review record
+    assert "Citation [1] is highlighted" in page.inner_text("#ask-record")
+    shot(page, "ask-citation")
+
+
+def test_a_filter_changes_the_answer(page) -> None:  # type: ignore[no-untyped-def]
+    unfiltered = ask(page, FILTERED_QUESTION)
+    page.click("#ask-filters")  # open the accordion
+    choose(page, "ask-section", "recommendations")
+    filtered = ask(page, FILTERED_QUESTION)
+    assert filtered != unfiltered
+    sections = re.findall(r"· (\w[\w ]*) —", page.inner_text("#answer .rla-sources"))
+    assert sections and set(sections) == {"recommendations"}
+    shot(page, "ask-filtered")
+
+
+def test_an_off_topic_question_is_answered_with_an_abstention(page) -> None:  # type: ignore[no-untyped-def]
+    text = ask(page, "What is the best recipe for sourdough bread?")
+    assert "do not answer this" in text
+    assert not page.locator("#cite-pick").is_visible()
+
+
+def test_an_empty_question_shows_a_message_not_a_traceback(page) -> None:  # type: ignore[no-untyped-def]
+    page.fill("#question textarea", "   ")
+    page.click("#ask-btn")
+    toast = page.locator("[data-testid=toast-body]").first
+    toast.wait_for()
+    assert "the query is empty" in toast.inner_text()
+    assert "Traceback" not in page.content()
+
+
+def test_reviews_table_filters_and_shows_a_record(page) -> None:  # type: ignore[no-untyped-def]
+    open_tab(page, "Reviews")
+    count = page.locator("#reviews-count")
+    page.wait_for_function("document.querySelector('#reviews-count')?.innerText.includes('of')")
+    total = count.inner_text()
+    choose(page, "reviews-area", "Cumbria")
+    page.wait_for_function("t => document.querySelector('#reviews-count').innerText !== t", arg=total)
+    assert count.inner_text() != total
+    assert "Keywords" in page.inner_text("#reviews-facets") or "No keywords" in page.inner_text("#reviews-facets")
+    cell = page.locator("#reviews-table [data-testid=cell-0-0]")
+    title = cell.inner_text().strip()
+    cell.click()
+    page.wait_for_function("t => document.querySelector('#review-record h3')?.innerText.trim() === t", arg=title)
+    assert "Cumbria" in page.inner_text("#review-record")
+    shot(page, "reviews")
+
+
+def test_ledger_lists_every_review_on_a_topic_with_charts(page) -> None:  # type: ignore[no-untyped-def]
+    open_tab(page, "Ledger")
+    page.fill("#ledger-topic textarea, #ledger-topic input", "was not brought")
+    page.click("#ledger-btn")
+    page.locator("#ledger-list li").first.wait_for()
+    n = int(re.search(r"(\d+) reviews", page.inner_text("#ledger-list")).group(1))  # type: ignore[union-attr]
+    assert n >= 2 and page.locator("#ledger-list li").count() == n
+    page.locator("#ledger-years canvas, #ledger-years svg").first.wait_for()
+    shot(page, "ledger")
+
+
+def test_briefing_pack_is_shown_and_downloadable(page) -> None:  # type: ignore[no-untyped-def]
+    open_tab(page, "Briefing")
+    if page.locator("#brief-missing").count():
+        assert "not available" in page.inner_text("#brief-missing")
+        shot(page, "briefing")
+        return
+    page.fill("#brief-topic textarea, #brief-topic input", "professional curiosity")
+    page.click("#brief-btn")
+    page.locator("#brief-files").wait_for(state="visible")
+    files = page.inner_text("#brief-files")
+    assert ".md" in files and ".html" in files
+    assert "professional curiosity" in page.inner_text("#brief-view").lower()
+    shot(page, "briefing")
+
+
+def test_upload_ingest_then_ask_finds_the_new_review(page, app: AppServer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    upload = tmp_path / "Child Z review (final).txt"
+    upload.write_text(UPLOAD, encoding="utf-8")
+    open_tab(page, "Corpus")
+    page.set_input_files("#corpus-files input[type=file]", str(upload))
+    page.locator("#corpus-files", has_text="Child Z review").wait_for()
+    page.click("#ingest-btn")
+    page.wait_for_function("document.querySelector('#ingest-summary')?.innerText.includes('Index updated')")
+    summary = page.inner_text("#ingest-summary")
+    assert "saved as Child-Z-review-final.txt" in summary
+    assert (app.corpus / "Child-Z-review-final.txt").read_text(encoding="utf-8") == UPLOAD
+    assert "indexed" in page.inner_text("#ingest-table")
+    # Then the status line, the filters and the Reviews table follow the new index, and the upload box empties.
+    page.wait_for_function("!document.querySelector('#corpus-files').innerText.includes('Child Z review')")
+    assert "from 6 files" in page.inner_text("#status")
+    shot(page, "corpus")
+
+    open_tab(page, "Ask")
+    text = ask(page, "What did the lollipop warden notice about the zebra-striped umbrella?")
+    assert "Child Z" in text
+    assert DISTINCTIVE in " ".join(text.split())
+
+
+def test_evaluation_in_hybrid_mode_shows_the_metrics_table(page) -> None:  # type: ignore[no-untyped-def]
+    open_tab(page, "Evaluate")
+    page.click("#eval-btn")
+    page.locator("#eval-files").wait_for(state="visible")
+    metrics = page.inner_text("#eval-metrics")
+    assert "Recall@10" in metrics and "MRR" in metrics and "hybrid" in metrics
+    assert re.search(r"\b[01]\.\d+|\b[01]\b", metrics)
+    assert "Scored 3 questions" in page.inner_text("#eval-summary")
+    assert ".json" in page.inner_text("#eval-files") and ".csv" in page.inner_text("#eval-files")
+    shot(page, "evaluate")
