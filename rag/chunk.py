@@ -41,13 +41,18 @@ def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
         spans.append((pos, m.start() + len(m.group(0).rstrip()) if m.group(0).strip() else m.start()))
         pos = m.end()
     spans.append((pos, end))
-    out = []
+    out: list[tuple[int, int]] = []
     for s, e in spans:
         while s < e and text[s].isspace():
             s += 1
         while e > s and text[e - 1].isspace():
             e -= 1
-        if e > s:
+        if e <= s:
+            continue
+        # A paragraph break inside a sentence ("…and other\n\nmen within the household") is not an end.
+        if out and text[out[-1][1] - 1] not in ".;:!?\"”’)" and text[s].islower():
+            out[-1] = (out[-1][0], e)
+        else:
             out.append((s, e))
     return out
 

@@ -28,11 +28,11 @@ _LABEL_RE = re.compile(
 )
 _LABEL_KIND = [(re.compile(f"^(?:{p})$", re.IGNORECASE), k) for p, k in _LABELS]
 # A paragraph that opens with a section word but no colon ("Recommendations include improved …").
-_OPENER_RE = re.compile(r"^(?:No recommendations|There are no recommendations|Recommendations include\b)", re.I)
-_LINK_RE = re.compile(r"^[^\S\n]*(?:>[^\S\n]*)?(?:Read\s(?:the|full|learning)\s|Other resources\b)", re.I | re.M)
-_DATED_RE = re.compile(r"^(?P<year>(?:19|20)\d\d)\s*[-–]\s*(?P<rest>\S.*)$", re.M)
-_NUMBERED_RE = re.compile(r"^(?P<n>\d{1,2})\.[ \t]+(?P<title>\S.{2,100})$", re.M)
-_LESSONS_RE = re.compile(r"^Learning from Serious Case Review[ \t]+(?P<title>\S.*?)(?:[ \t]*\((?P<year>\d{4})\))?[ \t]*$", re.M)
+_OPENER_RE = re.compile(r"^(?:No recommendations|There are no recommendations|Recommendations include\b)", re.IGNORECASE)
+_LINK_RE = re.compile(r"^[^\S\n]*(?:>[^\S\n]*)?(?:Read\s(?:the|full|learning)\s|Other resources\b)", re.IGNORECASE | re.MULTILINE)
+_DATED_RE = re.compile(r"^(?P<year>(?:19|20)\d\d)\s*[-–]\s*(?P<rest>\S.*)$", re.MULTILINE)
+_NUMBERED_RE = re.compile(r"^(?P<n>\d{1,2})\.[ \t]+(?P<title>\S.{2,100})$", re.MULTILINE)
+_LESSONS_RE = re.compile(r"^Learning from Serious Case Review[ \t]+(?P<title>\S.*?)(?:[ \t]*\((?P<year>\d{4})\))?[ \t]*$", re.MULTILINE)
 _MONTH_YEAR_RE = re.compile(
     r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\s+((?:19|20)\d\d)\b"
 )
@@ -53,7 +53,7 @@ _TITLE_NOISE = re.compile(
     r"\b(?:local child safeguarding practice review|child safeguarding practice review|serious case review(?: of)?"
     r"|learning review(?: report)?|learning summary|learning briefing|\(?full overview report\)?|overview report"
     r"|review report)\b",
-    re.I,
+    re.IGNORECASE,
 )
 
 
@@ -340,7 +340,7 @@ def _parse_lessons_page(src: SourceText) -> list[Review]:
         published = re.search(r"\(published [^)]*?(\d{4})\)", text[he:nxt])
         year = int(published.group(1)) if published else (int(m.group("year")) if m.group("year") else None)
         sections = []
-        for sm in re.finditer(r"^(?:(?P<story>.+?’s Story|.+?'s Story)|(?P<lessons>Lessons to be learned from .+))[ \t]*$", text[:nxt], re.M):
+        for sm in re.finditer(r"^(?:(?P<story>.+?’s Story|.+?'s Story)|(?P<lessons>Lessons to be learned from .+))[ \t]*$", text[:nxt], re.MULTILINE):
             if sm.start() < he:
                 continue
             body_end = nxt
