@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,8 +58,24 @@ class IngestReport:
         }
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _sha256(path: Path, max_bytes: int) -> str | None:
+    """The file's hash, read in blocks; None for what read_source will refuse anyway
+    (missing, not a regular file, over the size limit), so that a 3 GB file or a pipe
+    costs nothing here."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode) or st.st_size > max_bytes:
+        return None
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return None
+    return h.hexdigest()
 
 
 def _rel(path: Path, corpus: Path) -> str:
@@ -120,7 +137,7 @@ def _ingest(settings: Settings, paths: list[Path] | None, rebuild: bool, progres
     for i, (rel, path) in enumerate(sorted(targets.items())):
         if progress:
             progress("reading", i, len(targets))
-        digest = _sha256(path) if path.exists() else None
+        digest = _sha256(path, settings.max_file_mb * 1024 * 1024)
         prior = old_sources.get(rel)
         reuse = old is not None and prior is not None and (prior["sha256"] == digest or (only is not None and rel not in only))
         if reuse and old is not None and prior is not None:

@@ -137,6 +137,7 @@ def _stemmer():  # type: ignore[no-untyped-def]
     return Stemmer.Stemmer("english")
 
 
+@lru_cache(maxsize=4096)
 def expand_query(query: str) -> str:
     """The query plus the other names of any synonym group it mentions (whole-word, case-insensitive)."""
     low = query.lower().replace("’", "'")

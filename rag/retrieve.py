@@ -106,6 +106,7 @@ class Retriever:
         self.data = data or open_index(settings.index, settings.model)
         self._embedder: Any = None
         self._query_cache: dict[str, np.ndarray] = {}
+        self._mentions_cache: dict[str, np.ndarray] = {}
 
     @cached_property
     def bm25(self) -> Bm25:
@@ -122,8 +123,12 @@ class Retriever:
         """Chunks whose title or text contains every content word of the topic or of one of its synonyms."""
         from rag.lexical import stem_tokens_many, topic_variants
 
-        wanted = [w for w in stem_tokens_many(topic_variants(topic)) if w]
-        return np.array([any(w <= terms for w in wanted) for terms in self.chunk_terms], dtype=bool)
+        if topic not in self._mentions_cache:
+            wanted = [w for w in stem_tokens_many(topic_variants(topic)) if w]
+            if len(self._mentions_cache) >= 1024:
+                self._mentions_cache.pop(next(iter(self._mentions_cache)))
+            self._mentions_cache[topic] = np.array([any(w <= t for w in wanted) for t in self.chunk_terms], dtype=bool)
+        return self._mentions_cache[topic]
 
     @property
     def embedder(self) -> Any:

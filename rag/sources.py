@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -137,13 +138,20 @@ def _sniff_utf16(data: bytes) -> str | None:
 
 
 def _read_bytes(path: Path, name: str, max_mb: int) -> bytes:
+    limit = max_mb * 1024 * 1024
     try:
-        size = path.stat().st_size
-        if size > max_mb * 1024 * 1024:
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise SourceError(f"{name}: not a regular file (a pipe, device or folder?); copy the document itself here")
+        if st.st_size > limit:
             raise SourceError(
-                f"{name}: file is {size / 2**20:.1f} MB, over the {max_mb} MB limit; split it or raise max_file_mb"
+                f"{name}: file is {st.st_size / 2**20:.1f} MB, over the {max_mb} MB limit; split it or raise max_file_mb"
             )
-        return path.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)  # never more than the limit, even if the file grew since stat()
+        if len(data) > limit:
+            raise SourceError(f"{name}: file is over the {max_mb} MB limit; split it or raise max_file_mb")
+        return data
     except FileNotFoundError:
         raise SourceError(f"{name}: file not found; check the path") from None
     except OSError as exc:

@@ -322,7 +322,7 @@ def _load(gen: Path, model_name: str | None, verify: bool) -> IndexData:
             "rebuild with: rla ingest --rebuild"
         )
     if manifest["faiss"]["type"] == "hnsw":
-        index.hnsw.efSearch = 128
+        index.hnsw.efSearch = 256  # recall@10 vs exact: 0.973 at 128, 0.992 at 256 (eval/bench.py)
     return IndexData(
         path=gen,
         manifest=manifest,

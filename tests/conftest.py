@@ -53,3 +53,28 @@ def small_corpus(tmp_path: Path) -> Path:
     for name in ("nspcc-repository-march-2022.txt", "cumbria-lessons-from-scrs.txt"):
         shutil.copy(CORPUS / name, dest / name)
     return dest
+
+
+@pytest.fixture(scope="session")
+def small_index(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings whose index holds two seed files only: quick to rewrite (built once; do not modify it)."""
+    from rag.ingest import ingest
+
+    root = tmp_path_factory.mktemp("small")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for name in ("nspcc-repository-march-2022.txt", "cumbria-lessons-from-scrs.txt"):
+        shutil.copy(CORPUS / name, corpus / name)
+    settings = Settings(corpus=corpus, index=root / "index")
+    ingest(settings)
+    return settings
+
+
+@pytest.fixture()
+def small_copy(small_index: Settings, tmp_path: Path) -> Settings:
+    """A private copy of the two-file index and its corpus, for tests that change either."""
+    from dataclasses import replace
+
+    shutil.copytree(small_index.corpus, tmp_path / "corpus")
+    shutil.copytree(small_index.index, tmp_path / "index")
+    return replace(small_index, corpus=tmp_path / "corpus", index=tmp_path / "index")

@@ -8,6 +8,7 @@ import random
 import re
 import subprocess
 import sys
+import time
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -89,6 +90,18 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[str], *fragments: st
 # --- index consistency ----------------------------------------------------------------------
 
 
+def wait_for_lock(index: Path, proc: subprocess.Popen[str], timeout: float = 180) -> None:
+    """Until the child has taken the index's write lock (it writes its pid into LOCK once it holds it)."""
+    deadline = time.monotonic() + timeout
+    lock = index / "LOCK"
+    while time.monotonic() < deadline:
+        if lock.exists() and lock.read_text(errors="replace").strip() == str(proc.pid):
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    raise AssertionError("the ingest never took the lock")
+
+
 def check_index(index_dir: Path) -> IndexData:
     """Open with checksums verified and assert that the three views of the row count agree."""
     data = open_index(index_dir, verify=True)
@@ -110,16 +123,22 @@ def generation_of(index_dir: Path) -> str | None:
 def chunk_texts(index_dir: Path) -> list[str]:
     gen = current_generation(index_dir)
     assert gen is not None
-    return [json.loads(line)["text"] for line in (gen / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    return [
+        json.loads(line)["text"] for line in (gen / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line
+    ]
 
 
 # --- PDFs: valid seeds ----------------------------------------------------------------------
 
 REVIEW_PAGES = [
-    "Child Q: serious case review\nLearning includes: the voice of the child was not heard;\n"
-    "professionals did not share information about the mother's new partner.",
-    "Recommendations include: health visitors should ask about unknown men in the household;\n"
-    "schools should record missed appointments as was not brought.",
+    (
+        "Child Q: serious case review\nLearning includes: the voice of the child was not heard;\n"
+        "professionals did not share information about the mother's new partner."
+    ),
+    (
+        "Recommendations include: health visitors should ask about unknown men in the household;\n"
+        "schools should record missed appointments as was not brought."
+    ),
     "Good practice identified: the GP made a timely referral to children's social care.",
 ]
 
@@ -172,49 +191,99 @@ def cyclic_pdfs() -> dict[str, bytes]:
     text = _stream(_TEXT)
     return {
         # A Pages node that lists itself as its own kid.
-        "kids-self": assemble([cat, b"<< /Type /Pages /Kids [2 0 R 4 0 R] /Count 2 >>", _FONT, _page(2, b"5 0 R"), text]),
+        "kids-self": assemble(
+            [cat, b"<< /Type /Pages /Kids [2 0 R 4 0 R] /Count 2 >>", _FONT, _page(2, b"5 0 R"), text]
+        ),
         # Two Pages nodes that are each other's kids.
         "kids-cycle": assemble(
-            [cat, b"<< /Type /Pages /Kids [6 0 R] /Count 1 >>", _FONT, _page(6, b"5 0 R"), text,
-             b"<< /Type /Pages /Parent 2 0 R /Kids [2 0 R 4 0 R] /Count 1 >>"]
+            [
+                cat,
+                b"<< /Type /Pages /Kids [6 0 R] /Count 1 >>",
+                _FONT,
+                _page(6, b"5 0 R"),
+                text,
+                b"<< /Type /Pages /Parent 2 0 R /Kids [2 0 R 4 0 R] /Count 1 >>",
+            ]
         ),
         # A page whose /Parent chain loops (inherited attributes walk up it); no MediaBox or Resources here.
         "parent-loop": assemble(
-            [cat, b"<< /Type /Pages /Kids [4 0 R] /Count 1 /Parent 6 0 R >>", _FONT,
-             b"<< /Type /Page /Parent 2 0 R /Contents 5 0 R >>", text, b"<< /Type /Pages /Parent 2 0 R /Kids [] >>"]
+            [
+                cat,
+                b"<< /Type /Pages /Kids [4 0 R] /Count 1 /Parent 6 0 R >>",
+                _FONT,
+                b"<< /Type /Page /Parent 2 0 R /Contents 5 0 R >>",
+                text,
+                b"<< /Type /Pages /Parent 2 0 R /Kids [] >>",
+            ]
         ),
         # An object that is only a reference to itself, used as the page's contents and resources.
-        "self-reference": assemble([cat, pages, _FONT, b"<< /Type /Page /Parent 2 0 R /Resources 5 0 R /Contents 5 0 R >>", b"5 0 R"]),
+        "self-reference": assemble(
+            [cat, pages, _FONT, b"<< /Type /Page /Parent 2 0 R /Resources 5 0 R /Contents 5 0 R >>", b"5 0 R"]
+        ),
         # Two objects that refer to each other and nothing else.
-        "reference-pair": assemble([cat, pages, _FONT, b"<< /Type /Page /Parent 2 0 R /Contents 5 0 R >>", b"6 0 R", b"5 0 R"]),
+        "reference-pair": assemble(
+            [cat, pages, _FONT, b"<< /Type /Page /Parent 2 0 R /Contents 5 0 R >>", b"6 0 R", b"5 0 R"]
+        ),
         # The catalog's /Pages is the catalog.
         "catalog-loop": assemble([b"<< /Type /Catalog /Pages 1 0 R /Kids [1 0 R] /Count 1 >>"]),
         # A page's font resource dictionary that contains itself.
         "resources-loop": assemble(
-            [cat, pages, b"<< /Font 3 0 R /F1 3 0 R /Self 3 0 R >>", b"<< /Type /Page /Parent 2 0 R /Resources 3 0 R /Contents 5 0 R >>", text]
+            [
+                cat,
+                pages,
+                b"<< /Font 3 0 R /F1 3 0 R /Self 3 0 R >>",
+                b"<< /Type /Page /Parent 2 0 R /Resources 3 0 R /Contents 5 0 R >>",
+                text,
+            ]
         ),
         # Outlines whose /Next entries go round in a circle.
         "outline-loop": assemble(
-            [b"<< /Type /Catalog /Pages 2 0 R /Outlines 6 0 R >>", pages, _FONT, _page(2, b"5 0 R"), text,
-             b"<< /Type /Outlines /First 7 0 R /Last 7 0 R /Count 2 >>",
-             b"<< /Title (a) /Parent 6 0 R /Next 8 0 R /Prev 8 0 R >>",
-             b"<< /Title (b) /Parent 6 0 R /Next 7 0 R /Prev 7 0 R >>"]
+            [
+                b"<< /Type /Catalog /Pages 2 0 R /Outlines 6 0 R >>",
+                pages,
+                _FONT,
+                _page(2, b"5 0 R"),
+                text,
+                b"<< /Type /Outlines /First 7 0 R /Last 7 0 R /Count 2 >>",
+                b"<< /Title (a) /Parent 6 0 R /Next 8 0 R /Prev 8 0 R >>",
+                b"<< /Title (b) /Parent 6 0 R /Next 7 0 R /Prev 7 0 R >>",
+            ]
         ),
         # A form XObject that draws itself.
         "xobject-loop": assemble(
-            [cat, pages, _FONT,
-             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
-             b"/Resources << /Font << /F1 3 0 R >> /XObject << /X 6 0 R >> >> /Contents 5 0 R >>",
-             _stream(b"/X Do " + _TEXT),
-             b"<< /Type /XObject /Subtype /Form /BBox [0 0 612 792] "
-             b"/Resources << /Font << /F1 3 0 R >> /XObject << /X 6 0 R >> >> /Length 5 >>\nstream\n/X Do\nendstream"]
+            [
+                cat,
+                pages,
+                _FONT,
+                (
+                    b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+                    b"/Resources << /Font << /F1 3 0 R >> /XObject << /X 6 0 R >> >> /Contents 5 0 R >>"
+                ),
+                _stream(b"/X Do " + _TEXT),
+                (
+                    b"<< /Type /XObject /Subtype /Form /BBox [0 0 612 792] "
+                    b"/Resources << /Font << /F1 3 0 R >> /XObject << /X 6 0 R >> >> /Length 5 >>\nstream\n/X Do\nendstream"
+                ),
+            ]
         ),
         # Arrays nested 50,000 deep: a recursive-descent parser runs out of stack.
         "deep-arrays": assemble([cat, pages, _FONT, _page(2, b"5 0 R"), b"[" * 50_000 + b"]" * 50_000]),
         # Dictionaries nested deep inside the page itself.
-        "deep-dicts": assemble([cat, pages, _FONT, _page(2, b"5 0 R").replace(b"/Type /Page", b"/Deep " + b"<< /A " * 20_000 + b"1" + b" >>" * 20_000 + b" /Type /Page"), text]),
+        "deep-dicts": assemble(
+            [
+                cat,
+                pages,
+                _FONT,
+                _page(2, b"5 0 R").replace(
+                    b"/Type /Page", b"/Deep " + b"<< /A " * 20_000 + b"1" + b" >>" * 20_000 + b" /Type /Page"
+                ),
+                text,
+            ]
+        ),
         # A page tree that claims a billion pages.
-        "huge-count": assemble([cat, b"<< /Type /Pages /Kids [4 0 R] /Count 1000000000 >>", _FONT, _page(2, b"5 0 R"), text]),
+        "huge-count": assemble(
+            [cat, b"<< /Type /Pages /Kids [4 0 R] /Count 1000000000 >>", _FONT, _page(2, b"5 0 R"), text]
+        ),
         # The trailer's /Root points back into the xref stream position / a missing object.
         "root-missing": assemble([cat, pages, _FONT, _page(2, b"5 0 R"), text], root=99),
     }
@@ -225,7 +294,12 @@ def zero_bomb(inflated_bytes: int, streams: int = 1) -> bytes:
     piece = _zeros_deflated(inflated_bytes)
     body = b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(piece), piece)
     contents = b"[" + b" ".join(b"%d 0 R" % (5 + i) for i in range(streams)) + b"]"
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>", _FONT, _page(2, contents)]
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+        _FONT,
+        _page(2, contents),
+    ]
     return assemble(objects + [body] * streams)
 
 
@@ -273,8 +347,10 @@ def corrupt_xref(data: bytes, rng: random.Random) -> bytes:
     if choice == 1:
         return re.sub(rb"startxref\s+\d+", b"startxref\n%d" % rng.randrange(0, len(data) * 2), data)
     if choice == 2:
-        return re.sub(rb"xref\n.*?trailer", b"trailer", data, flags=re.S)
-    return re.sub(rb"xref\n0 (\d+)", lambda m: b"xref\n0 %d" % (int(m.group(1)) + rng.choice((-3, 5, 10**6))), data, count=1)
+        return re.sub(rb"xref\n.*?trailer", b"trailer", data, flags=re.DOTALL)
+    return re.sub(
+        rb"xref\n0 (\d+)", lambda m: b"xref\n0 %d" % (int(m.group(1)) + rng.choice((-3, 5, 10**6))), data, count=1
+    )
 
 
 def corrupt_length(data: bytes, rng: random.Random) -> bytes:
@@ -290,7 +366,7 @@ def corrupt_length(data: bytes, rng: random.Random) -> bytes:
 
 def delete_object(data: bytes, rng: random.Random) -> bytes:
     """Drop one or two whole `N 0 obj … endobj` blocks, leaving the xref stale."""
-    blocks = list(re.finditer(rb"\d+ 0 obj.*?endobj\n?", data, flags=re.S))
+    blocks = list(re.finditer(rb"\d+ 0 obj.*?endobj\n?", data, flags=re.DOTALL))
     if not blocks:
         return truncate(data, rng)
     out = data
@@ -301,7 +377,9 @@ def delete_object(data: bytes, rng: random.Random) -> bytes:
 
 def mixed(data: bytes, rng: random.Random) -> bytes:
     for _ in range(rng.randint(2, 3)):
-        data = rng.choice([flip_bytes, truncate, duplicate_chunk, corrupt_xref, corrupt_length, delete_object])(data, rng)
+        data = rng.choice([flip_bytes, truncate, duplicate_chunk, corrupt_xref, corrupt_length, delete_object])(
+            data, rng
+        )
         if not data:
             break
     return data or b"%PDF-"
@@ -347,3 +425,17 @@ def skip_kind(reason: str) -> str:
         if needle in reason:
             return kind
     return "other"
+
+
+# --- corpora that change under an ingest ------------------------------------------------------
+
+
+def marker_review(marker: str, extra: str = "") -> str:
+    """A short review whose text holds `marker`, a word found nowhere in the seed corpus."""
+    name = marker.title()
+    return (
+        f"Child {name}: serious case review\n\n"
+        f"{name} was four when the family moved to the area; the school noticed bruising twice.\n\n"
+        f"Learning includes: the {marker} assessment was never shared with the health visitor, "
+        f"so nobody saw the whole picture of {name}'s life.{extra}\n"
+    )

@@ -1,0 +1,438 @@
+"""The benchmark's measurements, each run by eval/bench.py in a child process of its own, and the math they use.
+
+python eval/bench_workers.py WORKER PARAMS.json OUT.json
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+# ---- statistics and synthetic data (pure; tested in tests/test_bench.py) ------------------------------
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """The p-th percentile (0–100) by linear interpolation between closest ranks (NumPy's default)."""
+    if not values:
+        raise ValueError("percentile of no values")
+    xs = sorted(values)
+    pos = (len(xs) - 1) * p / 100.0
+    lo = math.floor(pos)
+    hi = math.ceil(pos)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+@dataclass(frozen=True)
+class Latency:
+    n: int
+    p50: float
+    p95: float
+    mean: float
+
+    @classmethod
+    def of(cls, ms: Sequence[float]) -> Latency:
+        return cls(len(ms), percentile(ms, 50), percentile(ms, 95), statistics.fmean(ms))
+
+
+def recall_at_k(approx: Sequence[Sequence[int]], exact: Sequence[Sequence[int]], k: int) -> float:
+    """Mean share of the exact top k that the approximate search also returned (ids < 0 are padding)."""
+    if len(approx) != len(exact) or not exact:
+        raise ValueError("need one approximate and one exact result list per query")
+    total = 0.0
+    for a, e in zip(approx, exact):
+        truth = {int(i) for i in list(e)[:k] if int(i) >= 0}
+        found = {int(i) for i in list(a)[:k] if int(i) >= 0}
+        total += len(truth & found) / len(truth) if truth else 1.0
+    return total / len(exact)
+
+
+def recombine(n_sentences: int, n: int, seed: int, lo: int = 2, hi: int = 5) -> list[list[int]]:
+    """n synthetic chunks, each a seeded draw of lo..hi distinct sentence indices."""
+    rng = random.Random(seed)
+    pool = range(n_sentences)
+    return [rng.sample(pool, min(n_sentences, rng.randint(lo, hi))) for _ in range(n)]
+
+
+def mix_plan(n_base: int, n: int, seed: int) -> tuple[list[tuple[int, int]], list[float]]:
+    """For each of n derived chunks, two parent rows in [0, n_base) and the first parent's weight."""
+    rng = random.Random(seed)
+    parents = [(rng.randrange(n_base), rng.randrange(n_base)) for _ in range(n)]
+    weights = [rng.uniform(0.3, 0.7) for _ in range(n)]
+    return parents, weights
+
+
+def mix_vectors(
+    base: Any, parents: Sequence[tuple[int, int]], weights: Sequence[float], noise: float, seed: int
+) -> Any:
+    """Unit vectors w·a + (1−w)·b + noise for each parent pair, built in blocks to bound memory."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    dim = base.shape[1]
+    out = np.empty((len(parents), dim), dtype=np.float32)
+    p = np.asarray(parents, dtype=np.int64).reshape(-1, 2)
+    w = np.asarray(weights, dtype=np.float32).reshape(-1, 1)
+    for s in range(0, len(p), 10_000):
+        e = min(len(p), s + 10_000)
+        v = w[s:e] * base[p[s:e, 0]] + (1 - w[s:e]) * base[p[s:e, 1]]
+        v += rng.standard_normal(v.shape).astype(np.float32) * (noise / math.sqrt(dim))
+        out[s:e] = v / np.linalg.norm(v, axis=1, keepdims=True)
+    return out
+
+
+# ---- workers ------------------------------------------------------------------------------------------
+
+
+def _worker_pipeline_ingest(p: dict[str, Any]) -> dict[str, Any]:
+    """A fresh ingest, then an unchanged one; every embed_batch call is recorded for the throughput replay."""
+    t0 = time.perf_counter()
+    import rag.embed
+    from rag.ingest import ingest
+    from rag.settings import Settings
+
+    calls: list[tuple[list[str], dict[str, Any]]] = []
+    original = rag.embed.SentenceTransformerEmbedder.embed_batch
+
+    def recording(self: Any, texts: list[str], *args: Any, **kwargs: Any) -> Any:
+        if args:
+            kwargs["batch_size"] = args[0]
+        calls.append((list(texts), kwargs))
+        return original(self, texts, **kwargs)
+
+    rag.embed.SentenceTransformerEmbedder.embed_batch = recording  # type: ignore[method-assign]
+    settings = Settings(corpus=Path(p["corpus"]), index=Path(p["index"]))
+    marks: dict[str, float] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage == "embedding":
+            marks.setdefault("start", time.perf_counter())
+            marks["end"] = time.perf_counter()
+
+    report = ingest(settings, progress=progress)
+    ingest_s = time.perf_counter() - t0
+    n_texts = sum(len(texts) for texts, _ in calls)
+    t1 = time.perf_counter()
+    again = ingest(settings)
+    reingest_s = time.perf_counter() - t1
+    if p.get("record"):
+        Path(p["record"]).write_text(json.dumps(calls), encoding="utf-8")
+    return {
+        "ingest_s": ingest_s,
+        "embed_s": marks["end"] - marks["start"],
+        "texts": n_texts,
+        "chunks": report.totals["chunks"],
+        "reviews": report.totals["reviews"],
+        "embedded": report.embedded,
+        "reingest_s": reingest_s,
+        "reingest_embedded": again.embedded,
+        "reingest_texts": sum(len(texts) for texts, _ in calls) - n_texts,
+        "reingest_changed": again.changed,
+    }
+
+
+def _worker_tutorial_ingest(p: dict[str, Any]) -> dict[str, Any]:
+    from tutorial_stack import build
+
+    return build(Path(p["corpus"]), Path(p["dir"]))
+
+
+def _worker_throughput(p: dict[str, Any]) -> dict[str, Any]:
+    """Ingest's embed_batch calls replayed as recorded vs one raw encode of the same texts, interleaved."""
+    from tutorial_stack import load_model
+
+    from rag.embed import load_embedder
+
+    calls = [(list(texts), dict(kwargs)) for texts, kwargs in json.loads(Path(p["record"]).read_text(encoding="utf-8"))]
+    texts = [t for batch, _ in calls for t in batch]
+    tut_texts = [c["text"] for c in json.loads((Path(p["tutorial_dir"]) / "chunks.json").read_text(encoding="utf-8"))]
+    embedder = load_embedder(p["model"], verify=False)
+    model = load_model()  # the same weights, used the way the tutorial (and the hardware's limit) uses them
+
+    def pipeline() -> None:
+        for batch, kwargs in calls:
+            embedder.embed_batch(batch, **kwargs)
+
+    def raw() -> None:
+        model.encode(texts, convert_to_numpy=True, show_progress_bar=False)
+
+    def tutorial() -> None:
+        model.encode(tut_texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+
+    model.encode(texts[:64], show_progress_bar=False)  # warm the thread pool and allocator
+    embedder.embed_batch(texts[:64])
+    runs: dict[str, list[float]] = {"pipeline": [], "raw": [], "tutorial": []}
+    fns: dict[str, Callable[[], None]] = {"pipeline": pipeline, "raw": raw, "tutorial": tutorial}
+    for r in range(p["rounds"]):
+        for name in ("pipeline", "raw", "tutorial") if r % 2 == 0 else ("tutorial", "raw", "pipeline"):
+            t = time.perf_counter()
+            fns[name]()
+            runs[name].append(time.perf_counter() - t)
+    tok = model.tokenizer
+    cap = int(model.max_seq_length)
+
+    def lengths(xs: list[str]) -> list[int]:
+        return [len(tok(x, add_special_tokens=True, truncation=False)["input_ids"]) for x in xs]
+
+    lp, lt = lengths(texts), lengths(tut_texts)
+    return {
+        "seconds": runs,
+        "n": {"pipeline": len(texts), "raw": len(texts), "tutorial": len(tut_texts)},
+        "calls": len(calls),
+        "tokens": {"pipeline": sum(min(n, cap) for n in lp), "tutorial": sum(min(n, cap) for n in lt)},
+        "mean_tokens": {"pipeline": statistics.fmean(lp), "tutorial": statistics.fmean(lt)},
+        "truncated": {"pipeline": sum(n > cap for n in lp), "tutorial": sum(n > cap for n in lt)},
+        "max_seq_length": cap,
+    }
+
+
+# Warm-up queries are not among the measured ones: Retriever caches query vectors, and a measured
+# query must be embedded as a user's new question would be.
+WARM_UP = ("warm-up: parental neglect and poor home conditions", "warm-up: injuries to a baby", "warm-up: schools")
+
+
+def _worker_latency(p: dict[str, Any]) -> dict[str, Any]:
+    """Warm per-query latency, pipeline and tutorial interleaved query by query."""
+    from tutorial_stack import TutorialStack
+
+    from rag.retrieve import Retriever
+    from rag.settings import Settings
+
+    settings = Settings(index=Path(p["index"]))
+    hybrid = Retriever(settings)
+    # One retriever per measured path, sharing the loaded index, so that no path finds the query in another's cache.
+    dense, asker = Retriever(settings, hybrid.data), Retriever(settings, hybrid.data)
+    tut = TutorialStack(Path(p["tutorial_dir"]))
+    try:
+        from rag.answer import answer
+    except ImportError:
+        answer = None
+    for q in WARM_UP:
+        hybrid.search(q, k=10, mode="hybrid")
+        dense.search(q, k=10, mode="dense")
+        tut.search(q, 10)
+    ask_error = None
+    if answer is not None:
+        try:
+            for q in WARM_UP:
+                answer(asker, q)
+        except Exception as e:  # noqa: BLE001  (any failure is reported in the table rather than lose the run)
+            ask_error = f"{type(e).__name__}: {e}"[:80]
+    ms: dict[str, list[float]] = {"search": [], "dense": [], "tutorial": [], "ask": []}
+    for q in p["queries"]:
+        t = time.perf_counter()
+        hybrid.search(q, k=10, mode="hybrid")
+        ms["search"].append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        tut.search(q, 10)
+        ms["tutorial"].append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        dense.search(q, k=10, mode="dense")
+        ms["dense"].append((time.perf_counter() - t) * 1000)
+        if answer is not None and ask_error is None:
+            t = time.perf_counter()
+            answer(asker, q)
+            ms["ask"].append((time.perf_counter() - t) * 1000)
+    out: dict[str, Any] = {k: asdict(Latency.of(v)) for k, v in ms.items() if v}
+    out["ask_status"] = "missing" if answer is None else (ask_error or "ok")
+    return out
+
+
+def _worker_scale_build(p: dict[str, Any]) -> dict[str, Any]:
+    """Synthetic corpus of n chunks → a real index generation through rag.store.write_generation.
+
+    Chunk texts are seeded draws of real sentences. The first n_real chunks and every distinct sentence
+    are embedded with the real model; the other chunk vectors are mixtures of two embedded parents.
+    """
+    import dataclasses
+    import inspect
+
+    import faiss
+    import numpy as np
+
+    import rag.lexical
+    import rag.store
+    from rag.chunk import sentence_spans
+    from rag.embed import load_embedder
+    from rag.models import Chunk, Review
+    from rag.settings import Settings
+
+    n, n_real, seed = p["n"], p["n_real"], p["seed"]
+    data = rag.store.open_index(Path(p["source_index"]), verify=False)
+    pool = {c.text[s:e] for c in data.chunks for s, e in sentence_spans(c.text, 0, len(c.text)) if e - s >= 20}
+    sentences = sorted(pool)
+    picks = recombine(len(sentences), n_real + p["n_heldout"], seed)
+    parents, weights = mix_plan(n_real, n - n_real, seed + 1)
+    for a, b in parents:  # a derived chunk's text is half of each parent's, as its vector is a mix of theirs
+        pa, pb = picks[a], picks[b]
+        picks.append(pa[: max(1, len(pa) // 2)] + pb[len(pb) // 2 :])
+    heldout = picks[n_real : n_real + p["n_heldout"]]
+    del picks[n_real : n_real + p["n_heldout"]]
+
+    # Chunks keep sentence offsets (and the index sentence vectors) when this version of rag has them.
+    with_sentences = "sentences" in {f.name for f in dataclasses.fields(Chunk)} and (
+        "sentence_vectors" in inspect.signature(rag.store.write_generation).parameters
+    )
+    real_reviews = list(data.reviews.values())
+    reviews: list[Review] = []
+    chunks: list[Chunk] = []
+    texts: list[str] = []
+    for i, pick in enumerate(picks):
+        spans, pos = [], 0
+        for j in pick:
+            spans.append((pos, pos + len(sentences[j])))
+            pos += len(sentences[j]) + 1
+        text = " ".join(sentences[j] for j in pick)
+        texts.append(text)
+        if i % 4 == 0:  # about as many chunks per review as the real corpus has
+            r = real_reviews[(i // 4) % len(real_reviews)]
+            reviews.append(Review(**{**r.__dict__, "id": f"{r.id}~{i // 4}", "source": "synthetic", "sections": ()}))
+        r = reviews[-1]
+        fields: dict[str, Any] = {
+            "id": f"{r.id}#{i % 4}",
+            "review_id": r.id,
+            "section": data.chunks[i % len(data.chunks)].section,
+            "source": "synthetic",
+            "start": 0,
+            "end": len(text),
+            "text": text,
+            "page": None,
+            "title": r.title,
+            "year": r.year,
+            "area": r.area,
+            "type": r.type,
+            "keywords": r.keywords,
+        }
+        if with_sentences:
+            fields["sentences"] = tuple(spans)
+        chunks.append(Chunk(**fields))
+
+    embedder = load_embedder(data.manifest["model"]["name"], verify=False)
+    embedder.embed_batch(texts[:64])
+    t = time.perf_counter()
+    base = np.vstack([embedder.embed_batch(texts[s : min(s + 128, n_real)]) for s in range(0, n_real, 128)])
+    embed_s = time.perf_counter() - t
+    vectors = np.vstack([base, mix_vectors(base, parents, weights, noise=0.1, seed=seed + 2)])
+    extra: dict[str, Any] = {}
+    sentence_s = 0.0
+    if with_sentences:
+        t = time.perf_counter()
+        pool_vectors = np.vstack([embedder.embed_batch(sentences[s : s + 128]) for s in range(0, len(sentences), 128)])
+        sentence_s = time.perf_counter() - t
+        rows = [j for pick in picks if len(pick) > 1 for j in pick]
+        extra["sentence_vectors"] = pool_vectors[rows]
+
+    # Time the heavy parts of write_generation by wrapping them (the library is not changed).
+    parts: dict[str, list[float]] = {}
+
+    def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*a: Any, **kw: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return fn(*a, **kw)
+            finally:
+                parts.setdefault(name, []).append(time.perf_counter() - t)
+
+        return wrapper
+
+    rag.store._write_faiss = timed("faiss", rag.store._write_faiss)  # type: ignore[assignment]
+    rag.lexical.save_bm25 = timed("bm25", rag.lexical.save_bm25)  # type: ignore[assignment]
+    model_info = {
+        "name": embedder.name,
+        "sha256": embedder.weights_sha256,
+        "dim": embedder.dim,
+        "max_tokens": embedder.max_tokens,
+    }
+    manifest = {"model": model_info, "chunker": Settings().chunker_config(), "sources": {}, "synthetic": True}
+    t = time.perf_counter()
+    gen = rag.store.write_generation(
+        Path(p["index"]), manifest, chunks, vectors, reviews, [], p["hnsw_threshold"], **extra
+    )
+    build_s = time.perf_counter() - t
+    files = {str(f.relative_to(gen)): f.stat().st_size for f in gen.rglob("*") if f.is_file()}
+
+    # Ground truth for recall: exact inner-product search over the same vectors.
+    qtexts = list(p["queries"]) + [" ".join(sentences[i] for i in pick) for pick in heldout]
+    qv = embedder.embed_batch(qtexts)
+    flat = faiss.IndexFlatIP(vectors.shape[1])
+    flat.add(vectors)
+    _, exact = flat.search(qv, 10)
+    np.save(Path(p["work"]) / "recall_queries.npy", qv)
+    np.save(Path(p["work"]) / "recall_exact.npy", exact)
+    return {
+        "n": len(chunks),
+        "reviews": len(reviews),
+        "n_real": n_real,
+        "embed_s": embed_s,
+        "pool_sentences": len(sentences) if with_sentences else 0,
+        "sentence_vectors": len(extra["sentence_vectors"]) if with_sentences else 0,
+        "sentence_embed_s": sentence_s,
+        "build_s": build_s,
+        "parts": parts,
+        "files": files,
+        "faiss": json.loads((gen / "manifest.json").read_text(encoding="utf-8"))["faiss"],
+        "recall_queries": len(qtexts),
+    }
+
+
+def _worker_scale_serve(p: dict[str, Any]) -> dict[str, Any]:
+    """Open the big index as `rla search` would, then warm latency and HNSW recall against flat search."""
+    t0 = time.perf_counter()
+    import numpy as np
+
+    from rag.retrieve import Retriever
+    from rag.settings import Settings
+
+    settings = Settings(index=Path(p["index"]))
+    retriever = Retriever(settings)
+    open_s = time.perf_counter() - t0
+    retriever.search(WARM_UP[0], k=10, mode="hybrid")
+    first_s = time.perf_counter() - t0
+    ms = []
+    for q in p["queries"]:
+        t = time.perf_counter()
+        retriever.search(q, k=10, mode="hybrid")
+        ms.append((time.perf_counter() - t) * 1000)
+    qv = np.load(Path(p["work"]) / "recall_queries.npy")
+    exact = np.load(Path(p["work"]) / "recall_exact.npy")
+    index = retriever.data.faiss_index
+    _, ann = index.search(qv, 10)
+    # The pipeline's dense path asks HNSW for candidates×4 rows and ranks those; its top 10 is what search uses.
+    _, pool = index.search(qv, settings.candidates * 4)
+    return {
+        "open_s": open_s,
+        "first_query_s": first_s,
+        "search": asdict(Latency.of(ms)),
+        "recall_hnsw": recall_at_k(ann.tolist(), exact.tolist(), 10),
+        "recall_pool": recall_at_k(pool[:, :10].tolist(), exact.tolist(), 10),
+        "pool": settings.candidates * 4,
+        "ef_search": int(index.hnsw.efSearch) if hasattr(index, "hnsw") else None,
+    }
+
+
+WORKERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "pipeline-ingest": _worker_pipeline_ingest,
+    "tutorial-ingest": _worker_tutorial_ingest,
+    "throughput": _worker_throughput,
+    "latency": _worker_latency,
+    "scale-build": _worker_scale_build,
+    "scale-serve": _worker_scale_serve,
+}
+
+
+def main(argv: list[str]) -> int:
+    name, params, out = argv
+    result = WORKERS[name](json.loads(Path(params).read_text(encoding="utf-8")))
+    Path(out).write_text(json.dumps(result), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
