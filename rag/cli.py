@@ -299,6 +299,10 @@ def _read_queries(path: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # A terminal that cannot show a character (an ASCII locale, say) gets an escape, not a crash.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

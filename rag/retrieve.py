@@ -177,7 +177,7 @@ class Retriever:
         filters: Filters | None = None,
         per_review: int | None = None,
     ) -> list[Scored]:
-        k = k or self.settings.k
+        k = self.settings.k if k is None else k
         mode = mode or self.settings.mode
         if mode not in MODES:
             raise QueryError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")

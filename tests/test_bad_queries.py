@@ -94,7 +94,7 @@ def test_a_query_that_is_not_text_is_refused(retriever: Retriever, query: object
 
 @pytest.mark.parametrize(
     "k",
-    [pytest.param(0, marks=pytest.mark.xfail(strict=True, reason="search_many reads k=0 as 'use the default'")), -1],
+    [0, -1],
 )
 def test_k_below_one_is_refused(retriever: Retriever, k: int) -> None:
     with pytest.raises(QueryError, match="k must be at least 1"):
@@ -157,10 +157,7 @@ def test_rla_search_unusable_queries_file_is_one_line(built_index: Settings, tmp
     assert_one_line_error(rla("search", "--queries", path, index=built_index.index), str(path))
 
 
-@pytest.mark.slow  # starts the model in a second process, only to show a known bug
-@pytest.mark.xfail(
-    strict=True, reason="rla prints with the terminal's codec; a non-UTF-8 stdout raises UnicodeEncodeError"
-)
+@pytest.mark.slow  # starts the model in a second process
 def test_rla_search_on_a_non_utf8_terminal(built_index: Settings) -> None:
     env = rla_env(PYTHONIOENCODING="ascii")
     proc = rla("search", ODD["chinese"], "--mode", "bm25", "--k", "1", index=built_index.index, env=env)
