@@ -76,7 +76,7 @@ def _globals(index: Path | None, corpus: Path | None) -> list[str]:
     return out
 
 
-def assert_one_line_error(proc: subprocess.CompletedProcess[str], *fragments: str) -> str:
+def check_one_line_error(proc: subprocess.CompletedProcess[str], *fragments: str) -> str:
     """A failure the way the CLI promises it: exit 2, one `rla: …` line on stderr, no traceback."""
     assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
     assert "Traceback" not in proc.stderr, proc.stderr

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from faults import ROOT, assert_one_line_error, rla, rla_command, rla_env
+from faults import ROOT, check_one_line_error, rla, rla_command, rla_env
 
 from rag.errors import IndexMismatch, IndexMissing, QueryError
 from rag.retrieve import Retriever
@@ -113,7 +113,7 @@ def test_unknown_mode_is_refused(retriever: Retriever) -> None:
 def test_rla_search_empty_query_is_one_line(built_index: Settings, name: str) -> None:
     proc = rla("search", EMPTY[name], index=built_index.index)
     assert proc.stdout == ""
-    assert_one_line_error(proc, "the query is empty")
+    check_one_line_error(proc, "the query is empty")
 
 
 def test_rla_search_one_query_with_everything_odd_in_argv(built_index: Settings) -> None:
@@ -147,14 +147,14 @@ def test_rla_search_queries_file_with_every_odd_query(built_index: Settings, tmp
 def test_rla_search_queries_file_with_an_empty_query_is_one_line(built_index: Settings, tmp_path: Path) -> None:
     path = tmp_path / "queries.txt"
     path.write_bytes(b"fathers\n\x00\x00\n")
-    assert_one_line_error(rla("search", "--queries", path, index=built_index.index), "the query is empty")
+    check_one_line_error(rla("search", "--queries", path, index=built_index.index), "the query is empty")
 
 
 @pytest.mark.parametrize("data", [b"", b"\n \n", "fathers".encode("utf-16")])
 def test_rla_search_unusable_queries_file_is_one_line(built_index: Settings, tmp_path: Path, data: bytes) -> None:
     path = tmp_path / "queries.txt"
     path.write_bytes(data)
-    assert_one_line_error(rla("search", "--queries", path, index=built_index.index), str(path))
+    check_one_line_error(rla("search", "--queries", path, index=built_index.index), str(path))
 
 
 @pytest.mark.slow  # starts the model in a second process
@@ -171,7 +171,7 @@ def test_rla_search_on_a_non_utf8_terminal(built_index: Settings) -> None:
 def test_missing_index_says_how_to_build_one(tmp_path: Path, command: list[str]) -> None:
     missing = tmp_path / "no-index-here"
     proc = rla(*command, index=missing)
-    assert_one_line_error(proc, f"no index at {missing}", "rla ingest")
+    check_one_line_error(proc, f"no index at {missing}", "rla ingest")
     assert not missing.exists()  # reading never creates the folder
 
 
@@ -185,18 +185,18 @@ OTHER_MODEL = "sentence-transformers/all-mpnet-base-v2"
 
 def test_model_mismatch_via_flag_names_both_models(built_index: Settings) -> None:
     proc = rla("--model", OTHER_MODEL, "search", "fathers", index=built_index.index)
-    assert_one_line_error(proc, "all-MiniLM-L6-v2", OTHER_MODEL)
+    check_one_line_error(proc, "all-MiniLM-L6-v2", OTHER_MODEL)
 
 
 def test_model_mismatch_via_environment_names_both_models(built_index: Settings) -> None:
     proc = rla("search", "fathers", index=built_index.index, env=rla_env(RLA_MODEL=OTHER_MODEL))
-    assert_one_line_error(proc, "all-MiniLM-L6-v2", OTHER_MODEL)
+    check_one_line_error(proc, "all-MiniLM-L6-v2", OTHER_MODEL)
 
 
 def test_model_mismatch_on_ingest_names_both_models(index_copy: Settings) -> None:
     before = (index_copy.index / "CURRENT").read_text()
     proc = rla("--model", OTHER_MODEL, "ingest", index=index_copy.index, corpus=index_copy.corpus)
-    assert_one_line_error(proc, "all-MiniLM-L6-v2", OTHER_MODEL, "--rebuild")
+    check_one_line_error(proc, "all-MiniLM-L6-v2", OTHER_MODEL, "--rebuild")
     assert (index_copy.index / "CURRENT").read_text() == before
 
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from faults import assert_one_line_error, check_index, generation_of, marker_review, rla, rla_popen, wait_for_lock
+from faults import check_index, check_one_line_error, generation_of, marker_review, rla, rla_popen, wait_for_lock
 
 from rag.errors import IndexLocked
 from rag.retrieve import Retriever
@@ -41,14 +41,14 @@ def test_second_writer_fails_fast_waits_with_wait_and_readers_keep_answering(cha
         started = time.monotonic()
         second = rla("ingest", index=changed.index, corpus=changed.corpus)
         took = time.monotonic() - started
-        line = assert_one_line_error(second, f"index {changed.index} is locked", f"pid {first.pid}", "--wait")
+        line = check_one_line_error(second, f"index {changed.index} is locked", f"pid {first.pid}", "--wait")
         assert took < 15, (took, line)
 
         # --wait shorter than the ingest: still refused, after waiting.
         started = time.monotonic()
         short = rla("ingest", "--wait", "1.5", index=changed.index, corpus=changed.corpus)
         assert time.monotonic() - started >= 1.5
-        assert_one_line_error(short, "is locked")
+        check_one_line_error(short, "is locked")
 
         # A patient writer, started now, finishes after the first.
         waiter = rla_popen("ingest", "--wait", "600", "--json", index=changed.index, corpus=changed.corpus)

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from faults import ROOT, assert_one_line_error, rla
+from faults import ROOT, check_one_line_error, rla
 
 from rag.errors import IndexCorrupt, IndexMissing
 from rag.settings import Settings
@@ -69,13 +69,13 @@ def test_rla_search_on_a_changed_file_prints_one_line(index_copy: Settings, rel:
     flip_byte(live(index_copy) / rel)
     proc = rla("search", "x", index=index_copy.index)
     assert proc.returncode != 0 and proc.stdout == ""
-    assert_one_line_error(proc, str(live(index_copy) / rel), "rla ingest --rebuild")
+    check_one_line_error(proc, str(live(index_copy) / rel), "rla ingest --rebuild")
 
 
 def test_rla_ingest_on_a_damaged_index_says_rebuild(index_copy: Settings) -> None:
     flip_byte(live(index_copy) / "chunks.jsonl")
     proc = rla("ingest", index=index_copy.index, corpus=index_copy.corpus)
-    assert_one_line_error(proc, "chunks.jsonl", "--rebuild")
+    check_one_line_error(proc, "chunks.jsonl", "--rebuild")
 
 
 # Damage that the checksums alone do not cover: the manifest itself, missing files, the CURRENT pointer.
@@ -121,7 +121,7 @@ def test_damaged_generation_is_index_corrupt(index_copy: Settings, damage: str) 
 @pytest.mark.parametrize("damage", ["file deleted", "manifest is a list", "checksums removed"])
 def test_rla_search_on_a_damaged_generation_prints_one_line(index_copy: Settings, damage: str) -> None:
     MANIFEST_DAMAGE[damage](live(index_copy))
-    assert_one_line_error(rla("search", "x", index=index_copy.index), "--rebuild")
+    check_one_line_error(rla("search", "x", index=index_copy.index), "--rebuild")
 
 
 @pytest.mark.parametrize("pointer", [b"\xff\xfe\x00garbage", b"", b"../../etc", b"gen-999999\n", b"gen-/../../x\n"])
@@ -129,7 +129,7 @@ def test_damaged_current_pointer_reads_as_no_index(index_copy: Settings, pointer
     (index_copy.index / "CURRENT").write_bytes(pointer)
     with pytest.raises(IndexMissing, match="rla ingest"):
         open_index(index_copy.index)
-    assert_one_line_error(rla("search", "x", index=index_copy.index), "no index at", "rla ingest")
+    check_one_line_error(rla("search", "x", index=index_copy.index), "no index at", "rla ingest")
 
 
 # --- no pickle anywhere ------------------------------------------------------------------
