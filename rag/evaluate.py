@@ -100,7 +100,6 @@ def _mean(values: list[float]) -> float:
 
 def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], k: int = 10) -> EvalReport:
     report = EvalReport()
-    by_id = {q.id: q for q in questions}
     answerable = [q for q in questions if q.gold]
     per_q: dict[str, dict[str, Any]] = {q.id: {"id": q.id, "question": q.question, "kind": q.kind, "paraphrased": q.paraphrased, "gold": list(q.gold)} for q in questions}
     for mode in modes:
@@ -153,7 +152,6 @@ def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], 
         report.modes[mode] = report.by_kind[mode]["all"]
         for qid, (p, r) in ledger_rows.items():
             per_q[qid].setdefault("ledger", {"precision": p, "recall": r})
-    _ = by_id
     report.questions = list(per_q.values())
     report.abstention = abstention_tradeoff(retriever, questions)
     return report

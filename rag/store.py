@@ -156,8 +156,6 @@ def write_generation(
     sentence_vectors: np.ndarray | None = None,
 ) -> Path:
     """Write a complete new generation, fsync it, then switch CURRENT to it. Caller holds the lock."""
-    import bm25s  # noqa: F401  (imported for its side effects only in save_bm25)
-
     from rag.lexical import save_bm25
 
     index_dir.mkdir(parents=True, exist_ok=True)

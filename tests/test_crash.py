@@ -240,7 +240,8 @@ def test_kill_9_at_random_moments_leaves_old_or_new_generation(tmp_path: Path) -
     assert proc.returncode == 0, proc.stderr
     answers[1] = _answer(settings)
     assert answers[0] != answers[1]
-    write_time = _time_the_write(settings, versions, answers, env)
+    write_time, second_run = _time_the_write(settings, versions, answers, env)
+    full_run = min(full_run, second_run)  # the less disturbed of two runs
     late_from = max(0.0, full_run - 6.0)  # the model is loaded and embedding starts in the last seconds
 
     rng = random.Random(1729)
@@ -317,8 +318,9 @@ def _wait_for_temp_folder(index: Path, child: subprocess.Popen[bytes], before: s
 
 def _time_the_write(
     settings: Settings, versions: tuple[str, str], answers: dict[int, list[str]], env: dict[str, str]
-) -> float:
-    """Seconds from the temp folder's appearance to the CURRENT switch, in an uninterrupted ingest (to version 0).
+) -> tuple[float, float]:
+    """Seconds from the temp folder's appearance to the CURRENT switch, and of the whole run, for an
+    uninterrupted ingest back to version 0.
 
     The process lives on for a second or more after the switch (clean-up, interpreter exit), so kills
     aimed at the write are drawn from this span, not from the time to exit.
@@ -327,6 +329,7 @@ def _time_the_write(
     target.write_text(versions[0], encoding="utf-8")
     before = _generations(settings.index)
     old_gen = generation_of(settings.index)
+    started = time.monotonic()
     child = subprocess.Popen(
         [*rla_command(), "--index", str(settings.index), "--corpus", str(settings.corpus), "ingest", "--json"],
         cwd=ROOT,
@@ -340,5 +343,6 @@ def _time_the_write(
         time.sleep(0.001)
     switched = time.monotonic() - seen
     assert child.wait(timeout=180) == 0
+    whole = time.monotonic() - started
     assert _answer(settings) == answers[0]
-    return switched
+    return switched, whole
