@@ -314,7 +314,8 @@ def _worker_scale_build(p: dict[str, Any]) -> dict[str, Any]:
             fields["sentences"] = tuple(spans)
         chunks.append(Chunk(**fields))
 
-    embedder = load_embedder(data.manifest["model"]["name"], verify=False)
+    # Verified, so that the manifest names the weights and search can use their ONNX query encoder.
+    embedder = load_embedder(data.manifest["model"]["name"])
     embedder.embed_batch(texts[:64])
     t = time.perf_counter()
     base = np.vstack([embedder.embed_batch(texts[s : min(s + 128, n_real)]) for s in range(0, n_real, 128)])

@@ -7,22 +7,21 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from rag.errors import ModelError
-from rag.settings import DEFAULT_MODEL, DEFAULT_MODEL_SHA256
+from rag.settings import DEFAULT_MODEL, DEFAULT_MODEL_SHA256, Settings
 
 
 class Embedder(Protocol):
+    """What search needs of a model (ingest also asks `fits`, which only the PyTorch embedder has)."""
+
     name: str
     dim: int
-    weights_sha256: str | None
 
     def embed_batch(self, texts: list[str], batch_size: int = 32) -> np.ndarray: ...
-
-    def fits(self, text: str) -> bool: ...
 
 
 def _offline() -> None:
@@ -130,6 +129,25 @@ class SentenceTransformerEmbedder:
 
 
 EMBEDDERS = {"sentence-transformers": SentenceTransformerEmbedder}
+
+
+def load_query_embedder(settings: Settings, built: dict[str, Any]) -> Embedder:
+    """The quickest embedder that gives the index's query vectors: its model's ONNX export, else the model.
+
+    `built` is the manifest's model entry; the caller has checked that the settings ask for that model.
+    """
+    if settings.onnx_queries and built.get("sha256"):
+        from rag.embed_onnx import OnnxEncoder, encoder_dir
+
+        folder = encoder_dir(settings.cache, str(built["sha256"]))
+        enc = _ONNX.get(folder) or OnnxEncoder.load(folder)
+        if enc is not None and enc.name == built["name"] and enc.dim == int(built["dim"]):
+            _ONNX[folder] = enc
+            return enc
+    return load_embedder(settings.model, verify=False)
+
+
+_ONNX: dict[Path, Any] = {}  # one loaded encoder per folder and process, as load_embedder's cache
 
 
 @lru_cache(maxsize=4)

@@ -37,6 +37,8 @@ class IngestReport:
     embedded: int = 0
     generation: str | None = None
     changed: bool = False
+    model: dict[str, Any] = field(default_factory=dict)  # the manifest's model entry
+    query_encoder: str = "pytorch"  # or "onnxruntime" (rag/embed_onnx.py)
 
     @property
     def totals(self) -> dict[str, int]:
@@ -53,6 +55,7 @@ class IngestReport:
         return {
             "generation": self.generation,
             "changed": self.changed,
+            "query_encoder": self.query_encoder,
             "totals": self.totals,
             "files": [f.__dict__ for f in self.files],
         }
@@ -94,7 +97,30 @@ def ingest(
 ) -> IngestReport:
     """Bring the index in line with the corpus folder (or with `paths`, re-reading just those files)."""
     with write_lock(settings.index, wait_s):
-        return _ingest(settings, paths, rebuild, progress)
+        report = _ingest(settings, paths, rebuild, progress)
+        if settings.onnx_queries and _query_encoder_ready(settings, report.model, rebuild, progress):
+            report.query_encoder = "onnxruntime"
+        return report
+
+
+def _query_encoder_ready(settings: Settings, model: dict[str, Any], rebuild: bool, progress: Progress | None) -> bool:
+    """Make the model's ONNX query encoder once per model and cache folder; False when it cannot be made.
+
+    An existing one is trusted here (search checks it when it loads it); --rebuild makes it again.
+    """
+    from rag.embed_onnx import encoder_dir, export, exported
+
+    sha = model.get("sha256")
+    if not sha:
+        return False
+    if exported(encoder_dir(settings.cache, sha)) and not rebuild:
+        return True
+    if progress:
+        progress("preparing the query encoder", 0, 1)
+    from rag.embed import load_embedder
+
+    embedder = load_embedder(settings.model)  # verified: the export is filed under the weights' hash
+    return embedder.weights_sha256 == sha and export(embedder, settings.cache) is not None
 
 
 def _previous(settings: Settings, rebuild: bool) -> IndexData | None:
@@ -139,7 +165,11 @@ def _ingest(settings: Settings, paths: list[Path] | None, rebuild: bool, progres
             progress("reading", i, len(targets))
         digest = _sha256(path, settings.max_file_mb * 1024 * 1024)
         prior = old_sources.get(rel)
-        reuse = old is not None and prior is not None and (prior["sha256"] == digest or (only is not None and rel not in only))
+        reuse = (
+            old is not None
+            and prior is not None
+            and (prior["sha256"] == digest or (only is not None and rel not in only))
+        )
         if reuse and old is not None and prior is not None:
             rows = [j for j, c in enumerate(old.chunks) if c.source == rel]
             keep_rows.extend(rows)
@@ -180,6 +210,7 @@ def _ingest(settings: Settings, paths: list[Path] | None, rebuild: bool, progres
     )
     if old is not None and not new_items and not removed:
         report.generation = old.path.name
+        report.model = old.manifest["model"]
         return report  # nothing changed: no model load, no write
     if old is None and not new_items:
         reasons = "; ".join(f.reason for f in report.files) or f"no .txt, .md or .pdf files in {settings.corpus}"
@@ -210,7 +241,12 @@ def _ingest(settings: Settings, paths: list[Path] | None, rebuild: bool, progres
         report.embedded = len(new_chunks_all)
 
     model_info = (
-        {"name": embedder.name, "sha256": embedder.weights_sha256, "dim": embedder.dim, "max_tokens": embedder.max_tokens}
+        {
+            "name": embedder.name,
+            "sha256": embedder.weights_sha256,
+            "dim": embedder.dim,
+            "max_tokens": embedder.max_tokens,
+        }
         if embedder is not None
         else old.manifest["model"]  # type: ignore[union-attr]
     )
@@ -226,10 +262,18 @@ def _ingest(settings: Settings, paths: list[Path] | None, rebuild: bool, progres
     if progress:
         progress("writing", 0, 1)
     gen = write_generation(
-        settings.index, manifest, chunks_all, vectors, reviews_all, sources_all, settings.hnsw_threshold, sentence_vectors
+        settings.index,
+        manifest,
+        chunks_all,
+        vectors,
+        reviews_all,
+        sources_all,
+        settings.hnsw_threshold,
+        sentence_vectors,
     )
     report.generation = gen.name
     report.changed = True
+    report.model = model_info
     return report
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from dataclasses import dataclass
 from functools import cached_property
@@ -81,7 +82,7 @@ def clean_query(query: str) -> str:
     text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in query)
     text = " ".join(text.split())
     if not text:
-        raise QueryError("the query is empty; type a question, e.g. \"what did reviews say about disguised compliance?\"")
+        raise QueryError('the query is empty; type a question, e.g. "what did reviews say about disguised compliance?"')
     return text[:MAX_QUERY_CHARS]
 
 
@@ -113,30 +114,39 @@ class Retriever:
         return Bm25(self.data.bm25_dir, len(self.data.chunks))
 
     @cached_property
-    def chunk_terms(self) -> list[set[str]]:
-        """Stemmed content words of each chunk's title and text (not its keywords: a tag is not a mention)."""
+    def _postings(self) -> dict[str, np.ndarray]:
+        """Stemmed word → rows of the chunks whose title or text has it (not keywords: a tag is not a mention)."""
         from rag.lexical import stem_tokens_many
 
-        return stem_tokens_many([f"{c.title}\n{c.text}" for c in self.data.chunks])
+        rows: dict[str, list[int]] = {}
+        for row, terms in enumerate(stem_tokens_many([f"{c.title}\n{c.text}" for c in self.data.chunks])):
+            for term in terms:
+                rows.setdefault(term, []).append(row)
+        return {term: np.array(r, dtype=np.int64) for term, r in rows.items()}
 
     def mentions(self, topic: str) -> np.ndarray:
         """Chunks whose title or text contains every content word of the topic or of one of its synonyms."""
         from rag.lexical import stem_tokens_many, topic_variants
 
         if topic not in self._mentions_cache:
-            wanted = [w for w in stem_tokens_many(topic_variants(topic)) if w]
+            found = np.zeros(len(self.data.chunks), dtype=bool)
+            for words in stem_tokens_many(topic_variants(topic)):
+                postings = [self._postings.get(w) for w in words]
+                if words and all(p is not None for p in postings):
+                    found[functools.reduce(_intersect, sorted(postings, key=len))] = True  # type: ignore[arg-type]
             if len(self._mentions_cache) >= 1024:
                 self._mentions_cache.pop(next(iter(self._mentions_cache)))
-            self._mentions_cache[topic] = np.array([any(w <= t for w in wanted) for t in self.chunk_terms], dtype=bool)
+            self._mentions_cache[topic] = found
         return self._mentions_cache[topic]
 
     @property
     def embedder(self) -> Any:
         if self._embedder is None:
-            from rag.embed import load_embedder
+            from rag.embed import load_query_embedder
 
+            check_model(self.data.manifest, self.settings.model)
             # The manifest already names the weights' hash; verifying again at every start costs time.
-            emb = load_embedder(self.settings.model, verify=False)
+            emb = load_query_embedder(self.settings, self.data.manifest["model"])
             check_model(self.data.manifest, emb.name, emb.dim)
             self._embedder = emb
         return self._embedder
@@ -149,9 +159,13 @@ class Retriever:
                 if len(self._query_cache) >= 2048:
                     self._query_cache.pop(next(iter(self._query_cache)))
                 self._query_cache[q] = v
-        return np.stack([self._query_cache[q] for q in queries]) if queries else np.zeros((0, self.data.dim), np.float32)
+        return (
+            np.stack([self._query_cache[q] for q in queries]) if queries else np.zeros((0, self.data.dim), np.float32)
+        )
 
-    def search(self, query: str, k: int | None = None, mode: str | None = None, filters: Filters | None = None) -> list[Hit]:
+    def search(
+        self, query: str, k: int | None = None, mode: str | None = None, filters: Filters | None = None
+    ) -> list[Hit]:
         return self.search_many([query], k, mode, filters)[0]
 
     def search_many(
@@ -253,7 +267,9 @@ class Retriever:
             return None
         return np.array([filters.match(c) for c in self.data.chunks], dtype=bool)
 
-    def _rank(self, query: str, mode: str, dense: np.ndarray | None, mask: np.ndarray | None) -> list[tuple[int, float]]:
+    def _rank(
+        self, query: str, mode: str, dense: np.ndarray | None, mask: np.ndarray | None
+    ) -> list[tuple[int, float]]:
         """(chunk row, score) best first, over at most `candidates` rows per retriever."""
         n_cand = self.settings.candidates
         lists: list[list[tuple[int, float]]] = []
@@ -283,6 +299,12 @@ class Retriever:
             if len(hits) == k:
                 break
         return hits
+
+
+def _intersect(rows: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Rows in both sorted arrays: each of the (shorter) first looked up in the second by bisection."""
+    at = np.minimum(np.searchsorted(other, rows), len(other) - 1)
+    return rows[other[at] == rows]
 
 
 def _top(scores: np.ndarray, n: int, mask: np.ndarray | None) -> list[tuple[int, float]]:

@@ -13,11 +13,21 @@ DEFAULT_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fa
 CHUNKER_VERSION = 6
 
 
+def default_cache() -> Path:
+    """Where derived, re-creatable files live (the ONNX query encoder): $RLA_CACHE, else the user's cache folder."""
+    if os.environ.get("RLA_CACHE"):
+        return Path(os.environ["RLA_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rla"
+
+
 @dataclass(frozen=True)
 class Settings:
     corpus: Path = Path("corpus")
     index: Path = Path("index")
     model: str = DEFAULT_MODEL
+    cache: Path = field(default_factory=default_cache)
+    # Queries through the model's ONNX export when one matches (see rag/embed_onnx.py), else PyTorch.
+    onnx_queries: bool = True
     # Chunking, in cl100k_base tokens; the model's own tokenizer caps it too.
     chunk_tokens: int = 120
     chunk_overlap_sentences: int = 1

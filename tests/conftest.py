@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,9 @@ from rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
+
+# The ONNX query encoder that ingest exports goes to a cache folder of this session, not the user's.
+os.environ.setdefault("RLA_CACHE", tempfile.mkdtemp(prefix="rla-test-cache-"))
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,7 @@ def rla_command() -> list[str]:
 
 
 def rla_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RLA_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RLA_") or k == "RLA_CACHE"}
     env.update({"PYTHONUNBUFFERED": "1", "COLUMNS": "200", **extra})
     return env
 

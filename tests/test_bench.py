@@ -144,6 +144,7 @@ def _results(search_p95: float = 20.0, ask: str = "ok") -> dict[str, Any]:
         "queries": 127,
         "queries_from": "127 from eval/questions.jsonl",
         "corpus": {"files": 5, "kb": 174.0},
+        "encoder_export_s": 4.0,
         "pipeline_ingest": [ingest | {"maxrss_mb": 800.0}, ingest | {"ingest_s": 42.0, "maxrss_mb": 810.0}],
         "tutorial_ingest": [{"ingest_s": 30.0, "encode_s": 20.0, "chunks": 277, "maxrss_mb": 700.0}] * 2,
         "throughput": {

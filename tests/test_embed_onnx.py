@@ -1,0 +1,117 @@
+"""The ONNX query encoder: the same vectors as the PyTorch model, never a wrong one, no torch import for search."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.embed import SentenceTransformerEmbedder, load_embedder, load_query_embedder
+from rag.embed_onnx import OnnxEncoder, encoder_dir, export
+from rag.ingest import ingest
+from rag.retrieve import Retriever
+from rag.settings import DEFAULT_MODEL_SHA256, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _questions(n: int = 40) -> list[str]:
+    lines = (ROOT / "eval" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["question"] for line in lines[:n]]
+
+
+@pytest.fixture(scope="module")
+def cache_with_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cache = tmp_path_factory.mktemp("cache")
+    folder = export(load_embedder(), cache)
+    assert folder == encoder_dir(cache, DEFAULT_MODEL_SHA256)
+    return cache
+
+
+def test_onnx_vectors_equal_the_pytorch_models(cache_with_encoder: Path) -> None:
+    enc = OnnxEncoder.load(encoder_dir(cache_with_encoder, DEFAULT_MODEL_SHA256))
+    assert enc is not None
+    texts = _questions() + ["x", "the review " * 400]  # a one-letter text and one the model truncates
+    want = load_embedder().embed_batch(texts)
+    assert np.abs(enc.embed_batch(texts) - want).max() < 1e-5  # padded batches
+    one_by_one = np.stack([enc.embed_batch([t])[0] for t in texts])
+    assert np.abs(one_by_one - want).max() < 1e-5
+
+
+def test_search_through_onnx_ranks_exactly_as_pytorch(built_index: Settings) -> None:
+    fast, slow = Retriever(built_index), Retriever(replace(built_index, onnx_queries=False))
+    assert isinstance(fast.embedder, OnnxEncoder)
+    assert isinstance(slow.embedder, SentenceTransformerEmbedder)
+    for q in _questions(25):
+        assert [h.chunk.id for h in fast.search(q)] == [h.chunk.id for h in slow.search(q)], q
+
+
+@pytest.mark.parametrize("damage", ["truncate graph", "flip graph bytes", "change probe vector", "no tokenizer"])
+def test_a_damaged_encoder_is_ignored_and_pytorch_answers(cache_with_encoder: Path, tmp_path: Path, damage: str) -> None:
+    cache = tmp_path / "cache"
+    src = encoder_dir(cache_with_encoder, DEFAULT_MODEL_SHA256)
+    folder = encoder_dir(cache, DEFAULT_MODEL_SHA256)
+    folder.parent.mkdir(parents=True)
+    shutil.copytree(src, folder)
+    graph = folder / "model.onnx"
+    if damage == "truncate graph":
+        graph.write_bytes(graph.read_bytes()[: graph.stat().st_size // 2])
+    elif damage == "flip graph bytes":  # weights in the middle of the file: it loads, but gives other vectors
+        data = bytearray(graph.read_bytes())
+        mid = len(data) // 2
+        data[mid : mid + 4096] = bytes(b ^ 0x5A for b in data[mid : mid + 4096])
+        graph.write_bytes(bytes(data))
+    elif damage == "change probe vector":
+        meta = json.loads((folder / "encoder.json").read_text(encoding="utf-8"))
+        meta["vectors"][0][0] += 0.01
+        (folder / "encoder.json").write_text(json.dumps(meta), encoding="utf-8")
+    else:
+        (folder / "tokenizer.json").unlink()
+    assert OnnxEncoder.load(folder) is None
+    settings = Settings(cache=cache)
+    built = {"name": "all-MiniLM-L6-v2", "sha256": DEFAULT_MODEL_SHA256, "dim": 384}
+    assert isinstance(load_query_embedder(settings, built), SentenceTransformerEmbedder)
+
+
+def test_ingest_makes_the_encoder_once_and_reports_it(small_corpus: Path, tmp_path: Path) -> None:
+    settings = Settings(corpus=small_corpus, index=tmp_path / "index", cache=tmp_path / "cache")
+    report = ingest(settings)
+    assert report.query_encoder == "onnxruntime"
+    made = encoder_dir(settings.cache, DEFAULT_MODEL_SHA256) / "model.onnx"
+    assert made.exists()
+    before = made.stat().st_mtime_ns
+    again = ingest(settings)
+    assert again.query_encoder == "onnxruntime" and not again.changed
+    assert made.stat().st_mtime_ns == before  # not made again
+
+
+def test_ingest_without_a_writable_cache_still_indexes(small_corpus: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder should be", encoding="utf-8")
+    settings = Settings(corpus=small_corpus, index=tmp_path / "index", cache=blocker)
+    report = ingest(settings)
+    assert report.changed and report.query_encoder == "pytorch"
+    hits = Retriever(settings).search("information sharing between agencies", k=3)
+    assert len(hits) == 3
+
+
+def test_search_process_never_imports_torch(built_index: Settings) -> None:
+    code = (
+        "import sys\n"
+        "from rag.cli import main\n"
+        f"rc = main(['--index', {str(built_index.index)!r}, 'search', 'fathers', '--k', '3'])\n"
+        "assert rc == 0, rc\n"
+        "print('torch' in sys.modules, 'sentence_transformers' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "False False"
+    assert "fathers" in out.stdout.lower()
