@@ -10,10 +10,10 @@ import subprocess
 import sys
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
-from pdfgen import encrypted_pdf, text_pdf
+from pdfgen import assemble, encrypted_pdf, stream, text_pdf
 
 from rag.store import IndexData, current_generation, open_index
 
@@ -153,20 +153,6 @@ def seed_pdfs() -> dict[str, bytes]:
     }
 
 
-def assemble(objects: Sequence[bytes], root: int = 1, version: bytes = b"1.4") -> bytes:
-    """A PDF with these object bodies (numbered from 1) and an exact xref table."""
-    out = bytearray(b"%PDF-" + version + b"\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref_at = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
-    out += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, root, xref_at)
-    return bytes(out)
-
-
 _FONT = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
 _TEXT = b"BT /F1 12 Tf 72 720 Td (Learning includes: cycles must not hang the parser.) Tj ET"
 
@@ -178,17 +164,10 @@ def _page(parent: int, contents: bytes, font: int = 3) -> bytes:
     )
 
 
-def _stream(data: bytes, flate: bool = False) -> bytes:
-    if flate:
-        data = zlib.compress(data)
-        return b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(data), data)
-    return b"<< /Length %d >>\nstream\n%s\nendstream" % (len(data), data)
-
-
 def cyclic_pdfs() -> dict[str, bytes]:
     """Object graphs that loop back on themselves, or nest absurdly deep."""
     cat, pages = b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>"
-    text = _stream(_TEXT)
+    text = stream(_TEXT)
     return {
         # A Pages node that lists itself as its own kid.
         "kids-self": assemble(
@@ -259,7 +238,7 @@ def cyclic_pdfs() -> dict[str, bytes]:
                     b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
                     b"/Resources << /Font << /F1 3 0 R >> /XObject << /X 6 0 R >> >> /Contents 5 0 R >>"
                 ),
-                _stream(b"/X Do " + _TEXT),
+                stream(b"/X Do " + _TEXT),
                 (
                     b"<< /Type /XObject /Subtype /Form /BBox [0 0 612 792] "
                     b"/Resources << /Font << /F1 3 0 R >> /XObject << /X 6 0 R >> >> /Length 5 >>\nstream\n/X Do\nendstream"

@@ -27,11 +27,26 @@ def _content(text: str) -> bytes:
     return b"\n".join(ops)
 
 
-def _stream(data: bytes, compress: bool) -> bytes:
+def stream(data: bytes, compress: bool = False) -> bytes:
+    """A stream object's body, deflated when asked."""
     if compress:
         data = zlib.compress(data, 9)
         return b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(data), data)
     return b"<< /Length %d >>\nstream\n%s\nendstream" % (len(data), data)
+
+
+def assemble(objects: Sequence[bytes], root: int = 1, version: bytes = b"1.4") -> bytes:
+    """A PDF with these object bodies (numbered from 1) and an exact xref table."""
+    out = bytearray(b"%PDF-" + version + b"\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref_at = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
+    out += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, root, xref_at)
+    return bytes(out)
 
 
 def build_pdf(contents: Sequence[bytes], *, compress: bool = False) -> bytes:
@@ -48,17 +63,8 @@ def build_pdf(contents: Sequence[bytes], *, compress: bool = False) -> bytes:
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
             b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % (5 + 2 * i)
         )
-        objects.append(_stream(content, compress))
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref_at = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref_at)
-    return bytes(out)
+        objects.append(stream(content, compress))
+    return assemble(objects)
 
 
 def text_pdf(pages: Sequence[str], *, compress: bool = False) -> bytes:
