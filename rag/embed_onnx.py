@@ -129,6 +129,7 @@ def export(embedder: Any, cache: Path) -> Path | None:
     if OnnxEncoder.load(folder) is not None:
         return folder
     tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
+    _remove_orphans(folder)
     try:
         import onnx  # noqa: F401  (torch's exporter needs it; without it there is nothing to do)
         import torch
@@ -178,6 +179,24 @@ def export(embedder: Any, cache: Path) -> Path | None:
         return None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _remove_orphans(folder: Path) -> None:
+    """Temp folders left by exports that were killed (their process is gone)."""
+    for tmp in folder.parent.glob(f"{folder.name}.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # someone else's process, or not a pid we can ask about: leave its folder
+    return True
 
 
 def _hidden_states(model: Any, names: list[str]) -> Any:

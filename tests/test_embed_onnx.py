@@ -115,3 +115,14 @@ def test_search_process_never_imports_torch(built_index: Settings) -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "False False"
     assert "fathers" in out.stdout.lower()
+
+
+def test_export_clears_what_a_killed_export_left(cache_with_encoder: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    folder = encoder_dir(cache, DEFAULT_MODEL_SHA256)
+    dead = folder.with_name(f"{folder.name}.tmp-999999999")  # no such process
+    dead.mkdir(parents=True)
+    (dead / "model.onnx").write_bytes(b"half a graph")
+    assert export(load_embedder(), cache) == folder
+    assert not dead.exists()
+    assert OnnxEncoder.load(folder) is not None
