@@ -96,7 +96,7 @@ TEXT = b"Serious case review: Child Q\n\nLearning\nProfessionals should talk to 
 
 
 def test_handler_refuses_other_types_big_files_and_binaries(tmp_path: Path) -> None:
-    from rag.webapp import save_uploads
+    from rag.uploads import save_uploads
 
     settings = _settings(tmp_path, max_file_mb=1)
     paths = [
@@ -119,7 +119,7 @@ def test_handler_refuses_other_types_big_files_and_binaries(tmp_path: Path) -> N
 
 
 def test_handler_saves_under_a_safe_new_name_inside_the_corpus(tmp_path: Path) -> None:
-    from rag.webapp import safe_name, save_uploads
+    from rag.uploads import safe_name, save_uploads
 
     settings = _settings(tmp_path)
     (settings.corpus / "review.txt").write_bytes(b"already here")
@@ -160,7 +160,7 @@ def test_handler_saves_under_a_safe_new_name_inside_the_corpus(tmp_path: Path) -
 def test_handler_refuses_a_file_already_in_the_index(tmp_path: Path) -> None:
     import hashlib
 
-    from rag.webapp import save_uploads
+    from rag.uploads import save_uploads
 
     settings = _settings(tmp_path)
     known = {hashlib.sha256(TEXT).hexdigest(): "reviews/child-q.txt"}
