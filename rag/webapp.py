@@ -23,7 +23,21 @@ from rag.errors import IndexMissing, RlaError
 from rag.retrieve import MODES, SECTIONS, Filters, Retriever, clean_query
 from rag.settings import Settings
 from rag.store import IndexData
-from rag.uploads import Upload, save_uploads
+from rag.uploads import save_uploads
+from rag.webapp_html import (
+    CSS,
+    HOW_IT_WORKS,
+    _esc,
+    _one_line,
+    _scroll,
+    answer_html,
+    citation_choices,
+    citation_html,
+    facets_html,
+    ledger_html,
+    record_html,
+    uploads_html,
+)
 
 log = logging.getLogger("rla.webapp")
 
@@ -38,28 +52,6 @@ ANY = ("Any", "")
 REVIEW_COLUMNS = ["Title", "Year", "Area", "Type", "Keywords", "Id"]
 EVAL_COLUMNS = ["id", "kind", "mode", "question", "gold", "missed", "abstained"]
 INGEST_COLUMNS = ["file", "status", "reviews", "chunks", "reason"]
-HOW_IT_WORKS = (
-    "<div class='rla-meta'><p><strong>How answers are made.</strong> An answer is built only from sentences quoted "
-    "from the indexed reviews, each with a numbered citation. When no review addresses the question, the app says so "
-    "rather than guess.</p><p>After asking, choose a citation here to read the excerpt highlighted in its whole review.</p></div>"
-)
-
-CSS = """
-.rla-scroll { max-height: calc(100vh - 230px); min-height: 120px; overflow-y: auto; padding: 0.25rem 0.75rem;
-  border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg); }
-.rla-record .rla-text { line-height: 1.5; }
-.rla-record h4 { margin: 0.9rem 0 0.2rem; }
-.rla-meta { color: var(--body-text-color-subdued); font-size: 0.92em; margin: 0.1rem 0; }
-.rla-record mark, .rla-answer mark { background: #ffe066; color: #111; padding: 0 2px; border-radius: 2px; }
-.rla-answer li { margin: 0.25rem 0; }
-.rla-answer .rla-cite { font-weight: 600; white-space: nowrap; }
-.rla-sources { font-size: 0.93em; }
-.rla-abstain { border-left: 4px solid #d9822b; padding: 0.5rem 0.9rem; background: rgba(217, 130, 43, 0.08); }
-.rla-notice { border-left: 4px solid #3b82f6; padding: 0.4rem 0.8rem; }
-.rla-banner p { margin: 0; }
-.rla-facets { font-size: 0.88em; }
-.rla-facets span { display: inline-block; margin: 0 0.6rem 0.1rem 0; white-space: nowrap; }
-"""
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -168,27 +160,6 @@ def parse_filters(
     )
 
 
-def _esc(text: str) -> str:
-    # Braces and dollars too: gr.HTML renders its value through a template.
-    return html.escape(text, quote=False).replace("{", "&#123;").replace("}", "&#125;").replace("$", "&#36;")
-
-
-_LIST_ITEM = re.compile(r"\n(?=[ \t]*(?:\d{1,2}[.)]|[•*>-]|&gt;|[a-z][.)])[ \t])")
-
-
-def _prose(text: str) -> str:
-    """Source text as HTML that reflows: blank lines part paragraphs, list items keep their own line,
-    other line breaks (hard-wrapped text) become spaces. Offsets are unaffected: callers split first."""
-    out = _esc(text)
-    out = re.sub(r"\n[ \t]*\n\s*", "<br><br>", out)
-    out = _LIST_ITEM.sub("<br>", out)
-    return out.replace("\n", " ")
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
 # --- choices from the index -----------------------------------------------------------------------------------
 
 
@@ -210,168 +181,6 @@ def filter_choices(data: IndexData | None) -> dict[str, list[tuple[str, str]]]:
         "type": counted([r.type or "" for r in reviews]),
         "keyword": counted([k for r in reviews for k in r.keywords]),
     }
-
-
-# --- rendering ------------------------------------------------------------------------------------------------
-
-
-def _where(source: str, page: int | None) -> str:
-    return source + (f", p. {page}" if page else "")
-
-
-def answer_html(ans: dict[str, Any]) -> str:
-    """The answer with its numbered citations, or the abstention said plainly."""
-    if ans.get("abstained"):
-        return (
-            "<div class='rla-answer rla-abstain'><p><strong>The reviews in the index do not answer this.</strong></p>"
-            f"<p>{_esc(ans['answer'])}</p></div>"
-        )
-    parts = ["<div class='rla-answer'>"]
-    items: list[str] = []
-
-    def flush() -> None:
-        if items:
-            parts.append("<ul>" + "".join(items) + "</ul>")
-            items.clear()
-
-    for i, line in enumerate(ans["answer"].splitlines()):
-        if not line.strip():
-            continue
-        if line.startswith("- "):
-            body = re.sub(r"\[(\d+)\]$", r"<span class='rla-cite'>[\1]</span>", _esc(line[2:]))
-            items.append(f"<li>{body}</li>")
-            continue
-        flush()
-        # The first line says how many reviews; later "…:" lines head the found / recommended groups.
-        parts.append(f"<p><strong>{_esc(line)}</strong></p>" if i == 0 else f"<h4>{_esc(line)}</h4>")
-    flush()
-    if ans.get("notice"):
-        parts.append(f"<p class='rla-notice'>{_esc(ans['notice'])}</p>")
-    parts.append("<h4>Sources</h4><ol class='rla-sources'>")
-    for c in ans["citations"]:
-        meta = ", ".join(_esc(str(x)) for x in (c["year"], c["area"]) if x)
-        parts.append(
-            f"<li value='{int(c['n'])}'><strong>{_esc(c['title'])}</strong>{', ' + meta if meta else ''} · "
-            f"{_esc(c['section'])} — <span class='rla-meta'>{_esc(_where(c['source'], c['page']))}</span></li>"
-        )
-    parts.append("</ol></div>")
-    return "".join(parts)
-
-
-def _scroll(inner: str) -> str:
-    return f"<div class='rla-scroll'>{inner}</div>"
-
-
-def citation_choices(ans: dict[str, Any]) -> list[tuple[str, str]]:
-    out = []
-    for c in ans.get("citations", []):
-        title = c["title"] if len(c["title"]) <= 40 else c["title"][:38].rstrip() + "…"
-        out.append((f"[{c['n']}] {title}" + (f" ({c['year']})" if c["year"] else ""), str(c["n"])))
-    return out
-
-
-def record_html(data: IndexData, review_id: str, mark: tuple[int, int] | None = None, note: str = "") -> str:
-    """A whole review record, its sections in order; `mark` (source offsets) is highlighted where it falls."""
-    from rag.ui_text import review_record
-
-    if review_id not in data.reviews:
-        return f"<p>Review {_esc(review_id)} is not in the current index (it may have been re-indexed); ask again.</p>"
-    rec = review_record(data, review_id)
-    src = data.sources[rec["source"]]
-    meta = [str(rec["year"] or "year not stated"), rec["area"], rec["type"] or "type not stated"]
-    parts = [
-        "<div class='rla-record rla-scroll'>",
-        f"<h3>{_esc(rec['title'])}</h3>",
-        f"<p class='rla-meta'>{_esc(' · '.join(meta))}</p>",
-        f"<p class='rla-meta'>Source: {_esc(_where(rec['source'], rec.get('page')))} · id {_esc(rec['id'])}</p>",
-    ]
-    if rec["keywords"]:
-        parts.append(f"<p class='rla-meta'>Keywords: {_esc(', '.join(_one_line(k) for k in rec['keywords']))}</p>")
-    if rec["methodology"]:
-        parts.append(f"<p class='rla-meta'>Methodology: {_esc(_one_line(rec['methodology']))}</p>")
-    if note:
-        parts.append(f"<p class='rla-notice'>{note}</p>")
-    placed = mark is None
-    for s in rec["sections"]:
-        text, start, end = s["text"], s["start"], s["end"]
-        page = f" <span class='rla-meta'>(p. {s['page']})</span>" if s.get("page") else ""
-        if mark is not None and start <= mark[0] < end:
-            a, b = mark[0] - start, min(mark[1], end) - start
-            body = f"{_prose(text[:a])}<mark>{_prose(text[a:b])}</mark>{_prose(text[b:])}"
-            placed = True
-        else:
-            body = _prose(text)
-        parts.append(f"<h4>{_esc(_one_line(s['label']))}{page}</h4><div class='rla-text'>{body}</div>")
-    if not placed and mark is not None:
-        # The excerpt lies outside every recognised section: show it on its own, in its surrounding text.
-        a, b = mark
-        lo, hi = max(0, a - 400), min(len(src.text), b + 400)
-        body = f"…{_prose(src.text[lo:a])}<mark>{_prose(src.text[a:b])}</mark>{_prose(src.text[b:hi])}…"
-        parts.insert(4, f"<h4>Excerpt</h4><div class='rla-text'>{body}</div>")
-    parts.append("</div>")
-    return "".join(parts)
-
-
-def citation_html(data: IndexData, ans: dict[str, Any], n: str | None) -> str:
-    if not n:
-        return "<p class='rla-meta'>Choose a citation above to read the excerpt in its whole review.</p>"
-    cite = next((c for c in ans.get("citations", []) if str(c["n"]) == str(n)), None)
-    if cite is None:
-        return "<p class='rla-meta'>That citation is not part of the current answer.</p>"
-    start, end = int(cite["quote_start"]), int(cite["quote_end"])
-    src = data.sources.get(cite["source"])
-    if src is None or src.text[start:end] != cite["quote"]:
-        return (
-            "<p class='rla-notice'>The index has changed since this answer was given; ask again to see the excerpt "
-            f"in context.</p><blockquote>{_esc(cite['quote'])}</blockquote>"
-        )
-    page = src.page_at(start)
-    where = f" on page {page}" if page else ""
-    note = f"Citation [{int(cite['n'])}] is highlighted below{where}."
-    return record_html(data, cite["review_id"], (start, end), note)
-
-
-def ledger_html(led: Any) -> str:
-    if not led.entries:
-        return f"<p>No review in the index addresses “{_esc(led.topic)}”. Try other words, or widen the filters.</p>"
-    parts = [
-        f"<p><strong>{len(led.entries)} reviews</strong> address “{_esc(led.topic)}” — one excerpt each, closest first.</p><ol>"
-    ]
-    for e in led.entries:
-        c = e.hit.chunk
-        meta = ", ".join(_esc(str(x)) for x in (e.year, e.area, c.section) if x)
-        parts.append(
-            f"<li><strong>{_esc(e.title)}</strong>, {meta} <span class='rla-meta'>({_esc(_where(c.source, c.page))})</span>"
-            f"<br>“{_esc(_one_line(c.text))}”</li>"
-        )
-    parts.append("</ol>")
-    return "".join(parts)
-
-
-def facets_html(rows: list[dict[str, Any]], limit: int = 24) -> str:
-    c = Counter(_one_line(k) for r in rows for k in r["keywords"])
-    if not c:
-        return "<p class='rla-meta'>No keywords among these reviews.</p>"
-    top = sorted(c.items(), key=lambda kv: (-kv[1], kv[0].lower()))[:limit]
-    more = f" <span class='rla-meta'>… and {len(c) - limit} more</span>" if len(c) > limit else ""
-    return (
-        "<div class='rla-facets'><strong>Keywords:</strong> "
-        + "".join(f"<span>{_esc(k)} ({n})</span>" for k, n in top)
-        + more
-        + "</div>"
-    )
-
-
-def uploads_html(uploads: list[Upload]) -> str:
-    if not uploads:
-        return ""
-    rows = []
-    for u in uploads:
-        if u.saved is not None:
-            rows.append(f"<li>Added {_esc(u.name)}, saved as <code>{_esc(u.saved.name)}</code></li>")
-        else:
-            rows.append(f"<li><strong>Refused</strong> {_esc(u.reason)}</li>")
-    return "<ul>" + "".join(rows) + "</ul>"
 
 
 # --- the app --------------------------------------------------------------------------------------------------
