@@ -1,0 +1,141 @@
+"""The web app's edge: filter inputs and their choices from the index, parsed once; errors shown as messages."""
+
+from __future__ import annotations
+
+import functools
+import html
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import gradio as gr
+
+from rag.errors import RlaError
+from rag.retrieve import SECTIONS, Filters
+from rag.store import IndexData
+from rag.webapp_html import _one_line
+
+log = logging.getLogger("rla.webapp")
+
+ANY = ("Any", "")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def shown(fn: F) -> F:
+    """Turn library errors into a visible message, and anything else into a short one (the traceback goes to the log)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except RlaError as e:
+            raise gr.Error(html.escape(str(e), quote=False), title="Cannot do that", print_exception=False) from None
+        except Exception as e:
+            log.exception("unexpected error in %s", fn.__name__)
+            raise gr.Error(
+                f"Unexpected error ({type(e).__name__}); the details are in the server log.", print_exception=False
+            ) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_filters(
+    year_from: str | int | None = None,
+    year_to: str | int | None = None,
+    area: str | None = None,
+    review_type: str | None = None,
+    keyword: str | None = None,
+    section: str | None = None,
+) -> Filters:
+    return Filters.parse(
+        {
+            "year_from": year_from,
+            "year_to": year_to,
+            "area": area,
+            "type": review_type,
+            "keyword": keyword,
+            "section": section,
+        }
+    )
+
+
+def filter_choices(data: IndexData | None) -> dict[str, list[tuple[str, str]]]:
+    """Dropdown choices (label, value) for years, and for area, type and keyword most common first, with counts."""
+    reviews = list(data.reviews.values()) if data else []
+
+    def counted(values: list[str]) -> list[tuple[str, str]]:
+        c = Counter(v for v in values if v)
+        return [ANY] + [
+            (f"{_one_line(v)} ({n})", v) for v, n in sorted(c.items(), key=lambda kv: (-kv[1], kv[0].lower()))
+        ]
+
+    years = [ANY] + [(str(y), str(y)) for y in sorted({r.year for r in reviews if r.year}, reverse=True)]
+    return {
+        "year_from": years,
+        "year_to": years,
+        "area": counted([r.area for r in reviews]),
+        "type": counted([r.type or "" for r in reviews]),
+        "keyword": counted([k for r in reviews for k in r.keywords]),
+    }
+
+
+@dataclass
+class FilterInputs:
+    year_from: gr.Dropdown
+    year_to: gr.Dropdown
+    area: gr.Dropdown
+    review_type: gr.Dropdown
+    keyword: gr.Dropdown
+    section: gr.Dropdown | None
+
+    @property
+    def inputs(self) -> list[Any]:
+        out = [self.year_from, self.year_to, self.area, self.review_type, self.keyword]
+        return out + ([self.section] if self.section is not None else [])
+
+    @property
+    def from_index(self) -> dict[str, gr.Dropdown]:
+        """The inputs whose choices come from the index, by filter_choices key."""
+        return {
+            "year_from": self.year_from,
+            "year_to": self.year_to,
+            "area": self.area,
+            "type": self.review_type,
+            "keyword": self.keyword,
+        }
+
+
+def _filter_inputs(prefix: str, section: bool = True, one_row: bool = False) -> FilterInputs:
+    """Year range, area, type, keyword (and section) inputs; choices are filled from the index on page load.
+
+    Free text is allowed (the filter parser validates it), so API callers are not bound to the choices of the
+    index as it was when the page was built."""
+
+    def pick(label: str, suffix: str, choices: list[tuple[str, str]] | None = None, custom: bool = True) -> gr.Dropdown:
+        return gr.Dropdown(
+            choices or [ANY],
+            value="",
+            label=label,
+            allow_custom_value=custom,
+            elem_id=f"{prefix}-{suffix}",
+            min_width=110,
+        )
+
+    def years() -> tuple[gr.Dropdown, gr.Dropdown]:
+        return pick("From year", "year-from"), pick("To year", "year-to")
+
+    if one_row:  # inside the caller's row
+        (year_from, year_to), area = years(), pick("Area", "area")
+        review_type, keyword, sec = pick("Review type", "type"), pick("Keyword", "keyword"), None
+    else:
+        with gr.Row():
+            (year_from, year_to), area = years(), pick("Area", "area")
+        with gr.Row():
+            review_type, keyword = pick("Review type", "type"), pick("Keyword", "keyword")
+            sec = pick("Section", "section", [ANY] + [(s, s) for s in SECTIONS], custom=False) if section else None
+    return FilterInputs(year_from, year_to, area, review_type, keyword, sec)
