@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-import html
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rag.brief_write import BriefError, _html, _markdown, check_output, write_brief
 from rag.chunk import sentence_spans
-from rag.errors import RlaError
 from rag.ledger import Ledger, ledger
 from rag.lexical import SYNONYMS, expand_query
 from rag.llm import LLM, Excerpt, Prompt, ask_model, check_generated, fit_excerpts, load_prompt, render_excerpts
 from rag.retrieve import Filters, Retriever
+
+# The writers live in rag/brief_write.py; callers import them from here with the pack they write.
+__all__ = ["Brief", "BriefError", "Quote", "Reference", "Theme", "Vignette", "build_brief", "check_output", "write_brief"]
 
 POINT_SECTIONS = ("learning", "key issues", "good practice")
 # A sentence is a learning point or recommendation on the topic when it names the topic (or a synonym), or
@@ -31,7 +32,7 @@ TOPIC_WORD_BONUS = 0.05  # the sentence says the topic (or a synonym) in so many
 MAX_POINTS, MAX_POINTS_PER_REVIEW = 14, 2
 MAX_RECOMMENDATIONS = 8
 MAX_THEMES = 5
-MIN_VIGNETTES, MAX_VIGNETTES = 3, 5
+MAX_VIGNETTES = 5
 VIGNETTE_WORDS = 90  # summary sentences are added while the vignette is shorter than this
 SHORT_SUMMARY_WORDS = 25  # below this, the first sentences of the background follow the summary
 
@@ -73,10 +74,6 @@ _QUESTIONS = (
     "Which learning point on “{term}” would change your own practice most, and why?",
     "What gets in the way of acting on the learning about “{term}”, and what could help?",
 )
-
-
-class BriefError(RlaError):
-    """A briefing pack cannot be written (unknown format, missing python-docx, unwritable path)."""
 
 
 @dataclass(frozen=True)
@@ -473,174 +470,3 @@ def _with_overview(brief: Brief, llm: LLM, system: Prompt, user_prompt: Prompt) 
 
 def _short_label(r: Reference) -> str:
     return ", ".join(str(x) for x in (r.title, r.year, r.area) if x)
-
-
-# --- rendering: one list of blocks, written as Markdown, HTML or Word --------------------------
-
-Inline = str | int  # text, or a citation of reference n
-
-
-@dataclass(frozen=True)
-class _Block:
-    kind: str  # "h1", "h2", "h3", "p", "ul", "ol", "refs"
-    items: tuple[tuple[Inline, ...], ...]  # one item for a heading or paragraph
-
-
-_INTRO = (
-    "Every quotation in this pack is verbatim from the review numbered in brackets (see References). "
-    "The discussion questions are prompts for the group, not findings. These are real reviews about children "
-    "who were harmed: quote them with care."
-)
-
-
-def _blocks(b: Brief) -> list[_Block]:
-    def one(kind: str, *inline: Inline) -> _Block:
-        return _Block(kind, (tuple(inline),))
-
-    def quoted(q: Quote) -> tuple[Inline, ...]:
-        return (f"“{q.display}” ", q.ref)
-
-    out = [one("h1", f"Briefing: {b.topic}"), one("p", b.scope())]
-    if b.by_year:
-        years = "; ".join(f"{y}: {n}" for y, n in b.by_year.items())
-        areas = "; ".join(f"{a}: {n}" for a, n in b.by_area.items())
-        out.append(one("p", f"By year — {years}. By area — {areas}."))
-    if not b.reviews:
-        return out
-    out.append(one("p", _INTRO))
-    if b.notice:
-        out.append(one("p", f"Note: {b.notice}"))
-    if b.overview:
-        out.append(one("h2", "Overview (written by a language model)"))
-        for para in b.overview.split("\n\n"):
-            parts = re.split(r"\[(\d+)\]", para)
-            out.append(one("p", *(int(x) if i % 2 else x for i, x in enumerate(parts) if x)))
-    if b.themes:
-        out.append(one("h2", "Key learning points"))
-        named = [t for t in b.themes if t.name]
-        if named:
-            out.append(one("p", "Grouped by a term the points share; that term names the theme."))
-        for t in b.themes:
-            if named:
-                out.append(one("h3", t.heading))
-            out.append(_Block("ul", tuple(quoted(p) for p in t.points)))
-    if b.recommendations:
-        out += [one("h2", "What the reviews recommended"), _Block("ul", tuple(quoted(r) for r in b.recommendations))]
-    if b.vignettes:
-        out.append(one("h2", "Case vignettes"))
-        if len(b.vignettes) < MIN_VIGNETTES:
-            out.append(one("p", f"Only {len(b.vignettes)} of the reviews on this topic have a summary to draw a vignette from."))
-        for v in b.vignettes:
-            out += [one("h3", v.heading), one("p", *(x for q in v.quotes for x in (*quoted(q), " ")))]
-    out += [one("h2", "Questions for discussion"), _Block("ol", tuple((x,) for x in b.questions))]
-    out += [one("h2", "References"), _Block("refs", tuple((r.n, f" {r.label()}") for r in b.references))]
-    if b.others:
-        out += [one("h2", "Other reviews on this topic (not quoted)"), _Block("ul", tuple((r.label(),) for r in b.others))]
-    return out
-
-
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|!])")
-
-
-def _markdown(b: Brief) -> str:
-    def line(item: tuple[Inline, ...]) -> str:
-        return "".join(f"[{x}]" if isinstance(x, int) else _MD_SPECIAL.sub(r"\\\1", x) for x in item).strip()
-
-    out: list[str] = []
-    for blk in _blocks(b):
-        if blk.kind in ("h1", "h2", "h3"):
-            out.append("#" * int(blk.kind[1]) + " " + line(blk.items[0]))
-        elif blk.kind == "p":
-            out.append(line(blk.items[0]))
-        elif blk.kind == "ul":
-            out.append("\n".join(f"- {line(i)}" for i in blk.items))
-        elif blk.kind == "ol":
-            out.append("\n".join(f"{n}. {line(i)}" for n, i in enumerate(blk.items, 1)))
-        else:  # references: one per line, hard line breaks
-            out.append("  \n".join(line(i) for i in blk.items))
-    return "\n\n".join(out) + "\n"
-
-
-_HTML_HEAD = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<title>{title}</title>
-<style>
-body {{ font-family: Georgia, serif; max-width: 46em; margin: 2em auto; padding: 0 1em; line-height: 1.5; }}
-h1, h2, h3 {{ font-family: Arial, sans-serif; }}
-a.cite {{ text-decoration: none; }}
-</style>
-</head>
-<body>
-"""
-
-
-def _html(b: Brief) -> str:
-    """Everything from a source is escaped; the only links are citations to the reference list."""
-
-    def line(item: tuple[Inline, ...]) -> str:
-        return "".join(
-            f'<a class="cite" href="#ref-{x}">[{x}]</a>' if isinstance(x, int) else html.escape(x) for x in item
-        ).strip()
-
-    out = [_HTML_HEAD.format(title=html.escape(f"Briefing: {b.topic}"))]
-    for blk in _blocks(b):
-        if blk.kind in ("h1", "h2", "h3", "p"):
-            out.append(f"<{blk.kind}>{line(blk.items[0])}</{blk.kind}>")
-        elif blk.kind in ("ul", "ol"):
-            out.append(f"<{blk.kind}>\n" + "\n".join(f"<li>{line(i)}</li>" for i in blk.items) + f"\n</{blk.kind}>")
-        else:  # the reference list: anchors for the citations, not links
-            out += [f'<p id="ref-{i[0]}">[{i[0]}]{line(i[1:])}</p>' for i in blk.items]
-    return "\n".join(out) + "\n</body>\n</html>\n"
-
-
-def _write_docx(b: Brief, path: Path) -> None:
-    try:
-        import docx
-    except ImportError:
-        raise BriefError("writing .docx needs the python-docx package: pip install 'rla[docx]'") from None
-
-    def line(item: tuple[Inline, ...]) -> str:
-        # XML cannot hold most control characters; python-docx refuses them.
-        text = "".join(f"[{x}]" if isinstance(x, int) else x for x in item).strip()
-        return "".join(ch for ch in text if ch in "\t\n" or ord(ch) >= 32)
-
-    d = docx.Document()
-    for blk in _blocks(b):
-        if blk.kind in ("h1", "h2", "h3"):
-            d.add_heading(line(blk.items[0]), 0 if blk.kind == "h1" else int(blk.kind[1]) - 1)
-        elif blk.kind in ("p", "refs"):
-            for i in blk.items:
-                d.add_paragraph(line(i))
-        else:
-            for i in blk.items:
-                d.add_paragraph(line(i), style="List Bullet" if blk.kind == "ul" else "List Number")
-    d.save(str(path))
-
-
-WRITERS: dict[str, Callable[[Brief, Path], Any]] = {
-    ".md": lambda b, path: path.write_text(b.to_markdown(), encoding="utf-8"),
-    ".html": lambda b, path: path.write_text(b.to_html(), encoding="utf-8"),
-    ".docx": _write_docx,
-}
-
-
-def check_output(path: Path) -> Path:
-    """The path, if its suffix names a format a briefing can be written in; else a BriefError."""
-    path = Path(path)
-    if path.suffix.lower() not in WRITERS:
-        raise BriefError(f"cannot write a briefing as {path.name!r}: name the file {', '.join(f'*{s}' for s in WRITERS)}")
-    return path
-
-
-def write_brief(brief: Brief, path: Path) -> Path:
-    """Write the pack in the format its suffix names (.md, .html or .docx)."""
-    path = check_output(path)
-    writer = WRITERS[path.suffix.lower()]
-    try:
-        writer(brief, path)
-    except OSError as e:
-        raise BriefError(f"cannot write {path}: {e.strerror or e}") from e
-    return path
