@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.brief_write import BriefError, _html, _markdown, check_output, write_brief
+from rag.brief_write import BriefError, check_output, render_html, render_markdown, write_brief
 from rag.chunk import sentence_spans
 from rag.ledger import Ledger, ledger
 from rag.lexical import SYNONYMS, expand_query
@@ -166,10 +166,10 @@ class Brief:
         return asdict(self)
 
     def to_markdown(self) -> str:
-        return _markdown(self)
+        return render_markdown(self)
 
     def to_html(self) -> str:
-        return _html(self)
+        return render_html(self)
 
 
 def _filters_text(filters: dict[str, Any]) -> str:

@@ -86,7 +86,7 @@ def _blocks(b: Brief) -> list[_Block]:
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|!])")
 
 
-def _markdown(b: Brief) -> str:
+def render_markdown(b: Brief) -> str:
     def line(item: tuple[Inline, ...]) -> str:
         return "".join(f"[{x}]" if isinstance(x, int) else _MD_SPECIAL.sub(r"\\\1", x) for x in item).strip()
 
@@ -121,7 +121,7 @@ a.cite {{ text-decoration: none; }}
 """
 
 
-def _html(b: Brief) -> str:
+def render_html(b: Brief) -> str:
     """Everything from a source is escaped; the only links are citations to the reference list."""
 
     def line(item: tuple[Inline, ...]) -> str:

@@ -14,7 +14,7 @@ import pandas as pd
 from rag.errors import RlaError
 from rag.retrieve import MODES
 from rag.uploads import save_uploads
-from rag.webapp_html import _esc, uploads_html
+from rag.webapp_html import esc, uploads_html
 from rag.webapp_inputs import shown
 
 if TYPE_CHECKING:
@@ -184,7 +184,7 @@ def corpus_tab(lib: Library, status: gr.Markdown) -> Ingest:
             lib.ingesting.release()
         for u in uploads:
             if u.saved is None:
-                gr.Warning(_esc(u.reason))
+                gr.Warning(esc(u.reason))
         table = pd.DataFrame(
             [
                 {"file": f.source, "status": f.status, "reviews": f.reviews, "chunks": f.chunks, "reason": f.reason}
@@ -199,7 +199,7 @@ def corpus_tab(lib: Library, status: gr.Markdown) -> Ingest:
             else f"Index is up to date ({report.generation}); nothing new to embed"
         )
         summary = (
-            f"{uploads_html(uploads)}<p><strong>{_esc(verdict)}</strong>: {t['files']} files, {t['reviews']} reviews, "
+            f"{uploads_html(uploads)}<p><strong>{esc(verdict)}</strong>: {t['files']} files, {t['reviews']} reviews, "
             f"{t['chunks']} excerpts, {t['embedded']} newly embedded, {t['skipped']} skipped.</p>"
         )
         return summary, table, lib.status()

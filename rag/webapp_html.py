@@ -34,7 +34,7 @@ CSS = """
 """
 
 
-def _esc(text: str) -> str:
+def esc(text: str) -> str:
     # Braces and dollars too: gr.HTML renders its value through a template.
     return html.escape(text, quote=False).replace("{", "&#123;").replace("}", "&#125;").replace("$", "&#36;")
 
@@ -45,13 +45,13 @@ _LIST_ITEM = re.compile(r"\n(?=[ \t]*(?:\d{1,2}[.)]|[•*>-]|&gt;|[a-z][.)])[ \t
 def _prose(text: str) -> str:
     """Source text as HTML that reflows: blank lines part paragraphs, list items keep their own line,
     other line breaks (hard-wrapped text) become spaces. Offsets are unaffected: callers split first."""
-    out = _esc(text)
+    out = esc(text)
     out = re.sub(r"\n[ \t]*\n\s*", "<br><br>", out)
     out = _LIST_ITEM.sub("<br>", out)
     return out.replace("\n", " ")
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
@@ -64,7 +64,7 @@ def answer_html(ans: dict[str, Any]) -> str:
     if ans.get("abstained"):
         return (
             "<div class='rla-answer rla-abstain'><p><strong>The reviews in the index do not answer this.</strong></p>"
-            f"<p>{_esc(ans['answer'])}</p></div>"
+            f"<p>{esc(ans['answer'])}</p></div>"
         )
     parts = ["<div class='rla-answer'>"]
     items: list[str] = []
@@ -78,27 +78,27 @@ def answer_html(ans: dict[str, Any]) -> str:
         if not line.strip():
             continue
         if line.startswith("- "):
-            body = re.sub(r"\[(\d+)\]$", r"<span class='rla-cite'>[\1]</span>", _esc(line[2:]))
+            body = re.sub(r"\[(\d+)\]$", r"<span class='rla-cite'>[\1]</span>", esc(line[2:]))
             items.append(f"<li>{body}</li>")
             continue
         flush()
         # The first line says how many reviews; later "…:" lines head the found / recommended groups.
-        parts.append(f"<p><strong>{_esc(line)}</strong></p>" if i == 0 else f"<h4>{_esc(line)}</h4>")
+        parts.append(f"<p><strong>{esc(line)}</strong></p>" if i == 0 else f"<h4>{esc(line)}</h4>")
     flush()
     if ans.get("notice"):
-        parts.append(f"<p class='rla-notice'>{_esc(ans['notice'])}</p>")
+        parts.append(f"<p class='rla-notice'>{esc(ans['notice'])}</p>")
     parts.append("<h4>Sources</h4><ol class='rla-sources'>")
     for c in ans["citations"]:
-        meta = ", ".join(_esc(str(x)) for x in (c["year"], c["area"]) if x)
+        meta = ", ".join(esc(str(x)) for x in (c["year"], c["area"]) if x)
         parts.append(
-            f"<li value='{int(c['n'])}'><strong>{_esc(c['title'])}</strong>{', ' + meta if meta else ''} · "
-            f"{_esc(c['section'])} — <span class='rla-meta'>{_esc(_where(c['source'], c['page']))}</span></li>"
+            f"<li value='{int(c['n'])}'><strong>{esc(c['title'])}</strong>{', ' + meta if meta else ''} · "
+            f"{esc(c['section'])} — <span class='rla-meta'>{esc(_where(c['source'], c['page']))}</span></li>"
         )
     parts.append("</ol></div>")
     return "".join(parts)
 
 
-def _scroll(inner: str) -> str:
+def scroll(inner: str) -> str:
     return f"<div class='rla-scroll'>{inner}</div>"
 
 
@@ -115,20 +115,20 @@ def record_html(data: IndexData, review_id: str, mark: tuple[int, int] | None = 
     from rag.ui_text import review_record
 
     if review_id not in data.reviews:
-        return f"<p>Review {_esc(review_id)} is not in the current index (it may have been re-indexed); ask again.</p>"
+        return f"<p>Review {esc(review_id)} is not in the current index (it may have been re-indexed); ask again.</p>"
     rec = review_record(data, review_id)
     src = data.sources[rec["source"]]
     meta = [str(rec["year"] or "year not stated"), rec["area"], rec["type"] or "type not stated"]
     parts = [
         "<div class='rla-record rla-scroll'>",
-        f"<h3>{_esc(rec['title'])}</h3>",
-        f"<p class='rla-meta'>{_esc(' · '.join(meta))}</p>",
-        f"<p class='rla-meta'>Source: {_esc(_where(rec['source'], rec.get('page')))} · id {_esc(rec['id'])}</p>",
+        f"<h3>{esc(rec['title'])}</h3>",
+        f"<p class='rla-meta'>{esc(' · '.join(meta))}</p>",
+        f"<p class='rla-meta'>Source: {esc(_where(rec['source'], rec.get('page')))} · id {esc(rec['id'])}</p>",
     ]
     if rec["keywords"]:
-        parts.append(f"<p class='rla-meta'>Keywords: {_esc(', '.join(_one_line(k) for k in rec['keywords']))}</p>")
+        parts.append(f"<p class='rla-meta'>Keywords: {esc(', '.join(one_line(k) for k in rec['keywords']))}</p>")
     if rec["methodology"]:
-        parts.append(f"<p class='rla-meta'>Methodology: {_esc(_one_line(rec['methodology']))}</p>")
+        parts.append(f"<p class='rla-meta'>Methodology: {esc(one_line(rec['methodology']))}</p>")
     if note:
         parts.append(f"<p class='rla-notice'>{note}</p>")
     placed = mark is None
@@ -141,7 +141,7 @@ def record_html(data: IndexData, review_id: str, mark: tuple[int, int] | None = 
             placed = True
         else:
             body = _prose(text)
-        parts.append(f"<h4>{_esc(_one_line(s['label']))}{page}</h4><div class='rla-text'>{body}</div>")
+        parts.append(f"<h4>{esc(one_line(s['label']))}{page}</h4><div class='rla-text'>{body}</div>")
     if not placed and mark is not None:
         # The excerpt lies outside every recognised section: show it on its own, in its surrounding text.
         a, b = mark
@@ -163,7 +163,7 @@ def citation_html(data: IndexData, ans: dict[str, Any], n: str | None) -> str:
     if src is None or src.text[start:end] != cite["quote"]:
         return (
             "<p class='rla-notice'>The index has changed since this answer was given; ask again to see the excerpt "
-            f"in context.</p><blockquote>{_esc(cite['quote'])}</blockquote>"
+            f"in context.</p><blockquote>{esc(cite['quote'])}</blockquote>"
         )
     page = src.page_at(start)
     where = f" on page {page}" if page else ""
@@ -173,30 +173,30 @@ def citation_html(data: IndexData, ans: dict[str, Any], n: str | None) -> str:
 
 def ledger_html(led: Any) -> str:
     if not led.entries:
-        return f"<p>No review in the index addresses “{_esc(led.topic)}”. Try other words, or widen the filters.</p>"
+        return f"<p>No review in the index addresses “{esc(led.topic)}”. Try other words, or widen the filters.</p>"
     parts = [
-        f"<p><strong>{len(led.entries)} reviews</strong> address “{_esc(led.topic)}” — one excerpt each, closest first.</p><ol>"
+        f"<p><strong>{len(led.entries)} reviews</strong> address “{esc(led.topic)}” — one excerpt each, closest first.</p><ol>"
     ]
     for e in led.entries:
         c = e.hit.chunk
-        meta = ", ".join(_esc(str(x)) for x in (e.year, e.area, c.section) if x)
+        meta = ", ".join(esc(str(x)) for x in (e.year, e.area, c.section) if x)
         parts.append(
-            f"<li><strong>{_esc(e.title)}</strong>, {meta} <span class='rla-meta'>({_esc(_where(c.source, c.page))})</span>"
-            f"<br>“{_esc(_one_line(c.text))}”</li>"
+            f"<li><strong>{esc(e.title)}</strong>, {meta} <span class='rla-meta'>({esc(_where(c.source, c.page))})</span>"
+            f"<br>“{esc(one_line(c.text))}”</li>"
         )
     parts.append("</ol>")
     return "".join(parts)
 
 
 def facets_html(rows: list[dict[str, Any]], limit: int = 24) -> str:
-    c = Counter(_one_line(k) for r in rows for k in r["keywords"])
+    c = Counter(one_line(k) for r in rows for k in r["keywords"])
     if not c:
         return "<p class='rla-meta'>No keywords among these reviews.</p>"
     top = sorted(c.items(), key=lambda kv: (-kv[1], kv[0].lower()))[:limit]
     more = f" <span class='rla-meta'>… and {len(c) - limit} more</span>" if len(c) > limit else ""
     return (
         "<div class='rla-facets'><strong>Keywords:</strong> "
-        + "".join(f"<span>{_esc(k)} ({n})</span>" for k, n in top)
+        + "".join(f"<span>{esc(k)} ({n})</span>" for k, n in top)
         + more
         + "</div>"
     )
@@ -208,7 +208,7 @@ def uploads_html(uploads: list[Upload]) -> str:
     rows = []
     for u in uploads:
         if u.saved is not None:
-            rows.append(f"<li>Added {_esc(u.name)}, saved as <code>{_esc(u.saved.name)}</code></li>")
+            rows.append(f"<li>Added {esc(u.name)}, saved as <code>{esc(u.saved.name)}</code></li>")
         else:
-            rows.append(f"<li><strong>Refused</strong> {_esc(u.reason)}</li>")
+            rows.append(f"<li><strong>Refused</strong> {esc(u.reason)}</li>")
     return "<ul>" + "".join(rows) + "</ul>"

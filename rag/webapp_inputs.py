@@ -15,7 +15,7 @@ import gradio as gr
 from rag.errors import RlaError
 from rag.retrieve import SECTIONS, Filters
 from rag.store import IndexData
-from rag.webapp_html import _one_line
+from rag.webapp_html import one_line
 
 log = logging.getLogger("rla.webapp")
 
@@ -71,7 +71,7 @@ def filter_choices(data: IndexData | None) -> dict[str, list[tuple[str, str]]]:
     def counted(values: list[str]) -> list[tuple[str, str]]:
         c = Counter(v for v in values if v)
         return [ANY] + [
-            (f"{_one_line(v)} ({n})", v) for v, n in sorted(c.items(), key=lambda kv: (-kv[1], kv[0].lower()))
+            (f"{one_line(v)} ({n})", v) for v, n in sorted(c.items(), key=lambda kv: (-kv[1], kv[0].lower()))
         ]
 
     years = [ANY] + [(str(y), str(y)) for y in sorted({r.year for r in reviews if r.year}, reverse=True)]
@@ -110,7 +110,7 @@ class FilterInputs:
         }
 
 
-def _filter_inputs(prefix: str, section: bool = True, one_row: bool = False) -> FilterInputs:
+def filter_inputs(prefix: str, section: bool = True, one_row: bool = False) -> FilterInputs:
     """Year range, area, type, keyword (and section) inputs; choices are filled from the index on page load.
 
     Free text is allowed (the filter parser validates it), so API callers are not bound to the choices of the

@@ -17,17 +17,17 @@ from rag.errors import RlaError
 from rag.retrieve import MODES, clean_query
 from rag.webapp_html import (
     HOW_IT_WORKS,
-    _esc,
-    _one_line,
-    _scroll,
     answer_html,
     citation_choices,
     citation_html,
+    esc,
     facets_html,
     ledger_html,
+    one_line,
     record_html,
+    scroll,
 )
-from rag.webapp_inputs import FilterInputs, _filter_inputs, parse_filters, shown
+from rag.webapp_inputs import FilterInputs, filter_inputs, parse_filters, shown
 
 if TYPE_CHECKING:
     from rag.webapp import Library
@@ -89,7 +89,7 @@ def ask_tab(lib: Library) -> FilterInputs:
             )
             ask_btn = gr.Button("Ask", variant="primary", elem_id="ask-btn")
             with gr.Accordion("Filters and search mode", open=False, elem_id="ask-filters"):
-                ask_f = _filter_inputs("ask")
+                ask_f = filter_inputs("ask")
                 mode = gr.Radio(list(MODES), value="hybrid", label="Search mode", elem_id="ask-mode")
             answer_view = gr.HTML(elem_id="answer")
             gr.Examples([[q] for q in EXAMPLE_QUESTIONS], inputs=[question], label="Example questions")
@@ -144,7 +144,7 @@ def reviews_tab(lib: Library) -> ReviewList:
         from rag.ui_text import review_rows
 
         f = parse_filters(year_from, year_to, area, review_type, keyword)
-        needle = _one_line(text or "").lower()
+        needle = one_line(text or "").lower()
         rows = []
         for r in review_rows(lib.current().data):
             if f.year_from is not None and (r["year"] is None or r["year"] < f.year_from):
@@ -168,7 +168,7 @@ def reviews_tab(lib: Library) -> ReviewList:
                     "Year": str(r["year"] or ""),
                     "Area": r["area"],
                     "Type": r["type"] or "",
-                    "Keywords": "; ".join(_one_line(k) for k in r["keywords"]),
+                    "Keywords": "; ".join(one_line(k) for k in r["keywords"]),
                     "Id": r["id"],
                 }
                 for r in rows
@@ -187,7 +187,7 @@ def reviews_tab(lib: Library) -> ReviewList:
     with gr.Tab("Reviews", id="reviews"):
         with gr.Row():
             rv_text = gr.Textbox(label="Search titles, areas, keywords", elem_id="reviews-text", min_width=200, scale=2)
-            rv_f = _filter_inputs("reviews", section=False, one_row=True)
+            rv_f = filter_inputs("reviews", section=False, one_row=True)
         rv_facets = gr.HTML(elem_id="reviews-facets")
         with gr.Row():
             with gr.Column(scale=3, min_width=520):
@@ -202,7 +202,7 @@ def reviews_tab(lib: Library) -> ReviewList:
                 )
             with gr.Column(scale=2, min_width=360):
                 rv_record = gr.HTML(
-                    _scroll("<p class='rla-meta'>Choose a review in the table to read its whole record.</p>"),
+                    scroll("<p class='rla-meta'>Choose a review in the table to read its whole record.</p>"),
                     elem_id="review-record",
                 )
 
@@ -234,14 +234,14 @@ def ledger_tab(lib: Library) -> FilterInputs:
         led = ledger(lib.current(), clean_query(topic or ""), filters)
         by_year = pd.DataFrame({"year": list(led.by_year), "reviews": list(led.by_year.values())})
         by_area = pd.DataFrame({"area": list(led.by_area), "reviews": list(led.by_area.values())})
-        return _scroll(ledger_html(led)), by_year, by_area
+        return scroll(ledger_html(led)), by_year, by_area
 
     with gr.Tab("Ledger", id="ledger"), gr.Row():
         with gr.Column(scale=2, min_width=360):
             topic = gr.Textbox(label="Topic", placeholder="e.g. was not brought", elem_id="ledger-topic")
             ledger_btn = gr.Button("Find every review", variant="primary", elem_id="ledger-btn")
             with gr.Accordion("Filters", open=False):
-                led_f = _filter_inputs("ledger")
+                led_f = filter_inputs("ledger")
             year_plot = gr.BarPlot(
                 x="year",
                 y="reviews",
@@ -262,7 +262,7 @@ def ledger_tab(lib: Library) -> FilterInputs:
             )
         with gr.Column(scale=3, min_width=420):
             ledger_view = gr.HTML(
-                _scroll(
+                scroll(
                     "<p class='rla-meta'>Every review in the index that addresses the topic, with one excerpt each — not just the top few.</p>"
                 ),
                 elem_id="ledger-list",
@@ -300,7 +300,7 @@ def briefing_tab(lib: Library) -> FilterInputs:
         try:
             files.append(briefing.write_brief(pack, folder / f"{_slug(topic)}.docx"))
         except (ImportError, RlaError) as e:  # .docx needs the optional python-docx
-            gr.Warning(_esc(f"No Word file: {e}"))
+            gr.Warning(esc(f"No Word file: {e}"))
         return pack.to_markdown(), gr.update(value=[str(f) for f in files], visible=True)
 
     with gr.Tab("Briefing", id="briefing"):
@@ -319,7 +319,7 @@ def briefing_tab(lib: Library) -> FilterInputs:
                 )
                 brief_btn = gr.Button("Build briefing", variant="primary", interactive=available, elem_id="brief-btn")
                 with gr.Accordion("Filters", open=False):
-                    brief_f = _filter_inputs("brief")
+                    brief_f = filter_inputs("brief")
                 brief_files = gr.File(
                     label="Download",
                     file_count="multiple",
