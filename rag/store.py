@@ -56,17 +56,15 @@ class IndexData:
 
     @property
     def vectors(self) -> np.ndarray:
-        """All vectors as a (n, dim) matrix, read from FAISS once on first use."""
+        """All chunk vectors, (n, dim): a read-only view of the FAISS index's storage, valid while this object lives."""
         if self._vectors is None:
-            n = self.faiss_index.ntotal
-            self._vectors = self.faiss_index.reconstruct_n(0, n) if n else np.zeros((0, self.dim), np.float32)
+            self._vectors = _stored_vectors(self.faiss_index, self.dim)
         return self._vectors
 
     @property
     def sentence_vectors(self) -> np.ndarray:
         if self._sentence_vectors is None:
-            n = self.sentence_index.ntotal
-            self._sentence_vectors = self.sentence_index.reconstruct_n(0, n) if n else np.zeros((0, self.dim), np.float32)
+            self._sentence_vectors = _stored_vectors(self.sentence_index, self.dim)
         return self._sentence_vectors
 
     @property
@@ -78,6 +76,21 @@ class IndexData:
     @property
     def dim(self) -> int:
         return int(self.manifest["model"]["dim"])
+
+
+def _stored_vectors(index: Any, dim: int) -> np.ndarray:
+    """The float32 vectors a flat or HNSW-flat index stores, without copying them (513 MiB at 100k chunks)."""
+    import faiss
+
+    n = index.ntotal
+    if n == 0:
+        return np.zeros((0, dim), np.float32)
+    flat = faiss.downcast_index(index.storage) if hasattr(index, "storage") else index
+    if not hasattr(flat, "get_xb"):  # another index type: its vectors must be decoded
+        return index.reconstruct_n(0, n)
+    view = faiss.rev_swig_ptr(flat.get_xb(), n * dim).reshape(n, dim)
+    view.flags.writeable = False  # the index's memory: nothing may write through it
+    return view
 
 
 def _fsync_dir(path: Path) -> None:
