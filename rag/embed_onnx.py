@@ -64,7 +64,8 @@ class OnnxEncoder:
         """The encoder in `folder`, or None when it is missing, unreadable or no longer matches its probes."""
         try:
             meta = json.loads((folder / "encoder.json").read_text(encoding="utf-8"))
-            if meta.get("format") != FORMAT or sha256_file(folder / "model.onnx") != meta["onnx_sha256"]:  # damage the probes may not touch
+            # The checksum catches damage the probes may not touch (rows of the vocabulary they never use).
+            if meta.get("format") != FORMAT or sha256_file(folder / "model.onnx") != meta["onnx_sha256"]:
                 return None
             import onnxruntime as ort
             from tokenizers import Tokenizer

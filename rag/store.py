@@ -189,7 +189,12 @@ def write_generation(
     _write_file(tmp / "reviews.jsonl", _jsonl([r.to_dict() for r in reviews]))
     _write_file(
         tmp / "sources.jsonl",
-        _jsonl([{"path": s.path, "sha256": s.sha256, "kind": s.kind, "page_starts": list(s.page_starts), "text": s.text} for s in sources]),
+        _jsonl(
+            [
+                {"path": s.path, "sha256": s.sha256, "kind": s.kind, "page_starts": list(s.page_starts), "text": s.text}
+                for s in sources
+            ]
+        ),
     )
     save_bm25(chunks, reviews, tmp / "bm25")
     files = {}
@@ -297,7 +302,9 @@ def _load(gen: Path, model_name: str | None, verify: bool) -> IndexData:
     except ValueError as e:
         raise IndexCorrupt(f"index manifest in {gen} is unreadable; rebuild with: rla ingest --rebuild") from e
     if isinstance(manifest, dict) and manifest.get("format") != FORMAT_VERSION:
-        raise IndexMismatch(f"index at {gen.parent} has format {manifest.get('format')}; rebuild with: rla ingest --rebuild")
+        raise IndexMismatch(
+            f"index at {gen.parent} has format {manifest.get('format')}; rebuild with: rla ingest --rebuild"
+        )
     _check_manifest(gen, manifest)
     if model_name is not None:
         check_model(manifest, model_name)

@@ -53,7 +53,9 @@ def test_search_through_onnx_ranks_exactly_as_pytorch(built_index: Settings) -> 
 
 
 @pytest.mark.parametrize("damage", ["truncate graph", "flip graph bytes", "change probe vector", "no tokenizer"])
-def test_a_damaged_encoder_is_ignored_and_pytorch_answers(cache_with_encoder: Path, tmp_path: Path, damage: str) -> None:
+def test_a_damaged_encoder_is_ignored_and_pytorch_answers(
+    cache_with_encoder: Path, tmp_path: Path, damage: str
+) -> None:
     cache = tmp_path / "cache"
     src = encoder_dir(cache_with_encoder, DEFAULT_MODEL_SHA256)
     folder = encoder_dir(cache, DEFAULT_MODEL_SHA256)
