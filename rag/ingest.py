@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from rag.models import Chunk, Review, SourceText
 from rag.parse import parse_source
 from rag.settings import Settings
 from rag.sources import iter_corpus_files, read_source
-from rag.store import IndexData, check_model, open_index, write_generation, write_lock
+from rag.store import IndexData, check_model, open_index, sha256_file, write_generation, write_lock
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -71,14 +70,10 @@ def _sha256(path: Path, max_bytes: int) -> str | None:
         return None
     if not stat.S_ISREG(st.st_mode) or st.st_size > max_bytes:
         return None
-    h = hashlib.sha256()
     try:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
+        return sha256_file(path)
     except OSError:
         return None
-    return h.hexdigest()
 
 
 def _rel(path: Path, corpus: Path) -> str:
@@ -106,7 +101,8 @@ def ingest(
 def _query_encoder_ready(settings: Settings, model: dict[str, Any], rebuild: bool, progress: Progress | None) -> bool:
     """Make the model's ONNX query encoder once per model and cache folder; False when it cannot be made.
 
-    An existing one is trusted here (search checks it when it loads it); --rebuild makes it again.
+    An existing one is trusted here (search checks it when it loads it); --rebuild checks it in full
+    and makes it again if that fails.
     """
     from rag.embed_onnx import encoder_dir, export, exported
 

@@ -108,7 +108,8 @@ def _write_file(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MiB blocks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -203,7 +204,7 @@ def write_generation(
             if p.parent != tmp:
                 with open(p, "rb") as f:
                     os.fsync(f.fileno())
-            files[str(p.relative_to(tmp))] = _sha256(p)
+            files[str(p.relative_to(tmp))] = sha256_file(p)
     manifest = {
         **manifest,
         "format": FORMAT_VERSION,
@@ -310,7 +311,7 @@ def _load(gen: Path, model_name: str | None, verify: bool) -> IndexData:
         check_model(manifest, model_name)
     if verify:
         for rel, digest in manifest["files"].items():
-            if _sha256(gen / rel) != digest:
+            if sha256_file(gen / rel) != digest:
                 raise IndexCorrupt(
                     f"index file {gen / rel} does not match its manifest checksum (modified or damaged); "
                     "rebuild with: rla ingest --rebuild"
