@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.models import Answer, Citation, Hit
+from rag.models import Answer, Citation, Hit, SectionKind
 from rag.retrieve import Filters, Retriever, Scored
 
 # Below this dense score of the best chunk, the corpus is taken not to address the question, unless
@@ -17,7 +17,6 @@ WEAK_BELOW = 0.50
 # An excerpt is cited only if its best sentence is this close to the best sentence found.
 RELATIVE_FLOOR = 0.15
 
-_FOUND = ("summary", "background", "key issues", "learning", "good practice", "other")
 _NUMBERS = ["No", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten"]
 
 
@@ -39,7 +38,9 @@ def answer(
     abstain_below: float = ABSTAIN_BELOW,
 ) -> Answer:
     """Compose an answer from the best sentence of each of the top hits, grouped found/recommended."""
-    scored = retriever.search_scored(question, k=k, mode=mode, filters=filters, per_review=retriever.settings.answer_per_review)
+    scored = retriever.search_scored(
+        question, k=k, mode=mode, filters=filters, per_review=retriever.settings.answer_per_review
+    )
     return answer_from(retriever, question, scored, k, abstain_below)
 
 
@@ -48,7 +49,9 @@ def answer_from(
 ) -> Answer:
     """The answer for hits already retrieved (the first k of them)."""
     if not scored.hits or (scored.best < abstain_below and not scored.mentioned):
-        why = "no review matches the filters" if not scored.hits else "none of the indexed reviews appears to address it"
+        why = (
+            "no review matches the filters" if not scored.hits else "none of the indexed reviews appears to address it"
+        )
         text = (
             f"The corpus does not answer this question: {why} (closest match {scored.best:.2f}, "
             f"threshold {abstain_below:.2f}). Try other words, or widen the filters."
@@ -80,8 +83,8 @@ def pick_sentences(retriever: Retriever, hits: list[Hit], qv: np.ndarray) -> lis
 
 
 def _compose(question: str, picked: list[_Candidate]) -> Answer:
-    found = [c for c in picked if c.hit.chunk.section in _FOUND]
-    recommended = [c for c in picked if c.hit.chunk.section not in _FOUND]
+    recommended = [c for c in picked if c.hit.chunk.section == SectionKind.RECOMMENDATIONS]
+    found = [c for c in picked if c not in recommended]
     citations: list[Citation] = []
     lines: list[str] = []
     reviews = len({c.hit.chunk.review_id for c in picked})
@@ -108,9 +111,6 @@ def answer_markdown(ans: Answer) -> str:
         return ans.text
     refs = []
     for c in ans.citations:
-        ch = c.hit.chunk
-        where = ch.source + (f", p. {ch.page}" if ch.page else "")
-        meta = ", ".join(str(x) for x in (ch.title, ch.year, ch.area, ch.section) if x)
-        refs.append(f"[{c.n}] {meta} — {where}\n    “{' '.join(c.quote.split())}”")
+        refs.append(f"[{c.n}] {c.hit.chunk.citation_label}\n    “{' '.join(c.quote.split())}”")
     notice = f"\n\nNote: {ans.notice}" if ans.notice else ""
     return ans.text + notice + "\n\nSources:\n" + "\n".join(refs)

@@ -15,10 +15,21 @@ from rag.chunk import sentence_spans
 from rag.ledger import Ledger, ledger
 from rag.lexical import SYNONYMS, expand_query
 from rag.llm import LLM, Excerpt, Prompt, ask_model, check_generated, fit_excerpts, load_prompt, render_excerpts
+from rag.models import location
 from rag.retrieve import Filters, Retriever
 
 # The writers live in rag/brief_write.py; callers import them from here with the pack they write.
-__all__ = ["Brief", "BriefError", "Quote", "Reference", "Theme", "Vignette", "build_brief", "check_output", "write_brief"]
+__all__ = [
+    "Brief",
+    "BriefError",
+    "Quote",
+    "Reference",
+    "Theme",
+    "Vignette",
+    "build_brief",
+    "check_output",
+    "write_brief",
+]
 
 POINT_SECTIONS = ("learning", "key issues", "good practice")
 # A sentence is a learning point or recommendation on the topic when it names the topic (or a synonym), or
@@ -54,15 +65,72 @@ _GENERIC = frozenset(_GENERIC_WORDS.split())
 # Practice themes a group of learning points can be named after (besides the synonym groups and the
 # reviews' own keywords). A theme's name is always the words as they appear in one of its quotes.
 THEME_TERMS = (
-    "assessment", "information sharing", "professional curiosity", "challenge", "supervision", "multi-agency",
-    "communication", "recording", "record keeping", "risk", "engagement", "escalation", "training", "threshold",
-    "planning", "strategy meeting", "referral", "early help", "health visitor", "midwife", "midwifery", "GP",
-    "school", "education", "police", "housing", "hospital", "emergency department", "disability", "pregnancy",
-    "unborn baby", "mental health", "substance misuse", "drug", "alcohol", "neglect", "physical abuse",
-    "sexual abuse", "bruising", "injury", "lived experience", "wishes and feelings", "parenting capacity",
-    "optimism", "culture", "interpreter", "poverty", "transition", "transfer", "young people", "adolescent",
-    "siblings", "care proceedings", "foster care", "kinship care", "self-harm", "suicide", "trauma", "online",
-    "bullying", "leadership", "guidance", "procedures", "history", "family members", "partner",
+    "assessment",
+    "information sharing",
+    "professional curiosity",
+    "challenge",
+    "supervision",
+    "multi-agency",
+    "communication",
+    "recording",
+    "record keeping",
+    "risk",
+    "engagement",
+    "escalation",
+    "training",
+    "threshold",
+    "planning",
+    "strategy meeting",
+    "referral",
+    "early help",
+    "health visitor",
+    "midwife",
+    "midwifery",
+    "GP",
+    "school",
+    "education",
+    "police",
+    "housing",
+    "hospital",
+    "emergency department",
+    "disability",
+    "pregnancy",
+    "unborn baby",
+    "mental health",
+    "substance misuse",
+    "drug",
+    "alcohol",
+    "neglect",
+    "physical abuse",
+    "sexual abuse",
+    "bruising",
+    "injury",
+    "lived experience",
+    "wishes and feelings",
+    "parenting capacity",
+    "optimism",
+    "culture",
+    "interpreter",
+    "poverty",
+    "transition",
+    "transfer",
+    "young people",
+    "adolescent",
+    "siblings",
+    "care proceedings",
+    "foster care",
+    "kinship care",
+    "self-harm",
+    "suicide",
+    "trauma",
+    "online",
+    "bullying",
+    "leadership",
+    "guidance",
+    "procedures",
+    "history",
+    "family members",
+    "partner",
 )
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]|[A-Za-z]")
 # A list number, bullet or "… include:" lead-in at the start of a sentence (matched at the sentence's offset).
@@ -88,9 +156,13 @@ class Reference:
     page: int | None
 
     def label(self) -> str:
-        bits = [self.title, str(self.year) if self.year else "year not stated", self.area, self.type or "type not stated"]
-        where = self.source + (f", p. {self.page}" if self.page else "")
-        return f"{'. '.join(bits)}. Source: {where} ({self.review_id})"
+        bits = [
+            self.title,
+            str(self.year) if self.year else "year not stated",
+            self.area,
+            self.type or "type not stated",
+        ]
+        return f"{'. '.join(bits)}. Source: {location(self.source, self.page)} ({self.review_id})"
 
 
 @dataclass(frozen=True)
@@ -153,7 +225,9 @@ class Brief:
 
     def scope(self) -> str:
         if not self.reviews:
-            return f"No review in the index addresses “{self.topic}”" + (f" with filters {_filters_text(self.filters)}." if self.filters else ".")
+            return f"No review in the index addresses “{self.topic}”" + (
+                f" with filters {_filters_text(self.filters)}." if self.filters else "."
+            )
         years = [int(y) for y in self.by_year if y.isdigit()]
         span = "" if not years else f", {min(years)}" + (f"–{max(years)}" if max(years) != min(years) else "")
         text = f"{self.reviews} review{'s' if self.reviews != 1 else ''} in the index address{'es' if self.reviews == 1 else ''} “{self.topic}”{span}"
@@ -213,15 +287,30 @@ def build_brief(retriever: Retriever, topic: str, filters: Filters | None = None
 
     refs: dict[str, int] = {}
     themes = tuple(
-        Theme(name, tuple(_quote(retriever, c, refs) for c in group)) for name, group in _themes(retriever, led.topic, points)
+        Theme(name, tuple(_quote(retriever, c, refs) for c in group))
+        for name, group in _themes(retriever, led.topic, points)
     )
     rec_quotes = tuple(_quote(retriever, c, refs) for c in recs)
-    vig = tuple(Vignette(head, _ref(refs, cs[0].review_id), tuple(_quote(retriever, c, refs) for c in cs)) for head, cs in vignettes)
+    vig = tuple(
+        Vignette(head, _ref(refs, cs[0].review_id), tuple(_quote(retriever, c, refs) for c in cs))
+        for head, cs in vignettes
+    )
     references = tuple(_reference(retriever, rid, n) for rid, n in refs.items())
-    others = tuple(_reference(retriever, rid, len(refs) + i) for i, rid in enumerate((r for r in on if r not in refs), 1))
+    others = tuple(
+        _reference(retriever, rid, len(refs) + i) for i, rid in enumerate((r for r in on if r not in refs), 1)
+    )
     brief = Brief(
-        led.topic, filt, len(led.entries), led.by_year, led.by_area, themes, rec_quotes, vig,
-        _questions(themes, bool(rec_quotes), bool(vig)), references, others,
+        led.topic,
+        filt,
+        len(led.entries),
+        led.by_year,
+        led.by_area,
+        themes,
+        rec_quotes,
+        vig,
+        _questions(themes, bool(rec_quotes), bool(vig)),
+        references,
+        others,
     )
     return _with_overview(brief, llm, *prompts) if llm is not None and prompts else brief
 
@@ -332,7 +421,16 @@ def _ref(refs: dict[str, int], review_id: str) -> int:
 
 def _quote(retriever: Retriever, c: _Candidate, refs: dict[str, int]) -> Quote:
     src = retriever.data.sources[retriever.data.reviews[c.review_id].source]
-    return Quote(src.text[c.start : c.end], _ref(refs, c.review_id), c.review_id, c.section, src.path, c.start, c.end, src.page_at(c.start))
+    return Quote(
+        src.text[c.start : c.end],
+        _ref(refs, c.review_id),
+        c.review_id,
+        c.section,
+        src.path,
+        c.start,
+        c.end,
+        src.page_at(c.start),
+    )
 
 
 def _reference(retriever: Retriever, review_id: str, n: int) -> Reference:
@@ -391,7 +489,9 @@ def _terms(text: str, vocab: dict[tuple[str, ...], str], excluded: set[str]) -> 
                 out.setdefault(group, said(i, n))
                 break
         for n in (2, 3):
-            if i + n > len(words) or any(text[words[k].end() : words[k + 1].start()].strip() for k in range(i, i + n - 1)):
+            if i + n > len(words) or any(
+                text[words[k].end() : words[k + 1].start()].strip() for k in range(i, i + n - 1)
+            ):
                 break  # a phrase does not run across punctuation
             edges = {words[i].group(0).lower(), words[i + n - 1].group(0).lower()}
             key = tuple(stems[i : i + n])
@@ -434,9 +534,13 @@ def _questions(themes: tuple[Theme, ...], recommendations: bool, vignettes: bool
     """Prompts for the group, templated from the theme names: questions only, never statements of fact."""
     qs = [_QUESTIONS[i % len(_QUESTIONS)].format(term=t.name) for i, t in enumerate(t for t in themes if t.name)]
     if vignettes:
-        qs.append("Choose one of the case vignettes: what would you have wanted to know about this child, and who could you have asked?")
+        qs.append(
+            "Choose one of the case vignettes: what would you have wanted to know about this child, and who could you have asked?"
+        )
     if recommendations:
-        qs.append("Which of the recommendations quoted here applies to your agency, and how would you know it had made a difference?")
+        qs.append(
+            "Which of the recommendations quoted here applies to your agency, and how would you know it had made a difference?"
+        )
     if not qs:
         qs.append("What would you want colleagues to take from these reviews into their next home visit or meeting?")
     return tuple(qs[:6])
@@ -456,16 +560,23 @@ def _with_overview(brief: Brief, llm: LLM, system: Prompt, user_prompt: Prompt) 
     user = user_prompt.render(topic=brief.topic, excerpts=render_excerpts(excerpts))
     raw, failure = ask_model(llm, system.render(), user)
     if raw is None:
-        return replace(brief, notice=f"No overview: {failure}. Everything else in this pack is quoted from the reviews.")
+        return replace(
+            brief, notice=f"No overview: {failure}. Everything else in this pack is quoted from the reviews."
+        )
     checked = check_generated(raw, len(excerpts))
     if not checked.ok:
         why = f"only {len(checked.sentences)} of {checked.total} sentences cited the learning points it was given"
-        return replace(brief, notice=f"No overview: the language model's text was not used ({why}). "
-                       "Everything else in this pack is quoted from the reviews.")
+        return replace(
+            brief,
+            notice=f"No overview: the language model's text was not used ({why}). "
+            "Everything else in this pack is quoted from the reviews.",
+        )
     notice = f"The overview was written by a language model ({llm.name}); each sentence cites the reviews quoted below."
     if checked.removed:
         notice += f" Removed by the citation check: {checked.summary()}."
-    return replace(brief, overview=checked.text({i: quotes[i - 1].ref for i in range(1, len(excerpts) + 1)}), notice=notice)
+    return replace(
+        brief, overview=checked.text({i: quotes[i - 1].ref for i in range(1, len(excerpts) + 1)}), notice=notice
+    )
 
 
 def _short_label(r: Reference) -> str:

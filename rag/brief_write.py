@@ -73,13 +73,20 @@ def _blocks(b: Brief) -> list[_Block]:
     if b.vignettes:
         out.append(one("h2", "Case vignettes"))
         if len(b.vignettes) < MIN_VIGNETTES:
-            out.append(one("p", f"Only {len(b.vignettes)} of the reviews on this topic have a summary to draw a vignette from."))
+            out.append(
+                one(
+                    "p", f"Only {len(b.vignettes)} of the reviews on this topic have a summary to draw a vignette from."
+                )
+            )
         for v in b.vignettes:
             out += [one("h3", v.heading), one("p", *(x for q in v.quotes for x in (*quoted(q), " ")))]
     out += [one("h2", "Questions for discussion"), _Block("ol", tuple((x,) for x in b.questions))]
     out += [one("h2", "References"), _Block("refs", tuple((r.n, f" {r.label()}") for r in b.references))]
     if b.others:
-        out += [one("h2", "Other reviews on this topic (not quoted)"), _Block("ul", tuple((r.label(),) for r in b.others))]
+        out += [
+            one("h2", "Other reviews on this topic (not quoted)"),
+            _Block("ul", tuple((r.label(),) for r in b.others)),
+        ]
     return out
 
 
@@ -175,7 +182,9 @@ def check_output(path: Path) -> Path:
     """The path, if its suffix names a format a briefing can be written in; else a BriefError."""
     path = Path(path)
     if path.suffix.lower() not in WRITERS:
-        raise BriefError(f"cannot write a briefing as {path.name!r}: name the file {', '.join(f'*{s}' for s in WRITERS)}")
+        raise BriefError(
+            f"cannot write a briefing as {path.name!r}: name the file {', '.join(f'*{s}' for s in WRITERS)}"
+        )
     return path
 
 

@@ -50,7 +50,7 @@ def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
         if e <= s:
             continue
         # A paragraph break inside a sentence ("…and other\n\nmen within the household") is not an end.
-        if out and text[out[-1][1] - 1] not in ".;:!?\"”’)" and text[s].islower():
+        if out and text[out[-1][1] - 1] not in '.;:!?"”’)' and text[s].islower():
             out[-1] = (out[-1][0], e)
         else:
             out.append((s, e))

@@ -78,13 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--corpus", type=Path, help="corpus folder (default ./corpus, env RLA_CORPUS)")
     p.add_argument("--index", type=Path, help="index folder (default ./index, env RLA_INDEX)")
-    p.add_argument("--model", help="sentence-transformers model name or folder (default: bundled all-MiniLM-L6-v2; env RLA_MODEL)")
+    p.add_argument(
+        "--model", help="sentence-transformers model name or folder (default: bundled all-MiniLM-L6-v2; env RLA_MODEL)"
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("ingest", help="build or update the index from the corpus folder")
     s.add_argument("paths", nargs="*", type=Path, help="only (re)read these files or folders")
     s.add_argument("--rebuild", action="store_true", help="ignore the existing index and embed everything again")
-    s.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="wait this long for another ingest to finish")
+    s.add_argument(
+        "--wait", type=float, default=0.0, metavar="SECONDS", help="wait this long for another ingest to finish"
+    )
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_ingest)
 
@@ -128,7 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog='example: rla brief "disguised compliance" --year-from 2017 --out disguised-compliance.docx',
     )
     s.add_argument("topic")
-    s.add_argument("--out", type=Path, metavar="FILE", help="write to FILE: .md, .html or .docx (default: Markdown on stdout)")
+    s.add_argument(
+        "--out", type=Path, metavar="FILE", help="write to FILE: .md, .html or .docx (default: Markdown on stdout)"
+    )
     _add_llm(s)
     _add_filters(s)
     s.add_argument("--json", action="store_true", help="the pack as JSON on stdout")

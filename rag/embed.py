@@ -16,12 +16,18 @@ from rag.store import sha256_file
 
 
 class Embedder(Protocol):
-    """What search needs of a model (ingest also asks `fits`, which only the PyTorch embedder has)."""
+    """What the pipeline needs of a model: the PyTorch model, its ONNX export, a test's fake."""
 
     name: str
     dim: int
+    max_tokens: int
+    weights_sha256: str | None
 
     def embed_batch(self, texts: list[str], batch_size: int = 32) -> np.ndarray: ...
+
+    def fits(self, text: str) -> bool:
+        """True when the model sees the whole text (no truncation)."""
+        ...
 
 
 def _offline() -> None:

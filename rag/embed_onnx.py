@@ -97,7 +97,7 @@ class OnnxEncoder:
             ):
                 return None
             return enc
-        except Exception:  # noqa: BLE001  (missing package, partial or damaged file: use the PyTorch model)
+        except Exception:
             return None
 
     def embed_batch(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
@@ -176,7 +176,7 @@ def export(embedder: Any, cache: Path) -> Path | None:
         with contextlib.suppress(OSError):  # another process has just put one there
             os.replace(tmp, folder)
         return folder if OnnxEncoder.load(folder) is not None else None
-    except Exception:  # noqa: BLE001  (no onnx package, read-only cache, an unexportable model: PyTorch serves)
+    except Exception:
         return None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -64,7 +64,12 @@ class EvalReport:
     abstention: list[dict[str, float]] = field(default_factory=list)  # threshold → trade-off
 
     def to_dict(self) -> dict[str, Any]:
-        return {"modes": self.modes, "by_kind": self.by_kind, "questions": self.questions, "abstention": self.abstention}
+        return {
+            "modes": self.modes,
+            "by_kind": self.by_kind,
+            "questions": self.questions,
+            "abstention": self.abstention,
+        }
 
 
 def _norm(text: str) -> str:
@@ -101,7 +106,10 @@ def _mean(values: list[float]) -> float:
 def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], k: int = 10) -> EvalReport:
     report = EvalReport()
     answerable = [q for q in questions if q.gold]
-    per_q: dict[str, dict[str, Any]] = {q.id: {"id": q.id, "question": q.question, "kind": q.kind, "paraphrased": q.paraphrased, "gold": list(q.gold)} for q in questions}
+    per_q: dict[str, dict[str, Any]] = {
+        q.id: {"id": q.id, "question": q.question, "kind": q.kind, "paraphrased": q.paraphrased, "gold": list(q.gold)}
+        for q in questions
+    }
     for mode in modes:
         run: dict[str, dict[str, float]] = {}
         answer_rows: dict[str, dict[str, float]] = {}
@@ -111,10 +119,16 @@ def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], 
             run[q.id] = _review_run(hits) or {"__none__": 0.0}
             ans = answer(retriever, q.question, filters=filters, mode=mode)
             cites = [c.hit.chunk.review_id for c in ans.citations]
-            faithful = [retriever.data.sources[c.hit.chunk.source].text[c.start : c.end] == c.quote for c in ans.citations]
+            faithful = [
+                retriever.data.sources[c.hit.chunk.source].text[c.start : c.end] == c.quote for c in ans.citations
+            ]
             row: dict[str, float] = {"abstention_acc": float(ans.abstained == (not q.gold))}
             if q.gold and not ans.abstained:
-                row["lp_coverage"] = _mean([float(_covered(p, ans.text)) for p in q.learning_points]) if q.learning_points else float("nan")
+                row["lp_coverage"] = (
+                    _mean([float(_covered(p, ans.text)) for p in q.learning_points])
+                    if q.learning_points
+                    else float("nan")
+                )
                 row["citation_precision"] = _mean([float(r in q.gold) for r in cites])
             if faithful:
                 row["faithfulness"] = _mean([float(f) for f in faithful])
@@ -142,7 +156,11 @@ def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], 
             for key, name in IR_MEASURES.items():
                 m[name] = _mean([ir[i][key] for i in with_gold])
             for metric in ("lp_coverage", "citation_precision", "faithfulness", "abstention_acc"):
-                vals = [answer_rows[i][metric] for i in ids if metric in answer_rows[i] and answer_rows[i][metric] == answer_rows[i][metric]]
+                vals = [
+                    answer_rows[i][metric]
+                    for i in ids
+                    if metric in answer_rows[i] and answer_rows[i][metric] == answer_rows[i][metric]
+                ]
                 m[metric] = _mean(vals)
             led = [ledger_rows[i] for i in ids if i in ledger_rows]
             m["ledger_precision"] = _mean([r[0] for r in led])
@@ -159,7 +177,9 @@ def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], 
 
 def abstention_tradeoff(retriever: Retriever, questions: list[Question]) -> list[dict[str, float]]:
     """For thresholds around the default: share of no-answer questions abstained on, and of answerable ones."""
-    best = [(retriever.search_scored(q.question, filters=Filters.parse(q.filters)).best, bool(q.gold)) for q in questions]
+    best = [
+        (retriever.search_scored(q.question, filters=Filters.parse(q.filters)).best, bool(q.gold)) for q in questions
+    ]
     answerable = [b for b, g in best if g]
     unanswerable = [b for b, g in best if not g]
     rows = []
@@ -210,7 +230,9 @@ def report_table(report: EvalReport) -> str:
         lines += ["", "Abstention threshold trade-off (best dense score below the threshold → abstain)", ""]
         lines += ["| threshold | no-answer questions abstained | answerable questions abstained |", "|---|---|---|"]
         for row in report.abstention:
-            lines.append(f"| {row['threshold']:.2f} | {_fmt(row['no_answer_abstained'])} | {_fmt(row['answerable_abstained'])} |")
+            lines.append(
+                f"| {row['threshold']:.2f} | {_fmt(row['no_answer_abstained'])} | {_fmt(row['answerable_abstained'])} |"
+            )
     for mode in modes:
         groups = [g for g in report.by_kind[mode] if g != "all"]
         lines += ["", f"**{mode}** by question kind", "", "| group | n | " + " | ".join(METRIC_ORDER) + " |"]

@@ -18,6 +18,7 @@ from rag.retrieve import Filters, Retriever, clean_query
 # topic's synonyms. Calibrated on the topic questions of eval/questions.jsonl (README: "Ledger").
 LEDGER_COSINE = 0.48
 
+
 @dataclass(frozen=True)
 class LedgerEntry:
     review_id: str
@@ -70,7 +71,9 @@ def ledger(
     data = retriever.data
     dense = retriever.dense_scores([core])[0]
     lex = retriever.bm25.scores(expand_query(core))
-    mask = np.ones(len(data.chunks), dtype=bool) if filters is None else np.array([filters.match(c) for c in data.chunks])
+    mask = (
+        np.ones(len(data.chunks), dtype=bool) if filters is None else np.array([filters.match(c) for c in data.chunks])
+    )
     mentions = retriever.mentions(core)
     # A review is on the ledger if any of its chunks is on topic; its excerpt is the chunk whose own
     # text is closest to the topic (BM25 also sees titles and keywords, which are not quotable).
@@ -88,7 +91,9 @@ def ledger(
     entries = []
     for rank, (rid, (score, row)) in enumerate(ordered, start=1):
         chunk = data.chunks[row]
-        entries.append(LedgerEntry(rid, chunk.title, chunk.year, chunk.area, chunk.type, score, Hit(chunk, score, rank)))
+        entries.append(
+            LedgerEntry(rid, chunk.title, chunk.year, chunk.area, chunk.type, score, Hit(chunk, score, rank))
+        )
     return Ledger(topic, tuple(entries))
 
 

@@ -181,7 +181,9 @@ def stem_tokens_many(texts: list[str]) -> list[set[str]]:
 
     if not texts:
         return []
-    toks = bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), token_pattern=_TOKEN, return_ids=False, show_progress=False)
+    toks = bm25s.tokenize(
+        texts, stopwords="en", stemmer=_stemmer(), token_pattern=_TOKEN, return_ids=False, show_progress=False
+    )
     return [set(t) for t in toks]
 
 
@@ -228,7 +230,9 @@ class Bm25:
     def scores(self, query: str) -> np.ndarray:
         import bm25s
 
-        toks = bm25s.tokenize([query], stopwords="en", stemmer=_stemmer(), token_pattern=_TOKEN, return_ids=False, show_progress=False)[0]
+        toks = bm25s.tokenize(
+            [query], stopwords="en", stemmer=_stemmer(), token_pattern=_TOKEN, return_ids=False, show_progress=False
+        )[0]
         if not toks or self.n == 0:
             return np.zeros(self.n, dtype=np.float32)
         return np.asarray(self._r.get_scores(toks), dtype=np.float32)[: self.n]

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from rag.answer import answer_from
 from rag.chunk import count_tokens, sentence_spans
 from rag.errors import RlaError
-from rag.models import Answer, Citation, Hit
+from rag.models import Answer, Citation
 from rag.retrieve import Filters, Retriever
 
 # At most this many cl100k tokens of excerpts go to the model (the delimiters and labels count too).
@@ -83,7 +83,9 @@ def _openai(cfg: LLMConfig) -> Any:
     try:
         from langchain_openai import ChatOpenAI
     except ImportError:
-        raise LLMError("RLA_LLM_PROVIDER=openai needs the langchain-openai package: pip install 'rla[openai]'") from None
+        raise LLMError(
+            "RLA_LLM_PROVIDER=openai needs the langchain-openai package: pip install 'rla[openai]'"
+        ) from None
     if cfg.base_url is None and cfg.api_key is None and not os.environ.get("OPENAI_API_KEY"):
         raise LLMError("set RLA_LLM_API_KEY, or RLA_LLM_BASE_URL for a local OpenAI-compatible server")
     # Chat Completions, not the Responses API: it is what OpenAI-compatible servers implement.
@@ -102,7 +104,9 @@ def _ollama(cfg: LLMConfig) -> Any:
     try:
         from langchain_ollama import ChatOllama
     except ImportError:
-        raise LLMError("RLA_LLM_PROVIDER=ollama needs the langchain-ollama package: pip install 'rla[ollama]'") from None
+        raise LLMError(
+            "RLA_LLM_PROVIDER=ollama needs the langchain-ollama package: pip install 'rla[ollama]'"
+        ) from None
     return ChatOllama(model=cfg.model, base_url=cfg.base_url, temperature=0)
 
 
@@ -194,7 +198,9 @@ def _attr(text: str) -> str:
 
 
 def render_excerpt(e: Excerpt) -> str:
-    return f'<excerpt n="{e.n}" review="{_attr(e.label)}" section="{_attr(e.section)}">\n{_neutralise(e.text)}\n</excerpt>'
+    return (
+        f'<excerpt n="{e.n}" review="{_attr(e.label)}" section="{_attr(e.section)}">\n{_neutralise(e.text)}\n</excerpt>'
+    )
 
 
 def render_excerpts(excerpts: Sequence[Excerpt]) -> str:
@@ -338,8 +344,11 @@ def check_generated(raw: str, n_excerpts: int) -> Checked:
             ends.append(len(kept) - 1)
     if bad_refs:
         shown = ", ".join(f"[{n}]" for n in sorted(invalid))
-        removed.insert(0, f"{bad_refs} citation{'s' if bad_refs > 1 else ''} to excerpts that were not given ({shown}; "
-                       f"only {n_excerpts} were)")
+        removed.insert(
+            0,
+            f"{bad_refs} citation{'s' if bad_refs > 1 else ''} to excerpts that were not given ({shown}; "
+            f"only {n_excerpts} were)",
+        )
     if uncited:
         removed.insert(1 if bad_refs else 0, f"{uncited} sentence{'s' if uncited > 1 else ''} without a valid citation")
     return Checked(tuple(kept), tuple(ends), total, tuple(removed))
@@ -349,16 +358,11 @@ def ask_model(llm: LLM, system: str, user: str) -> tuple[str | None, str | None]
     """(reply, None), or (None, why) when the call failed: a model that is down is not a crash."""
     try:
         return llm.complete(system, user), None
-    except Exception as e:  # noqa: BLE001  network, HTTP status, provider errors: all become a notice
+    except Exception as e:
         return None, f"the language model ({llm.name}) could not be used: {type(e).__name__}: {str(e)[:200]}"
 
 
 # --- generative ask ------------------------------------------------------------------------
-
-
-def hit_label(hit: Hit) -> str:
-    c = hit.chunk
-    return ", ".join(str(x) for x in (c.title, c.year, c.area) if x)
 
 
 def generate_answer(
@@ -373,26 +377,35 @@ def generate_answer(
 ) -> Answer:
     """A model-written answer from the top k excerpts, kept only if it cites them; else the extractive one."""
     system, user_prompt = load_prompt("answer_system", prompts), load_prompt("answer_user", prompts)
-    scored = retriever.search_scored(question, k=k, mode=mode, filters=filters, per_review=retriever.settings.answer_per_review)
+    scored = retriever.search_scored(
+        question, k=k, mode=mode, filters=filters, per_review=retriever.settings.answer_per_review
+    )
     extractive = answer_from(retriever, question, scored, k)
     if extractive.abstained:
         return extractive  # the honest "not covered": the model is not asked
     hits = scored.hits[:k]
-    excerpts = fit_excerpts([Excerpt(i, hit_label(h), h.chunk.section, h.chunk.text) for i, h in enumerate(hits, 1)], budget)
+    excerpts = fit_excerpts(
+        [Excerpt(i, h.chunk.review_label, h.chunk.section, h.chunk.text) for i, h in enumerate(hits, 1)], budget
+    )
     user = user_prompt.render(question=question, excerpts=render_excerpts(excerpts))
     raw, failure = ask_model(llm, system.render(), user)
 
     def fallback(why: str) -> Answer:
-        return replace(extractive, notice=f"The language model's answer was not used: {why}. "
-                       "This answer is made only of sentences quoted from the reviews.")
+        return replace(
+            extractive,
+            notice=f"The language model's answer was not used: {why}. "
+            "This answer is made only of sentences quoted from the reviews.",
+        )
 
     if raw is None:
         return fallback(failure or "no reply")
     checked = check_generated(raw, len(excerpts))
     if not checked.ok:
         kept = len(checked.sentences)
-        return fallback(f"only {kept} of {checked.total} sentences cited the excerpts it was given"
-                        + (f" (removed: {checked.summary()})" if checked.removed else ""))
+        return fallback(
+            f"only {kept} of {checked.total} sentences cited the excerpts it was given"
+            + (f" (removed: {checked.summary()})" if checked.removed else "")
+        )
     order = checked.cited()
     renumber = {old: new for new, old in enumerate(order, 1)}
     citations = []
@@ -400,8 +413,10 @@ def generate_answer(
         e, hit = excerpts[old - 1], hits[old - 1]
         start = hit.chunk.start
         citations.append(Citation(renumber[old], e.text, hit, start, start + len(e.text)))
-    notice = (f"Written by a language model ({llm.name}) from {len(excerpts)} retrieved excerpts; "
-              "every sentence cites them, but check each against its quoted source.")
+    notice = (
+        f"Written by a language model ({llm.name}) from {len(excerpts)} retrieved excerpts; "
+        "every sentence cites them, but check each against its quoted source."
+    )
     if checked.removed:
         notice += f" Removed by the citation check: {checked.summary()}."
     return Answer(question, checked.text(renumber), tuple(citations), False, notice)

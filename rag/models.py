@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
-# Section kinds, in the order a review usually presents them.
-SECTION_KINDS = (
-    "summary",
-    "background",
-    "key issues",
-    "learning",
-    "recommendations",
-    "good practice",
-    "methodology",
-    "other",
-)
+
+class SectionKind(StrEnum):
+    """What a section of a review is, in the order a review usually presents them. The one list."""
+
+    SUMMARY = "summary"
+    BACKGROUND = "background"
+    KEY_ISSUES = "key issues"
+    LEARNING = "learning"
+    RECOMMENDATIONS = "recommendations"
+    GOOD_PRACTICE = "good practice"
+    METHODOLOGY = "methodology"
+    OTHER = "other"
+
+
+SECTION_KINDS: tuple[str, ...] = tuple(k.value for k in SectionKind)
+# Words users say for a section kind.
+SECTION_ALIASES = {"findings": "learning", "learning points": "learning", "recommendation": "recommendations"}
+
+
+def location(source: str, page: int | None) -> str:
+    """The one citation location label: "file.pdf, p. 4" (no page for text files)."""
+    return source + (f", p. {page}" if page else "")
 
 
 @dataclass(frozen=True)
@@ -75,9 +87,7 @@ class Review:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Review:
-        return cls(
-            **{**d, "keywords": tuple(d["keywords"]), "sections": tuple(Section(**s) for s in d["sections"])}
-        )
+        return cls(**{**d, "keywords": tuple(d["keywords"]), "sections": tuple(Section(**s) for s in d["sections"])})
 
 
 @dataclass(frozen=True)
@@ -97,6 +107,16 @@ class Chunk:
     keywords: tuple[str, ...] = field(default=())
     # Sentence spans inside the chunk, each a quotable unit with its own vector (when more than one).
     sentences: tuple[tuple[int, int], ...] = field(default=())
+
+    @property
+    def review_label(self) -> str:
+        """ "Title, 2017, Area": the review a quote comes from."""
+        return ", ".join(str(x) for x in (self.title, self.year, self.area) if x)
+
+    @property
+    def citation_label(self) -> str:
+        """ "Title, 2017, Area, learning — file.pdf, p. 4": the one way a citation is labelled."""
+        return f"{', '.join(x for x in (self.review_label, self.section) if x)} — {location(self.source, self.page)}"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -28,11 +28,17 @@ _LABEL_RE = re.compile(
 )
 _LABEL_KIND = [(re.compile(f"^(?:{p})$", re.IGNORECASE), k) for p, k in _LABELS]
 # A paragraph that opens with a section word but no colon ("Recommendations include improved …").
-_OPENER_RE = re.compile(r"^(?:No recommendations|There are no recommendations|Recommendations include\b)", re.IGNORECASE)
-_LINK_RE = re.compile(r"^[^\S\n]*(?:>[^\S\n]*)?(?:Read\s(?:the|full|learning)\s|Other resources\b)", re.IGNORECASE | re.MULTILINE)
+_OPENER_RE = re.compile(
+    r"^(?:No recommendations|There are no recommendations|Recommendations include\b)", re.IGNORECASE
+)
+_LINK_RE = re.compile(
+    r"^[^\S\n]*(?:>[^\S\n]*)?(?:Read\s(?:the|full|learning)\s|Other resources\b)", re.IGNORECASE | re.MULTILINE
+)
 _DATED_RE = re.compile(r"^(?P<year>(?:19|20)\d\d)\s*[-–]\s*(?P<rest>\S.*)$", re.MULTILINE)
 _NUMBERED_RE = re.compile(r"^(?P<n>\d{1,2})\.[ \t]+(?P<title>\S.{2,100})$", re.MULTILINE)
-_LESSONS_RE = re.compile(r"^Learning from Serious Case Review[ \t]+(?P<title>\S.*?)(?:[ \t]*\((?P<year>\d{4})\))?[ \t]*$", re.MULTILINE)
+_LESSONS_RE = re.compile(
+    r"^Learning from Serious Case Review[ \t]+(?P<title>\S.*?)(?:[ \t]*\((?P<year>\d{4})\))?[ \t]*$", re.MULTILINE
+)
 _MONTH_YEAR_RE = re.compile(
     r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\s+((?:19|20)\d\d)\b"
 )
@@ -259,7 +265,9 @@ def _parse_dated(src: SourceText) -> list[Review]:
         area, title = _split_area_title(m.group("rest"))
         rtype = _type_of(title)
         reviews.append(
-            _make_review(src, title=title, year=int(m.group("year")), area=area, rtype=rtype, start=hs, sections=sections)
+            _make_review(
+                src, title=title, year=int(m.group("year")), area=area, rtype=rtype, start=hs, sections=sections
+            )
         )
     return reviews
 
@@ -291,7 +299,9 @@ def _parse_numbered(src: SourceText) -> list[Review]:
             continue
         title = m.group("title").strip()
         reviews.append(
-            _make_review(src, title=title, year=year, area="Anonymous", rtype=_type_of(title), start=hs, sections=sections)
+            _make_review(
+                src, title=title, year=year, area="Anonymous", rtype=_type_of(title), start=hs, sections=sections
+            )
         )
     return reviews if len(reviews) >= 2 else []
 
@@ -321,7 +331,9 @@ def _parse_headed_listing(src: SourceText) -> list[Review]:
         title = text[hs:he].strip().rstrip(".").strip()
         summary = text[sections[0].start : sections[0].end]
         rtype = _type_of(title) or _type_of(summary[:200])
-        reviews.append(_make_review(src, title=title, year=year, area="Anonymous", rtype=rtype, start=hs, sections=sections))
+        reviews.append(
+            _make_review(src, title=title, year=year, area="Anonymous", rtype=rtype, start=hs, sections=sections)
+        )
     return reviews if len(reviews) >= 2 else []
 
 
@@ -340,7 +352,11 @@ def _parse_lessons_page(src: SourceText) -> list[Review]:
         published = re.search(r"\(published [^)]*?(\d{4})\)", text[he:nxt])
         year = int(published.group(1)) if published else (int(m.group("year")) if m.group("year") else None)
         sections = []
-        for sm in re.finditer(r"^(?:(?P<story>.+?’s Story|.+?'s Story)|(?P<lessons>Lessons to be learned from .+))[ \t]*$", text[:nxt], re.MULTILINE):
+        for sm in re.finditer(
+            r"^(?:(?P<story>.+?’s Story|.+?'s Story)|(?P<lessons>Lessons to be learned from .+))[ \t]*$",
+            text[:nxt],
+            re.MULTILINE,
+        ):
             if sm.start() < he:
                 continue
             body_end = nxt
@@ -355,7 +371,9 @@ def _parse_lessons_page(src: SourceText) -> list[Review]:
         if not sections:
             continue
         reviews.append(
-            _make_review(src, title=title, year=year, area=area, rtype="serious case review", start=hs, sections=sections)
+            _make_review(
+                src, title=title, year=year, area=area, rtype="serious case review", start=hs, sections=sections
+            )
         )
     return reviews
 
@@ -383,7 +401,7 @@ def _is_heading(lines: list[str], i: int) -> bool:
     nxt = next((x.strip() for x in lines[i + 1 :] if x.strip()), "")
     if prev and prev[-1] not in ".?!)’'\":" and not _is_heading_shape(prev):
         return False
-    return bool(nxt) and (nxt[0].isupper() or nxt[0] in "‘“\"")
+    return bool(nxt) and (nxt[0].isupper() or nxt[0] in '‘“"')
 
 
 def _is_heading_shape(line: str) -> bool:

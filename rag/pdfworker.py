@@ -41,7 +41,7 @@ def extract(path: str) -> dict[str, Any]:
         return {"error": "dependency", "detail": _first_line(exc)}
     except MemoryError:
         return {"error": "memory", "detail": ""}
-    except Exception as exc:  # noqa: BLE001 -- any parser failure means "corrupt" to the user
+    except Exception as exc:
         return {"error": "corrupt", "detail": _first_line(exc) or type(exc).__name__}
 
 

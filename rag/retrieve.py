@@ -12,12 +12,11 @@ import numpy as np
 
 from rag.errors import QueryError
 from rag.lexical import Bm25, expand_query, topic_core
-from rag.models import Chunk, Hit
+from rag.models import SECTION_ALIASES, SECTION_KINDS, Chunk, Hit
 from rag.settings import Settings
 from rag.store import IndexData, check_model, open_index
 
 MODES = ("dense", "bm25", "hybrid")
-SECTIONS = ("summary", "background", "key issues", "learning", "recommendations", "good practice", "other")
 MAX_QUERY_CHARS = 2000
 
 
@@ -67,10 +66,9 @@ class Filters:
                 out[key] = str(raw[key]).strip()
         if "section" in raw:
             section = str(raw["section"]).strip().lower()
-            aliases = {"findings": "learning", "learning points": "learning", "recommendation": "recommendations"}
-            section = aliases.get(section, section)
-            if section not in SECTIONS:
-                raise QueryError(f"unknown section {raw['section']!r}; choose one of: {', '.join(SECTIONS)}")
+            section = SECTION_ALIASES.get(section, section)
+            if section not in SECTION_KINDS:
+                raise QueryError(f"unknown section {raw['section']!r}; choose one of: {', '.join(SECTION_KINDS)}")
             out["section"] = section
         return cls(**out)
 

@@ -23,7 +23,12 @@ def progress_bar(enabled: bool = True) -> Iterator[Any]:
 
     console = Console(file=sys.stderr)
     with Progress(
-        TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
     ) as bar:
         tasks: dict[str, Any] = {}
 
@@ -105,23 +110,11 @@ def review_text(data: IndexData, review_id: str) -> str:
     return "\n\n".join(parts)
 
 
-def citation_label(hit: Hit) -> str:
-    c = hit.chunk
-    bits = [c.title]
-    if c.year:
-        bits.append(str(c.year))
-    if c.area:
-        bits.append(c.area)
-    bits.append(c.section)
-    where = c.source + (f", p. {c.page}" if c.page else "")
-    return f"{', '.join(bits)} — {where}"
-
-
 def hits_text(query: str, hits: list[Hit]) -> str:
     if not hits:
         return f"{query}\n  no matching excerpts"
     lines = [query]
     for h in hits:
-        lines.append(f"  {h.rank:>2}. [{h.score:.3f}] {citation_label(h)}  ({h.chunk.review_id})")
+        lines.append(f"  {h.rank:>2}. [{h.score:.3f}] {h.chunk.citation_label}  ({h.chunk.review_id})")
         lines.append(textwrap.indent(textwrap.fill(" ".join(h.chunk.text.split()), 96), "      "))
     return "\n".join(lines)

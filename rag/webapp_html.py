@@ -7,6 +7,7 @@ import re
 from collections import Counter
 from typing import Any
 
+from rag.models import location
 from rag.store import IndexData
 from rag.uploads import Upload
 
@@ -55,10 +56,6 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _where(source: str, page: int | None) -> str:
-    return source + (f", p. {page}" if page else "")
-
-
 def answer_html(ans: dict[str, Any]) -> str:
     """The answer with its numbered citations, or the abstention said plainly."""
     if ans.get("abstained"):
@@ -92,7 +89,7 @@ def answer_html(ans: dict[str, Any]) -> str:
         meta = ", ".join(esc(str(x)) for x in (c["year"], c["area"]) if x)
         parts.append(
             f"<li value='{int(c['n'])}'><strong>{esc(c['title'])}</strong>{', ' + meta if meta else ''} · "
-            f"{esc(c['section'])} — <span class='rla-meta'>{esc(_where(c['source'], c['page']))}</span></li>"
+            f"{esc(c['section'])} — <span class='rla-meta'>{esc(location(c['source'], c['page']))}</span></li>"
         )
     parts.append("</ol></div>")
     return "".join(parts)
@@ -123,7 +120,7 @@ def record_html(data: IndexData, review_id: str, mark: tuple[int, int] | None = 
         "<div class='rla-record rla-scroll'>",
         f"<h3>{esc(rec['title'])}</h3>",
         f"<p class='rla-meta'>{esc(' · '.join(meta))}</p>",
-        f"<p class='rla-meta'>Source: {esc(_where(rec['source'], rec.get('page')))} · id {esc(rec['id'])}</p>",
+        f"<p class='rla-meta'>Source: {esc(location(rec['source'], rec.get('page')))} · id {esc(rec['id'])}</p>",
     ]
     if rec["keywords"]:
         parts.append(f"<p class='rla-meta'>Keywords: {esc(', '.join(one_line(k) for k in rec['keywords']))}</p>")
@@ -181,7 +178,7 @@ def ledger_html(led: Any) -> str:
         c = e.hit.chunk
         meta = ", ".join(esc(str(x)) for x in (e.year, e.area, c.section) if x)
         parts.append(
-            f"<li><strong>{esc(e.title)}</strong>, {meta} <span class='rla-meta'>({esc(_where(c.source, c.page))})</span>"
+            f"<li><strong>{esc(e.title)}</strong>, {meta} <span class='rla-meta'>({esc(location(c.source, c.page))})</span>"
             f"<br>“{esc(one_line(c.text))}”</li>"
         )
     parts.append("</ol>")

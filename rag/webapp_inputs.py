@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 import gradio as gr
 
 from rag.errors import RlaError
-from rag.retrieve import SECTIONS, Filters
+from rag.models import SECTION_KINDS
+from rag.retrieve import Filters
 from rag.store import IndexData
 from rag.webapp_html import one_line
 
@@ -137,5 +138,5 @@ def filter_inputs(prefix: str, section: bool = True, one_row: bool = False) -> F
             (year_from, year_to), area = years(), pick("Area", "area")
         with gr.Row():
             review_type, keyword = pick("Review type", "type"), pick("Keyword", "keyword")
-            sec = pick("Section", "section", [ANY] + [(s, s) for s in SECTIONS], custom=False) if section else None
+            sec = pick("Section", "section", [ANY] + [(s, s) for s in SECTION_KINDS], custom=False) if section else None
     return FilterInputs(year_from, year_to, area, review_type, keyword, sec)

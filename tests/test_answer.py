@@ -43,13 +43,35 @@ def test_answer_json_shape(retriever) -> None:  # type: ignore[no-untyped-def]
     d = answer(retriever, "interpreters for families whose first language is not English").to_dict()
     assert set(d) >= {"question", "answer", "citations", "abstained"}
     c = d["citations"][0]
-    assert set(c) >= {"n", "quote", "review_id", "title", "year", "area", "section", "source", "page", "start", "end", "text"}
+    assert set(c) >= {
+        "n",
+        "quote",
+        "review_id",
+        "title",
+        "year",
+        "area",
+        "section",
+        "source",
+        "page",
+        "start",
+        "end",
+        "text",
+    }
     ids = {c["review_id"] for c in d["citations"]}
-    assert ids & {"2017-birmingham-child-s", "2017-liverpool-chris", "2018-anonymous-charlie-and-sam", "2018-charlie-and-sam"}
+    assert ids & {
+        "2017-birmingham-child-s",
+        "2017-liverpool-chris",
+        "2018-anonymous-charlie-and-sam",
+        "2018-charlie-and-sam",
+    }
 
 
 def test_filtered_answer_cites_only_matching_reviews(retriever) -> None:  # type: ignore[no-untyped-def]
-    ans = answer(retriever, "what was recommended about neglect?", filters=Filters.parse({"section": "recommendations", "year_to": 2017}))
+    ans = answer(
+        retriever,
+        "what was recommended about neglect?",
+        filters=Filters.parse({"section": "recommendations", "year_to": 2017}),
+    )
     _check_answer(retriever, ans)
     assert all(c.hit.chunk.section == "recommendations" and c.hit.chunk.year <= 2017 for c in ans.citations)
 
@@ -69,7 +91,9 @@ def test_ledger_lists_every_review_mentioning_the_topic(retriever) -> None:  # t
     mentioning = {
         r.id
         for r in retriever.data.reviews.values()
-        if any("disguised compliance" in retriever.data.sources[r.source].text[s.start : s.end].lower() for s in r.sections)
+        if any(
+            "disguised compliance" in retriever.data.sources[r.source].text[s.start : s.end].lower() for s in r.sections
+        )
     }
     assert len(mentioning) >= 5
     assert mentioning <= ids

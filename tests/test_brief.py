@@ -46,7 +46,9 @@ def test_every_quote_is_verbatim_in_its_source(retriever: Retriever, briefs: dic
 
 
 @pytest.mark.parametrize("topic", TOPICS)
-def test_every_citation_resolves_to_a_reference_and_every_reference_is_cited(briefs: dict[str, Brief], topic: str) -> None:
+def test_every_citation_resolves_to_a_reference_and_every_reference_is_cited(
+    briefs: dict[str, Brief], topic: str
+) -> None:
     b = briefs[topic]
     refs = {r.n: r for r in b.references}
     assert sorted(refs) == list(range(1, len(refs) + 1))
@@ -76,7 +78,9 @@ def test_scope_matches_the_ledger(retriever: Retriever, briefs: dict[str, Brief]
 
 
 @pytest.mark.parametrize("topic", TOPICS)
-def test_three_to_five_vignettes_each_from_one_reviews_summary(retriever: Retriever, briefs: dict[str, Brief], topic: str) -> None:
+def test_three_to_five_vignettes_each_from_one_reviews_summary(
+    retriever: Retriever, briefs: dict[str, Brief], topic: str
+) -> None:
     b = briefs[topic]
     assert 3 <= len(b.vignettes) <= 5
     assert len({v.ref for v in b.vignettes}) == len(b.vignettes)
@@ -179,12 +183,20 @@ def test_an_unknown_suffix_is_refused(briefs: dict[str, Brief], tmp_path: Path) 
 
 
 def _hostile_brief() -> Brief:
-    evil = '<script>alert(1)</script> [Read](javascript:alert(1)) ![x](http://evil.example/x.png) [7] *bold*'
+    evil = "<script>alert(1)</script> [Read](javascript:alert(1)) ![x](http://evil.example/x.png) [7] *bold*"
     q = Quote(evil, 1, "r1", "learning", "evil.txt", 0, len(evil))
     ref = Reference(1, "r1", "<b>Title</b>", 2020, "Area <i>", None, "evil.txt", None)
     return Brief(
-        "<img src=x onerror=alert(1)>", {}, 1, {"2020": 1}, {"Area <i>": 1},
-        (Theme("script", (q, q)),), (q,), (Vignette("<h1>Child</h1>", 1, (q,)),), ("What helps?",), (ref,),
+        "<img src=x onerror=alert(1)>",
+        {},
+        1,
+        {"2020": 1},
+        {"Area <i>": 1},
+        (Theme("script", (q, q)),),
+        (q,),
+        (Vignette("<h1>Child</h1>", 1, (q,)),),
+        ("What helps?",),
+        (ref,),
     )
 
 
@@ -192,7 +204,9 @@ def test_html_escapes_everything_from_sources() -> None:
     page = _hostile_brief().to_html()
     parser = _Tags()
     parser.feed(page)
-    assert "script" not in parser.tags and "img" not in parser.tags and "b" not in parser.tags and "i" not in parser.tags
+    assert (
+        "script" not in parser.tags and "img" not in parser.tags and "b" not in parser.tags and "i" not in parser.tags
+    )
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert [v for k, v in parser.attrs if k == "href"] == ["#ref-1"] * 4
 
@@ -209,7 +223,9 @@ def test_markdown_escapes_markup_from_sources() -> None:
 
 def test_an_overview_from_the_model_cites_references(retriever: Retriever, server: FakeLLMServer) -> None:
     llm = load_llm(LLMConfig(model="fake-model", base_url=server.base_url, api_key="k"))
-    server.respond("Reviews found that fathers were not involved in assessments [1]. They recommend involving fathers [2][30].")
+    server.respond(
+        "Reviews found that fathers were not involved in assessments [1]. They recommend involving fathers [2][30]."
+    )
     b = build_brief(retriever, "fathers", llm=llm)
 
     user = message(server.last, "user")
@@ -223,7 +239,9 @@ def test_an_overview_from_the_model_cites_references(retriever: Retriever, serve
     assert "## Overview (written by a language model)" in b.to_markdown()
 
 
-def test_an_uncited_overview_is_dropped_and_the_pack_stays_extractive(retriever: Retriever, server: FakeLLMServer) -> None:
+def test_an_uncited_overview_is_dropped_and_the_pack_stays_extractive(
+    retriever: Retriever, server: FakeLLMServer
+) -> None:
     llm = load_llm(LLMConfig(model="fake-model", base_url=server.base_url, api_key="k"))
     server.respond("Fathers are always safe. Nothing needs to change.")
     b = build_brief(retriever, "disguised compliance", llm=llm)

@@ -21,7 +21,13 @@ def test_chunks_are_verbatim_and_inside_their_section(retriever) -> None:  # typ
         inside = [s for s in review.sections if s.start <= c.start and c.end <= s.end]
         assert len(inside) == 1, f"{c.id} crosses a section boundary"
         assert inside[0].kind == c.section
-        assert (c.title, c.year, c.area, c.type, c.keywords) == (review.title, review.year, review.area, review.type, review.keywords)
+        assert (c.title, c.year, c.area, c.type, c.keywords) == (
+            review.title,
+            review.year,
+            review.area,
+            review.type,
+            review.keywords,
+        )
 
 
 def test_sections_are_fully_covered(retriever) -> None:  # type: ignore[no-untyped-def]
@@ -34,7 +40,9 @@ def test_sections_are_fully_covered(retriever) -> None:  # type: ignore[no-untyp
         src = data.sources[review.source]
         for s in review.sections:
             covered = "".join(
-                src.text[c.start : c.end] for c in sorted(by_review[rid], key=lambda c: c.start) if s.start <= c.start < s.end
+                src.text[c.start : c.end]
+                for c in sorted(by_review[rid], key=lambda c: c.start)
+                if s.start <= c.start < s.end
             )
             assert "".join(src.text[s.start : s.end].split()) == "".join(covered.split()), f"{rid}/{s.label}"
 
@@ -54,7 +62,19 @@ def test_overlong_sentence_is_split_not_cut() -> None:
     body = " ".join(f"word{i}" for i in range(600)) + "."
     text = "Learning: " + body
     src = SourceText("x.txt", text, "", "txt")
-    review = Review("x", "X", None, "Anonymous", None, (), None, "x.txt", 0, len(text), (Section("learning", "Learning", 10, len(text)),))
+    review = Review(
+        "x",
+        "X",
+        None,
+        "Anonymous",
+        None,
+        (),
+        None,
+        "x.txt",
+        0,
+        len(text),
+        (Section("learning", "Learning", 10, len(text)),),
+    )
     emb = load_embedder(verify=False)
     chunks = chunk_review(review, src, 120, emb.fits)
     assert len(chunks) >= 5
@@ -65,7 +85,15 @@ def test_overlong_sentence_is_split_not_cut() -> None:
 def test_sentence_spans_keep_list_numbers_and_wrapped_lines() -> None:
     text = "Lessons\n  3. On completion. The x\nwraps here.\n  4. To be effective, in June 2015. Next; and\n\nNew"
     got = [text[s:e] for s, e in sentence_spans(text, 0, len(text))]
-    assert got == ["Lessons", "3. On completion.", "The x\nwraps here.", "4. To be effective, in June 2015.", "Next;", "and", "New"]
+    assert got == [
+        "Lessons",
+        "3. On completion.",
+        "The x\nwraps here.",
+        "4. To be effective, in June 2015.",
+        "Next;",
+        "and",
+        "New",
+    ]
 
 
 def test_chunker_respects_budget_on_every_seed_file() -> None:

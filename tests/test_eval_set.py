@@ -152,6 +152,6 @@ def test_filtered_gold_satisfies_filters(questions: list[dict], reviews: dict[st
                 assert _section_texts(review, text, f["section"]), where
         if "section" in f:
             for point in q["learning_points"]:
-                assert any(
-                    point in t for g in q["gold"] for t in _section_texts(*reviews[g], f["section"])
-                ), f"{q['id']}: learning point not in a {f['section']!r} section: {point!r}"
+                assert any(point in t for g in q["gold"] for t in _section_texts(*reviews[g], f["section"])), (
+                    f"{q['id']}: learning point not in a {f['section']!r} section: {point!r}"
+                )

@@ -30,10 +30,12 @@ def test_changed_file_updates_only_its_records(small_corpus: Path, tmp_path: Pat
     cumbria = "cumbria-lessons-from-scrs.txt"
     other = "nspcc-repository-march-2022.txt"
     path = small_corpus / cumbria
-    path.write_text(path.read_text(encoding="utf-8") + "\n\nLearning from Serious Case Review Child ZZ (2021)\n\n"
-                    "Child ZZ's Story\n\nChild ZZ was left with a neighbour who kept ferrets.\n\n"
-                    "Lessons to be learned from Child ZZ\n\n  1. Ask who else lives in or visits the home.\n",
-                    encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8") + "\n\nLearning from Serious Case Review Child ZZ (2021)\n\n"
+        "Child ZZ's Story\n\nChild ZZ was left with a neighbour who kept ferrets.\n\n"
+        "Lessons to be learned from Child ZZ\n\n  1. Ask who else lives in or visits the home.\n",
+        encoding="utf-8",
+    )
     second = ingest(settings)
     status = {f.source: f.status for f in second.files}
     assert status == {cumbria: "indexed", other: "unchanged"}
@@ -66,7 +68,9 @@ def test_interrupted_write_leaves_the_old_index(index_copy: Settings, monkeypatc
     extra = index_copy.corpus  # the shared corpus must not change: point at a private copy
     corpus = index_copy.index.parent / "corpus"
     shutil.copytree(extra, corpus)
-    (corpus / "new.txt").write_text("Learning: information about fathers was not shared between agencies.\n", encoding="utf-8")
+    (corpus / "new.txt").write_text(
+        "Learning: information about fathers was not shared between agencies.\n", encoding="utf-8"
+    )
     settings = replace(index_copy, corpus=corpus)
 
     from rag import store
@@ -93,7 +97,13 @@ def test_manifest_records_model_chunker_and_sources(built_index: Settings) -> No
         import hashlib
 
         assert info["sha256"] == hashlib.sha256((built_index.corpus / rel).read_bytes()).hexdigest()
-    assert set(manifest["files"]) >= {"vectors.faiss", "sentences.faiss", "chunks.jsonl", "reviews.jsonl", "sources.jsonl"}
+    assert set(manifest["files"]) >= {
+        "vectors.faiss",
+        "sentences.faiss",
+        "chunks.jsonl",
+        "reviews.jsonl",
+        "sources.jsonl",
+    }
 
 
 def test_other_model_name_is_refused_naming_both(built_index: Settings) -> None:

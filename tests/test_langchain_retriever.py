@@ -38,6 +38,8 @@ def test_batch_async_and_a_chain(retriever: Retriever) -> None:
     assert [len(docs) for docs in reviews.batch(["fathers", "neglect"])] == [3, 3]
     assert len(asyncio.run(reviews.ainvoke("fathers"))) == 3
 
-    numbered = reviews | RunnableLambda(lambda docs: "\n".join(f"[{i}] {d.page_content}" for i, d in enumerate(docs, 1)))
+    numbered = reviews | RunnableLambda(
+        lambda docs: "\n".join(f"[{i}] {d.page_content}" for i, d in enumerate(docs, 1))
+    )
     text = numbered.invoke("was not brought")
     assert text.startswith("[1] ") and "\n[3] " in text

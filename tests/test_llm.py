@@ -76,8 +76,12 @@ def assert_only_quotes(ans: Answer, retriever: Retriever) -> None:
 # --- against the fake OpenAI-compatible server ---------------------------------------------
 
 
-def test_a_cited_answer_is_kept_with_the_excerpts_it_cites(retriever: Retriever, server: FakeLLMServer, llm: ChatModelLLM) -> None:
-    server.respond("Reviews say fathers must be included in assessments [2]. They call for robust challenge to fathers [1][2].")
+def test_a_cited_answer_is_kept_with_the_excerpts_it_cites(
+    retriever: Retriever, server: FakeLLMServer, llm: ChatModelLLM
+) -> None:
+    server.respond(
+        "Reviews say fathers must be included in assessments [2]. They call for robust challenge to fathers [1][2]."
+    )
     ans = generate_answer(retriever, QUESTION, llm, k=K)
 
     assert not ans.abstained
@@ -132,7 +136,9 @@ def test_a_citation_to_an_excerpt_that_was_not_given_is_removed_and_flagged(
 def test_when_too_little_survives_the_extractive_answer_is_given_with_a_notice(
     retriever: Retriever, server: FakeLLMServer, llm: ChatModelLLM
 ) -> None:
-    server.respond("Fathers were never a risk [9]. Nothing needed to change [7]. Fathers must be included in assessments [1].")
+    server.respond(
+        "Fathers were never a risk [9]. Nothing needed to change [7]. Fathers must be included in assessments [1]."
+    )
     ans = generate_answer(retriever, QUESTION, llm, k=K)
     extractive = answer(retriever, QUESTION, k=K)
 
@@ -206,7 +212,9 @@ def test_cli_ask_llm_uses_the_env_configuration(
     assert "Sources:\n[1]" in out and "language model" in out
 
 
-def test_cli_llm_without_a_model_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_llm_without_a_model_is_one_clear_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from rag.cli import main
 
     monkeypatch.delenv("RLA_LLM_MODEL", raising=False)
@@ -285,13 +293,21 @@ def test_planted_instructions_reach_the_model_only_inside_the_data_block(
 @pytest.mark.parametrize(
     ("raw", "kept", "ok"),
     [
-        ("One finding here [1]. Another finding there [2].", ["One finding here [1].", "Another finding there [2]."], True),
+        (
+            "One finding here [1]. Another finding there [2].",
+            ["One finding here [1].", "Another finding there [2]."],
+            True,
+        ),
         ("Both say so [1, 2]. A range works [1-2].", ["Both say so [1][2].", "A range works [1][2]."], True),
         ("Cited after the stop. [1] And again here [2].", ["Cited after the stop [1].", "And again here [2]."], True),
         ("An uncited claim here. A cited one here [1].", ["A cited one here [1]."], True),
         ("Out of range here [6]. Also uncited here. This one is fine [1].", ["This one is fine [1]."], False),
         ("Nothing cited at all here.", [], False),
-        ("# Heading\n- **Bold** point here [1].\n- Another point here [2].", ["Bold point here [1].", "Another point here [2]."], True),
+        (
+            "# Heading\n- **Bold** point here [1].\n- Another point here [2].",
+            ["Bold point here [1].", "Another point here [2]."],
+            True,
+        ),
     ],
 )
 def test_check_generated(raw: str, kept: list[str], ok: bool) -> None:
@@ -313,7 +329,7 @@ def test_excerpts_are_neutralised_data() -> None:
     out = render_excerpts([e])
     assert out.count("</excerpt>") == 1 and out.count("<excerpt ") == 1
     assert "<script>" not in out and "<b>" not in out and "[9]" not in out and "[2, 3]" not in out
-    assert 'review="Child \'X\' ‹b›"' in out
+    assert "review=\"Child 'X' ‹b›\"" in out
 
 
 def test_the_token_budget_bounds_the_excerpts_sent() -> None:

@@ -35,7 +35,7 @@ def golden_view(src: SourceText, reviews: list[Review]) -> list[dict]:
     for r in reviews:
         d = r.to_dict()
         d["sections"] = [
-            f"{s.kind} [{s.label}] {s.start}-{s.end}: {src.text[s.start:s.end][:60]!r}" for s in r.sections
+            f"{s.kind} [{s.label}] {s.start}-{s.end}: {src.text[s.start : s.end][:60]!r}" for s in r.sections
         ]
         out.append(d)
     return out
@@ -50,7 +50,9 @@ def test_golden(name: str) -> None:
         path.write_text(got + "\n", encoding="utf-8")
     want = path.read_text(encoding="utf-8").rstrip("\n")
     if got != want:
-        diff = "\n".join(difflib.unified_diff(want.splitlines(), got.splitlines(), "golden", "parsed", lineterm="", n=2))
+        diff = "\n".join(
+            difflib.unified_diff(want.splitlines(), got.splitlines(), "golden", "parsed", lineterm="", n=2)
+        )
         pytest.fail(f"parse of {name} changed (RLA_UPDATE_GOLDEN=1 to accept):\n{diff[:6000]}")
 
 
@@ -80,7 +82,14 @@ def test_dated_listing_fields() -> None:
     assert all(r.keywords for r in reviews)
     bailey = by_id["2017-durham-baby-bailey"]
     assert (bailey.title, bailey.year, bailey.area) == ("Baby Bailey", 2017, "Durham")
-    assert bailey.keywords == ("antenatal care", "child neglect", "infant deaths", "newborn babies", "non-attendance", "substance misuse")
+    assert bailey.keywords == (
+        "antenatal care",
+        "child neglect",
+        "infant deaths",
+        "newborn babies",
+        "non-attendance",
+        "substance misuse",
+    )
     assert bailey.methodology == "uses the Child Practice Review process to identify how agencies worked together."
     assert [s.kind for s in bailey.sections] == ["summary", "key issues", "learning", "recommendations", "other"]
     fgh = by_id["2018-children-f-g-and-h"]  # "Anonymous- Children F, G and H": odd separator
