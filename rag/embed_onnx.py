@@ -37,6 +37,15 @@ FORMAT = 1  # of encoder.json; another number means "export again"
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
+class EncoderUnavailable(Exception):
+    """The ONNX encoder cannot be made or used; the message says why (shown in the ingest report)."""
+
+
+# What a missing package, a partial or damaged file, a read-only cache or an unexportable model raise
+# (onnxruntime's and the exporter's own errors are RuntimeErrors). Anything else is a bug, and is not hidden.
+_EXPECTED = (OSError, ValueError, KeyError, TypeError, ImportError, RuntimeError)
+
+
 def encoder_dir(cache: Path, weights_sha256: str) -> Path:
     return cache / "encoders" / weights_sha256[:16]
 
@@ -63,42 +72,58 @@ class OnnxEncoder:
     def load(cls, folder: Path) -> OnnxEncoder | None:
         """The encoder in `folder`, or None when it is missing, unreadable or no longer matches its probes."""
         try:
-            meta = json.loads((folder / "encoder.json").read_text(encoding="utf-8"))
-            # The checksum catches damage the probes may not touch (rows of the vocabulary they never use).
-            if meta.get("format") != FORMAT or sha256_file(folder / "model.onnx") != meta["onnx_sha256"]:
-                return None
-            import onnxruntime as ort
-            from tokenizers import Tokenizer
-
-            options = ort.SessionOptions()
-            options.log_severity_level = 3
-            # Idle threads sleep rather than spin: a spinning pool steals the cores from whatever runs next
-            # (the web server, a benchmark's other side); measured on 2 cores, it also slowed queries by 45 %.
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-            session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
-            tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-            tokenizer.enable_truncation(max_length=int(meta["max_tokens"]))
-            tokenizer.enable_padding(pad_id=int(meta["pad_id"]), pad_token=str(meta["pad_token"]))
-            names = tuple(i.name for i in session.get_inputs())
-            enc = cls(
-                meta["name"],
-                int(meta["dim"]),
-                int(meta["max_tokens"]),
-                meta["weights_sha256"],
-                session,
-                tokenizer,
-                names,
-            )
-            got = enc.embed_batch(list(meta["probes"]))
-            if (
-                got.shape != (len(meta["probes"]), enc.dim)
-                or np.abs(got - np.asarray(meta["vectors"])).max() > TOLERANCE
-            ):
-                return None
-            return enc
-        except Exception:
+            return cls.open(folder)
+        except EncoderUnavailable:
             return None
+
+    @classmethod
+    def open(cls, folder: Path) -> OnnxEncoder:
+        """The encoder in `folder`; raises EncoderUnavailable saying why it cannot be used."""
+        try:
+            return cls._open(folder)
+        except _EXPECTED as e:
+            raise EncoderUnavailable(f"{type(e).__name__}: {e}"[:200]) from e
+
+    @classmethod
+    def _open(cls, folder: Path) -> OnnxEncoder:
+        if not (folder / "encoder.json").exists():
+            raise EncoderUnavailable("not exported yet")
+        meta = json.loads((folder / "encoder.json").read_text(encoding="utf-8"))
+        # The checksum catches damage the probes may not touch (rows of the vocabulary they never use).
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise EncoderUnavailable("an encoder of another format")
+        if sha256_file(folder / "model.onnx") != meta["onnx_sha256"]:
+            raise EncoderUnavailable("model.onnx does not match its checksum")
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        # Idle threads sleep rather than spin: a spinning pool steals the cores from whatever runs next
+        # (the web server, a benchmark's other side); measured on 2 cores, it also slowed queries by 45 %.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
+        try:
+            tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        except Exception as e:  # the tokenizers library raises a bare Exception for a bad file
+            raise EncoderUnavailable(f"tokenizer.json cannot be read ({e})") from e
+        tokenizer.enable_truncation(max_length=int(meta["max_tokens"]))
+        tokenizer.enable_padding(pad_id=int(meta["pad_id"]), pad_token=str(meta["pad_token"]))
+        names = tuple(i.name for i in session.get_inputs())
+        enc = cls(
+            meta["name"],
+            int(meta["dim"]),
+            int(meta["max_tokens"]),
+            meta["weights_sha256"],
+            session,
+            tokenizer,
+            names,
+        )
+        got = enc.embed_batch(list(meta["probes"]))
+        if got.shape != (len(meta["probes"]), enc.dim) or np.abs(got - np.asarray(meta["vectors"])).max() > TOLERANCE:
+            raise EncoderUnavailable("its vectors no longer match the model's on the probe texts")
+        return enc
 
     def embed_batch(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         if not texts:
@@ -119,67 +144,80 @@ class OnnxEncoder:
 
 
 def export(embedder: Any, cache: Path) -> Path | None:
-    """Write the ONNX encoder of a loaded sentence-transformers embedder; None when it cannot match it.
+    """Write the ONNX encoder of a loaded sentence-transformers embedder; None when it cannot match it."""
+    try:
+        return export_or_explain(embedder, cache)
+    except EncoderUnavailable:
+        return None
+
+
+def export_or_explain(embedder: Any, cache: Path) -> Path:
+    """Write the ONNX encoder of a loaded sentence-transformers embedder; raises EncoderUnavailable saying why not.
 
     Only models whose vectors are the mean of the transformer's token outputs, normalised (as the
     bundled all-MiniLM-L6-v2), pass the probe check; others keep using PyTorch for queries.
     """
     if not embedder.weights_sha256:
-        return None
+        raise EncoderUnavailable("the model's weights have no checksum to file the export under")
     folder = encoder_dir(cache, embedder.weights_sha256)
-    if OnnxEncoder.load(folder) is not None:
+    with contextlib.suppress(EncoderUnavailable):
+        OnnxEncoder.open(folder)
         return folder
     tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
-    _remove_orphans(folder)
     try:
-        import onnx  # noqa: F401  (torch's exporter needs it; without it there is nothing to do)
-        import torch
-
-        st = embedder._model
-        tokenizer = st.tokenizer
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        sample = tokenizer(["a query", "a longer sample text"], padding=True, return_tensors="pt")
-        names = [n for n in INPUTS if n in sample]
-        model = _hidden_states(st[0].auto_model, names).eval()
-        axes = {n: {0: "batch", 1: "tokens"} for n in [*names, "hidden"]}
-        with warnings.catch_warnings(), torch.inference_mode():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                model,
-                tuple(sample[n] for n in names),
-                str(tmp / "model.onnx"),
-                input_names=names,
-                output_names=["hidden"],
-                dynamic_axes=axes,
-                opset_version=17,
-                dynamo=False,
-            )
-        tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
-        expected = embedder.embed_batch(list(PROBES))
-        meta = {
-            "format": FORMAT,
-            "name": embedder.name,
-            "weights_sha256": embedder.weights_sha256,
-            "dim": embedder.dim,
-            "max_tokens": embedder.max_tokens,
-            "pad_id": int(tokenizer.pad_token_id),
-            "pad_token": str(tokenizer.pad_token),
-            "onnx_sha256": sha256_file(tmp / "model.onnx"),
-            "probes": list(PROBES),
-            "vectors": expected.tolist(),
-        }
-        (tmp / "encoder.json").write_text(json.dumps(meta), encoding="utf-8")
-        if OnnxEncoder.load(tmp) is None:
-            return None
-        shutil.rmtree(folder, ignore_errors=True)
-        with contextlib.suppress(OSError):  # another process has just put one there
-            os.replace(tmp, folder)
-        return folder if OnnxEncoder.load(folder) is not None else None
-    except Exception:
-        return None
+        _remove_orphans(folder)
+        return _export(embedder, folder, tmp)
+    except _EXPECTED as e:
+        raise EncoderUnavailable(f"{type(e).__name__}: {e}"[:200]) from e
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _export(embedder: Any, folder: Path, tmp: Path) -> Path:
+    import onnx  # noqa: F401  (torch's exporter needs it; without it there is nothing to do)
+    import torch
+
+    st = embedder._model
+    tokenizer = st.tokenizer
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    sample = tokenizer(["a query", "a longer sample text"], padding=True, return_tensors="pt")
+    names = [n for n in INPUTS if n in sample]
+    model = _hidden_states(st[0].auto_model, names).eval()
+    axes = {n: {0: "batch", 1: "tokens"} for n in [*names, "hidden"]}
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            tuple(sample[n] for n in names),
+            str(tmp / "model.onnx"),
+            input_names=names,
+            output_names=["hidden"],
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,
+        )
+    tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
+    expected = embedder.embed_batch(list(PROBES))
+    meta = {
+        "format": FORMAT,
+        "name": embedder.name,
+        "weights_sha256": embedder.weights_sha256,
+        "dim": embedder.dim,
+        "max_tokens": embedder.max_tokens,
+        "pad_id": int(tokenizer.pad_token_id),
+        "pad_token": str(tokenizer.pad_token),
+        "onnx_sha256": sha256_file(tmp / "model.onnx"),
+        "probes": list(PROBES),
+        "vectors": expected.tolist(),
+    }
+    (tmp / "encoder.json").write_text(json.dumps(meta), encoding="utf-8")
+    OnnxEncoder.open(tmp)
+    shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.suppress(OSError):  # another process has just put one there
+        os.replace(tmp, folder)
+    OnnxEncoder.open(folder)
+    return folder
 
 
 def _remove_orphans(folder: Path) -> None:
@@ -210,6 +248,6 @@ def _hidden_states(model: Any, names: list[str]) -> Any:
             self.model = model
 
         def forward(self, *inputs: Any) -> Any:
-            return self.model(**dict(zip(names, inputs))).last_hidden_state
+            return self.model(**dict(zip(names, inputs, strict=True))).last_hidden_state
 
     return HiddenStates()

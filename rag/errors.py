@@ -6,7 +6,15 @@ class RlaError(Exception):
 
 
 class SourceError(RlaError):
-    """A corpus file could not be read (encoding, corrupt PDF, encrypted, too large)."""
+    """A corpus file could not be read (encoding, corrupt PDF, encrypted, too large).
+
+    `lasting` when the same bytes would fail the same way under the same limits (a corrupt PDF, not
+    a missing file): ingest remembers such a file by its hash and does not read it again until it changes.
+    """
+
+    def __init__(self, message: str, lasting: bool = False) -> None:
+        super().__init__(message)
+        self.lasting = lasting
 
 
 class IndexMissing(RlaError):

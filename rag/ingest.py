@@ -1,21 +1,22 @@
-"""Corpus files → a new index generation, embedding only what changed."""
+"""Corpus files → a new index generation, embedding only what changed: a pure plan, then its application."""
 
 from __future__ import annotations
 
 import stat
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from rag.chunk import chunk_review, embedding_text, sentence_texts
+from rag.embed import Embedder
 from rag.errors import IndexMissing, RlaError, SourceError
 from rag.models import Chunk, Review, SourceText
 from rag.parse import parse_source
 from rag.settings import Settings
-from rag.sources import iter_corpus_files, read_source
+from rag.sources import CorpusFile, corpus_files, read_source, shown_name
 from rag.store import IndexData, check_model, open_index, sha256_file, write_generation, write_lock
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -23,11 +24,12 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 @dataclass(frozen=True)
 class FileReport:
-    source: str
+    source: str  # the file's corpus key
     status: str  # "indexed", "unchanged", "skipped", "removed"
     reviews: int = 0
     chunks: int = 0
     reason: str = ""
+    remembered: bool = False  # skipped without reading: it failed the same way before and has not changed
 
 
 @dataclass
@@ -37,7 +39,7 @@ class IngestReport:
     generation: str | None = None
     changed: bool = False
     model: dict[str, Any] = field(default_factory=dict)  # the manifest's model entry
-    query_encoder: str = "pytorch"  # or "onnxruntime" (rag/embed_onnx.py)
+    query_encoder: str = "pytorch"  # "onnxruntime" (rag/embed_onnx.py), or "pytorch (why not)"
 
     @property
     def totals(self) -> dict[str, int]:
@@ -56,31 +58,52 @@ class IngestReport:
             "changed": self.changed,
             "query_encoder": self.query_encoder,
             "totals": self.totals,
-            "files": [f.__dict__ for f in self.files],
+            "files": [{**f.__dict__, "source": shown_name(f.source)} for f in self.files],
         }
 
 
-def _sha256(path: Path, max_bytes: int) -> str | None:
-    """The file's hash, read in blocks; None for what read_source will refuse anyway
-    (missing, not a regular file, over the size limit), so that a 3 GB file or a pipe
-    costs nothing here."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    if not stat.S_ISREG(st.st_mode) or st.st_size > max_bytes:
-        return None
-    try:
-        return sha256_file(path)
-    except OSError:
-        return None
+@dataclass(frozen=True)
+class Plan:
+    """What an ingest does with each file, decided from the old manifest and the files' hashes alone."""
+
+    keep: tuple[str, ...] = ()  # keys whose records and vectors carry over as they are
+    read: tuple[CorpusFile, ...] = ()  # to read, parse, chunk and embed
+    remove: tuple[str, ...] = ()  # in the old index, no longer in the corpus
+    skip: tuple[FileReport, ...] = ()  # refused without reading: a problem with the entry, or a remembered failure
 
 
-def _rel(path: Path, corpus: Path) -> str:
-    try:
-        return path.resolve().relative_to(corpus.resolve()).as_posix()
-    except ValueError:
-        return path.name
+def plan(
+    sources: Mapping[str, Mapping[str, Any]],
+    skipped: Mapping[str, Mapping[str, Any]],
+    files: Sequence[CorpusFile],
+    digests: Mapping[str, str | None],
+    only: set[str] | None,
+    limits: str,
+) -> Plan:
+    """Keep what is unchanged (or outside `only`), read what is new or changed, remove what is gone.
+
+    `sources` and `skipped` are the old manifest's entries by key; `digests` the files' SHA-256 (None
+    when the file cannot be hashed: read_source gives the reason); `limits` the settings a remembered
+    failure was found under (a file that timed out is tried again when the time limit changes).
+    """
+    keep: list[str] = []
+    read: list[CorpusFile] = []
+    skip: list[FileReport] = []
+    present: set[str] = set()
+    for f in files:
+        if f.problem:
+            skip.append(FileReport(f.key, "skipped", reason=f.problem))
+            continue
+        present.add(f.key)
+        digest, prior, failed = digests.get(f.key), sources.get(f.key), skipped.get(f.key)
+        if prior is not None and (prior["sha256"] == digest or (only is not None and f.key not in only)):
+            keep.append(f.key)
+        elif failed is not None and digest is not None and (failed["sha256"], failed["limits"]) == (digest, limits):
+            skip.append(FileReport(f.key, "skipped", reason=failed["reason"], remembered=True))
+        else:
+            read.append(f)
+    remove = tuple(sorted(k for k in sources if k not in present))
+    return Plan(tuple(keep), tuple(read), remove, tuple(skip))
 
 
 def ingest(
@@ -92,38 +115,44 @@ def ingest(
 ) -> IngestReport:
     """Bring the index in line with the corpus folder (or with `paths`, re-reading just those files)."""
     with write_lock(settings.index, wait_s):
-        report = _ingest(settings, paths, rebuild, progress)
-        if settings.onnx_queries and _query_encoder_ready(settings, report.model, rebuild, progress):
-            report.query_encoder = "onnxruntime"
+        old = _previous(settings, rebuild)
+        files = corpus_files(settings.corpus, settings) if settings.corpus.exists() else []
+        only: set[str] | None = None
+        if paths:
+            chosen = corpus_files(settings.corpus, settings, paths)
+            only = {f.key for f in chosen}
+            files = sorted({f.key: f for f in [*files, *chosen]}.values(), key=lambda f: f.key)
+        digests = {f.key: _sha256(f.path, settings.max_file_mb * 1024 * 1024) for f in files if not f.problem}
+        manifest = old.manifest if old else {}
+        todo = plan(manifest.get("sources", {}), manifest.get("skipped", {}), files, digests, only, _limits(settings))
+        report = apply(settings, todo, old, digests, progress)
+        if settings.onnx_queries:
+            report.query_encoder = _query_encoder(settings, report.model, rebuild, progress)
         return report
 
 
-def _query_encoder_ready(settings: Settings, model: dict[str, Any], rebuild: bool, progress: Progress | None) -> bool:
-    """Make the model's ONNX query encoder once per model and cache folder; False when it cannot be made.
+def _limits(settings: Settings) -> str:
+    return f"{settings.max_file_mb} MB, {settings.pdf_timeout_s:g} s, {settings.pdf_memory_mb} MB memory"
 
-    An existing one is trusted here (search checks it when it loads it); --rebuild checks it in full
-    and makes it again if that fails.
-    """
-    from rag.embed_onnx import encoder_dir, export, exported
 
-    sha = model.get("sha256")
-    if not sha:
-        return False
-    if exported(encoder_dir(settings.cache, sha)) and not rebuild:
-        return True
-    if progress:
-        progress("preparing the query encoder", 0, 1)
-    from rag.embed import load_embedder
-
-    embedder = load_embedder(settings.model)  # verified: the export is filed under the weights' hash
-    return embedder.weights_sha256 == sha and export(embedder, settings.cache) is not None
+def _sha256(path: Path, max_bytes: int) -> str | None:
+    """The file's hash, read in blocks; None for what read_source will refuse anyway
+    (missing, not a regular file, over the size limit), so that a 3 GB file or a pipe
+    costs nothing here."""
+    try:
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode) or st.st_size > max_bytes:
+            return None
+        return sha256_file(path)
+    except OSError:
+        return None
 
 
 def _previous(settings: Settings, rebuild: bool) -> IndexData | None:
     if rebuild:
         return None
     try:
-        old = open_index(settings.index, verify=True)
+        old = open_index(settings.index)
     except IndexMissing:
         return None
     check_model(old.manifest, settings.model)
@@ -132,140 +161,80 @@ def _previous(settings: Settings, rebuild: bool) -> IndexData | None:
     return old
 
 
-def _ingest(settings: Settings, paths: list[Path] | None, rebuild: bool, progress: Progress | None) -> IngestReport:
-    report = IngestReport()
-    old = _previous(settings, rebuild)
-    old_sources = dict(old.manifest["sources"]) if old else {}
+@dataclass
+class _New:
+    """What reading the planned files gave."""
 
-    all_files = iter_corpus_files(settings.corpus, settings) if settings.corpus.exists() else []
-    targets = {_rel(p, settings.corpus): p for p in all_files}
-    only: set[str] | None = None
-    if paths:
-        only = set()
-        for p in paths:
-            for f in iter_corpus_files(p, settings) if p.is_dir() else [p]:
-                targets[_rel(f, settings.corpus)] = f
-                only.add(_rel(f, settings.corpus))
+    sources: list[SourceText] = field(default_factory=list)
+    reviews: list[Review] = field(default_factory=list)
+    chunks: list[Chunk] = field(default_factory=list)
+    skipped: dict[str, dict[str, Any]] = field(default_factory=dict)  # lasting failures, remembered by hash
+    embedder: Embedder | None = None
 
-    keep_reviews: list[Review] = []
-    keep_chunks: list[Chunk] = []
-    keep_rows: list[int] = []
-    keep_sentence_rows: list[int] = []
-    keep_sources: list[SourceText] = []
-    new_items: list[tuple[SourceText, list[Review], list[Chunk]]] = []
-    embedder = None
-    sources_manifest: dict[str, dict[str, Any]] = {}
 
-    for i, (rel, path) in enumerate(sorted(targets.items())):
-        if progress:
-            progress("reading", i, len(targets))
-        digest = _sha256(path, settings.max_file_mb * 1024 * 1024)
-        prior = old_sources.get(rel)
-        reuse = (
-            old is not None
-            and prior is not None
-            and (prior["sha256"] == digest or (only is not None and rel not in only))
-        )
-        if reuse and old is not None and prior is not None:
-            rows = [j for j, c in enumerate(old.chunks) if c.source == rel]
-            keep_rows.extend(rows)
-            offsets = old.sentence_offsets
-            for j in rows:
-                keep_sentence_rows.extend(range(offsets[j], offsets[j + 1]))
-            keep_chunks.extend(old.chunks[j] for j in rows)
-            keep_reviews.extend(r for r in old.reviews.values() if r.source == rel)
-            keep_sources.append(old.sources[rel])
-            sources_manifest[rel] = prior
-            report.files.append(FileReport(rel, "unchanged", prior["reviews"], prior["chunks"]))
-            continue
-        try:
-            src = read_source(path, settings.corpus, settings)
-        except SourceError as e:
-            report.files.append(FileReport(rel, "skipped", reason=str(e)))
-            continue
-        reviews = parse_source(src)
-        if not reviews:
-            report.files.append(FileReport(rel, "skipped", reason=f"{rel}: no text to index"))
-            continue
-        if embedder is None:
-            from rag.embed import load_embedder
+def apply(
+    settings: Settings,
+    todo: Plan,
+    old: IndexData | None,
+    digests: Mapping[str, str | None],
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Carry over what the plan keeps, read and embed what it reads, and write a generation if anything changed."""
+    report = IngestReport(files=list(todo.skip))
+    old_manifest = old.manifest if old else {}
+    sources_manifest = {k: old_manifest["sources"][k] for k in todo.keep}
+    for key in todo.keep:
+        prior = sources_manifest[key]
+        report.files.append(FileReport(key, "unchanged", prior["reviews"], prior["chunks"]))
+    for key in todo.remove:
+        report.files.append(FileReport(key, "removed", reason=f"{shown_name(key)}: no longer in the corpus"))
 
-            embedder = load_embedder(settings.model)
-        chunks = [c for r in reviews for c in chunk_review(r, src, settings.chunk_tokens, embedder.fits)]
-        new_items.append((src, reviews, chunks))
-        sources_manifest[rel] = {"sha256": src.sha256, "reviews": len(reviews), "chunks": len(chunks)}
-        report.files.append(FileReport(rel, "indexed", len(reviews), len(chunks)))
-
-    for rel in sorted(set(old_sources) - set(sources_manifest)):
-        if rel not in targets or not targets[rel].exists():
-            report.files.append(FileReport(rel, "removed", reason=f"{rel}: no longer in the corpus"))
+    new = _read_all(settings, todo.read, digests, report, progress, taken=_kept_ids(old, todo.keep))
+    for src in new.sources:
+        sources_manifest[src.path] = {
+            "sha256": src.sha256,
+            "reviews": sum(r.source == src.path for r in new.reviews),
+            "chunks": sum(c.source == src.path for c in new.chunks),
+        }
+    for r in todo.skip:
+        if r.remembered:
+            new.skipped[r.source] = old_manifest["skipped"][r.source]
     report.files.sort(key=lambda f: f.source)
 
-    removed = any(f.status == "removed" for f in report.files) or (
-        old is not None and any(rel not in sources_manifest for rel in old_sources)
-    )
-    if old is not None and not new_items and not removed:
+    dropped = set(old_manifest.get("sources", {})) - set(sources_manifest)  # removed, or now unreadable
+    if old is not None and not new.sources and not dropped and new.skipped == old_manifest.get("skipped", {}):
         report.generation = old.path.name
         report.model = old.manifest["model"]
         return report  # nothing changed: no model load, no write
-    if old is None and not new_items:
+    if old is None and not new.sources:
         reasons = "; ".join(f.reason for f in report.files) or f"no .txt, .md or .pdf files in {settings.corpus}"
         raise RlaError(f"nothing to index: {reasons}")
 
-    # Review ids must be unique across the whole corpus; a clash gets the source's short hash.
-    taken = {r.id for r in keep_reviews}
-    new_reviews_all: list[Review] = []
-    new_chunks_all: list[Chunk] = []
-    for src, reviews, chunks in new_items:
-        renames = {}
-        for r in reviews:
-            if r.id in taken:
-                renames[r.id] = f"{r.id}-{src.sha256[:6]}"
-            taken.add(renames.get(r.id, r.id))
-        for r in reviews:
-            new_reviews_all.append(Review(**{**r.__dict__, "id": renames.get(r.id, r.id)}))
-        for c in chunks:
-            rid = renames.get(c.review_id, c.review_id)
-            new_chunks_all.append(Chunk(**{**c.__dict__, "review_id": rid, "id": c.id.replace(c.review_id, rid, 1)}))
-
-    dim = embedder.dim if embedder is not None else old.dim  # type: ignore[union-attr]
-    vectors_new = np.zeros((0, dim), dtype=np.float32)
-    sentences_new = np.zeros((0, dim), dtype=np.float32)
-    if new_chunks_all:
+    kept = _carry_over(old, todo.keep)
+    embedder = new.embedder
+    model_info = _model_info(embedder) if embedder is not None else old_manifest["model"]
+    dim = int(model_info["dim"])
+    vectors_new = sentences_new = np.zeros((0, dim), dtype=np.float32)
+    if new.chunks:
         assert embedder is not None
-        vectors_new, sentences_new = _embed(new_chunks_all, new_reviews_all, embedder, progress)
-        report.embedded = len(new_chunks_all)
-
-    model_info = (
-        {
-            "name": embedder.name,
-            "sha256": embedder.weights_sha256,
-            "dim": embedder.dim,
-            "max_tokens": embedder.max_tokens,
-        }
-        if embedder is not None
-        else old.manifest["model"]  # type: ignore[union-attr]
-    )
-    empty = np.zeros((0, dim), np.float32)
-    old_vectors = old.vectors[keep_rows] if (old is not None and keep_rows) else empty
-    old_sentences = old.sentence_vectors[keep_sentence_rows] if (old is not None and keep_sentence_rows) else empty
-    vectors = np.vstack([old_vectors, vectors_new])
-    sentence_vectors = np.vstack([old_sentences, sentences_new])
-    chunks_all = keep_chunks + new_chunks_all
-    reviews_all = keep_reviews + new_reviews_all
-    sources_all = keep_sources + [s for s, _, _ in new_items]
-    manifest = {"model": model_info, "chunker": settings.chunker_config(), "sources": sources_manifest}
+        vectors_new, sentences_new = _embed(new.chunks, new.reviews, embedder, progress)
+        report.embedded = len(new.chunks)
     if progress:
         progress("writing", 0, 1)
     gen = write_generation(
         settings.index,
-        manifest,
-        chunks_all,
-        vectors,
-        reviews_all,
-        sources_all,
+        {
+            "model": model_info,
+            "chunker": settings.chunker_config(),
+            "sources": dict(sorted(sources_manifest.items())),
+            "skipped": dict(sorted(new.skipped.items())),
+        },
+        kept.chunks + new.chunks,
+        np.vstack([kept.vectors, vectors_new]) if len(kept.vectors) else vectors_new,
+        kept.reviews + new.reviews,
+        kept.sources + new.sources,
         settings.hnsw_threshold,
-        sentence_vectors,
+        np.vstack([kept.sentence_vectors, sentences_new]) if len(kept.sentence_vectors) else sentences_new,
     )
     report.generation = gen.name
     report.changed = True
@@ -273,8 +242,146 @@ def _ingest(settings: Settings, paths: list[Path] | None, rebuild: bool, progres
     return report
 
 
+def _model_info(embedder: Embedder) -> dict[str, Any]:
+    return {
+        "name": embedder.name,
+        "sha256": embedder.weights_sha256,
+        "dim": embedder.dim,
+        "max_tokens": embedder.max_tokens,
+    }
+
+
+def _kept_ids(old: IndexData | None, keep: Sequence[str]) -> set[str]:
+    keys = set(keep)
+    return {r.id for r in old.reviews.values() if r.source in keys} if old else set()
+
+
+def _read_all(
+    settings: Settings,
+    files: Sequence[CorpusFile],
+    digests: Mapping[str, str | None],
+    report: IngestReport,
+    progress: Progress | None,
+    taken: set[str],
+) -> _New:
+    """Read, parse and chunk each file; review ids are made unique across the corpus as they come."""
+    new = _New()
+    for i, f in enumerate(files):
+        if progress:
+            progress("reading", i, len(files))
+        try:
+            src = read_source(f.path, settings.corpus, settings)
+        except SourceError as e:
+            report.files.append(FileReport(f.key, "skipped", reason=str(e)))
+            digest = digests.get(f.key)
+            if e.lasting and digest:
+                new.skipped[f.key] = {"sha256": digest, "reason": str(e), "limits": _limits(settings)}
+            continue
+        try:
+            reviews = parse_source(src)
+            if not reviews:
+                reason = f"{shown_name(f.key)}: no text to index"
+                report.files.append(FileReport(f.key, "skipped", reason=reason))
+                new.skipped[f.key] = {"sha256": src.sha256, "reason": reason, "limits": _limits(settings)}
+                continue
+            if new.embedder is None:
+                from rag.embed import load_embedder
+
+                new.embedder = load_embedder(settings.model)
+            fits = new.embedder.fits
+            chunks = [c for r in reviews for c in chunk_review(r, src, settings.chunk_tokens, fits)]
+        except RlaError:
+            raise
+        except Exception as e:  # a bug, not the file's fault: stop with one line naming the file
+            raise RlaError(
+                f"{shown_name(f.key)}: unexpected {type(e).__name__} while parsing ({e}); "
+                "the index is unchanged; please report this with the file"
+            ) from e
+        reviews, chunks = _unique_ids(reviews, chunks, src.sha256, taken)
+        new.sources.append(src)
+        new.reviews += reviews
+        new.chunks += chunks
+        report.files.append(FileReport(f.key, "indexed", len(reviews), len(chunks)))
+    return new
+
+
+def _unique_ids(
+    reviews: list[Review], chunks: list[Chunk], sha256: str, taken: set[str]
+) -> tuple[list[Review], list[Chunk]]:
+    """A review id already taken gets the source's short hash appended (and its chunks follow)."""
+    renames: dict[str, str] = {}
+    for r in reviews:
+        if r.id in taken:
+            renames[r.id] = f"{r.id}-{sha256[:6]}"
+        taken.add(renames.get(r.id, r.id))
+    if not renames:
+        return reviews, chunks
+    reviews = [replace(r, id=renames.get(r.id, r.id)) for r in reviews]
+    chunks = [
+        replace(c, review_id=(rid := renames.get(c.review_id, c.review_id)), id=c.id.replace(c.review_id, rid, 1))
+        for c in chunks
+    ]
+    return reviews, chunks
+
+
+@dataclass(frozen=True)
+class _Kept:
+    chunks: list[Chunk]
+    reviews: list[Review]
+    sources: list[SourceText]
+    vectors: np.ndarray
+    sentence_vectors: np.ndarray
+
+
+def _carry_over(old: IndexData | None, keep: Sequence[str]) -> _Kept:
+    """The kept files' chunks, reviews, sources and vectors, in one pass over the old index."""
+    if old is None or not keep:
+        dim = old.dim if old else 0
+        return _Kept([], [], [], np.zeros((0, dim), np.float32), np.zeros((0, dim), np.float32))
+    keys = set(keep)
+    rows = [i for i, c in enumerate(old.chunks) if c.source in keys]
+    offsets = old.sentence_offsets
+    sentence_rows = np.concatenate(
+        [np.arange(offsets[i], offsets[i + 1]) for i in rows] or [np.zeros(0, np.int64)]
+    ).astype(np.int64)
+    return _Kept(
+        chunks=[old.chunks[i] for i in rows],
+        reviews=[r for r in old.reviews.values() if r.source in keys],
+        sources=[old.sources[k] for k in sorted(keys)],
+        vectors=old.vectors[rows],
+        sentence_vectors=old.sentence_vectors[sentence_rows],
+    )
+
+
+def _query_encoder(settings: Settings, model: dict[str, Any], rebuild: bool, progress: Progress | None) -> str:
+    """Make the model's ONNX query encoder once per model and cache folder: "onnxruntime", or why not.
+
+    An existing one is trusted here (search checks it when it loads it); --rebuild checks it in full
+    and makes it again if that fails.
+    """
+    from rag.embed_onnx import EncoderUnavailable, encoder_dir, export_or_explain, exported
+
+    sha = model.get("sha256")
+    if not sha:
+        return "pytorch (the model's weights have no checksum to file an ONNX export under)"
+    if exported(encoder_dir(settings.cache, sha)) and not rebuild:
+        return "onnxruntime"
+    if progress:
+        progress("preparing the query encoder", 0, 1)
+    from rag.embed import load_embedder
+
+    embedder = load_embedder(settings.model)  # verified: the export is filed under the weights' hash
+    if embedder.weights_sha256 != sha:
+        return "pytorch (the model's weights differ from the index's)"
+    try:
+        export_or_explain(embedder, settings.cache)
+    except EncoderUnavailable as e:
+        return f"pytorch (onnx export failed: {e})"
+    return "onnxruntime"
+
+
 def _embed(
-    chunks: list[Chunk], reviews: list[Review], embedder: Any, progress: Progress | None
+    chunks: list[Chunk], reviews: list[Review], embedder: Embedder, progress: Progress | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Chunk vectors (with their review's title and section as context) and sentence vectors.
 

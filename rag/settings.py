@@ -30,12 +30,14 @@ class Settings:
     onnx_queries: bool = True
     # Chunking, in cl100k_base tokens; the model's own tokenizer caps it too.
     chunk_tokens: int = 120
-    chunk_overlap_sentences: int = 1
     # Files
     max_file_mb: int = 50
     pdf_timeout_s: float = 30.0
     pdf_memory_mb: int = 1024
     allowed_suffixes: tuple[str, ...] = (".txt", ".md", ".pdf")
+    # A corpus entry whose real path lies outside the corpus folder (a symlink to /etc/passwd, say) is
+    # skipped unless the user trusts where it points (env RLA_FOLLOW_OUTSIDE_LINKS=1).
+    follow_outside_links: bool = False
     # Retrieval
     mode: str = "hybrid"
     k: int = 10
@@ -49,7 +51,15 @@ class Settings:
     candidates: int = 100
     # Above this many chunks the vector index is HNSW rather than exact search.
     hnsw_threshold: int = 50_000
-    extra: dict[str, str] = field(default_factory=dict)
+    # Calibration, on eval/questions.jsonl (README: "How answers are made", "The ledger"); `rla eval` reports them.
+    # Below `abstain_below` (best dense score of any allowed chunk) the corpus is taken not to address a
+    # question, unless some chunk contains its topic words; below `weak_below` the answer says the match is weak.
+    abstain_below: float = 0.44
+    weak_below: float = 0.50
+    # An excerpt is quoted in an answer only if its best sentence is this close to the best sentence found.
+    answer_floor: float = 0.15
+    # A review is on the ledger when one of its chunks scores at least this against the topic (or mentions it).
+    ledger_cosine: float = 0.48
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -57,6 +67,7 @@ class Settings:
             corpus=Path(os.environ.get("RLA_CORPUS", "corpus")),
             index=Path(os.environ.get("RLA_INDEX", "index")),
             model=os.environ.get("RLA_MODEL", DEFAULT_MODEL),
+            follow_outside_links=os.environ.get("RLA_FOLLOW_OUTSIDE_LINKS", "") not in ("", "0"),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         for key in ("corpus", "index"):
@@ -65,8 +76,13 @@ class Settings:
         return replace(base, **given)  # type: ignore[arg-type]
 
     def chunker_config(self) -> dict[str, int]:
+        return {"version": CHUNKER_VERSION, "chunk_tokens": self.chunk_tokens}
+
+    def calibration(self) -> dict[str, float]:
+        """The thresholds answers and the ledger use, as `rla eval` reports them."""
         return {
-            "version": CHUNKER_VERSION,
-            "chunk_tokens": self.chunk_tokens,
-            "overlap_sentences": self.chunk_overlap_sentences,
+            "abstain_below": self.abstain_below,
+            "weak_below": self.weak_below,
+            "answer_floor": self.answer_floor,
+            "ledger_cosine": self.ledger_cosine,
         }

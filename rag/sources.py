@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import errno
 import hashlib
 import json
 import os
@@ -10,6 +11,7 @@ import re
 import stat
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import SourceError
@@ -42,21 +44,105 @@ _PDF_ERRORS = {
 }
 
 
-def iter_corpus_files(corpus_dir: Path, settings: Settings) -> list[Path]:
-    """Files under corpus_dir with an allowed suffix, sorted, skipping hidden files and folders."""
+@dataclass(frozen=True)
+class CorpusFile:
+    """One entry of the corpus folder: its key, where to read it, and why it cannot be read (if so)."""
+
+    key: str  # the one path key: relative to the corpus folder, forward slashes (SourceText.path, manifest, chunks)
+    path: Path
+    problem: str | None = None  # set when the entry is skipped before reading (a link outside the corpus, a loop, …)
+
+
+def corpus_key(path: Path, corpus_dir: Path) -> str:
+    """The key of a file: its path relative to the corpus folder as written (symlinks not followed), else as
+    resolved, else its name."""
+    for p, base in (
+        (Path(os.path.abspath(path)), Path(os.path.abspath(corpus_dir))),
+        (Path(os.path.realpath(path)), Path(os.path.realpath(corpus_dir))),
+    ):
+        if p.is_relative_to(base):
+            return p.relative_to(base).as_posix()
+    return path.name
+
+
+# Characters that would break or spoof a one-line report: controls, and bidirectional overrides.
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def shown_name(key: str) -> str:
+    """A file name safe to print on one line: undecodable bytes, controls and direction overrides escaped."""
+    raw = key.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return _UNSAFE_NAME.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), raw)
+
+
+def corpus_files(corpus_dir: Path, settings: Settings, paths: list[Path] | None = None) -> list[CorpusFile]:
+    """The corpus folder's files with an allowed suffix (or just those under `paths`), sorted by key.
+
+    Hidden files and folders are left out. Folders linked into the corpus are followed once (a loop is not);
+    an entry that cannot be read safely comes back with its `problem`, to be reported and skipped.
+    """
     if not corpus_dir.is_dir():
         raise SourceError(f"{corpus_dir}: corpus folder not found; create it or point RLA_CORPUS at it")
     allowed = {s.lower() for s in settings.allowed_suffixes}
-    found: list[Path] = []
-    for root, dirs, names in os.walk(corpus_dir):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        found += [Path(root, n) for n in names if not n.startswith(".") and Path(n).suffix.lower() in allowed]
-    return sorted(found, key=lambda p: p.as_posix())
+    root_real = os.path.realpath(corpus_dir)
+    found: dict[str, CorpusFile] = {}
+    for start in paths if paths is not None else [corpus_dir]:
+        if start.is_dir():
+            candidates = _walk(start, allowed)
+        elif start.suffix.lower() in allowed or not start.exists():
+            candidates = [start]
+        else:
+            candidates = []
+        for path in candidates:
+            key = corpus_key(path, corpus_dir)
+            found[key] = CorpusFile(key, path, _problem(path, key, root_real, settings))
+    return sorted(found.values(), key=lambda f: f.key)
+
+
+def _walk(top: Path, allowed: set[str]) -> list[Path]:
+    out: list[Path] = []
+    seen: set[str] = set()
+    for root, dirs, names in os.walk(top, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:  # a folder link that leads back into what was already walked
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        out += [Path(root, n) for n in names if not n.startswith(".") and Path(n).suffix.lower() in allowed]
+    return out
+
+
+def _problem(path: Path, key: str, root_real: str, settings: Settings) -> str | None:
+    name = shown_name(key)
+    if name != key:
+        return f"{name}: the file name has characters that cannot be shown safely (not UTF-8, controls); rename it"
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"{name}: symbolic link loop; remove the link or point it at a file"
+        if exc.errno == errno.ENOENT and os.path.islink(path):
+            return f"{name}: broken symbolic link; remove it or point it at a file"
+        return None  # read_source gives the reason
+    real = os.path.realpath(path)
+    if not settings.follow_outside_links and os.path.commonpath([real, root_real]) != root_real:
+        return (
+            f"{name}: links outside the corpus; copy the file into the corpus folder, "
+            "or set RLA_FOLLOW_OUTSIDE_LINKS=1 if you trust where it points"
+        )
+    return None
+
+
+def iter_corpus_files(corpus_dir: Path, settings: Settings) -> list[Path]:
+    """Paths of the readable corpus files, sorted (see corpus_files for the entries and their problems)."""
+    return [f.path for f in corpus_files(corpus_dir, settings) if f.problem is None]
 
 
 def read_source(path: Path, corpus_dir: Path, settings: Settings) -> SourceText:
-    """Read one corpus file; raises SourceError naming the file and how to fix it."""
-    name = path.as_posix()
+    """Read one corpus file; raises SourceError naming the file (by its corpus key) and how to fix it."""
+    rel = corpus_key(path, corpus_dir)
+    name = shown_name(rel)
     suffix = path.suffix.lower()
     allowed = sorted({s.lower() for s in settings.allowed_suffixes})
     if suffix not in allowed:
@@ -65,16 +151,15 @@ def read_source(path: Path, corpus_dir: Path, settings: Settings) -> SourceText:
         )
     data = _read_bytes(path, name, settings.max_file_mb)
     sha256 = hashlib.sha256(data).hexdigest()
-    rel = _relative(path, corpus_dir)
     if suffix == ".pdf":
         if b"%PDF-" not in data[:1024]:
-            raise SourceError(f"{name}: not a PDF file (no %PDF header); check what the file really is")
+            raise SourceError(f"{name}: not a PDF file (no %PDF header); check what the file really is", lasting=True)
         text, starts = _read_pdf(path, name, settings)
         return SourceText(path=rel, text=text, sha256=sha256, kind="pdf", page_starts=starts)
     try:
         text = decode_text(data)
     except SourceError as exc:
-        raise SourceError(f"{name}: {exc}") from None
+        raise SourceError(f"{name}: {exc}", lasting=True) from None
     kind = "md" if suffix in (".md", ".markdown") else "txt"
     return SourceText(path=rel, text=text, sha256=sha256, kind=kind)
 
@@ -145,7 +230,8 @@ def _read_bytes(path: Path, name: str, max_mb: int) -> bytes:
             raise SourceError(f"{name}: not a regular file (a pipe, device or folder?); copy the document itself here")
         if st.st_size > limit:
             raise SourceError(
-                f"{name}: file is {st.st_size / 2**20:.1f} MB, over the {max_mb} MB limit; split it or raise max_file_mb"
+                f"{name}: file is {st.st_size / 2**20:.1f} MB, over the {max_mb} MB limit; "
+                "split it or raise max_file_mb"
             )
         with open(path, "rb") as f:
             data = f.read(limit + 1)  # never more than the limit, even if the file grew since stat()
@@ -158,22 +244,12 @@ def _read_bytes(path: Path, name: str, max_mb: int) -> bytes:
         raise SourceError(f"{name}: cannot read file ({exc.strerror or exc}); check it is a readable file") from None
 
 
-def _relative(path: Path, corpus_dir: Path) -> str:
-    for p, base in (
-        (Path(os.path.abspath(path)), Path(os.path.abspath(corpus_dir))),
-        (path.resolve(), corpus_dir.resolve()),
-    ):
-        if p.is_relative_to(base):
-            return p.relative_to(base).as_posix()
-    return path.name
-
-
 def _read_pdf(path: Path, name: str, settings: Settings) -> tuple[str, tuple[int, ...]]:
     pages = [_clean_page(p) for p in _extract_pages(path, name, settings)]
     if not pages:
-        raise SourceError(f"{name}: PDF has no pages; re-export it from the original document")
+        raise SourceError(f"{name}: PDF has no pages; re-export it from the original document", lasting=True)
     if not any(p.strip() for p in pages):
-        raise SourceError(f"{name}: no extractable text (scanned PDF? run OCR first)")
+        raise SourceError(f"{name}: no extractable text (scanned PDF? run OCR first)", lasting=True)
     starts, offset = [], 0
     for page in pages:
         starts.append(offset)

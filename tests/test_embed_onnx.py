@@ -37,7 +37,7 @@ def cache_with_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_onnx_vectors_equal_the_pytorch_models(cache_with_encoder: Path) -> None:
     enc = OnnxEncoder.load(encoder_dir(cache_with_encoder, DEFAULT_MODEL_SHA256))
     assert enc is not None
-    texts = _questions() + ["x", "the review " * 400]  # a one-letter text and one the model truncates
+    texts = [*_questions(), "x", "the review " * 400]  # a one-letter text and one the model truncates
     want = load_embedder().embed_batch(texts)
     assert np.abs(enc.embed_batch(texts) - want).max() < 1e-5  # padded batches
     one_by_one = np.stack([enc.embed_batch([t])[0] for t in texts])
@@ -98,7 +98,7 @@ def test_ingest_without_a_writable_cache_still_indexes(small_corpus: Path, tmp_p
     blocker.write_text("a file where the cache folder should be", encoding="utf-8")
     settings = Settings(corpus=small_corpus, index=tmp_path / "index", cache=blocker)
     report = ingest(settings)
-    assert report.changed and report.query_encoder == "pytorch"
+    assert report.changed and report.query_encoder.startswith("pytorch (onnx export failed: ")
     hits = Retriever(settings).search("information sharing between agencies", k=3)
     assert len(hits) == 3
 

@@ -19,7 +19,7 @@ from pdfgen import bomb_pdf, text_pdf
 from rag.errors import SourceError
 from rag.parse import parse_source
 from rag.settings import Settings
-from rag.sources import read_source
+from rag.sources import corpus_key, read_source
 
 FUZZ_COUNT = 520
 # Tighter than the default so a hang costs little; still far above the ~0.5 s a valid file takes.
@@ -54,7 +54,7 @@ def outcome(path: Path, corpus: Path, settings: Settings = FUZZ_SETTINGS) -> tup
         source = read_source(path, corpus, settings)
     except SourceError as e:
         reason = str(e)
-        assert reason.startswith(f"{path.as_posix()}: "), reason
+        assert reason.startswith(f"{corpus_key(path, corpus)}: "), reason
         assert "\n" not in reason and "Traceback" not in reason, reason
         return "skipped", skip_kind(reason), time.monotonic() - started
     reviews = parse_source(source)  # whatever text came out, the parser copes with it
