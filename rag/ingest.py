@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -119,7 +120,9 @@ def ingest(
         files = corpus_files(settings.corpus, settings) if settings.corpus.exists() else []
         only: set[str] | None = None
         if paths:
-            chosen = corpus_files(settings.corpus, settings, paths)
+            # A file reached through a folder link is the file the corpus listing already has.
+            listed = {os.path.realpath(f.path): f for f in files if not f.problem}
+            chosen = [listed.get(os.path.realpath(f.path), f) for f in corpus_files(settings.corpus, settings, paths)]
             only = {f.key for f in chosen}
             files = sorted({f.key: f for f in [*files, *chosen]}.values(), key=lambda f: f.key)
         digests = {f.key: _sha256(f.path, settings.max_file_mb * 1024 * 1024) for f in files if not f.problem}

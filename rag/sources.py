@@ -273,7 +273,8 @@ def _extract_pages(path: Path, name: str, settings: Settings) -> list[str]:
     except subprocess.TimeoutExpired:  # run() has already killed the child
         raise SourceError(
             f"{name}: PDF parsing timed out after {settings.pdf_timeout_s:g} s; "
-            "re-export the file, or raise pdf_timeout_s if it is just very large"
+            "re-export the file, or raise pdf_timeout_s if it is just very large",
+            lasting=True,
         ) from None
     try:
         result = json.loads(proc.stdout)
@@ -288,7 +289,8 @@ def _extract_pages(path: Path, name: str, settings: Settings) -> list[str]:
         return pages
     template = _PDF_ERRORS.get(str(result.get("error")), _PDF_ERRORS["crash"])
     detail = result.get("detail") or "no details"
-    raise SourceError(f"{name}: " + template.format(detail=detail, memory_mb=settings.pdf_memory_mb))
+    message = f"{name}: " + template.format(detail=detail, memory_mb=settings.pdf_memory_mb)
+    raise SourceError(message, lasting=result.get("error") != "dependency")  # a package can be installed
 
 
 def _clean_page(text: str) -> str:
