@@ -481,34 +481,38 @@ class Flow:
 
 
 def _contents_ops(style: HouseStyle, layout: Layout) -> list[Op]:
-    """The contents page, filled in once every heading's page is known."""
+    """The contents page, filled in once every heading's page is known; a long entry wraps as Word wraps it."""
     frame = style.frames(layout.contents_page)[0]
     right = frame.x + frame.w
     y = frame.y + frame.h - 16
-    ops: list[Op] = [TextLine(frame.x, y, (Piece(style.contents_title, style.heading_font, 16),),
-                              colour=style.heading_colour)]
+    ops: list[Op] = [
+        TextLine(frame.x, y, (Piece(style.contents_title, style.heading_font, 16),), colour=style.heading_colour)
+    ]
     y -= 16
+    size = style.size
     for level, printed, page in layout.headings:
         if level > style.contents_depth:
             continue
-        y -= 22 if level == 1 else 17
+        y -= 8 if level == 1 else 2
         x = frame.x + style.contents_level_indent * (level - 1)
         font = style.bold if level == 1 else style.font
-        size = style.size
-        pieces = [Piece(printed, font, size)]
-        line = printed
-        if style.contents == "leaders":
-            start = width(printed + " ", font, size) + x
-            page_w = width(str(page), style.font, size)
-            dots = "." * int((right - page_w - 6 - start) / width(".", style.font, size))
-            pieces += [Piece(" " + dots, style.font, size), Piece(str(page), style.font, size, at=right - x - page_w)]
-            line = f"{printed} {dots} {page}"
-        elif style.contents == "tabs":
-            page_w = width(str(page), style.font, size)
-            pieces.append(Piece(str(page), style.font, size, at=right - x - page_w))
-            line = f"{printed} {page}"
-        ops.append(TextLine(x, y, tuple(pieces)))
-        layout.contents_lines.append(line)
+        number = "" if style.contents == "plain" else str(page)
+        page_w = width(number, style.font, size)
+        words = [Word(w, font) for w in printed.split()]
+        wrapped = wrap(words, right - x - page_w - 24, right - x - page_w - 24, size)
+        for i, line in enumerate(wrapped):
+            y -= size * 1.45
+            text = " ".join(t for t, _ in line.words)
+            pieces = [Piece(text, font, size)]
+            if line.last and style.contents == "leaders":
+                start = width(text + " ", font, size) + x
+                dots = "." * int((right - page_w - 6 - start) / width(".", style.font, size))
+                pieces += [Piece(" " + dots, style.font, size), Piece(number, style.font, size, at=right - x - page_w)]
+            elif line.last and style.contents == "tabs":
+                pieces.append(Piece(number, style.font, size, at=right - x - page_w))
+            op = TextLine(x + (0 if i == 0 else 12), y, tuple(pieces))
+            ops.append(op)
+            layout.contents_lines.append(op.text)
     if y < frame.y:
         raise ValueError(f"{style.name}: the contents do not fit on one page")
     return ops

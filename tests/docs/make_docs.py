@@ -111,8 +111,11 @@ def expectations(doc: Document, layout: Layout, files: list[str]) -> dict[str, o
         for text in layout.furniture_text(n, total):
             if text not in furniture and not text.isdigit():
                 furniture.append(text)
-    if layout.style.contents in ("leaders", "tabs"):
-        furniture += layout.contents_lines
+    if layout.style.contents == "leaders":
+        furniture += [line for line in layout.contents_lines if "...." in line]
+    elif layout.style.contents == "tabs":  # a wrapped entry's pieces could occur in the text itself
+        entries = {f"{printed} {page}" for _, printed, page in layout.headings}
+        furniture += [line for line in layout.contents_lines if line in entries]
     out: dict[str, object] = {key: meta[key] for key in META_KEYS if key in meta}
     out.update(
         {
