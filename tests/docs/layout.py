@@ -327,8 +327,8 @@ class Flow:
                     self.out.splits.append({"page": self.page + 1, "ends": tail, "continues": head})
                 self.next_frame()
             x = first_x if i == 0 else rest_x
-            width_ = self._avail(x)
-            self._line(x, line, width_, first_lead if i == 0 else [], at if i == 0 else None)
+            text_x = x + at if i == 0 and at is not None else x
+            self._line(x, line, self._avail(text_x), first_lead if i == 0 else [], at if i == 0 else None)
         self.y -= s.para_space if space_after is None else space_after
         return start_page
 
@@ -540,12 +540,15 @@ def lay_out(style: HouseStyle, blocks: tuple[Block, ...], cover: tuple[CoverLine
 def draw(canvas: Canvas, layout: Layout) -> None:
     for ops in layout.pages:
         canvas.setPageSize(layout.style.page)
+        word_space = 0.0  # Tw is graphics state: it outlives BT/ET, so a justified line's must be undone
         for op in ops:
-            _draw_op(canvas, op)
+            _draw_op(canvas, op, word_space)
+            if isinstance(op, TextLine):
+                word_space = op.word_space
         canvas.showPage()
 
 
-def _draw_op(canvas: Canvas, op: Op) -> None:
+def _draw_op(canvas: Canvas, op: Op, word_space: float) -> None:
     if isinstance(op, Rect):
         if op.fill:
             canvas.setFillColor(HexColor(op.fill))
@@ -562,7 +565,7 @@ def _draw_op(canvas: Canvas, op: Op) -> None:
     else:
         text = canvas.beginText(op.x, op.y)
         text.setFillColor(HexColor(op.colour))
-        if op.word_space:
+        if op.word_space != word_space:
             text.setWordSpace(op.word_space)
         start = 0.0
         for piece in op.pieces:
