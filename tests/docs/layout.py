@@ -117,6 +117,7 @@ class HouseStyle:
     new_frame_level: int = 0
     bullet: tuple[str, str] = ("SymbolMT", "\uf0b7")
     sub_bullet: tuple[str, str] = ("Courier", "o")
+    list_indent: float = 0.0  # where a list sits: at the text of numbered paragraphs in hanging styles
     bullet_at: float = 18.0
     bullet_text_at: float = 36.0
     table_font: str = "Helvetica"
@@ -466,7 +467,7 @@ class Flow:
         elif isinstance(block, Para):
             self.para(block)
         elif isinstance(block, BulletList):
-            self.bullets(block, indent or (self.style.number_width if self.style.hanging else 0.0))
+            self.bullets(block, indent or self.style.list_indent)
         elif isinstance(block, Table):
             self.table(block, indent)
         elif isinstance(block, NewPage):

@@ -58,6 +58,7 @@ def write_pdf(doc: Document, layout: Layout, path: Path) -> None:
     canvas = Canvas(str(path), pagesize=layout.style.page, invariant=1)
     canvas.setTitle(doc.meta.get("pdf_title", ""))
     canvas.setAuthor(doc.meta.get("pdf_author", ""))
+    canvas.setSubject("")
     canvas.setCreator(WORD)
     canvas.setProducer(WORD)
     draw(canvas, layout)
@@ -79,14 +80,21 @@ def _txt_blocks(doc: Document) -> list[str]:
     return out
 
 
+def _front(doc: Document) -> str:
+    """The cover's lines, or a briefing's banner: what a reader sees before the first heading."""
+    lines = [line.text for line in doc.cover if line.text]
+    if not lines:
+        lines = [doc.meta[key] for key in ("banner", "subtitle", "partnership") if key in doc.meta]
+    return "\n".join(lines)
+
+
 def text_version(doc: Document) -> str:
     """The report as Word's "Save as plain text" gives it: one line per paragraph, no contents page."""
-    cover = [line.text for line in doc.cover if line.text]
-    return "\n\n".join(["\n".join(cover), *_txt_blocks(doc)]) + "\n"
+    return "\n\n".join([_front(doc), *_txt_blocks(doc)]) + "\n"
 
 
 def markdown_version(doc: Document) -> str:
-    out = [f"# {doc.meta['title']}", "\n".join(line.text for line in doc.cover if line.text)]
+    out = [f"# {doc.meta['title']}", _front(doc)]
     for block in iter_blocks(doc.blocks):
         if isinstance(block, Heading):
             out.append("#" * min(block.level + 1, 4) + " " + block.printed)

@@ -144,7 +144,7 @@ def _block(lines: list[str]) -> Block:
         level = len(first) - len(first.lstrip("#"))
         number, _, text = first[level:].partition("|")
         return Heading(level, number.strip(), text.strip())
-    if first.startswith("*"):
+    if re.match(r"\*{1,2} ", first):
         return _bullets(lines)
     if first.startswith("@table"):
         return _table(lines)
