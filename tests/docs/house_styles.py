@@ -23,8 +23,9 @@ def _centred(text: str, font: str, size: float, y: float, colour: str = "#000000
     return TextLine((page_w - width(text, font, size)) / 2, y, (Piece(text, font, size),), colour=colour)
 
 
-def _cover_lines(lines: tuple[CoverLine, ...], y: float, x: float | None, regular: str, bold: str,
-                 colour: str = "#000000") -> list[Op]:
+def _cover_lines(
+    lines: tuple[CoverLine, ...], y: float, x: float | None, regular: str, bold: str, colour: str = "#000000"
+) -> list[Op]:
     """Cover lines top-down from y; centred when x is None. A size of 0 leaves a gap."""
     ops: list[Op] = []
     for line in lines:
@@ -96,7 +97,7 @@ def _eastmere_cover(lines: tuple[CoverLine, ...]) -> list[Op]:
 def _eastmere_furniture(page: int, total: int) -> list[Op]:
     if page == 1:
         return []
-    name = "Eastmere Safeguarding Children Partnership"
+    name = "Eastmere Safeguarding Children Partnership \u2013 CSPR Baby R"
     return [
         TextLine(W - 72 - width(name, "Vera", 8.5), H - 46, (Piece(name, "Vera", 8.5),), colour=TEAL),
         Rect(72, H - 52, W - 144, 0.6, fill=TEAL),
@@ -201,8 +202,9 @@ def rapid_review_brief(title: str, subtitle: str, footer: str) -> HouseStyle:
             Rect(0, H - 130, W, 130, fill=TEAL),
             TextLine(56, H - 62, (Piece(title, "Vera-Bold", 22),), colour="#FFFFFF"),
             TextLine(56, H - 90, (Piece(subtitle, "Vera", 12),), colour="#FFFFFF"),
-            TextLine(56, H - 112, (Piece("Eastmere Safeguarding Children Partnership", "Vera", 9.5),),
-                     colour="#FFFFFF"),
+            TextLine(
+                56, H - 112, (Piece("Eastmere Safeguarding Children Partnership", "Vera", 9.5),), colour="#FFFFFF"
+            ),
         ]
 
     def furniture(page: int, total: int) -> list[Op]:
@@ -265,8 +267,9 @@ def seven_minute_briefing(title_lines: tuple[str, ...]) -> HouseStyle:
             bx, by = _box(box)
             ops.append(Rect(bx, by, _BOX_W, _BOX_H, stroke=GREEN, width=1.4, radius=8))
             ops.append(Disc(bx + _BOX_W - 20, by + _BOX_H - 20, 12, GREEN))
-            ops.append(TextLine(bx + _BOX_W - 24, by + _BOX_H - 25, (Piece(str(n), "Helvetica-Bold", 13),),
-                                colour="#FFFFFF"))
+            ops.append(
+                TextLine(bx + _BOX_W - 24, by + _BOX_H - 25, (Piece(str(n), "Helvetica-Bold", 13),), colour="#FFFFFF")
+            )
         return ops
 
     return HouseStyle(

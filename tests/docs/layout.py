@@ -196,7 +196,7 @@ def wrap(words: list[Word], first: float, rest: float, size: float) -> list[Wrap
         line = lines[-1]
         avail = first if len(lines) == 1 else rest
         printed = clean(word.text)
-        if _line_width([*line.words, (printed, word.font)], size) <= avail or not line.words and not queue:
+        if _line_width([*line.words, (printed, word.font)], size) <= avail:
             line.words.append((printed, word.font))
             continue
         for head, tail in _break_points(word.text):
@@ -347,8 +347,12 @@ class Flow:
         if not self.at_top():
             self.y -= before
         number_w = max(s.number_width, width(h.number + "  ", s.heading_font, size)) if h.number else 0.0
-        wrapped = wrap(words_of(parse_spans(h.text), s.heading_font, s.heading_font), self.measure - number_w,
-                       self.measure - number_w, size)
+        wrapped = wrap(
+            words_of(parse_spans(h.text), s.heading_font, s.heading_font),
+            self.measure - number_w,
+            self.measure - number_w,
+            size,
+        )
         need = len(wrapped) * size * 1.3 + after + 3 * s.leading
         if not self.room(need):
             self.next_frame()
@@ -404,8 +408,9 @@ class Flow:
             font = s.table_bold if head else s.table_font
             out = []
             for cell, w in zip(row, widths, strict=True):
-                out.append(wrap(words_of(parse_spans(cell), font, s.table_bold), w - 2 * pad, w - 2 * pad,
-                                s.table_size))
+                out.append(
+                    wrap(words_of(parse_spans(cell), font, s.table_bold), w - 2 * pad, w - 2 * pad, s.table_size)
+                )
             return out
 
         def draw(row: tuple[str, ...], head: bool) -> None:
@@ -416,8 +421,7 @@ class Flow:
                 if not head:
                     draw(t.rows[0], True)
             top = self.y
-            self.emit(Rect(x0, top - height, total, height, fill=s.table_head_fill if head else "",
-                           stroke="#000000"))
+            self.emit(Rect(x0, top - height, total, height, fill=s.table_head_fill if head else "", stroke="#000000"))
             x = x0
             for c, w in zip(wrapped, widths, strict=True):
                 self.emit(Rect(x, top - height, w, height, stroke="#000000"))

@@ -115,7 +115,7 @@ def expectations(doc: Document, layout: Layout, files: list[str]) -> dict[str, o
     meta = doc.meta
     total = len(layout.pages)
     furniture: list[str] = []
-    for n, ops in enumerate(layout.pages, start=1):
+    for n in range(1, total + 1):
         for text in layout.furniture_text(n, total):
             if text not in furniture and not text.isdigit():
                 furniture.append(text)

@@ -24,7 +24,7 @@ WORD_BULLET = "\uf0b7"
 
 def _checksum(data: bytes) -> int:
     data = data + b"\0" * (-len(data) % 4)
-    return sum(struct.unpack(f">{len(data) // 4}L", data)) & 0xFFFFFFFF
+    return int(sum(struct.unpack(f">{len(data) // 4}L", data))) & 0xFFFFFFFF
 
 
 def _read_tables(data: bytes) -> dict[str, bytes]:
