@@ -378,12 +378,13 @@ class Flow:
             lead = [Piece(p.number, s.font, s.size)]
             wrapped = wrap(words, self._avail(text_x), self._avail(rest_x), s.size)
             page = self.lines(wrapped, left, rest_x, lead, s.number_width)
-            if p.fact:
-                first = " ".join(clean(sp.text) for sp in p.spans).split()
-                self.out.facts.append({"para": p.number, "page": page, "starts": " ".join(first[:8])})
         else:
             wrapped = wrap(words, self._avail(left), self._avail(left), s.size)
-            self.lines(wrapped, left, left, [], None)
+            page = self.lines(wrapped, left, left, [], None)
+        if p.fact:
+            first = " ".join(clean(sp.text) for sp in p.spans).split()
+            fact: dict[str, str | int] = {"para": p.number} if p.number else {}
+            self.out.facts.append({**fact, "page": page, "starts": " ".join(first[:8])})
 
     def bullets(self, b: BulletList, indent: float) -> None:
         s = self.style

@@ -140,6 +140,7 @@ def expectations(doc: Document, layout: Layout, files: list[str]) -> dict[str, o
             "line_wraps": layout.wraps,
             "sentences_across_pages": layout.splits,
             "other_years": [int(y) for y in meta.get("other_years", "").split()],
+            "about": meta.get("about", "").split(),
         }
     )
     return out

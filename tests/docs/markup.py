@@ -2,7 +2,8 @@
 
 Blocks:
     # 1. | Introduction          a heading; the count of '#' is its level, text before '|' its number
-    [4.12] Text …               a numbered paragraph; [4.12!] also records it as a located fact
+    [4.12] Text …               a numbered paragraph; [4.12!] also records it as a located fact,
+                                [!] an unnumbered one
     * item / ** sub-item        bullets, one item per line (a line starting with two spaces continues it)
     @table 18 22 60             a table: column widths in per cent, then `| a | b | c` rows, header first
     @contents / @newpage        the contents page; a forced page break
@@ -114,7 +115,7 @@ def parse_spans(text: str) -> tuple[Span, ...]:
     return tuple(Span(part, bold=i % 2 == 1) for i, part in enumerate(parts) if part)
 
 
-_PARA = re.compile(r"\[([0-9A-Z.]+?)(!?)\]\s+(.*)", re.S)
+_PARA = re.compile(r"\[([0-9A-Z.]*?)(!?)\]\s+(.*)", re.S)
 
 
 def _bullets(lines: list[str]) -> BulletList:
