@@ -1,0 +1,173 @@
+"""Safeguarding themes: the practitioners' vocabulary, loaded and checked from rag/data/themes.toml."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from rag.errors import RlaError
+
+NSPCC_SOURCE = "NSPCC case review keywords"
+# The named sources a theme may cite; any other name is a typo or an unvetted source.
+SOURCES: tuple[str, ...] = (
+    NSPCC_SOURCE,
+    "Triennial analysis of SCRs 2011–14 (Brandon et al.)",
+    "Child Safeguarding Practice Review Panel annual reports / national reviews",
+    "Working Together to Safeguard Children 2023",
+    "Ofsted/joint targeted area inspections",
+)
+
+_TEXT_FIELDS = ("id", "name", "definition")
+_LIST_FIELDS = ("aliases", "phrasings", "nspcc_keywords", "related", "sources")
+_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+class ThemeError(RlaError):
+    """The theme vocabulary file is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Theme:
+    id: str
+    name: str
+    definition: str
+    aliases: tuple[str, ...]
+    phrasings: tuple[str, ...]
+    nspcc_keywords: tuple[str, ...]
+    related: tuple[str, ...]
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Every theme in file order, and the NSPCC keywords deliberately left without one (keyword → reason)."""
+
+    themes: tuple[Theme, ...]
+    unmapped: Mapping[str, str]
+
+
+def load_themes(path: Path | None = None) -> tuple[Theme, ...]:
+    """The themes in file order; `path` defaults to the file shipped in the package."""
+    return load_vocabulary(path).themes
+
+
+def theme_by_id(theme_id: str, path: Path | None = None) -> Theme:
+    themes = {t.id: t for t in load_themes(path)}
+    if theme_id in themes:
+        return themes[theme_id]
+    close = difflib.get_close_matches(theme_id, themes, n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else "; see rag/data/themes.toml for the ids"
+    raise ThemeError(f"no theme with id {theme_id!r}{hint}")
+
+
+def terms(theme: Theme) -> tuple[str, ...]:
+    """Name, aliases and phrasings, lower-cased with spaces collapsed, each once, in that order."""
+    out: dict[str, None] = {}
+    for t in (theme.name, *theme.aliases, *theme.phrasings):
+        out.setdefault(" ".join(t.lower().split()), None)
+    return tuple(out)
+
+
+@functools.cache
+def load_vocabulary(path: Path | None = None) -> Vocabulary:
+    label = str(path) if path is not None else "rag/data/themes.toml"
+    try:
+        source = path if path is not None else files("rag") / "data" / "themes.toml"
+        raw = tomllib.loads(source.read_bytes().decode())
+    except (OSError, UnicodeDecodeError) as e:
+        raise ThemeError(f"{label}: cannot read the theme vocabulary ({e})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ThemeError(f"{label}: not valid TOML ({e}); fix the syntax") from None
+    return _check(raw, label)
+
+
+def _check(raw: dict[str, Any], label: str) -> Vocabulary:
+    extra = set(raw) - {"theme", "unmapped"}
+    if extra:
+        raise ThemeError(f"{label}: unknown top-level key(s) {sorted(extra)}; only [[theme]] and [unmapped] belong")
+    entries = raw.get("theme")
+    if not isinstance(entries, list) or not entries:
+        raise ThemeError(f"{label}: no [[theme]] entries; add at least one")
+    themes: list[Theme] = []
+    for i, entry in enumerate(entries, 1):
+        theme = _theme(entry, label, i)
+        if any(t.id == theme.id for t in themes):
+            raise ThemeError(f"{label}: theme {theme.id!r}: duplicate id; each id must be unique")
+        themes.append(theme)
+    unmapped = _unmapped(raw.get("unmapped", {}), label)
+    _check_links(themes, unmapped, label)
+    return Vocabulary(tuple(themes), MappingProxyType(unmapped))
+
+
+def _theme(entry: object, label: str, number: int) -> Theme:
+    if not isinstance(entry, dict):
+        raise ThemeError(f"{label}: theme #{number}: must be a table of fields")
+    theme_id = entry.get("id")
+    # Name the theme by its id when it has one, else by its position in the file.
+    where = f"{label}: theme {theme_id!r}" if isinstance(theme_id, str) and theme_id else f"{label}: theme #{number}"
+    fields: dict[str, Any] = {}
+    for name in _TEXT_FIELDS:
+        value = entry.get(name)
+        if value is None:
+            raise ThemeError(f"{where}: missing field {name!r}")
+        if not isinstance(value, str) or not value.strip():
+            raise ThemeError(f"{where}: field {name!r} must be a non-empty string, not {value!r}")
+        fields[name] = value.strip()
+    for name in _LIST_FIELDS:
+        value = entry.get(name)
+        if value is None:
+            raise ThemeError(f"{where}: missing field {name!r} (use [] for none)")
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise ThemeError(f"{where}: field {name!r} must be a list of non-empty strings, not {value!r}")
+        fields[name] = tuple(v.strip() for v in value)
+    unknown = sorted(set(entry) - set(_TEXT_FIELDS) - set(_LIST_FIELDS))
+    if unknown:
+        raise ThemeError(f"{where}: unknown field(s) {unknown}; allowed: {', '.join(_TEXT_FIELDS + _LIST_FIELDS)}")
+    theme = Theme(**fields)
+    if not _SLUG.fullmatch(theme.id):
+        raise ThemeError(f"{where}: field 'id' must be a lower-case slug like 'hidden-men'")
+    if not theme.aliases and not theme.phrasings:
+        raise ThemeError(f"{where}: fields 'aliases' and 'phrasings' are both empty; give at least one")
+    if not theme.sources:
+        raise ThemeError(f"{where}: field 'sources' is empty; name at least one of: {'; '.join(SOURCES)}")
+    for source in theme.sources:
+        if source not in SOURCES:
+            raise ThemeError(f"{where}: field 'sources' names {source!r}; allowed: {'; '.join(SOURCES)}")
+    if bool(theme.nspcc_keywords) != (NSPCC_SOURCE in theme.sources):
+        raise ThemeError(f"{where}: field 'sources' must name {NSPCC_SOURCE!r} exactly when 'nspcc_keywords' is set")
+    return theme
+
+
+def _unmapped(value: object, label: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(r, str) and r.strip() for r in value.values()):
+        raise ThemeError(f"{label}: [unmapped] must map each NSPCC keyword to a non-empty reason")
+    return {k.lower(): r for k, r in value.items()}
+
+
+def _check_links(themes: list[Theme], unmapped: dict[str, str], label: str) -> None:
+    """Related ids exist; a term or NSPCC keyword is shared only by themes that name each other as related."""
+    by_id = {t.id: t for t in themes}
+    owners: dict[str, list[Theme]] = {}
+    for t in themes:
+        for rel in t.related:
+            if rel not in by_id or rel == t.id:
+                raise ThemeError(f"{label}: theme {t.id!r}: field 'related' names {rel!r}, which is not another theme")
+        for term in terms(t):
+            for other in owners.setdefault(term, []):
+                if not (other.id in t.related and t.id in other.related):
+                    raise ThemeError(
+                        f"{label}: theme {t.id!r}: term {term!r} is also a term of {other.id!r}; "
+                        "drop it from one, or list each theme in the other's 'related'"
+                    )
+            owners[term].append(t)
+        for kw in t.nspcc_keywords:
+            if kw.lower() in unmapped:
+                raise ThemeError(f"{label}: theme {t.id!r}: NSPCC keyword {kw!r} is also listed in [unmapped]")
