@@ -9,14 +9,6 @@ import numpy as np
 from rag.models import Answer, Citation, Hit, SectionKind
 from rag.retrieve import Filters, Retriever, Scored
 
-# Below this dense score of the best chunk, the corpus is taken not to address the question, unless
-# some chunk contains the question's topic words (or a synonym's). Calibrated on eval/questions.jsonl.
-ABSTAIN_BELOW = 0.44
-# Between the two thresholds the answer is given with a notice that the match is weak.
-WEAK_BELOW = 0.50
-# An excerpt is cited only if its best sentence is this close to the best sentence found.
-RELATIVE_FLOOR = 0.15
-
 _NUMBERS = ["No", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten"]
 
 
@@ -35,19 +27,17 @@ def answer(
     k: int = 6,
     filters: Filters | None = None,
     mode: str | None = None,
-    abstain_below: float = ABSTAIN_BELOW,
 ) -> Answer:
     """Compose an answer from the best sentence of each of the top hits, grouped found/recommended."""
     scored = retriever.search_scored(
         question, k=k, mode=mode, filters=filters, per_review=retriever.settings.answer_per_review
     )
-    return answer_from(retriever, question, scored, k, abstain_below)
+    return answer_from(retriever, question, scored, k)
 
 
-def answer_from(
-    retriever: Retriever, question: str, scored: Scored, k: int = 6, abstain_below: float = ABSTAIN_BELOW
-) -> Answer:
-    """The answer for hits already retrieved (the first k of them)."""
+def answer_from(retriever: Retriever, question: str, scored: Scored, k: int = 6) -> Answer:
+    """The answer for hits already retrieved (the first k of them), abstaining as `settings` calibrates."""
+    abstain_below, weak_below = retriever.settings.abstain_below, retriever.settings.weak_below
     if not scored.hits or (scored.best < abstain_below and not scored.mentioned):
         why = (
             "no review matches the filters" if not scored.hits else "none of the indexed reviews appears to address it"
@@ -58,7 +48,7 @@ def answer_from(
         )
         return Answer(question, text, (), True)
     ans = _compose(question, pick_sentences(retriever, scored.hits[:k], scored.query_vector))
-    if scored.best < WEAK_BELOW and not scored.mentioned:
+    if scored.best < weak_below and not scored.mentioned:
         notice = "the closest excerpts match this question only loosely; the reviews may not address it directly"
         ans = Answer(ans.question, ans.text, ans.citations, False, notice)
     return ans
@@ -67,8 +57,8 @@ def answer_from(
 def pick_sentences(retriever: Retriever, hits: list[Hit], qv: np.ndarray) -> list[_Candidate]:
     """For each hit, its sentence closest in meaning to the question; weak ones are dropped.
 
-    A sentence is kept when it is within RELATIVE_FLOOR of the best sentence found, so a strong
-    answer is not padded with loosely related excerpts.
+    A sentence is kept when it is within `settings.answer_floor` of the best sentence found, so a
+    strong answer is not padded with loosely related excerpts.
     """
     picked: list[_Candidate] = []
     for hit in hits:
@@ -78,7 +68,7 @@ def pick_sentences(retriever: Retriever, hits: list[Hit], qv: np.ndarray) -> lis
     if not picked:
         return []
     top = max(c.cos for c in picked)
-    kept = [c for c in picked if c.cos >= top - RELATIVE_FLOOR]
+    kept = [c for c in picked if c.cos >= top - retriever.settings.answer_floor]
     return kept or picked[:1]
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rag.errors import RlaError
+from rag.models import SECTION_KINDS
 from rag.settings import Settings
 
 EXAMPLES = """examples:
@@ -26,14 +26,21 @@ EXAMPLES = """examples:
 """
 
 
+# Filter options: (Filters field, metavar, help). Their names and values go straight to Filters.parse.
+FILTER_OPTIONS = (
+    ("year_from", "YEAR", "only reviews published in or after YEAR"),
+    ("year_to", "YEAR", "only reviews published in or before YEAR"),
+    ("area", "AREA", 'e.g. "Croydon" or "Anonymous"'),
+    ("type", "TYPE", 'e.g. "serious case review"'),
+    ("keyword", "KEYWORD", 'a review keyword, e.g. "disguised compliance"'),
+    ("section", "SECTION", ", ".join(SECTION_KINDS)),
+)
+
+
 def _add_filters(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("filters")
-    g.add_argument("--year-from", type=int, metavar="YEAR")
-    g.add_argument("--year-to", type=int, metavar="YEAR")
-    g.add_argument("--area", help='e.g. "Croydon" or "Anonymous"')
-    g.add_argument("--type", dest="review_type", help='e.g. "serious case review"')
-    g.add_argument("--keyword", help='a review keyword, e.g. "disguised compliance"')
-    g.add_argument("--section", help="summary, background, key issues, learning, recommendations, good practice, other")
+    for name, metavar, text in FILTER_OPTIONS:
+        g.add_argument("--" + name.replace("_", "-"), dest=f"filter_{name}", metavar=metavar, help=text)
 
 
 def _add_llm(p: argparse.ArgumentParser) -> None:
@@ -57,16 +64,7 @@ def _llm(args: argparse.Namespace) -> Any:
 def _filters(args: argparse.Namespace) -> Any:
     from rag.retrieve import Filters
 
-    return Filters.parse(
-        {
-            "year_from": args.year_from,
-            "year_to": args.year_to,
-            "area": args.area,
-            "type": args.review_type,
-            "keyword": args.keyword,
-            "section": args.section,
-        }
-    )
+    return Filters.parse({name: getattr(args, f"filter_{name}") for name, _, _ in FILTER_OPTIONS})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--queries", type=Path, metavar="FILE", help="one query per line, answered in one process")
     s.add_argument("--k", type=int, default=10)
     s.add_argument("--mode", choices=("dense", "bm25", "hybrid"), default="hybrid")
-    s.add_argument("--per-review", type=int, metavar="N", help="at most N excerpts from one review (default 2)")
+    s.add_argument("--per-review", type=int, metavar="N", help="at most N excerpts from one review (default 1)")
     _add_filters(s)
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_search)
@@ -147,13 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--csv", type=Path, metavar="FILE", help="also write the metrics as CSV")
     s.set_defaults(func=cmd_eval)
 
-    for func in _EXTRA_COMMANDS:
-        func(sub)
     return p
-
-
-# Later modules register sub-commands here: a function that adds its parser.
-_EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 
 
 def settings_from(args: argparse.Namespace, **more: Any) -> Settings:
@@ -214,10 +206,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     if (args.query is None) == (args.queries is None):
         raise RlaError('give a QUERY or --queries FILE (one query per line), e.g. rla search "fathers"')
     queries = [args.query] if args.queries is None else _read_queries(args.queries)
-    more = {"per_review": args.per_review} if args.per_review else {}
-    retriever = Retriever(settings_from(args, **more))
-    results = retriever.search_many(queries, k=args.k, mode=args.mode, filters=_filters(args))
-    for q, hits in zip(queries, results):
+    retriever = Retriever(settings_from(args))
+    results = retriever.search_many(
+        queries, k=args.k, mode=args.mode, filters=_filters(args), per_review=args.per_review
+    )
+    for q, hits in zip(queries, results, strict=True):
         if args.json:
             _print_json({"query": q, "hits": [h.to_dict() for h in hits]})
         else:
@@ -280,8 +273,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from rag.evaluate import evaluate, load_questions, report_csv, report_table
     from rag.retrieve import MODES, Retriever
 
-    if not args.questions.exists():
-        raise RlaError(f"no evaluation set at {args.questions}")
     modes = list(MODES) if args.mode == "all" else [args.mode]
     report = evaluate(Retriever(settings_from(args)), load_questions(args.questions), modes)
     if args.csv:
@@ -298,7 +289,8 @@ def _read_queries(path: Path) -> list[str]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as e:
         raise RlaError(f"cannot read queries file {path}: {e}") from e
-    queries = [line.strip() for line in lines if line.strip()]
+    # Blank lines, and lines of nothing but control characters (a stray NUL), are not queries.
+    queries = [line.strip() for line in lines if line.strip() and any(ch.isprintable() for ch in line.strip())]
     if not queries:
         raise RlaError(f"{path} has no queries (one per line)")
     return queries
@@ -315,6 +307,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except RlaError as e:
         print(f"rla: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a disk, permission or file problem the library did not foresee
+        print(
+            f"rla: {e.strerror or e}{f' ({e.filename})' if e.filename else ''}; check the file and try again",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print("rla: interrupted; the index is unchanged unless a new generation was completed", file=sys.stderr)

@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag.answer import answer
+from rag.answer import answer_from
+from rag.errors import RlaError
 from rag.ledger import ledger
+from rag.models import Hit
 from rag.retrieve import Filters, Retriever
 
 # pytrec_eval measure → column. Hit@5: a gold review among the first five reviews retrieved.
@@ -37,22 +39,38 @@ class Question:
 
 
 def load_questions(path: Path) -> list[Question]:
+    """The evaluation set, one JSON object per line; a broken line is named in one line of error."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise RlaError(f"cannot read questions file {path.name}: {e}; give a UTF-8 JSONL file") from None
     out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        d = json.loads(line)
-        out.append(
-            Question(
-                d["id"],
-                d["question"],
-                d.get("kind", "unlabelled"),
-                bool(d.get("paraphrased")),
-                tuple(d.get("gold", [])),
-                tuple(d.get("learning_points", [])),
-                d.get("filters") or {},
+        try:
+            d = json.loads(line)
+            if not isinstance(d, dict):
+                raise ValueError("not a JSON object")
+            out.append(
+                Question(
+                    str(d["id"]),
+                    str(d["question"]),
+                    str(d.get("kind", "unlabelled")),
+                    bool(d.get("paraphrased")),
+                    tuple(str(g) for g in d.get("gold", [])),
+                    tuple(str(p) for p in d.get("learning_points", [])),
+                    dict(d.get("filters") or {}),
+                )
             )
-        )
+        except (ValueError, KeyError, TypeError, RecursionError) as e:
+            what = f"missing field {e}" if isinstance(e, KeyError) else str(e).splitlines()[0][:120]
+            raise RlaError(
+                f"{path.name}, line {n}: not a valid question ({what}); each line is a JSON object with "
+                '"id" and "question" (see eval/README.md)'
+            ) from None
+    if not out:
+        raise RlaError(f"{path.name} has no questions (one JSON object per line)")
     return out
 
 
@@ -62,6 +80,8 @@ class EvalReport:
     by_kind: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # mode → group → metric
     questions: list[dict[str, Any]] = field(default_factory=list)  # per question, per mode
     abstention: list[dict[str, float]] = field(default_factory=list)  # threshold → trade-off
+    calibration: dict[str, float] = field(default_factory=dict)  # the thresholds the answers were made with
+    quotes: dict[str, int] = field(default_factory=lambda: {"checked": 0, "verbatim": 0})
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +89,8 @@ class EvalReport:
             "by_kind": self.by_kind,
             "questions": self.questions,
             "abstention": self.abstention,
+            "calibration": self.calibration,
+            "quotes": self.quotes,
         }
 
 
@@ -83,13 +105,14 @@ def _covered(point: str, text: str) -> bool:
     return bool(words) and len(words & have) / len(words) >= 0.7
 
 
-def _review_run(hits: list[Any]) -> dict[str, float]:
-    run: dict[str, float] = {}
-    for h in hits:
-        rid = h.chunk.review_id
-        if rid not in run:
-            run[rid] = 1.0 / h.rank
-    return run
+def _first_per_review(hits: list[Hit]) -> list[Hit]:
+    seen: set[str] = set()
+    return [h for h in hits if not (h.chunk.review_id in seen or seen.add(h.chunk.review_id))]
+
+
+def _review_run(hits: list[Hit]) -> dict[str, float]:
+    """Reviews in the order of their first hit, scored 1/position for trec_eval."""
+    return {h.chunk.review_id: 1.0 / i for i, h in enumerate(_first_per_review(hits), start=1)}
 
 
 def _ir(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
@@ -104,7 +127,10 @@ def _mean(values: list[float]) -> float:
 
 
 def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], k: int = 10) -> EvalReport:
-    report = EvalReport()
+    """Each question is retrieved once per mode; the ledger once per topic question."""
+    report = EvalReport(calibration=retriever.settings.calibration())
+    answer_per_review = retriever.settings.answer_per_review
+    best: dict[tuple[str, str], float] = {}
     answerable = [q for q in questions if q.gold]
     per_q: dict[str, dict[str, Any]] = {
         q.id: {"id": q.id, "question": q.question, "kind": q.kind, "paraphrased": q.paraphrased, "gold": list(q.gold)}
@@ -114,14 +140,22 @@ def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], 
         run: dict[str, dict[str, float]] = {}
         answer_rows: dict[str, dict[str, float]] = {}
         for q in questions:
-            filters = Filters.parse(q.filters)
-            hits = retriever.search(q.question, k=k, mode=mode, filters=filters)
+            # One retrieval serves both: answers quote up to two excerpts a review from the first six hits,
+            # and the review-level run is the reviews in order of their first hit (what one excerpt a review
+            # and k gives), so 2k hits hold the first k reviews.
+            scored = retriever.search_scored(
+                q.question, k=2 * k, mode=mode, filters=Filters.parse(q.filters), per_review=answer_per_review
+            )
+            hits = _first_per_review(scored.hits)[:k]
             run[q.id] = _review_run(hits) or {"__none__": 0.0}
-            ans = answer(retriever, q.question, filters=filters, mode=mode)
+            best[(mode, q.id)] = scored.best
+            ans = answer_from(retriever, q.question, scored)
             cites = [c.hit.chunk.review_id for c in ans.citations]
-            faithful = [
+            # Quotes are source slices by construction; counting them checks that no change broke the offsets.
+            report.quotes["checked"] += len(ans.citations)
+            report.quotes["verbatim"] += sum(
                 retriever.data.sources[c.hit.chunk.source].text[c.start : c.end] == c.quote for c in ans.citations
-            ]
+            )
             row: dict[str, float] = {"abstention_acc": float(ans.abstained == (not q.gold))}
             if q.gold and not ans.abstained:
                 row["lp_coverage"] = (
@@ -130,8 +164,6 @@ def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], 
                     else float("nan")
                 )
                 row["citation_precision"] = _mean([float(r in q.gold) for r in cites])
-            if faithful:
-                row["faithfulness"] = _mean([float(f) for f in faithful])
             answer_rows[q.id] = row
             found = [rid for rid in dict.fromkeys(h.chunk.review_id for h in hits)]
             per_q[q.id][mode] = {
@@ -155,7 +187,7 @@ def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], 
             with_gold = [i for i in ids if i in ir]
             for key, name in IR_MEASURES.items():
                 m[name] = _mean([ir[i][key] for i in with_gold])
-            for metric in ("lp_coverage", "citation_precision", "faithfulness", "abstention_acc"):
+            for metric in ("lp_coverage", "citation_precision", "abstention_acc"):
                 vals = [
                     answer_rows[i][metric]
                     for i in ids
@@ -171,15 +203,15 @@ def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], 
         for qid, (p, r) in ledger_rows.items():
             per_q[qid].setdefault("ledger", {"precision": p, "recall": r})
     report.questions = list(per_q.values())
-    report.abstention = abstention_tradeoff(retriever, questions)
+    # The best dense score does not depend on the mode: any mode's will do.
+    report.abstention = abstention_tradeoff([(best[(modes[0], q.id)], bool(q.gold)) for q in questions])
     return report
 
 
-def abstention_tradeoff(retriever: Retriever, questions: list[Question]) -> list[dict[str, float]]:
-    """For thresholds around the default: share of no-answer questions abstained on, and of answerable ones."""
-    best = [
-        (retriever.search_scored(q.question, filters=Filters.parse(q.filters)).best, bool(q.gold)) for q in questions
-    ]
+def abstention_tradeoff(best: list[tuple[float, bool]]) -> list[dict[str, float]]:
+    """For thresholds around the default: share of no-answer questions abstained on, and of answerable ones.
+
+    `best` is each question's best dense score and whether it has an answer in the corpus."""
     answerable = [b for b, g in best if g]
     unanswerable = [b for b, g in best if not g]
     rows = []
@@ -213,7 +245,6 @@ METRIC_ORDER = [
     "nDCG@10",
     "lp_coverage",
     "citation_precision",
-    "faithfulness",
     "abstention_acc",
     "ledger_precision",
     "ledger_recall",
@@ -226,6 +257,12 @@ def report_table(report: EvalReport) -> str:
     lines = ["| metric | " + " | ".join(modes) + " |", "|---" * (len(modes) + 1) + "|"]
     for metric in METRIC_ORDER:
         lines.append(f"| {metric} | " + " | ".join(_fmt(report.modes[m].get(metric)) for m in modes) + " |")
+    if report.calibration:
+        lines += ["", "Calibration: " + ", ".join(f"{k} {v:g}" for k, v in report.calibration.items())]
+    lines += [
+        "",
+        f"Quotes checked against their source text: {report.quotes['checked']}, verbatim: {report.quotes['verbatim']}",
+    ]
     if report.abstention:
         lines += ["", "Abstention threshold trade-off (best dense score below the threshold → abstain)", ""]
         lines += ["| threshold | no-answer questions abstained | answerable questions abstained |", "|---|---|---|"]

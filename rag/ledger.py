@@ -13,11 +13,6 @@ from rag.lexical import expand_query, topic_core
 from rag.models import Hit
 from rag.retrieve import Filters, Retriever, clean_query
 
-# A review is on the ledger when one of its chunks scores at least this against the topic, or when
-# a chunk's text (or its review's title) contains every content word of the topic or of one of the
-# topic's synonyms. Calibrated on the topic questions of eval/questions.jsonl (README: "Ledger").
-LEDGER_COSINE = 0.48
-
 
 @dataclass(frozen=True)
 class LedgerEntry:
@@ -60,21 +55,20 @@ class Ledger:
         }
 
 
-def ledger(
-    retriever: Retriever,
-    topic: str,
-    filters: Filters | None = None,
-    min_cosine: float = LEDGER_COSINE,
-) -> Ledger:
+def ledger(retriever: Retriever, topic: str, filters: Filters | None = None) -> Ledger:
+    """Every review that addresses the topic. A review is listed when one of its chunks scores at least
+    `settings.ledger_cosine` against the topic (exact, over every chunk, whatever the vector index), or when a
+    chunk's text (or its review's title) contains every content word of the topic or of one of its synonyms.
+    Calibrated on the topic questions of eval/questions.jsonl (README: "The ledger")."""
     topic = clean_query(topic)
     core = topic_core(topic)
     data = retriever.data
     dense = retriever.dense_scores([core])[0]
     lex = retriever.bm25.scores(expand_query(core))
-    mask = (
-        np.ones(len(data.chunks), dtype=bool) if filters is None else np.array([filters.match(c) for c in data.chunks])
-    )
+    allowed = retriever.mask(filters)
+    mask = np.ones(len(data.chunks), dtype=bool) if allowed is None else allowed
     mentions = retriever.mentions(core)
+    min_cosine = retriever.settings.ledger_cosine
     # A review is on the ledger if any of its chunks is on topic; its excerpt is the chunk whose own
     # text is closest to the topic (BM25 also sees titles and keywords, which are not quotable).
     on_topic = mask & ((dense >= min_cosine) | mentions)

@@ -1,4 +1,4 @@
-"""BM25 over chunks (bm25s, stored as NumPy arrays and JSON) and the safeguarding synonym map."""
+"""BM25 over chunks (bm25s, stored as NumPy arrays and JSON), stemming, and query expansion with the vocabulary."""
 
 from __future__ import annotations
 
@@ -10,122 +10,7 @@ from typing import Any
 import numpy as np
 
 from rag.models import Chunk, Review
-
-# Terms that vary between agencies or changed over time. Each group is expanded as a whole:
-# a query that says one of them also searches for the others.
-SYNONYMS: tuple[tuple[str, ...], ...] = (
-    ("serious case review", "scr", "child safeguarding practice review", "cspr", "case review"),
-    ("lscb", "local safeguarding children board", "safeguarding partnership", "safeguarding children partnership"),
-    ("did not attend", "dna", "was not brought", "wnb", "non-attendance", "missed appointments", "not brought"),
-    ("disguised compliance", "false compliance", "superficial cooperation", "superficial co-operation"),
-    ("nai", "non-accidental injury", "non-accidental injuries"),
-    ("nahi", "non-accidental head injury", "abusive head trauma", "shaken baby", "shaking"),
-    ("cse", "child sexual exploitation", "sexual exploitation"),
-    ("sudi", "sudden unexpected death in infancy", "sudden infant death", "cot death"),
-    ("co-sleeping", "safe sleeping", "unsafe sleeping", "sleeping behaviour"),
-    ("fii", "fabricated or induced illness", "perplexing presentations"),
-    ("camhs", "child and adolescent mental health services"),
-    ("sgo", "special guardianship order"),
-    ("cin", "child in need"),
-    ("cp plan", "child protection plan"),
-    ("lac", "cla", "looked after child", "child in care", "children in care"),
-    ("marac", "multi-agency risk assessment conference"),
-    ("mash", "multi-agency safeguarding hub", "safeguarding hub"),
-    ("dv", "domestic violence", "domestic abuse"),
-    ("hsb", "harmful sexual behaviour"),
-    ("unknown men", "invisible men", "hidden men", "fathers", "male partners"),
-    ("think family", "whole family approach"),
-    ("voice of the child", "child's voice", "views of the child", "lived experience"),
-    ("professional curiosity", "respectful uncertainty", "healthy scepticism"),
-)
-
-# Everyday words practitioners and parents use → the reviews' professional vocabulary. One-way:
-# a query saying "dad" also searches for "father"; the reviews rarely say "dad".
-LAY_TERMS: dict[str, str] = {
-    "dad": "father",
-    "dads": "fathers",
-    "stepdad": "stepfather mother's partner",
-    "mum": "mother",
-    "mums": "mothers",
-    "boyfriend": "mother's partner",
-    "kid": "child",
-    "kids": "children",
-    "teen": "adolescent young person",
-    "teens": "adolescents young people",
-    "teenager": "adolescent young person",
-    "teenagers": "adolescents young people",
-    "toddler": "young child",
-    "newborn": "infant baby",
-    "grandparents": "kinship carers family members",
-    "relatives": "kinship carers family members",
-    "took their own life": "suicide",
-    "take their own life": "suicide",
-    "killed himself": "suicide",
-    "killed herself": "suicide",
-    "hurting themselves": "self-harm",
-    "cutting": "self-harm",
-    "drugs": "substance misuse drug use",
-    "drinking": "alcohol misuse",
-    "drunk": "alcohol",
-    "bruises": "bruising injuries",
-    "marks": "bruising injuries",
-    "broken bones": "fractures",
-    "shaken": "non-accidental head injury shaking",
-    "hit": "physical abuse",
-    "beaten": "physical abuse",
-    "missed appointments": "was not brought non-attendance",
-    "missing appointments": "was not brought non-attendance",
-    "missing their appointments": "was not brought non-attendance",
-    "check-ups": "health appointments",
-    "didn't turn up": "did not attend non-attendance",
-    "cooperate": "compliance engagement",
-    "too optimistic": "over-optimism",
-    "nosy": "professional curiosity",
-    "ask questions": "professional curiosity",
-    "escalate": "escalation",
-    "talk to each other": "information sharing communication",
-    "pass on": "information sharing",
-    "passing on": "information sharing",
-    "moved house": "transfer move local authority",
-    "moving area": "transfer between local authorities",
-    "foster parents": "foster carers",
-    "in care": "looked after child",
-    "care leaver": "care leavers",
-    "groomed": "grooming exploitation",
-    "online": "technology-assisted online",
-    "gangs": "criminal exploitation",
-    "asylum": "unaccompanied asylum seeking",
-    "refugee": "migrant immigrant",
-    "interpreter": "interpreters language",
-    "english isn't their first language": "interpreters language",
-    "religion": "faith culture",
-    "learning disability": "learning disabilities",
-    "disabled": "disability",
-    "fits": "epilepsy seizures",
-    "locked up": "custody secure young offender institution",
-    "prison": "custody prison",
-    "sleeping in the parents' bed": "co-sleeping",
-    "sharing a bed": "co-sleeping",
-    "on the sofa": "co-sleeping sofa",
-    "cot death": "sudden infant death",
-    "hiding the pregnancy": "concealed pregnancy",
-    "looking after a parent": "young carers",
-    "caring for a parent": "young carers",
-    "not crawling": "non-mobile",
-    "immobile": "non-mobile",
-    "depressed": "depression mental health",
-    "postnatal": "post-natal depression",
-    "isolated": "isolation",
-    "no support": "isolation support",
-    "overweight": "obesity",
-    "made up illness": "fabricated or induced illness",
-    "making the child ill": "fabricated or induced illness",
-    "sexting": "online sexual abuse",
-    "domestic": "domestic abuse",
-    "violent partner": "domestic abuse",
-    "controlling": "coercive control",
-    "workload": "caseloads",
-}
+from rag.vocabulary import LAY_TERMS, SYNONYMS
 
 _TOKEN = r"(?u)\b\w\w+\b"
 
@@ -197,7 +82,8 @@ _FRAMING = re.compile(
     r"(?:reviews?|cases?)\s+(?:\w+\s+){0,2}?"
     r"(?:mention|mentions|discuss|discusses|raise|raises|address|addresses|cover|covers|look at|looked at|talk about"
     r"|say about|said about|about|on|involve|involving)\s+"
-    r"|what (?:did|do|does|have) (?:the )?reviews? (?:say|said|find|found|learn|learned|recommend|recommended) (?:about|on)\s+"
+    r"|what (?:did|do|does|have) (?:the )?reviews? "
+    r"(?:say|said|find|found|learn|learned|recommend|recommended) (?:about|on)\s+"
     r"|(?:any )?learning (?:on|about)\s+)",
     re.IGNORECASE,
 )

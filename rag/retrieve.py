@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import functools
+import threading
 import unicodedata
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from rag.errors import QueryError
+from rag.embed import Embedder
+from rag.errors import IndexCorrupt, QueryError
 from rag.lexical import Bm25, expand_query, topic_core
-from rag.models import SECTION_ALIASES, SECTION_KINDS, Chunk, Hit
+from rag.mentions import Mentions
+from rag.models import SECTION_ALIASES, SECTION_KINDS, Chunk, Hit, Review
 from rag.settings import Settings
 from rag.store import IndexData, check_model, open_index
 
@@ -22,6 +26,8 @@ MAX_QUERY_CHARS = 2000
 
 @dataclass(frozen=True)
 class Filters:
+    """Which reviews and chunks a question is about. Parsed once from user strings (CLI, web app, eval set)."""
+
     year_from: int | None = None
     year_to: int | None = None
     area: str | None = None
@@ -30,28 +36,38 @@ class Filters:
     section: str | None = None
 
     def active(self) -> bool:
-        return any(v is not None for v in self.__dict__.values())
+        return any(getattr(self, f.name) is not None for f in fields(self))
 
-    def match(self, c: Chunk) -> bool:
-        if self.year_from is not None and (c.year is None or c.year < self.year_from):
+    def match(self, record: Chunk | Review) -> bool:
+        """A chunk, or a review (whose section filter means: it has a section of that kind)."""
+        if self.year_from is not None and (record.year is None or record.year < self.year_from):
             return False
-        if self.year_to is not None and (c.year is None or c.year > self.year_to):
+        if self.year_to is not None and (record.year is None or record.year > self.year_to):
             return False
-        if self.area and c.area.lower() != self.area.lower():
+        if self.area and record.area.lower() != self.area.lower():
             return False
-        if self.type and (c.type or "").lower() != self.type.lower():
+        if self.type and (record.type or "").lower() != self.type.lower():
             return False
-        if self.keyword and self.keyword.lower() not in {k.lower() for k in c.keywords}:
+        if self.keyword and self.keyword.lower() not in {k.lower() for k in record.keywords}:
             return False
-        return not (self.section and c.section != self.section)
+        if not self.section:
+            return True
+        if isinstance(record, Chunk):
+            return record.section == self.section
+        return any(s.kind == self.section for s in record.sections)
+
+    def mask(self, records: Sequence[Chunk] | Sequence[Review]) -> np.ndarray:
+        """The one way filters are applied: a boolean mask over records."""
+        return np.fromiter((self.match(r) for r in records), dtype=bool, count=len(records))
 
     @classmethod
     def parse(cls, raw: dict[str, Any] | None) -> Filters:
         """Validate user-given filters once, at the edge."""
         raw = {k: v for k, v in (raw or {}).items() if v not in (None, "", [])}
-        unknown = set(raw) - set(cls.__dataclass_fields__)
+        names = [f.name for f in fields(cls)]
+        unknown = set(raw) - set(names)
         if unknown:
-            raise QueryError(f"unknown filter {min(unknown)!r}; use year_from, year_to, area, type, keyword, section")
+            raise QueryError(f"unknown filter {min(unknown)!r}; use {', '.join(names)}")
         out: dict[str, Any] = {}
         for key in ("year_from", "year_to"):
             if key in raw:
@@ -86,90 +102,116 @@ def clean_query(query: str) -> str:
 
 @dataclass(frozen=True)
 class Scored:
-    """Hits, the best dense score of any chunk the filters allow (the abstention signal), the query vector."""
+    """What an answer needs: the hits, the query vector, and the support for abstaining — the best exact
+    dense score of any chunk the filters allow, and whether an allowed chunk mentions the question's topic."""
 
     hits: list[Hit]
     best: float
     query_vector: np.ndarray
-    mentioned: bool = False  # some allowed chunk contains the question's topic words
+    mentioned: bool = False
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter((self.hits, self.best, self.query_vector))
+
+class _Lru:
+    """A bounded, thread-safe map (the web app serves several questions at once from one retriever)."""
+
+    def __init__(self, size: int) -> None:
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self._size = size
+
+    def get(self, key: str) -> np.ndarray | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: str, value: np.ndarray) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
 
 
 class Retriever:
-    """Search over one loaded index generation. Loads the embedding model on first dense query."""
+    """Search over one loaded index generation. Loads the query encoder on the first query that needs it."""
 
     def __init__(self, settings: Settings, data: IndexData | None = None) -> None:
         self.settings = settings
         self.data = data or open_index(settings.index, settings.model)
-        self._embedder: Any = None
-        self._query_cache: dict[str, np.ndarray] = {}
-        self._mentions_cache: dict[str, np.ndarray] = {}
+        self._embedder: Embedder | None = None
+        self._embedder_lock = threading.Lock()
+        self._query_vectors = _Lru(2048)
 
     @cached_property
     def bm25(self) -> Bm25:
         return Bm25(self.data.bm25_dir, len(self.data.chunks))
 
     @cached_property
-    def _postings(self) -> dict[str, np.ndarray]:
-        """Stemmed word → rows of the chunks whose title or text has it (not keywords: a tag is not a mention)."""
-        from rag.lexical import stem_tokens_many
-
-        rows: dict[str, list[int]] = {}
-        for row, terms in enumerate(stem_tokens_many([f"{c.title}\n{c.text}" for c in self.data.chunks])):
-            for term in terms:
-                rows.setdefault(term, []).append(row)
-        return {term: np.array(r, dtype=np.int64) for term, r in rows.items()}
+    def _mentions(self) -> Mentions:
+        try:
+            return Mentions(self.data.path / "mentions", len(self.data.chunks))
+        except (OSError, ValueError) as e:
+            raise IndexCorrupt(
+                f"index at {self.data.path.name} has damaged mention postings ({e}); rebuild with: rla ingest --rebuild"
+            ) from e
 
     def mentions(self, topic: str) -> np.ndarray:
         """Chunks whose title or text contains every content word of the topic or of one of its synonyms."""
-        from rag.lexical import stem_tokens_many, topic_variants
-
-        if topic not in self._mentions_cache:
-            found = np.zeros(len(self.data.chunks), dtype=bool)
-            for words in stem_tokens_many(topic_variants(topic)):
-                postings = [self._postings.get(w) for w in words]
-                if words and all(p is not None for p in postings):
-                    found[functools.reduce(_intersect, sorted(postings, key=len))] = True  # type: ignore[arg-type]
-            if len(self._mentions_cache) >= 1024:
-                self._mentions_cache.pop(next(iter(self._mentions_cache)))
-            self._mentions_cache[topic] = found
-        return self._mentions_cache[topic]
+        return self._mentions.of(topic)
 
     @property
-    def embedder(self) -> Any:
-        if self._embedder is None:
-            from rag.embed import load_query_embedder
+    def embedder(self) -> Embedder:
+        with self._embedder_lock:
+            if self._embedder is None:
+                from rag.embed import load_query_embedder
 
-            check_model(self.data.manifest, self.settings.model)
-            # The manifest already names the weights' hash; verifying again at every start costs time.
-            emb = load_query_embedder(self.settings, self.data.manifest["model"])
-            check_model(self.data.manifest, emb.name, emb.dim)
-            self._embedder = emb
-        return self._embedder
+                check_model(self.data.manifest, self.settings.model)
+                # The manifest already names the weights' hash; verifying again at every start costs time.
+                emb = load_query_embedder(self.settings, self.data.manifest["model"])
+                check_model(self.data.manifest, emb.name, emb.dim)
+                self._embedder = emb
+            return self._embedder
 
     def embed_queries(self, queries: list[str]) -> np.ndarray:
         """Query vectors, remembered (the same question is often asked again: modes, pages, the ledger)."""
-        missing = [q for q in dict.fromkeys(queries) if q not in self._query_cache]
+        vectors = {q: self._query_vectors.get(q) for q in dict.fromkeys(queries)}
+        missing = [q for q, v in vectors.items() if v is None]
         if missing:
-            for q, v in zip(missing, self.embedder.embed_batch(missing)):
-                if len(self._query_cache) >= 2048:
-                    self._query_cache.pop(next(iter(self._query_cache)))
-                self._query_cache[q] = v
-        return (
-            np.stack([self._query_cache[q] for q in queries]) if queries else np.zeros((0, self.data.dim), np.float32)
-        )
+            for q, v in zip(missing, self.embedder.embed_batch(missing), strict=True):
+                self._query_vectors.put(q, v)
+                vectors[q] = v
+        if not queries:
+            return np.zeros((0, self.data.dim), np.float32)
+        return np.stack([vectors[q] for q in queries])  # type: ignore[misc]
 
     def search(
-        self, query: str, k: int | None = None, mode: str | None = None, filters: Filters | None = None
+        self,
+        query: str,
+        k: int | None = None,
+        mode: str | None = None,
+        filters: Filters | None = None,
+        per_review: int | None = None,
     ) -> list[Hit]:
-        return self.search_many([query], k, mode, filters)[0]
+        return self.search_many([query], k, mode, filters, per_review)[0]
 
     def search_many(
-        self, queries: list[str], k: int | None = None, mode: str | None = None, filters: Filters | None = None
+        self,
+        queries: list[str],
+        k: int | None = None,
+        mode: str | None = None,
+        filters: Filters | None = None,
+        per_review: int | None = None,
     ) -> list[list[Hit]]:
-        return [s.hits for s in self.search_scored_many(queries, k, mode, filters)]
+        """Ranked hits only: BM25 mode loads no encoder, and nothing is computed for abstention."""
+        k, mode, per_review = self._checked(k, mode, per_review)
+        queries = [clean_query(q) for q in queries]
+        mask = self.mask(filters)
+        qvecs = self.embed_queries([expand_query(q) for q in queries]) if mode != "bm25" else [None] * len(queries)
+        return [
+            self._diversify(self._rank(q, mode, qv, mask), k, per_review) for q, qv in zip(queries, qvecs, strict=True)
+        ]
 
     def search_scored(
         self,
@@ -189,58 +231,86 @@ class Retriever:
         filters: Filters | None = None,
         per_review: int | None = None,
     ) -> list[Scored]:
+        """Hits with what an answer needs: the query vector and the exact support for abstaining."""
+        k, mode, per_review = self._checked(k, mode, per_review)
+        queries = [clean_query(q) for q in queries]
+        mask = self.mask(filters)
+        out = []
+        for q, qv in zip(queries, self.embed_queries([expand_query(q) for q in queries]), strict=True):
+            hits = self._diversify(self._rank(q, mode, qv if mode != "bm25" else None, mask), k, per_review)
+            out.append(Scored(hits, self._best(qv, mask), qv, self._mentioned(q, mask)))
+        return out
+
+    def dense_scores(self, queries: list[str]) -> np.ndarray:
+        """Exact dense score of each query against every chunk, shape (queries, chunks), whatever the index type."""
+        qvecs = self.embed_queries([expand_query(q) for q in queries])
+        return np.stack([self._dense(qv) for qv in qvecs]) if len(qvecs) else np.zeros((0, len(self.data.chunks)))
+
+    def mask(self, filters: Filters | None) -> np.ndarray | None:
+        """The chunks the filters allow (None: all of them)."""
+        if filters is None or not filters.active():
+            return None
+        return filters.mask(self.data.chunks)
+
+    def _checked(self, k: int | None, mode: str | None, per_review: int | None) -> tuple[int, str, int]:
         k = self.settings.k if k is None else k
         mode = mode or self.settings.mode
+        per_review = self.settings.per_review if per_review is None else per_review
         if mode not in MODES:
             raise QueryError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
         if k < 1:
             raise QueryError("k must be at least 1")
-        queries = [clean_query(q) for q in queries]
-        mask = self._mask(filters)
-        qvecs = self.embed_queries([expand_query(q) for q in queries])
-        out = []
-        for q, qv in zip(queries, qvecs):
-            dense = self._dense(qv)
-            ranked = self._rank(q, mode, dense if mode != "bm25" else None, mask)
-            allowed = dense if mask is None else dense[mask]
-            best = float(allowed.max()) if len(allowed) else -1.0
-            said = self.mentions(topic_core(q))
-            mentioned = bool((said if mask is None else said & mask).any())
-            hits = self._diversify(ranked, k, per_review or self.settings.per_review)
-            out.append(Scored(hits, best, qv, mentioned))
-        return out
+        if per_review < 1:
+            raise QueryError("per-review must be at least 1 (excerpts from one review)")
+        return k, mode, per_review
 
-    def dense_scores(self, queries: list[str]) -> np.ndarray:
-        """Dense score of each query against every chunk, shape (queries, chunks)."""
-        qvecs = self.embed_queries([expand_query(q) for q in queries])
-        return np.stack([self._dense(qv) for qv in qvecs]) if len(qvecs) else np.zeros((0, len(self.data.chunks)))
+    def _best(self, qv: np.ndarray, mask: np.ndarray | None) -> float:
+        rows = self._allowed_rows(mask)
+        return float(self._dense(qv, rows).max()) if len(rows) else -1.0
 
-    def _dense(self, qv: np.ndarray) -> np.ndarray:
-        """Per chunk, the mean of two cosines to the query: the whole chunk's and its best sentence's.
+    def _mentioned(self, query: str, mask: np.ndarray | None) -> bool:
+        said = self.mentions(topic_core(query))
+        return bool((said if mask is None else said & mask).any())
 
-        The chunk vector carries context (review title, section); the sentence vector catches one
-        learning point in a list of several. Exact over all chunks for a flat index; for HNSW, over
-        the candidates the index returns (the rest score -1).
-        """
+    def _allowed_rows(self, mask: np.ndarray | None) -> np.ndarray:
+        return np.arange(len(self.data.chunks)) if mask is None else np.flatnonzero(mask)
+
+    def _dense(self, qv: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Exact, per chunk (all, or `rows`): the mean of two cosines to the query, the whole chunk's and its
+        best sentence's. The chunk vector carries context (review title, section); the sentence vector
+        catches one learning point in a list of several."""
         data = self.data
-        n = len(data.chunks)
         off = self._offsets
-        if data.manifest["faiss"]["type"] == "flat" or n <= self.settings.candidates:
+        if rows is None:
             chunk_cos = data.vectors @ qv
             best = chunk_cos.copy()
             has = np.flatnonzero(off[1:] > off[:-1])
             if len(has):
                 best[has] = np.maximum.reduceat(data.sentence_vectors @ qv, off[has])
             return (chunk_cos + best) / 2
-        scores, idx = data.faiss_index.search(qv[None, :], min(n, self.settings.candidates * 4))
-        out = np.full(n, -1.0, dtype=np.float32)
-        sent = data.sentence_vectors
-        for row, cos in zip(idx[0], scores[0]):
-            if row < 0:
-                continue
+        out = np.empty(len(rows), dtype=np.float32)
+        for i, row in enumerate(rows):
+            cos = float(data.vectors[row] @ qv)
             a, b = off[row], off[row + 1]
-            out[row] = (cos + (float((sent[a:b] @ qv).max()) if b > a else cos)) / 2
+            out[i] = (cos + (float((data.sentence_vectors[a:b] @ qv).max()) if b > a else cos)) / 2
         return out
+
+    def _dense_ranked(self, qv: np.ndarray, mask: np.ndarray | None) -> list[tuple[int, float]]:
+        """(row, dense score) best first, at most `candidates`. Exact for a flat index; for HNSW, exact over
+        the candidates the index returns — or over the allowed rows when filters leave too few of those."""
+        data, n_cand = self.data, self.settings.candidates
+        n = len(data.chunks)
+        if data.manifest["faiss"]["type"] == "flat" or n <= n_cand:
+            return _top(self._dense(qv), n_cand, mask)
+        _, idx = data.faiss_index.search(qv[None, :], min(n, n_cand * 4))
+        rows = idx[0][idx[0] >= 0]
+        if mask is not None:
+            rows = rows[mask[rows]]
+            if len(rows) < n_cand:
+                rows = np.flatnonzero(mask)
+        scores = self._dense(qv, rows)
+        order = np.argsort(-scores, kind="stable")[:n_cand]
+        return [(int(rows[i]), float(scores[i])) for i in order]
 
     @cached_property
     def _offsets(self) -> np.ndarray:
@@ -258,28 +328,21 @@ class Retriever:
             s, e = chunk.sentences[0] if chunk.sentences else (chunk.start, chunk.end)
             return [(s, e, float(self.data.vectors[row] @ qv))]
         cos = self.data.sentence_vectors[a:b] @ qv
-        return [(s, e, float(c)) for (s, e), c in zip(chunk.sentences, cos)]
+        return [(s, e, float(c)) for (s, e), c in zip(chunk.sentences, cos, strict=True)]
 
-    def _mask(self, filters: Filters | None) -> np.ndarray | None:
-        if filters is None or not filters.active():
-            return None
-        return np.array([filters.match(c) for c in self.data.chunks], dtype=bool)
-
-    def _rank(
-        self, query: str, mode: str, dense: np.ndarray | None, mask: np.ndarray | None
-    ) -> list[tuple[int, float]]:
+    def _rank(self, query: str, mode: str, qv: np.ndarray | None, mask: np.ndarray | None) -> list[tuple[int, float]]:
         """(chunk row, score) best first, over at most `candidates` rows per retriever."""
         n_cand = self.settings.candidates
         lists: list[list[tuple[int, float]]] = []
-        if dense is not None:
-            lists.append(_top(dense, n_cand, mask))
+        if mode in ("dense", "hybrid") and qv is not None:
+            lists.append(self._dense_ranked(qv, mask))
         if mode in ("bm25", "hybrid"):
             lex = self.bm25.scores(expand_query(query))
             lists.append([(i, s) for i, s in _top(lex, n_cand, mask) if s > 0])
         if len(lists) == 1:
             return lists[0]
         fused: dict[int, float] = {}
-        for weight, ranked in zip((self.settings.dense_weight, 1.0), lists):
+        for weight, ranked in zip((self.settings.dense_weight, 1.0), lists, strict=True):
             for rank, (row, _) in enumerate(ranked):
                 fused[row] = fused.get(row, 0.0) + weight / (self.settings.rrf_k + rank + 1)
         return sorted(fused.items(), key=lambda kv: -kv[1])
@@ -297,12 +360,6 @@ class Retriever:
             if len(hits) == k:
                 break
         return hits
-
-
-def _intersect(rows: np.ndarray, other: np.ndarray) -> np.ndarray:
-    """Rows in both sorted arrays: each of the (shorter) first looked up in the second by bisection."""
-    at = np.minimum(np.searchsorted(other, rows), len(other) - 1)
-    return rows[other[at] == rows]
 
 
 def _top(scores: np.ndarray, n: int, mask: np.ndarray | None) -> list[tuple[int, float]]:

@@ -11,6 +11,7 @@ index/
     reviews.jsonl      one Review per line
     sources.jsonl      extracted source text, for showing a citation in context
     bm25/              bm25s index (numpy arrays + JSON; no pickle)
+    mentions/          stemmed-word postings of chunk titles and texts (rag/mentions.py)
 """
 
 from __future__ import annotations
@@ -33,10 +34,19 @@ import numpy as np
 from rag.errors import IndexCorrupt, IndexLocked, IndexMismatch, IndexMissing
 from rag.models import Chunk, Review, SourceText
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: mention postings (mentions/) written at ingest
 _GENERATION = re.compile(r"gen-\d{6}")
 # Files every generation has; a manifest that does not vouch for each of them is refused.
-_REQUIRED_FILES = ("vectors.faiss", "sentences.faiss", "chunks.jsonl", "reviews.jsonl", "sources.jsonl")
+_REQUIRED_FILES = (
+    "vectors.faiss",
+    "sentences.faiss",
+    "chunks.jsonl",
+    "reviews.jsonl",
+    "sources.jsonl",
+    "mentions/terms.json",
+    "mentions/indptr.npy",
+    "mentions/rows.npy",
+)
 
 
 @dataclass
@@ -171,6 +181,7 @@ def write_generation(
 ) -> Path:
     """Write a complete new generation, fsync it, then switch CURRENT to it. Caller holds the lock."""
     from rag.lexical import save_bm25
+    from rag.mentions import save_mentions
 
     index_dir.mkdir(parents=True, exist_ok=True)
     live = current_generation(index_dir)
@@ -198,6 +209,7 @@ def write_generation(
         ),
     )
     save_bm25(chunks, reviews, tmp / "bm25")
+    save_mentions(chunks, tmp / "mentions")
     files = {}
     for p in sorted(tmp.rglob("*")):
         if p.is_file():

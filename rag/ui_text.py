@@ -49,9 +49,9 @@ def ingest_summary(report: Any, settings: Any) -> str:
             lines.append(f"  {f.status:<9} {f.reason}")
     t = report.totals
     verdict = (
-        f"index {settings.index} updated to {report.generation}"
+        f"updated the index to {report.generation}"
         if report.changed
-        else f"index {settings.index} is up to date ({report.generation}); nothing embedded"
+        else f"the index is up to date ({report.generation}); nothing embedded"
     )
     lines.append(
         f"{verdict}: {t['files']} files, {t['reviews']} reviews, {t['chunks']} chunks, "
@@ -88,7 +88,7 @@ def review_record(data: IndexData, review_id: str) -> dict[str, Any]:
     r = data.reviews[review_id]
     src = data.sources[r.source]
     d = r.to_dict()
-    for s, sd in zip(r.sections, d["sections"]):
+    for s, sd in zip(r.sections, d["sections"], strict=True):
         sd["text"] = src.text[s.start : s.end]
         sd["page"] = src.page_at(s.start)
     return d

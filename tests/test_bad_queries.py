@@ -1,4 +1,4 @@
-"""Odd, hostile and empty queries, a missing index, a model mismatch: a normal answer or one clear line, never a traceback."""
+"""Odd, hostile and empty queries, a missing index, a model mismatch: an answer or one clear line, no traceback."""
 
 from __future__ import annotations
 
@@ -144,10 +144,16 @@ def test_rla_search_queries_file_with_every_odd_query(built_index: Settings, tmp
     assert all(1 <= len(line["hits"]) <= 3 for line in lines)  # hybrid always has the dense list
 
 
-def test_rla_search_queries_file_with_an_empty_query_is_one_line(built_index: Settings, tmp_path: Path) -> None:
+def test_rla_search_queries_file_skips_a_line_of_control_characters(built_index: Settings, tmp_path: Path) -> None:
     path = tmp_path / "queries.txt"
-    path.write_bytes(b"fathers\n\x00\x00\n")
-    check_one_line_error(rla("search", "--queries", path, index=built_index.index), "the query is empty")
+    path.write_bytes(b"fathers\n\x00\x00\nneglect\n")
+    proc = rla("search", "--queries", path, "--json", index=built_index.index)
+    assert proc.returncode == 0, proc.stderr
+    assert [json.loads(line)["query"] for line in proc.stdout.splitlines()] == ["fathers", "neglect"]
+
+
+def test_rla_search_per_review_below_one_is_refused(built_index: Settings) -> None:
+    check_one_line_error(rla("search", "fathers", "--per-review", "-1", index=built_index.index), "per-review")
 
 
 @pytest.mark.parametrize("data", [b"", b"\n \n", "fathers".encode("utf-16")])
