@@ -125,6 +125,10 @@ class OnnxEncoder:
             raise EncoderUnavailable("its vectors no longer match the model's on the probe texts")
         return enc
 
+    def fits(self, text: str) -> bool:
+        """True when the model sees the whole text (nothing cut off by truncation)."""
+        return not self._tokenizer.encode(text).overflowing
+
     def embed_batch(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)

@@ -82,3 +82,34 @@ def test_bad_queries_are_refused_clearly(retriever) -> None:  # type: ignore[no-
     with pytest.raises(QueryError, match="mode"):
         retriever.search("fathers", mode="fuzzy")
     assert retriever.search("x" * 10_000, k=3)  # long input is capped, not an error
+
+
+def test_bm25_search_loads_no_encoder(built_index) -> None:  # type: ignore[no-untyped-def]
+    from rag.retrieve import Retriever
+
+    fresh = Retriever(built_index)
+    hits = fresh.search("was not brought to appointments", k=5, mode="bm25")
+    assert hits and fresh._embedder is None  # nothing embedded, no model loaded
+    fresh.search("was not brought to appointments", k=5, mode="dense")
+    assert fresh._embedder is not None
+
+
+def test_the_query_cache_survives_many_threads(built_index, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """8 threads of unique queries through a small cache: evictions race, nothing raises, vectors stay right."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    from rag.retrieve import Retriever, _Lru
+
+    fresh = Retriever(built_index)
+    fresh._query_vectors = _Lru(8)
+    queries = [f"neglect and missed appointments, case {i}" for i in range(160)]
+
+    def run(chunk: list[str]) -> np.ndarray:
+        return np.stack([fresh.embed_queries([q])[0] for q in chunk])
+
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(run, [queries[i::8] for i in range(8)]))
+    want = fresh.embedder.embed_batch(queries[0::8])
+    assert np.abs(got[0] - want).max() < 1e-5
