@@ -79,20 +79,23 @@ class ChatModelLLM:
         return str(reply.text)
 
 
-def _openai(cfg: LLMConfig) -> Any:
+def _openai(cfg: LLMConfig, model: str) -> Any:
     try:
         from langchain_openai import ChatOpenAI
     except ImportError:
         raise LLMError(
             "RLA_LLM_PROVIDER=openai needs the langchain-openai package: pip install 'rla[openai]'"
         ) from None
+    from pydantic import SecretStr
+
     if cfg.base_url is None and cfg.api_key is None and not os.environ.get("OPENAI_API_KEY"):
         raise LLMError("set RLA_LLM_API_KEY, or RLA_LLM_BASE_URL for a local OpenAI-compatible server")
+    key = cfg.api_key or ("unused" if cfg.base_url else None)
     # Chat Completions, not the Responses API: it is what OpenAI-compatible servers implement.
     return ChatOpenAI(
-        model=cfg.model,
+        model=model,
         base_url=cfg.base_url,
-        api_key=cfg.api_key or ("unused" if cfg.base_url else None),
+        api_key=SecretStr(key) if key is not None else None,
         temperature=0,
         max_retries=1,
         timeout=cfg.timeout_s,
@@ -100,17 +103,17 @@ def _openai(cfg: LLMConfig) -> Any:
     )
 
 
-def _ollama(cfg: LLMConfig) -> Any:
+def _ollama(cfg: LLMConfig, model: str) -> Any:
     try:
         from langchain_ollama import ChatOllama
     except ImportError:
         raise LLMError(
             "RLA_LLM_PROVIDER=ollama needs the langchain-ollama package: pip install 'rla[ollama]'"
         ) from None
-    return ChatOllama(model=cfg.model, base_url=cfg.base_url, temperature=0)
+    return ChatOllama(model=model, base_url=cfg.base_url, temperature=0)
 
 
-PROVIDERS: dict[str, Callable[[LLMConfig], Any]] = {"openai": _openai, "ollama": _ollama}
+PROVIDERS: dict[str, Callable[[LLMConfig, str], Any]] = {"openai": _openai, "ollama": _ollama}
 
 
 def load_llm(cfg: LLMConfig | None = None) -> LLM:
@@ -121,7 +124,7 @@ def load_llm(cfg: LLMConfig | None = None) -> LLM:
     if not cfg.model:
         raise LLMError("--llm needs a model name: set RLA_LLM_MODEL (e.g. gpt-4o-mini, or llama3.1 for Ollama)")
     try:
-        chat_model = PROVIDERS[cfg.provider](cfg)
+        chat_model = PROVIDERS[cfg.provider](cfg, cfg.model)
     except LLMError:
         raise
     except Exception as e:  # the provider's own validation (pydantic, missing key): one clear line
