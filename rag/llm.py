@@ -7,7 +7,8 @@ import re
 import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import Any, Protocol
 
 from rag.answer import answer_from
@@ -21,8 +22,8 @@ from rag.retrieve import Filters, Retriever
 CONTEXT_TOKENS = 3000
 # A generated answer is kept only if at least this share of its sentences carry a valid citation.
 MIN_CITED_SHARE = 0.5
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
-# Each prompt file and the variables it must use, exactly.
+# Each prompt file and the variables it must use, exactly. The files are the repository's prompts/ folder,
+# installed as the package rag.prompts (pyproject.toml maps one to the other), so a wheel carries them.
 PROMPT_VARIABLES: dict[str, frozenset[str]] = {
     "answer_system": frozenset(),
     "answer_user": frozenset({"question", "excerpts"}),
@@ -147,11 +148,12 @@ class Prompt:
         return self.template.format(**values)
 
 
-def load_prompt(name: str, folder: Path = PROMPTS_DIR) -> Prompt:
-    """Read prompts/<name>.txt and check it uses exactly the variables rla fills in."""
+def load_prompt(name: str, folder: Traversable | None = None) -> Prompt:
+    """Read <name>.txt from `folder` (default: the installed package rag.prompts) and check it uses exactly the
+    variables rla fills in."""
     if name not in PROMPT_VARIABLES:
         raise LLMError(f"unknown prompt {name!r}; rla has: {', '.join(PROMPT_VARIABLES)}")
-    path = folder / f"{name}.txt"
+    path = (shipped_prompts() if folder is None else folder).joinpath(f"{name}.txt")
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
@@ -169,6 +171,17 @@ def load_prompt(name: str, folder: Path = PROMPTS_DIR) -> Prompt:
     if wanted - used:
         raise LLMError(f"{path}: missing variable {{{min(wanted - used)}}}; this prompt takes {_names(wanted)}")
     return Prompt(name, text, wanted)
+
+
+def shipped_prompts() -> Traversable:
+    """The prompt files installed with rla (the package rag.prompts, i.e. the repository's prompts/ folder)."""
+    try:
+        return files("rag.prompts")
+    except ModuleNotFoundError:
+        raise LLMError(
+            "the prompt templates (package rag.prompts, the repository's prompts/ folder) are not installed: "
+            "install rla with pip install -e . (or from its wheel)"
+        ) from None
 
 
 def _names(variables: frozenset[str]) -> str:
@@ -376,7 +389,7 @@ def generate_answer(
     filters: Filters | None = None,
     mode: str | None = None,
     budget: int = CONTEXT_TOKENS,
-    prompts: Path = PROMPTS_DIR,
+    prompts: Traversable | None = None,
 ) -> Answer:
     """A model-written answer from the top k excerpts, kept only if it cites them; else the extractive one."""
     system, user_prompt = load_prompt("answer_system", prompts), load_prompt("answer_user", prompts)
