@@ -250,7 +250,7 @@ def cmd_ledger(args: argparse.Namespace) -> int:
 
 
 def cmd_brief(args: argparse.Namespace) -> int:
-    from rag.brief import build_brief, check_output, write_brief
+    from rag.brief import build_brief, check_output, render_markdown, write_brief
     from rag.retrieve import Retriever
 
     if args.out:
@@ -265,7 +265,7 @@ def cmd_brief(args: argparse.Namespace) -> int:
     elif args.json:
         _print_json(pack.to_dict())
     else:
-        print(pack.to_markdown(), end="")
+        print(render_markdown(pack), end="")
     return 0
 
 

@@ -76,6 +76,11 @@ def stem_tokens(text: str) -> set[str]:
     return stem_tokens_many([text])[0]
 
 
+def stem_words(words: list[str]) -> list[str]:
+    """Each word's stem, with the stemmer BM25 uses (stop words kept, order kept)."""
+    return list(_stemmer().stemWords(words))
+
+
 # Question framing that is not part of the topic ("which reviews mention …").
 _FRAMING = re.compile(
     r"^(?:(?:which|what|how many|do|did|does|are there|have)\s+(?:any\s+|the\s+|these\s+)?(?:\w+\s+){0,2}?"

@@ -7,7 +7,8 @@ import re
 import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import Any, Protocol
 
 from rag.answer import answer_from
@@ -21,8 +22,8 @@ from rag.retrieve import Filters, Retriever
 CONTEXT_TOKENS = 3000
 # A generated answer is kept only if at least this share of its sentences carry a valid citation.
 MIN_CITED_SHARE = 0.5
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
-# Each prompt file and the variables it must use, exactly.
+# Each prompt file and the variables it must use, exactly. The files are the repository's prompts/ folder,
+# installed as the package rag.prompts (pyproject.toml maps one to the other), so a wheel carries them.
 PROMPT_VARIABLES: dict[str, frozenset[str]] = {
     "answer_system": frozenset(),
     "answer_user": frozenset({"question", "excerpts"}),
@@ -79,20 +80,23 @@ class ChatModelLLM:
         return str(reply.text)
 
 
-def _openai(cfg: LLMConfig) -> Any:
+def _openai(cfg: LLMConfig, model: str) -> Any:
     try:
         from langchain_openai import ChatOpenAI
     except ImportError:
         raise LLMError(
             "RLA_LLM_PROVIDER=openai needs the langchain-openai package: pip install 'rla[openai]'"
         ) from None
+    from pydantic import SecretStr
+
     if cfg.base_url is None and cfg.api_key is None and not os.environ.get("OPENAI_API_KEY"):
         raise LLMError("set RLA_LLM_API_KEY, or RLA_LLM_BASE_URL for a local OpenAI-compatible server")
+    key = cfg.api_key or ("unused" if cfg.base_url else None)
     # Chat Completions, not the Responses API: it is what OpenAI-compatible servers implement.
     return ChatOpenAI(
-        model=cfg.model,
+        model=model,
         base_url=cfg.base_url,
-        api_key=cfg.api_key or ("unused" if cfg.base_url else None),
+        api_key=SecretStr(key) if key is not None else None,
         temperature=0,
         max_retries=1,
         timeout=cfg.timeout_s,
@@ -100,17 +104,17 @@ def _openai(cfg: LLMConfig) -> Any:
     )
 
 
-def _ollama(cfg: LLMConfig) -> Any:
+def _ollama(cfg: LLMConfig, model: str) -> Any:
     try:
         from langchain_ollama import ChatOllama
     except ImportError:
         raise LLMError(
             "RLA_LLM_PROVIDER=ollama needs the langchain-ollama package: pip install 'rla[ollama]'"
         ) from None
-    return ChatOllama(model=cfg.model, base_url=cfg.base_url, temperature=0)
+    return ChatOllama(model=model, base_url=cfg.base_url, temperature=0)
 
 
-PROVIDERS: dict[str, Callable[[LLMConfig], Any]] = {"openai": _openai, "ollama": _ollama}
+PROVIDERS: dict[str, Callable[[LLMConfig, str], Any]] = {"openai": _openai, "ollama": _ollama}
 
 
 def load_llm(cfg: LLMConfig | None = None) -> LLM:
@@ -121,7 +125,7 @@ def load_llm(cfg: LLMConfig | None = None) -> LLM:
     if not cfg.model:
         raise LLMError("--llm needs a model name: set RLA_LLM_MODEL (e.g. gpt-4o-mini, or llama3.1 for Ollama)")
     try:
-        chat_model = PROVIDERS[cfg.provider](cfg)
+        chat_model = PROVIDERS[cfg.provider](cfg, cfg.model)
     except LLMError:
         raise
     except Exception as e:  # the provider's own validation (pydantic, missing key): one clear line
@@ -144,11 +148,12 @@ class Prompt:
         return self.template.format(**values)
 
 
-def load_prompt(name: str, folder: Path = PROMPTS_DIR) -> Prompt:
-    """Read prompts/<name>.txt and check it uses exactly the variables rla fills in."""
+def load_prompt(name: str, folder: Traversable | None = None) -> Prompt:
+    """Read <name>.txt from `folder` (default: the installed package rag.prompts) and check it uses exactly the
+    variables rla fills in."""
     if name not in PROMPT_VARIABLES:
         raise LLMError(f"unknown prompt {name!r}; rla has: {', '.join(PROMPT_VARIABLES)}")
-    path = folder / f"{name}.txt"
+    path = (shipped_prompts() if folder is None else folder).joinpath(f"{name}.txt")
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
@@ -166,6 +171,17 @@ def load_prompt(name: str, folder: Path = PROMPTS_DIR) -> Prompt:
     if wanted - used:
         raise LLMError(f"{path}: missing variable {{{min(wanted - used)}}}; this prompt takes {_names(wanted)}")
     return Prompt(name, text, wanted)
+
+
+def shipped_prompts() -> Traversable:
+    """The prompt files installed with rla (the package rag.prompts, i.e. the repository's prompts/ folder)."""
+    try:
+        return files("rag.prompts")
+    except ModuleNotFoundError:
+        raise LLMError(
+            "the prompt templates (package rag.prompts, the repository's prompts/ folder) are not installed: "
+            "install rla with pip install -e . (or from its wheel)"
+        ) from None
 
 
 def _names(variables: frozenset[str]) -> str:
@@ -373,7 +389,7 @@ def generate_answer(
     filters: Filters | None = None,
     mode: str | None = None,
     budget: int = CONTEXT_TOKENS,
-    prompts: Path = PROMPTS_DIR,
+    prompts: Traversable | None = None,
 ) -> Answer:
     """A model-written answer from the top k excerpts, kept only if it cites them; else the extractive one."""
     system, user_prompt = load_prompt("answer_system", prompts), load_prompt("answer_user", prompts)

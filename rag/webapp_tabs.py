@@ -301,7 +301,7 @@ def briefing_tab(lib: Library) -> FilterInputs:
             files.append(briefing.write_brief(pack, folder / f"{_slug(topic)}.docx"))
         except (ImportError, RlaError) as e:  # .docx needs the optional python-docx
             gr.Warning(esc(f"No Word file: {e}"))
-        return pack.to_markdown(), gr.update(value=[str(f) for f in files], visible=True)
+        return briefing.render_markdown(pack), gr.update(value=[str(f) for f in files], visible=True)
 
     with gr.Tab("Briefing", id="briefing"):
         available = importlib.util.find_spec("rag.brief") is not None

@@ -10,7 +10,20 @@ from pathlib import Path
 import pytest
 from fake_llm_server import FakeLLMServer, message
 
-from rag.brief import Brief, BriefError, Quote, Reference, Theme, Vignette, build_brief, check_output, write_brief
+from rag.brief import (
+    Brief,
+    BriefError,
+    Quote,
+    Reference,
+    Theme,
+    Vignette,
+    build_brief,
+    check_output,
+    render_html,
+    render_markdown,
+    write_brief,
+)
+from rag.brief.write import scope
 from rag.ledger import ledger
 from rag.llm import LLMConfig, load_llm
 from rag.retrieve import Filters, Retriever
@@ -56,7 +69,7 @@ def test_every_citation_resolves_to_a_reference_and_every_reference_is_cited(
     assert cited == set(refs)
     for q in b.quotes():
         assert refs[q.ref].review_id == q.review_id
-    md = b.to_markdown()
+    md = render_markdown(b)
     in_text = {int(n) for n in re.findall(r"(?<!\\)\[(\d+)\]", md)}
     assert in_text == set(refs)
 
@@ -64,7 +77,7 @@ def test_every_citation_resolves_to_a_reference_and_every_reference_is_cited(
 @pytest.mark.parametrize("topic", TOPICS)
 def test_the_markdown_shows_each_quote_verbatim_with_its_citation(briefs: dict[str, Brief], topic: str) -> None:
     b = briefs[topic]
-    md = md_unescape(b.to_markdown())
+    md = md_unescape(render_markdown(b))
     for q in b.quotes():
         assert f"“{q.display}” [{q.ref}]" in md
 
@@ -74,7 +87,7 @@ def test_scope_matches_the_ledger(retriever: Retriever, briefs: dict[str, Brief]
     b, led = briefs[topic], ledger(retriever, topic)
     assert b.reviews == len(led.entries) and b.by_year == led.by_year and b.by_area == led.by_area
     assert {r.review_id for r in b.references} | {r.review_id for r in b.others} == {e.review_id for e in led.entries}
-    assert f"{b.reviews} reviews in the index address “{topic}”" in b.to_markdown()
+    assert f"{b.reviews} reviews in the index address “{topic}”" in render_markdown(b)
 
 
 @pytest.mark.parametrize("topic", TOPICS)
@@ -124,13 +137,13 @@ def test_discussion_questions_are_questions_not_facts(briefs: dict[str, Brief], 
 def test_filters_limit_the_reviews(retriever: Retriever) -> None:
     b = build_brief(retriever, "fathers", Filters(year_from=2018))
     assert b.reviews and all(r.year is not None and r.year >= 2018 for r in (*b.references, *b.others))
-    assert "Filters: year from 2018." in b.scope()
+    assert "Filters: year from 2018." in scope(b)
 
 
 def test_a_topic_no_review_addresses_gives_an_empty_pack(retriever: Retriever, tmp_path: Path) -> None:
     b = build_brief(retriever, "fathers", Filters(year_from=1990, year_to=1991))
     assert b.reviews == 0 and not list(b.quotes()) and not b.references
-    assert "No review in the index addresses “fathers”" in b.to_markdown()
+    assert "No review in the index addresses “fathers”" in render_markdown(b)
     assert write_brief(b, tmp_path / "empty.docx").exists()
 
 
@@ -158,7 +171,7 @@ def test_md_html_and_docx_are_written_and_readable(briefs: dict[str, Brief], tmp
     b = briefs["fathers"]
     md, page, word = (write_brief(b, tmp_path / f"fathers{s}") for s in (".md", ".html", ".docx"))
 
-    assert md.read_text(encoding="utf-8") == b.to_markdown()
+    assert md.read_text(encoding="utf-8") == render_markdown(b)
     parser = _Tags()
     parser.feed(page.read_text(encoding="utf-8"))
     assert "script" not in parser.tags
@@ -201,7 +214,7 @@ def _hostile_brief() -> Brief:
 
 
 def test_html_escapes_everything_from_sources() -> None:
-    page = _hostile_brief().to_html()
+    page = render_html(_hostile_brief())
     parser = _Tags()
     parser.feed(page)
     assert (
@@ -212,7 +225,7 @@ def test_html_escapes_everything_from_sources() -> None:
 
 
 def test_markdown_escapes_markup_from_sources() -> None:
-    md = _hostile_brief().to_markdown()
+    md = render_markdown(_hostile_brief())
     assert "<script>" not in md and "](" not in md.replace("\\](", "")
     assert "\\[7\\]" in md  # a bracketed number in a source is not a citation
     assert set(re.findall(r"(?<!\\)\[(\d+)\]", md)) == {"1"}
@@ -236,7 +249,7 @@ def test_an_overview_from_the_model_cites_references(retriever: Retriever, serve
     refs = [int(n) for n in re.findall(r"\[(\d+)\]", b.overview)]
     assert refs == [points[0].ref, points[1].ref]
     assert "language model" in (b.notice or "") and "[30]" in (b.notice or "")
-    assert "## Overview (written by a language model)" in b.to_markdown()
+    assert "## Overview (written by a language model)" in render_markdown(b)
 
 
 def test_an_uncited_overview_is_dropped_and_the_pack_stays_extractive(
@@ -246,7 +259,7 @@ def test_an_uncited_overview_is_dropped_and_the_pack_stays_extractive(
     server.respond("Fathers are always safe. Nothing needs to change.")
     b = build_brief(retriever, "disguised compliance", llm=llm)
     assert b.overview is None and "No overview" in (b.notice or "")
-    assert "always safe" not in b.to_markdown()
+    assert "always safe" not in render_markdown(b)
 
 
 def test_cli_brief_writes_the_file(

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import shutil
+import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,7 +37,8 @@ from rag.settings import Settings
 QUESTION = "what did reviews say about involving fathers?"
 K = 5
 EXCERPT = re.compile(r'<excerpt n="(\d+)" review="[^"]*" section="[^"]*">\n(.*?)\n</excerpt>', re.DOTALL)
-CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO / "corpus"
 
 
 @pytest.fixture(scope="module")
@@ -239,7 +243,7 @@ Professionals did not share information about Child Q's missed health appointmen
 Recommendations
 
 Health visitors should follow up every missed health appointment for a child on a child protection plan.
-"""
+"""  # noqa: E501 (the planted document's lines are as a review would write them)
 PLANTED_QUESTION = "Was Child Q safe, and what should agencies have done?"
 
 
@@ -388,3 +392,48 @@ def test_configuration_errors_say_how_to_fix_them(monkeypatch: pytest.MonkeyPatc
 def test_ollama_without_its_package_names_the_package() -> None:
     with pytest.raises(LLMError, match="langchain-ollama"):
         load_llm(LLMConfig(provider="ollama", model="llama3.1"))
+
+
+# --- the prompts ship in the wheel -----------------------------------------------------------
+
+
+def test_a_wheel_carries_the_prompts_and_ask_llm_runs_from_it_alone(
+    small_index: Settings, server: FakeLLMServer, tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(REPO / "rag", src / "rag", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "prompts", src / "prompts", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, src / name)
+    build = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(src), "-w", "dist"]
+    subprocess.run(build, cwd=tmp_path, check=True, capture_output=True, timeout=300)
+    (wheel,) = (tmp_path / "dist").glob("rla-*.whl")
+    site = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+        z.extractall(site)
+    shipped = {f"rag/prompts/{p.name}" for p in (REPO / "prompts").iterdir() if p.suffix in (".txt", ".md")}
+    assert len(shipped) == len(PROMPT_VARIABLES) and shipped | {"rag/prompts/__init__.py"} <= names
+    packages = {f"{p.relative_to(REPO).as_posix()}" for p in (REPO / "rag").rglob("__init__.py")}
+    assert packages <= names, f"add {sorted(packages - names)} to packages in pyproject.toml"
+
+    # Only the unpacked wheel on the path, run from outside the repository.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "RLA_LLM_"))}
+    env |= {"PYTHONPATH": str(site), "RLA_LLM_BASE_URL": server.base_url, "RLA_LLM_MODEL": "fake-model"}
+    env |= {"RLA_LLM_API_KEY": "k"}
+    probe = "import rag, importlib.resources as r; print(rag.__file__); print(r.files('rag.prompts'))"
+    where = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert [Path(line).is_relative_to(site) for line in where.stdout.split()] == [True, True], where
+    server.respond("Fathers must be included in assessments [1].")
+    index = ["--index", str(small_index.index), "--corpus", str(small_index.corpus)]
+    run = subprocess.run(
+        [sys.executable, "-m", "rag.cli", *index, "ask", QUESTION, "--llm"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("Fathers must be included in assessments [1].") and "Sources:\n[1]" in run.stdout
+    assert message(server.last, "system") == (REPO / "prompts" / "answer_system.txt").read_text(encoding="utf-8")

@@ -7,12 +7,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from rag.brief.model import Brief, Quote, Reference, Theme
 from rag.errors import RlaError
-
-if TYPE_CHECKING:
-    from rag.brief import Brief, Quote
+from rag.models import location
 
 MIN_VIGNETTES = 3  # with fewer case vignettes than this, the pack says why
 
@@ -37,56 +36,104 @@ _INTRO = (
 )
 
 
+def scope(b: Brief) -> str:
+    """How many reviews address the topic, their years and areas, the filters, and how many the pack quotes."""
+    if not b.reviews:
+        return f"No review in the index addresses “{b.topic}”" + (
+            f" with filters {_filters_text(b.filters)}." if b.filters else "."
+        )
+    years = [int(y) for y in b.by_year if y.isdigit()]
+    span = "" if not years else f", {min(years)}" + (f"–{max(years)}" if max(years) != min(years) else "")
+    text = f"{b.reviews} review{'s' if b.reviews != 1 else ''} in the index "
+    text += f"address{'es' if b.reviews == 1 else ''} “{b.topic}”{span}"
+    text += f", from {len(b.by_area)} area{'s' if len(b.by_area) != 1 else ''}."
+    if b.filters:
+        text += f" Filters: {_filters_text(b.filters)}."
+    return text + f" This pack quotes {len(b.references)} of them."
+
+
+def _filters_text(filters: dict[str, Any]) -> str:
+    return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in filters.items())
+
+
+def reference_label(r: Reference) -> str:
+    bits = [r.title, str(r.year) if r.year else "year not stated", r.area, r.type or "type not stated"]
+    return f"{'. '.join(bits)}. Source: {location(r.source, r.page)} ({r.review_id})"
+
+
+def _heading(t: Theme) -> str:
+    return t.name[:1].upper() + t.name[1:] if t.name else "Other learning points"
+
+
+def _one(kind: str, *inline: Inline) -> _Block:
+    return _Block(kind, (tuple(inline),))
+
+
+def _quoted(q: Quote) -> tuple[Inline, ...]:
+    return (f"“{q.display}” ", q.ref)
+
+
 def _blocks(b: Brief) -> list[_Block]:
-    def one(kind: str, *inline: Inline) -> _Block:
-        return _Block(kind, (tuple(inline),))
-
-    def quoted(q: Quote) -> tuple[Inline, ...]:
-        return (f"“{q.display}” ", q.ref)
-
-    out = [one("h1", f"Briefing: {b.topic}"), one("p", b.scope())]
+    """The pack, top to bottom: scope, notice, overview, learning points, recommendations, vignettes, questions,
+    references."""
+    out = [_one("h1", f"Briefing: {b.topic}"), _one("p", scope(b))]
     if b.by_year:
         years = "; ".join(f"{y}: {n}" for y, n in b.by_year.items())
         areas = "; ".join(f"{a}: {n}" for a, n in b.by_area.items())
-        out.append(one("p", f"By year — {years}. By area — {areas}."))
+        out.append(_one("p", f"By year — {years}. By area — {areas}."))
     if not b.reviews:
         return out
-    out.append(one("p", _INTRO))
+    out.append(_one("p", _INTRO))
     if b.notice:
-        out.append(one("p", f"Note: {b.notice}"))
-    if b.overview:
-        out.append(one("h2", "Overview (written by a language model)"))
-        for para in b.overview.split("\n\n"):
-            parts = re.split(r"\[(\d+)\]", para)
-            out.append(one("p", *(int(x) if i % 2 else x for i, x in enumerate(parts) if x)))
-    if b.themes:
-        out.append(one("h2", "Key learning points"))
-        named = [t for t in b.themes if t.name]
-        if named:
-            out.append(one("p", "Grouped by a term the points share; that term names the theme."))
-        for t in b.themes:
-            if named:
-                out.append(one("h3", t.heading))
-            out.append(_Block("ul", tuple(quoted(p) for p in t.points)))
+        out.append(_one("p", f"Note: {b.notice}"))
+    out += _overview_blocks(b) + _learning_blocks(b)
     if b.recommendations:
-        out += [one("h2", "What the reviews recommended"), _Block("ul", tuple(quoted(r) for r in b.recommendations))]
-    if b.vignettes:
-        out.append(one("h2", "Case vignettes"))
-        if len(b.vignettes) < MIN_VIGNETTES:
-            out.append(
-                one(
-                    "p", f"Only {len(b.vignettes)} of the reviews on this topic have a summary to draw a vignette from."
-                )
-            )
-        for v in b.vignettes:
-            out += [one("h3", v.heading), one("p", *(x for q in v.quotes for x in (*quoted(q), " ")))]
-    out += [one("h2", "Questions for discussion"), _Block("ol", tuple((x,) for x in b.questions))]
-    out += [one("h2", "References"), _Block("refs", tuple((r.n, f" {r.label()}") for r in b.references))]
+        out += [_one("h2", "What the reviews recommended"), _Block("ul", tuple(map(_quoted, b.recommendations)))]
+    out += _vignette_blocks(b)
+    out += [_one("h2", "Questions for discussion"), _Block("ol", tuple((x,) for x in b.questions))]
+    out += [_one("h2", "References"), _Block("refs", tuple((r.n, f" {reference_label(r)}") for r in b.references))]
     if b.others:
         out += [
-            one("h2", "Other reviews on this topic (not quoted)"),
-            _Block("ul", tuple((r.label(),) for r in b.others)),
+            _one("h2", "Other reviews on this topic (not quoted)"),
+            _Block("ul", tuple((reference_label(r),) for r in b.others)),
         ]
+    return out
+
+
+def _overview_blocks(b: Brief) -> list[_Block]:
+    if not b.overview:
+        return []
+    out = [_one("h2", "Overview (written by a language model)")]
+    for para in b.overview.split("\n\n"):
+        parts = re.split(r"\[(\d+)\]", para)
+        out.append(_one("p", *(int(x) if i % 2 else x for i, x in enumerate(parts) if x)))
+    return out
+
+
+def _learning_blocks(b: Brief) -> list[_Block]:
+    if not b.themes:
+        return []
+    out = [_one("h2", "Key learning points")]
+    named = any(t.name for t in b.themes)
+    if named:
+        out.append(_one("p", "Grouped by a term the points share; that term names the theme."))
+    for t in b.themes:
+        if named:
+            out.append(_one("h3", _heading(t)))
+        out.append(_Block("ul", tuple(map(_quoted, t.points))))
+    return out
+
+
+def _vignette_blocks(b: Brief) -> list[_Block]:
+    if not b.vignettes:
+        return []
+    out = [_one("h2", "Case vignettes")]
+    if len(b.vignettes) < MIN_VIGNETTES:
+        out.append(
+            _one("p", f"Only {len(b.vignettes)} of the reviews on this topic have a summary to draw a vignette from.")
+        )
+    for v in b.vignettes:
+        out += [_one("h3", v.heading), _one("p", *(x for q in v.quotes for x in (*_quoted(q), " ")))]
     return out
 
 
@@ -147,6 +194,10 @@ def render_html(b: Brief) -> str:
     return "\n".join(out) + "\n</body>\n</html>\n"
 
 
+def _write_text(render: Callable[[Brief], str]) -> Callable[[Brief, Path], Any]:
+    return lambda b, path: path.write_text(render(b), encoding="utf-8")
+
+
 def _write_docx(b: Brief, path: Path) -> None:
     try:
         import docx
@@ -172,8 +223,8 @@ def _write_docx(b: Brief, path: Path) -> None:
 
 
 WRITERS: dict[str, Callable[[Brief, Path], Any]] = {
-    ".md": lambda b, path: path.write_text(b.to_markdown(), encoding="utf-8"),
-    ".html": lambda b, path: path.write_text(b.to_html(), encoding="utf-8"),
+    ".md": _write_text(render_markdown),
+    ".html": _write_text(render_html),
     ".docx": _write_docx,
 }
 

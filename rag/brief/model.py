@@ -1,0 +1,77 @@
+"""The records of a briefing pack: references, verbatim quotes, themes, vignettes and the pack itself (plain data)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Reference:
+    n: int
+    review_id: str
+    title: str
+    year: int | None
+    area: str
+    type: str | None
+    source: str
+    page: int | None
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A verbatim span of a source: `text == retriever.data.sources[source].text[start:end]`."""
+
+    text: str
+    ref: int  # Reference.n
+    review_id: str
+    section: str
+    source: str
+    start: int
+    end: int
+    page: int | None = None
+
+    @property
+    def display(self) -> str:
+        return " ".join(self.text.split())
+
+
+@dataclass(frozen=True)
+class Theme:
+    name: str  # a term, as written in at least one of its quotes ("" for the points that share none)
+    points: tuple[Quote, ...]
+
+
+@dataclass(frozen=True)
+class Vignette:
+    heading: str
+    ref: int
+    quotes: tuple[Quote, ...]
+
+
+@dataclass(frozen=True)
+class Brief:
+    topic: str
+    filters: dict[str, Any]
+    reviews: int  # on the ledger for the topic
+    by_year: dict[str, int]
+    by_area: dict[str, int]
+    themes: tuple[Theme, ...]
+    recommendations: tuple[Quote, ...]
+    vignettes: tuple[Vignette, ...]
+    questions: tuple[str, ...]
+    references: tuple[Reference, ...]
+    others: tuple[Reference, ...] = ()  # on the topic but not quoted; numbered after the references
+    overview: str | None = None  # written by a language model, each sentence citing references [n]
+    notice: str | None = None
+
+    def quotes(self) -> Iterator[Quote]:
+        for t in self.themes:
+            yield from t.points
+        yield from self.recommendations
+        for v in self.vignettes:
+            yield from v.quotes
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
