@@ -60,6 +60,11 @@ class Settings:
     answer_floor: float = 0.15
     # A review is on the ledger when one of its chunks scores at least this against the topic (or mentions it).
     ledger_cosine: float = 0.48
+    # A briefing's learning point or recommendation scores at least this (cosine to the topic plus small bonuses)
+    # and lies within `brief_floor` of the best one, unless it names the topic. Set by reading packs on
+    # "fathers", "disguised compliance", "was not brought", "neglect", "mental health" and "information sharing".
+    brief_min_score: float = 0.40
+    brief_floor: float = 0.30
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -85,4 +90,6 @@ class Settings:
             "weak_below": self.weak_below,
             "answer_floor": self.answer_floor,
             "ledger_cosine": self.ledger_cosine,
+            "brief_min_score": self.brief_min_score,
+            "brief_floor": self.brief_floor,
         }

@@ -10,15 +10,13 @@ import numpy as np
 from rag.chunk import sentence_spans
 from rag.ledger import Ledger
 from rag.lexical import expand_query
+from rag.models import SectionKind
 from rag.retrieve import Filters, Retriever
 
-POINT_SECTIONS = ("learning", "key issues", "good practice")
+POINT_SECTIONS = (SectionKind.LEARNING, SectionKind.KEY_ISSUES, SectionKind.GOOD_PRACTICE)
 # A sentence is a learning point or recommendation on the topic when it names the topic (or a synonym), or
-# when its score (cosine to the topic, plus the bonuses below) reaches MIN_SCORE and is within RELATIVE_FLOOR
-# of the best sentence's. Set by reading packs on "fathers", "disguised compliance", "was not brought",
-# "neglect", "mental health" and "information sharing".
-MIN_SCORE = 0.40
-RELATIVE_FLOOR = 0.30
+# when its score (cosine to the topic, plus the bonuses below) reaches settings.brief_min_score and is within
+# settings.brief_floor of the best sentence's.
 LEARNING_BONUS = 0.05  # a "learning" section states learning; "key issues" often states facts of the case
 TOPIC_WORD_BONUS = 0.05  # the sentence says the topic (or a synonym) in so many words
 MAX_POINTS, MAX_POINTS_PER_REVIEW = 14, 2
@@ -70,7 +68,7 @@ def learning_points(retriever: Retriever, topic: OnTopic) -> list[Candidate]:
 
 
 def recommendations(retriever: Retriever, topic: OnTopic) -> list[Candidate]:
-    return _pick(_best_sentences(retriever, topic, ("recommendations",)), MAX_RECOMMENDATIONS, 1)
+    return _pick(_best_sentences(retriever, topic, (SectionKind.RECOMMENDATIONS,)), MAX_RECOMMENDATIONS, 1)
 
 
 def _best_sentences(retriever: Retriever, topic: OnTopic, sections: tuple[str, ...]) -> list[Candidate]:
@@ -88,9 +86,10 @@ def _best_sentences(retriever: Retriever, topic: OnTopic, sections: tuple[str, .
                 if e <= s or not _is_point(text[s:e]):
                     continue
                 says_topic = bool(topic.terms.search(text[s:e]))
-                score = cos + LEARNING_BONUS * (c.section == "learning") + TOPIC_WORD_BONUS * says_topic
+                score = cos + LEARNING_BONUS * (c.section == SectionKind.LEARNING) + TOPIC_WORD_BONUS * says_topic
                 out.append(Candidate(rid, c.section, s, e, text[s:e], score, says_topic))
-    floor = max(MIN_SCORE, max((c.score for c in out), default=0.0) - RELATIVE_FLOOR)
+    settings = retriever.settings
+    floor = max(settings.brief_min_score, max((c.score for c in out), default=0.0) - settings.brief_floor)
     return [c for c in out if c.score >= floor or c.says_topic]
 
 

@@ -6,7 +6,8 @@ import re
 
 from rag.brief.model import Theme
 from rag.brief.select import Candidate
-from rag.lexical import SYNONYMS, expand_query, stem_words
+from rag.lexical import expand_query, stem_words
+from rag.vocabulary import SYNONYMS, THEME_TERMS
 from rag.retrieve import Retriever
 
 MAX_THEMES = 5
@@ -32,76 +33,6 @@ _GENERIC_WORDS = """
     able
 """
 _GENERIC = frozenset(_GENERIC_WORDS.split())
-# Practice themes a group of learning points can be named after (besides the synonym groups and the
-# reviews' own keywords). A theme's name is always the words as they appear in one of its quotes.
-THEME_TERMS = (
-    "assessment",
-    "information sharing",
-    "professional curiosity",
-    "challenge",
-    "supervision",
-    "multi-agency",
-    "communication",
-    "recording",
-    "record keeping",
-    "risk",
-    "engagement",
-    "escalation",
-    "training",
-    "threshold",
-    "planning",
-    "strategy meeting",
-    "referral",
-    "early help",
-    "health visitor",
-    "midwife",
-    "midwifery",
-    "GP",
-    "school",
-    "education",
-    "police",
-    "housing",
-    "hospital",
-    "emergency department",
-    "disability",
-    "pregnancy",
-    "unborn baby",
-    "mental health",
-    "substance misuse",
-    "drug",
-    "alcohol",
-    "neglect",
-    "physical abuse",
-    "sexual abuse",
-    "bruising",
-    "injury",
-    "lived experience",
-    "wishes and feelings",
-    "parenting capacity",
-    "optimism",
-    "culture",
-    "interpreter",
-    "poverty",
-    "transition",
-    "transfer",
-    "young people",
-    "adolescent",
-    "siblings",
-    "care proceedings",
-    "foster care",
-    "kinship care",
-    "self-harm",
-    "suicide",
-    "trauma",
-    "online",
-    "bullying",
-    "leadership",
-    "guidance",
-    "procedures",
-    "history",
-    "family members",
-    "partner",
-)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]|[A-Za-z]")
 _QUESTIONS = (
     "Where have you met “{term}” in your own work, and what did you do next?",
