@@ -100,11 +100,16 @@ class SentenceTransformerEmbedder:
                 "give a local sentence-transformers folder with --model or RLA_MODEL"
             ) from e
         dim_fn = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
+        dim, max_tokens = dim_fn(), st.max_seq_length
+        if dim is None or max_tokens is None:
+            raise ModelError(
+                f"model {name!r} does not say its dimension or input length; give a sentence-transformers model"
+            )
         return cls(
             name=name,
-            dim=int(dim_fn()),
+            dim=int(dim),
             weights_sha256=digest,
-            max_tokens=int(st.max_seq_length),
+            max_tokens=int(max_tokens),
             _model=st,
             _tokenizer=st.tokenizer,
         )

@@ -106,8 +106,10 @@ def _covered(point: str, text: str) -> bool:
 
 
 def _first_per_review(hits: list[Hit]) -> list[Hit]:
-    seen: set[str] = set()
-    return [h for h in hits if not (h.chunk.review_id in seen or seen.add(h.chunk.review_id))]
+    first: dict[str, Hit] = {}
+    for h in hits:
+        first.setdefault(h.chunk.review_id, h)
+    return list(first.values())
 
 
 def _review_run(hits: list[Hit]) -> dict[str, float]:
