@@ -143,9 +143,9 @@ def render_table(rows: Sequence[Row]) -> str:
     head = Row("metric", "pipeline (rla)", "tutorial stack", "ratio", "target", "result")
     cells = [list(asdict(r).values()) for r in (head, *rows)]
     widths = [max(len(c[i]) for c in cells) for i in range(len(head.__dict__))]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(cells[0], widths)) + " |"]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(cells[0], widths, strict=True)) + " |"]
     lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |" for row in cells[1:]]
+    lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |" for row in cells[1:]]
     return "\n".join(lines)
 
 

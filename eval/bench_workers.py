@@ -47,7 +47,7 @@ def recall_at_k(approx: Sequence[Sequence[int]], exact: Sequence[Sequence[int]],
     if len(approx) != len(exact) or not exact:
         raise ValueError("need one approximate and one exact result list per query")
     total = 0.0
-    for a, e in zip(approx, exact):
+    for a, e in zip(approx, exact, strict=True):
         truth = {int(i) for i in list(e)[:k] if int(i) >= 0}
         found = {int(i) for i in list(a)[:k] if int(i) >= 0}
         total += len(truth & found) / len(truth) if truth else 1.0

@@ -86,7 +86,7 @@ class TutorialStack:
     def search(self, query: str, k: int = 10) -> list[tuple[float, dict[str, str]]]:
         qv = self.model.encode([query], normalize_embeddings=True, convert_to_numpy=True)
         scores, idx = self.index.search(qv, k)
-        return [(float(s), self.chunks[i]) for s, i in zip(scores[0], idx[0]) if i >= 0]
+        return [(float(s), self.chunks[i]) for s, i in zip(scores[0], idx[0], strict=True) if i >= 0]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -122,15 +122,18 @@ def _pack(text: str, pieces: list[tuple[int, int]], max_tokens: int) -> Iterable
 
 
 def _split_long(text: str, s: int, e: int, max_tokens: int) -> list[tuple[int, int]]:
-    """A sentence over budget is cut at word boundaries."""
+    """A sentence over budget is cut at word boundaries; a word over budget (a URL, base64, text
+    without spaces) at token boundaries."""
     if count_tokens(text[s:e]) <= max_tokens:
         return [(s, e)]
+    units: list[tuple[int, int]] = []
+    for m in re.finditer(r"\S+", text[s:e]):
+        ws, we = m.start() + s, m.end() + s
+        units.extend(_token_spans(text, ws, we, max_tokens) if count_tokens(text[ws:we]) > max_tokens else [(ws, we)])
     out = []
-    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text[s:e])]
     cur_start = None
     cur_end = 0
-    for ws, we in words:
-        ws, we = ws + s, we + s
+    for ws, we in units:
         if cur_start is None:
             cur_start, cur_end = ws, we
         elif count_tokens(text[cur_start:we]) <= max_tokens:
@@ -143,12 +146,40 @@ def _split_long(text: str, s: int, e: int, max_tokens: int) -> list[tuple[int, i
     return out
 
 
+def _token_spans(text: str, s: int, e: int, max_tokens: int) -> list[tuple[int, int]]:
+    """text[s:e] cut at cl100k token boundaries into consecutive spans of at most `max_tokens` tokens each.
+
+    A span's own tokenization can differ from its share of the whole's at the edges, so each span
+    is counted again and shortened by a token until it fits.
+    """
+    enc = _cl100k()
+    _, offsets = enc.decode_with_offsets(enc.encode(text[s:e], disallowed_special=()))
+    # Where each token starts, as a character offset (a token that starts inside a character,
+    # as CJK characters split into byte tokens do, counts from that character's start).
+    starts = [s + o for o in offsets] + [e]
+    out = []
+    i = 0
+    while i < len(offsets):
+        j = min(i + max_tokens, len(offsets))
+        while j > i + 1 and (starts[j] == starts[i] or count_tokens(text[starts[i] : starts[j]]) > max_tokens):
+            j -= 1
+        while starts[j] == starts[i]:  # one character made of several tokens: never an empty span
+            j += 1
+        out.append((starts[i], starts[j]))
+        i = j
+    return out
+
+
 def _fit(text: str, s: int, e: int, head: str, fits: Callable[[str], bool] | None) -> list[tuple[int, int]]:
+    """Halve a span the model would truncate, at a word boundary, else at a token boundary."""
     if fits is None or fits(head + text[s:e]):
         return [(s, e)]
     words = list(re.finditer(r"\S+", text[s:e]))
     if len(words) < 2:
-        return [(s, e)]
+        halves = _token_spans(text, s, e, (count_tokens(text[s:e]) + 1) // 2)
+        if len(halves) < 2:
+            return [(s, e)]
+        return [piece for hs, he in halves for piece in _fit(text, hs, he, head, fits)]
     mid = s + words[len(words) // 2].start()
     left_end = s + words[len(words) // 2 - 1].end()
     return _fit(text, s, left_end, head, fits) + _fit(text, mid, e, head, fits)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pdfgen import assemble, encrypted_pdf, stream, text_pdf
+from tests_support import FAKE_MODEL
 
 from rag.store import IndexData, current_generation, open_index
 
@@ -23,8 +24,11 @@ SEED_CORPUS = ROOT / "corpus"
 # --- running the real command ----------------------------------------------------------------
 
 
-def rla_command() -> list[str]:
-    """The installed `rla` script next to this interpreter, else `python -m rag.cli`."""
+def rla_command(fake: bool = False) -> list[str]:
+    """The installed `rla` script next to this interpreter, else `python -m rag.cli`; with `fake`, the
+    launcher that runs the same command line with the fake embedder (tests_support) as its model."""
+    if fake:
+        return [sys.executable, str(ROOT / "tests" / "fake_rla.py"), "--model", FAKE_MODEL]
     script = Path(sys.executable).with_name("rla")
     return [str(script)] if script.exists() else [sys.executable, "-m", "rag.cli"]
 
@@ -41,10 +45,11 @@ def rla(
     corpus: Path | None = None,
     env: dict[str, str] | None = None,
     timeout: float = 180,
+    fake: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """Run `rla [--corpus C] [--index I] ARGS…` to completion and capture its text output."""
     return subprocess.run(
-        [*rla_command(), *_globals(index, corpus), *map(str, args)],
+        [*rla_command(fake), *_globals(index, corpus), *map(str, args)],
         cwd=ROOT,
         env=env or rla_env(),
         stdin=subprocess.DEVNULL,
@@ -55,11 +60,17 @@ def rla(
     )
 
 
-def rla_popen(*args: str | Path, index: Path | None = None, corpus: Path | None = None) -> subprocess.Popen[str]:
+def rla_popen(
+    *args: str | Path,
+    index: Path | None = None,
+    corpus: Path | None = None,
+    env: dict[str, str] | None = None,
+    fake: bool = False,
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [*rla_command(), *_globals(index, corpus), *map(str, args)],
+        [*rla_command(fake), *_globals(index, corpus), *map(str, args)],
         cwd=ROOT,
-        env=rla_env(),
+        env=env or rla_env(),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -100,6 +111,17 @@ def wait_for_lock(index: Path, proc: subprocess.Popen[str], timeout: float = 180
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.02)
     raise AssertionError("the ingest never took the lock")
+
+
+def wait_for_file(path: Path, proc: subprocess.Popen[str], timeout: float = 180) -> None:
+    """Until the child has made `path` (the fake embedder's sign that it is held mid-embedding)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    raise AssertionError(f"the child never made {path}")
 
 
 def check_index(index_dir: Path) -> IndexData:
@@ -241,7 +263,8 @@ def cyclic_pdfs() -> dict[str, bytes]:
                 stream(b"/X Do " + _TEXT),
                 (
                     b"<< /Type /XObject /Subtype /Form /BBox [0 0 612 792] "
-                    b"/Resources << /Font << /F1 3 0 R >> /XObject << /X 6 0 R >> >> /Length 5 >>\nstream\n/X Do\nendstream"
+                    b"/Resources << /Font << /F1 3 0 R >> /XObject << /X 6 0 R >> >> /Length 5 >>"
+                    b"\nstream\n/X Do\nendstream"
                 ),
             ]
         ),

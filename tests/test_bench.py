@@ -26,11 +26,13 @@ bench = _load("bench")
 workers = _load("bench_workers")
 
 
-def test_percentile_matches_numpy_linear_interpolation() -> None:
-    values = [7.0, 1.0, 3.0, 10.0, 2.0, 4.0]
-    for p in (0, 25, 50, 90, 95, 100):
-        assert workers.percentile(values, p) == pytest.approx(float(np.percentile(values, p)))
+def test_percentile_interpolates_between_closest_ranks() -> None:
+    # Sorted 1 2 3 4: p50 sits halfway between the 2nd and 3rd values, p25 a quarter of the way from the 1st to the 2nd.
+    values = [4.0, 1.0, 3.0, 2.0]
+    assert [workers.percentile(values, p) for p in (0, 25, 50, 100)] == [1.0, 1.75, 2.5, 4.0]
+    assert workers.percentile([10.0, 20.0], 95) == pytest.approx(19.5)
     assert workers.percentile([5.0], 95) == 5.0
+    assert values == [4.0, 1.0, 3.0, 2.0]  # the caller's list is not sorted in place
     with pytest.raises(ValueError):
         workers.percentile([], 50)
 
@@ -51,24 +53,6 @@ def test_recall_at_k_known_cases() -> None:
     assert workers.recall_at_k([[1, 9, 2]], [[1, 2, 3]], 2) == 0.5
     with pytest.raises(ValueError):
         workers.recall_at_k([[1]], [[1], [2]], 1)
-
-
-def test_recall_of_faiss_hnsw_against_flat_is_near_one_on_easy_data() -> None:
-    import faiss
-
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((2000, 32)).astype(np.float32)
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    flat = faiss.IndexFlatIP(32)
-    flat.add(x)
-    hnsw = faiss.IndexHNSWFlat(32, 32, faiss.METRIC_INNER_PRODUCT)
-    hnsw.add(x)
-    hnsw.hnsw.efSearch = 128
-    q = x[:50] + 0.01
-    _, exact = flat.search(q, 10)
-    _, ann = hnsw.search(q, 10)
-    assert workers.recall_at_k(ann.tolist(), exact.tolist(), 10) > 0.9
-    assert workers.recall_at_k(exact[:, ::-1].tolist(), exact.tolist(), 10) == 1.0
 
 
 def test_recombine_is_seeded_and_draws_distinct_sentences() -> None:
@@ -118,12 +102,18 @@ def test_render_table_aligns_every_row() -> None:
     assert [bench.verdict(x) for x in (True, False, None)] == ["PASS", "FAIL", "n/a"]
 
 
-def test_tutorial_splitter_keeps_chunks_within_1000_characters(tmp_path: Path) -> None:
+def test_tutorial_splitter_reads_the_text_files_in_order_and_keeps_every_paragraph(tmp_path: Path) -> None:
     tutorial = _load("tutorial_stack")
-    (tmp_path / "a.txt").write_text(("Paragraph about fathers. " * 30 + "\n\n") * 10, encoding="utf-8")
+    paragraphs = [f"Paragraph {i} about fathers and the voice of the child. " * 6 for i in range(12)]
+    (tmp_path / "b.txt").write_text("\n\n".join(paragraphs), encoding="utf-8")
+    (tmp_path / "a.txt").write_text("A short file.", encoding="utf-8")
+    (tmp_path / "c.md").write_text("Not read: the tutorial takes .txt only.", encoding="utf-8")
     chunks = tutorial.split(tmp_path)
-    assert len(chunks) > 5
-    assert all(len(c["text"]) <= 1000 and c["source"] == "a.txt" for c in chunks)
+    assert [c["source"] for c in chunks] == ["a.txt"] + ["b.txt"] * (len(chunks) - 1)
+    assert chunks[0]["text"] == "A short file."
+    b_text = "\n\n".join(paragraphs)
+    assert all(c["text"] in b_text and len(c["text"]) <= tutorial.CHUNK_SIZE for c in chunks[1:])
+    assert all(any(p.strip() in c["text"] for c in chunks[1:]) for p in paragraphs)
 
 
 def _results(search_p95: float = 20.0, ask: str = "ok") -> dict[str, Any]:
@@ -146,7 +136,7 @@ def _results(search_p95: float = 20.0, ask: str = "ok") -> dict[str, Any]:
         "corpus": {"files": 5, "kb": 174.0},
         "encoder_export_s": 4.0,
         "pipeline_ingest": [ingest | {"maxrss_mb": 800.0}, ingest | {"ingest_s": 42.0, "maxrss_mb": 810.0}],
-        "tutorial_ingest": [{"ingest_s": 30.0, "encode_s": 20.0, "chunks": 277, "maxrss_mb": 700.0}] * 2,
+        "tutorial_ingest": [{"ingest_s": 30.0, "encode_s": 25.0, "chunks": 277, "maxrss_mb": 700.0}] * 2,
         "throughput": {
             "seconds": {"pipeline": [20.0, 21.0], "raw": [19.0, 19.5], "tutorial": [10.0, 10.0]},
             "n": {"pipeline": 1400, "raw": 1400, "tutorial": 277},
@@ -226,3 +216,98 @@ def test_report_names_the_machine_and_explains_the_synthetic_vectors() -> None:
     assert "WARNING: rag/ changed" in changed and "42% of the run" in changed
     assert "98,000 chunk vectors are seeded mixtures" in text
     assert text.count("| ") > 20
+
+
+def _row(res: dict[str, Any], start: str) -> Any:
+    rows = [r for r in bench.table_rows(res) if r.metric.strip().startswith(start)]
+    assert len(rows) == 1, [r.metric for r in bench.table_rows(res)]
+    return rows[0]
+
+
+def test_ingest_rows_are_computed_from_the_measurements() -> None:
+    res = _results()
+    ingest = _row(res, "ingest into a fresh index")
+    # Medians: pipeline 40 and 42 s → 41 s; tutorial 30 s.
+    assert (ingest.pipeline, ingest.tutorial, ingest.ratio, ingest.result) == ("41.0", "30.0", "1.37×", "PASS")
+    texts = _row(res, "texts embedded")
+    assert (texts.pipeline, texts.tutorial, texts.ratio) == ("1,400", "277", "5.05×")
+    rate = _row(res, "embedding stage in ingest, texts/s")  # 1,400 texts in 20 s; 277 in 25 s
+    assert (rate.pipeline, rate.tutorial) == ("70.0", "11.1")
+    tokens = _row(res, "embedding stage in ingest, model tokens/s")  # 53,000 in 20 s; 35,000 in 25 s
+    assert (tokens.pipeline, tokens.tutorial) == ("2,650", "1,400")
+    # Best of two rounds: ingest's calls 1,400 / 20 s = 70/s against raw 1,400 / 19 s = 73.7/s → 95 %.
+    replay = _row(res, "embedding: ingest's calls replayed")
+    assert (replay.pipeline, replay.tutorial, replay.ratio, replay.result) == ("70.0", "raw encode 73.7", "95%", "PASS")
+    assert _row(res, "tutorial's encode of its own chunks").tutorial == "27.7 (3,500 tok/s)"
+    again = _row(res, "unchanged re-ingest")
+    assert (again.pipeline, again.tutorial, again.ratio) == ("0.80 (0 embedded)", "full rebuild 30.0", "0.03×")
+    assert again.target == "embeds 0, ≤ start-up (0.20 s) + 1 s" and again.result == "PASS"
+    assert _row(res, "same, second ingest()").pipeline == "50 ms"
+    assert _row(res, "peak RSS, ingest process").pipeline == "810"  # the larger of the two runs
+
+
+def test_query_rows_are_computed_from_the_measurements() -> None:
+    res = _results()
+    search = _row(res, "warm search p50 / p95")
+    assert (search.pipeline, search.tutorial, search.ratio) == ("10.0 / 20.0", "6.0 / 8.0", "1.67×")
+    cold = _row(res, "cold start")  # medians of 5, 6, 7 s and 6, 6, 6 s
+    assert (cold.pipeline, cold.tutorial, cold.ratio, cold.result) == ("6.00", "6.00", "1.00×", "PASS")
+
+
+def test_scale_rows_are_computed_from_the_measurements() -> None:
+    res = _results()
+    # 2,000 chunks in 60 s and 1,100 sentences in 11 s: 100,000 chunks take 50 min, 350,000 sentences 58.3 min.
+    real = _row(res, "scale: real embedding rate")
+    assert (real.pipeline, real.target) == ("33.3; 100 sentences/s", "info: all of it for real ≈ 108 min")
+    build = _row(res, "scale: index build")
+    assert build.pipeline == "1,000 (100 s)"
+    assert build.target == "info: vectors 60 s, sentences 5 s, bm25 20 s, files + checksums 15 s"
+    disk = _row(res, "scale: index on disk")
+    assert disk.pipeline == "790" and disk.target == "info: sentences.faiss 540, vectors.faiss 170, chunks.jsonl 80"
+    assert _row(res, "scale: open index + first query").pipeline == "3.0 + 5.0"
+    assert _row(res, "scale: synthetic chunks").target == "info: HNSW M=32 efC=80 efSearch=128"
+    assert _row(res, "scale: peak RSS").pipeline == "2,000 / 1,500"
+
+
+def _with(res: dict[str, Any], *path_and_value: Any) -> dict[str, Any]:
+    *path, key, value = path_and_value
+    node = res
+    for step in path:
+        node = node[step]
+    node[key] = value
+    return res
+
+
+@pytest.mark.parametrize(
+    ("change", "row", "result"),
+    [
+        # Ingest may take up to 1.5× the tutorial's time: 45 s against 30 s passes, 45.2 s does not.
+        (("pipeline_ingest", [{**_results()["pipeline_ingest"][0], "ingest_s": 45.0}]), "ingest into", "PASS"),
+        (("pipeline_ingest", [{**_results()["pipeline_ingest"][0], "ingest_s": 45.2}]), "ingest into", "FAIL"),
+        # Embedding through ingest must keep 85 % of a raw encode's rate (ingest's calls took 20 s at best):
+        # a raw encode in 17.2 s leaves it 86 %, in 16.8 s 84 %.
+        (("throughput", "seconds", "raw", [17.2, 18.0]), "embedding: ingest's", "PASS"),
+        (("throughput", "seconds", "raw", [16.8, 18.0]), "embedding: ingest's", "FAIL"),
+        # An unchanged re-ingest embeds nothing, changes nothing, and takes at most start-up + 1 s.
+        (("reingest_cli", "embedded", 1), "unchanged re-ingest", "FAIL"),
+        (("reingest_cli", "changed", True), "unchanged re-ingest", "FAIL"),
+        (("reingest_cli", "reingest", "wall_s", [1.2, 1.2, 1.3]), "unchanged re-ingest", "PASS"),
+        (("reingest_cli", "reingest", "wall_s", [1.3, 1.3, 0.1]), "unchanged re-ingest", "FAIL"),
+        # Search p50 may be 2.5× the tutorial's (6 ms): 15 ms passes, 15.1 ms does not.
+        (("latency", "search", {"n": 127, "p50": 15.0, "p95": 20.0, "mean": 15.0}), "warm search p50", "PASS"),
+        (("latency", "search", {"n": 127, "p50": 15.1, "p95": 20.0, "mean": 15.0}), "warm search p50", "FAIL"),
+        (("latency", "ask", {"n": 127, "p50": 100.0, "p95": 150.1, "mean": 100.0}), "warm ask", "FAIL"),
+        # Cold start no slower than the tutorial's median.
+        (("cold", "pipeline", "wall_s", [6.1, 6.1, 1.0]), "cold start", "FAIL"),
+        # The 60 ms p95 target is for 100,000 chunks; a smaller scale test has no verdict.
+        (("scale", "build", "n", 20_000), "scale: warm search", "n/a (< 100k)"),
+        (("scale", "serve", "recall_hnsw", 0.949), "scale: HNSW recall", "FAIL"),
+    ],
+)
+def test_each_verdict_follows_its_target(change: tuple[Any, ...], row: str, result: str) -> None:
+    assert _row(_with(_results(), *change), row).result == result
+
+
+def test_a_forced_hnsw_scale_test_says_so() -> None:
+    res = _with(_results(), "scale", "forced_hnsw", True)
+    assert _row(res, "scale: synthetic chunks").target.endswith("(forced below the threshold)")

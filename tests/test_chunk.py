@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import itertools
+import random
+
+import pytest
 from tests_support import seed_sources
 
 from rag.chunk import chunk_review, count_tokens, embedding_text, sentence_spans
-from rag.embed import load_embedder
-from rag.models import Review, Section, SourceText
+from rag.embed import SentenceTransformerEmbedder, load_embedder
+from rag.models import Chunk, Review, Section, SourceText
 from rag.parse import parse_source
 from rag.settings import Settings
 
@@ -49,12 +54,10 @@ def test_sections_are_fully_covered(retriever) -> None:  # type: ignore[no-untyp
 
 def test_no_chunk_is_truncated_by_the_model(retriever, built_index: Settings) -> None:  # type: ignore[no-untyped-def]
     emb = load_embedder(built_index.model, verify=False)
-    tok = emb._tokenizer
     for c in retriever.data.chunks:
         review = retriever.data.reviews[c.review_id]
-        n = len(tok(embedding_text(review, c), add_special_tokens=True, truncation=False)["input_ids"])
-        assert n <= emb.max_tokens, f"{c.id}: {n} model tokens > {emb.max_tokens}"
-        assert count_tokens(c.text) <= built_index.chunk_tokens or " " not in c.text.strip()
+        assert emb.fits(embedding_text(review, c)), c.id
+        assert count_tokens(c.text) <= built_index.chunk_tokens, c.id
 
 
 def test_overlong_sentence_is_split_not_cut() -> None:
@@ -62,19 +65,7 @@ def test_overlong_sentence_is_split_not_cut() -> None:
     body = " ".join(f"word{i}" for i in range(600)) + "."
     text = "Learning: " + body
     src = SourceText("x.txt", text, "", "txt")
-    review = Review(
-        "x",
-        "X",
-        None,
-        "Anonymous",
-        None,
-        (),
-        None,
-        "x.txt",
-        0,
-        len(text),
-        (Section("learning", "Learning", 10, len(text)),),
-    )
+    review = _review(text, [(10, len(text))])
     emb = load_embedder(verify=False)
     chunks = chunk_review(review, src, 120, emb.fits)
     assert len(chunks) >= 5
@@ -100,4 +91,88 @@ def test_chunker_respects_budget_on_every_seed_file() -> None:
     for src in seed_sources():
         for review in parse_source(src):
             for c in chunk_review(review, src, 60):
-                assert count_tokens(c.text) <= 60 or len(c.text.split()) == 1
+                assert count_tokens(c.text) <= 60, c.id
+
+
+# --- the token bound holds for any text, not only for text with spaces ------------------------------
+
+_CJK = "儿童保护实践审查发现，专业人员之间没有共享关于母亲新伴侣的信息。孩子的声音没有被听到；"
+_B64 = base64.b64encode(random.Random(12).randbytes(3750)).decode()  # 5,000 characters
+_URL = "https://example.org/reviews/" + "/".join(f"part{i:04d}?q={i * 7919 % 10007}&x=y" for i in range(150))
+_RARE_CJK = "".join(chr(0x4E00 + i * 7919 % 20992) for i in range(2000))  # many split into byte tokens
+
+
+def _review(text: str, sections: list[tuple[int, int]]) -> Review:
+    return Review(
+        "x",
+        "Child X: serious case review",
+        2020,
+        "Anonymous",
+        None,
+        (),
+        None,
+        "x.txt",
+        0,
+        len(text),
+        tuple(Section("learning", f"Learning {i}", s, e) for i, (s, e) in enumerate(sections)),
+    )
+
+
+def _check_chunks(text: str, sections: list[tuple[int, int]], emb: SentenceTransformerEmbedder) -> list[Chunk]:
+    """Chunk `text` and assert the contract: ≤ 120 cl100k tokens, verbatim, in order, covering every
+    non-space character of each section, none truncated by the model."""
+    review = _review(text, sections)
+    chunks = chunk_review(review, SourceText("x.txt", text, "", "txt"), 120, emb.fits)
+    for c in chunks:
+        assert c.text == text[c.start : c.end] and c.text.strip() == c.text, c.id
+        assert count_tokens(c.text) <= 120, (c.id, count_tokens(c.text))
+        assert emb.fits(embedding_text(review, c)), c.id
+    for s, e in sections:
+        inside = [c for c in chunks if s <= c.start and c.end <= e]
+        assert all(a.end <= b.start for a, b in itertools.pairwise(inside)), "chunks overlap or are out of order"
+        assert "".join("".join(c.text.split()) for c in inside) == "".join(text[s:e].split())
+    assert len(chunks) == sum(1 for c in chunks for s, e in sections if s <= c.start and c.end <= e)
+    return chunks
+
+
+@pytest.fixture(scope="module")
+def model() -> SentenceTransformerEmbedder:
+    return load_embedder(verify=False)
+
+
+@pytest.mark.parametrize(
+    "run",
+    [pytest.param("a" * 5000, id="aaaa"), pytest.param(_B64, id="base64"), pytest.param(_RARE_CJK, id="rare-cjk")],
+)
+def test_a_run_without_spaces_is_cut_at_token_boundaries(run: str, model: SentenceTransformerEmbedder) -> None:
+    text = "Learning: " + run
+    assert count_tokens(run) > 600  # far over the bound: one chunk would hold it all before the fix
+    chunks = _check_chunks(text, [(10, len(text))], model)
+    assert len(chunks) >= count_tokens(run) // 120
+
+
+def test_a_long_url_inside_a_sentence(model: SentenceTransformerEmbedder) -> None:
+    assert len(_URL) >= 3000
+    text = f"Learning: The review was published at {_URL} and the family moved twice. Nobody asked the father."
+    chunks = _check_chunks(text, [(10, len(text))], model)
+    # The words before the URL stay whole; the URL's tail shares a chunk with the words after it.
+    assert chunks[0].text.startswith("The review was published at")
+    assert chunks[-1].text.endswith("and the family moved twice. Nobody asked the father.")
+
+
+def test_cjk_text_without_spaces(model: SentenceTransformerEmbedder) -> None:
+    body = (_CJK * 60)[:2000]
+    text = "Learning: " + body
+    chunks = _check_chunks(text, [(10, len(text))], model)
+    assert len(chunks) >= count_tokens(body) // 120 >= 10
+
+
+def test_mixed_text_keeps_sections_apart(model: SentenceTransformerEmbedder) -> None:
+    normal = "The health visitor did not ask about the new partner. The school recorded bruising twice. "
+    first = normal * 3 + _B64[:3000] + " " + normal + (_CJK * 20)[:800] + "。" + normal
+    second = "Recommendations: " + "b" * 4000 + " and then " + _URL[:1500] + ". " + normal * 2
+    text = f"Learning: {first}\n\n{second}"
+    sections = [(10, 10 + len(first)), (12 + len(first), len(text))]
+    chunks = _check_chunks(text, sections, model)
+    # The plain sentences at the start are packed as any plain text is (whole sentences).
+    assert chunks[0].text.startswith(normal.strip()) and chunks[0].text.count(".") >= 3

@@ -1,9 +1,11 @@
-"""Crash consistency: an ingest that fails or is killed leaves the old generation or the new one, never a mix."""
+"""Crash consistency: an ingest that fails or is killed leaves the old generation or the new one, never a mix.
+
+Plumbing: every index and `rla` child here uses the fake embedder (tests_support), not the model.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import random
 import shutil
@@ -23,32 +25,26 @@ from faults import (
     rla,
     rla_command,
     rla_env,
+    wait_for_file,
     wait_for_lock,
 )
+from tests_support import HOLD_ENV, PRELOAD_ENV, HashedWordsEmbedder
 
-import rag.embed
 import rag.lexical
 import rag.store
 from rag.ingest import ingest
 from rag.retrieve import Retriever
 from rag.settings import Settings
-from rag.store import current_generation
+from rag.store import IndexData, current_generation
 
 MARKER = "quokka"
 
 
 @pytest.fixture()
-def changed(small_copy: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def changed(fake_small_copy: Settings) -> Settings:
     """A copy of a two-file index whose corpus has gained one review, so an ingest has work to do."""
-    (small_copy.corpus / "added.txt").write_text(marker_review(MARKER), encoding="utf-8")
-    # Load the real model once for all these tests; ingest would otherwise load (and hash) it every time.
-    monkeypatch.setattr(rag.embed, "load_embedder", _shared_embedder)
-    return small_copy
-
-
-@functools.cache
-def _shared_embedder(model: str, verify: bool = True):  # type: ignore[no-untyped-def]
-    return rag.embed.SentenceTransformerEmbedder.load(model, verify=False)
+    (fake_small_copy.corpus / "added.txt").write_text(marker_review(MARKER), encoding="utf-8")
+    return fake_small_copy
 
 
 def _raise_on(name: str):  # type: ignore[no-untyped-def]
@@ -91,7 +87,7 @@ def _fail_fsync_after_switch(index: Path, old_gen: str, real=rag.store._fsync_di
 # name → (what to patch, factory(index, live generation) of the failing stand-in, whether CURRENT has switched by then)
 FAULTS = {
     "embedding interrupted": (
-        (rag.embed.SentenceTransformerEmbedder, "embed_batch"),
+        (HashedWordsEmbedder, "embed_batch"),
         lambda index, old: _raise_interrupt,
         False,
     ),
@@ -149,19 +145,21 @@ def test_ingest_failing_during_write_keeps_a_whole_generation(
     assert len(leftovers) <= 2, leftovers
 
 
-def test_interrupted_ingest_from_the_cli_says_the_index_is_unchanged(changed: Settings) -> None:
-    """SIGINT while the model loads: exit 130, one line, the old generation still live."""
+def test_interrupted_ingest_from_the_cli_says_the_index_is_unchanged(changed: Settings, tmp_path: Path) -> None:
+    """SIGINT in the middle of the embedding: exit 130, one line, the old generation still live."""
     old_gen = generation_of(changed.index)
+    hold = tmp_path / "hold"  # the fake embedder waits while this exists
+    hold.touch()
     proc = subprocess.Popen(
-        [*rla_command(), "--index", str(changed.index), "--corpus", str(changed.corpus), "ingest", "--json"],
+        [*rla_command(fake=True), "--index", str(changed.index), "--corpus", str(changed.corpus), "ingest", "--json"],
         cwd=ROOT,
-        env=rla_env(),
+        env=rla_env(**{HOLD_ENV: str(hold)}),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     wait_for_lock(changed.index, proc)
-    time.sleep(0.5)
+    wait_for_file(tmp_path / "hold.embedding", proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
@@ -217,25 +215,26 @@ def _phase(index: Path, before: set[tuple[str, int]], old_gen: str) -> str:
 
 
 @pytest.mark.slow
-def test_kill_9_at_random_moments_leaves_old_or_new_generation(tmp_path: Path) -> None:
+def test_kill_9_at_random_moments_leaves_old_or_new_generation(fake_model: str, tmp_path: Path) -> None:
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     corpus.mkdir()
     shutil.copy(SEED_CORPUS / "cumbria-lessons-from-scrs.txt", corpus)
     target = corpus / "nspcc-repository-march-2022.txt"
     versions = _versions()
-    settings = Settings(corpus=corpus, index=index)
-    # Every `rla ingest` below runs this snapshot of the package, so that the before and after answers
-    # stay comparable for the half hour this takes even if someone edits rag/ meanwhile.
+    settings = Settings(corpus=corpus, index=index, model=fake_model)
+    # Every `rla ingest` below runs this snapshot of the package (with the fake embedder from tests/),
+    # so that the before and after answers stay comparable even if someone edits rag/ meanwhile.
     shutil.copytree(ROOT / "rag", tmp_path / "code" / "rag", ignore=shutil.ignore_patterns("__pycache__"))
-    env = rla_env(PYTHONPATH=str(tmp_path / "code"))
+    # bm25s loaded up front, as the real model's scipy would have it: kills aimed at the write hit the writing.
+    env = rla_env(PYTHONPATH=str(tmp_path / "code"), **{PRELOAD_ENV: "bm25s"})
 
     # Reference states and timings from uninterrupted runs.
     target.write_text(versions[0], encoding="utf-8")
-    assert rla("ingest", "--json", index=index, corpus=corpus, env=env).returncode == 0
+    assert rla("ingest", "--json", index=index, corpus=corpus, env=env, fake=True).returncode == 0
     answers = {0: _answer(settings)}
     target.write_text(versions[1], encoding="utf-8")
     started = time.monotonic()
-    proc = rla("ingest", "--json", index=index, corpus=corpus, env=env)
+    proc = rla("ingest", "--json", index=index, corpus=corpus, env=env, fake=True)
     full_run = time.monotonic() - started
     assert proc.returncode == 0, proc.stderr
     answers[1] = _answer(settings)
@@ -249,13 +248,13 @@ def test_kill_9_at_random_moments_leaves_old_or_new_generation(tmp_path: Path) -
     outcomes: dict[tuple[str, str, str], int] = {}
     for kind in plan:
         live = check_index(index)
-        version = 1 if live.manifest["sources"][target.name]["sha256"] == _sha(versions[1]) else 0
+        version = _version(live, target.name, versions)
         old_gen = live.path.name
         target.write_text(versions[1 - version], encoding="utf-8")
         gens_before = _generations(index)
 
         child = subprocess.Popen(
-            [*rla_command(), "--index", str(index), "--corpus", str(corpus), "ingest", "--json"],
+            [*rla_command(fake=True), "--index", str(index), "--corpus", str(corpus), "ingest", "--json"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -266,7 +265,7 @@ def test_kill_9_at_random_moments_leaves_old_or_new_generation(tmp_path: Path) -
             _wait_for_temp_folder(index, child, gens_before)
             time.sleep(rng.uniform(0, write_time * 1.1))
         else:
-            # "late": the last seconds of a run, when the model is loaded and embedding and writing happen.
+            # "late": the last seconds of a run, when embedding and writing happen.
             delay = rng.uniform(0, full_run) if kind == "uniform" else rng.uniform(max(0.0, full_run - 4.0), full_run)
             while time.monotonic() - t0 < delay and child.poll() is None:
                 time.sleep(0.005)
@@ -279,7 +278,7 @@ def test_kill_9_at_random_moments_leaves_old_or_new_generation(tmp_path: Path) -
 
         phase = "finished" if child.returncode == 0 else _phase(index, gens_before, old_gen)
         data = check_index(index)  # opens with checksums verified; counts agree
-        now = 1 if data.manifest["sources"][target.name]["sha256"] == _sha(versions[1]) else 0
+        now = _version(data, target.name, versions)
         if data.path.name == old_gen:
             assert now == version, "generation unchanged but its content changed"
         else:
@@ -288,10 +287,14 @@ def test_kill_9_at_random_moments_leaves_old_or_new_generation(tmp_path: Path) -
         result = "old" if data.path.name == old_gen else "new"
         outcomes[(kind, phase, result)] = outcomes.get((kind, phase, result), 0) + 1
 
-    # After all that, an uninterrupted ingest still works and cleans up.
-    proc = rla("ingest", "--json", index=index, corpus=corpus, env=env)
+    # After all that, an uninterrupted ingest still works and cleans up. It is given work to do: an ingest
+    # that finds nothing changed writes nothing, so it collects nothing either (a kill between the switch
+    # and the clean-up leaves three generations until the next write).
+    version = 1 - _version(check_index(index), target.name, versions)
+    target.write_text(versions[version], encoding="utf-8")
+    proc = rla("ingest", "--json", index=index, corpus=corpus, env=env, fake=True)
     assert proc.returncode == 0, proc.stderr
-    check_index(index)
+    assert _answer(settings) == answers[version]
     left = sorted(p.name for p in index.iterdir() if p.name.startswith("gen-"))
     assert len(left) <= 2 and not any(n.endswith(".tmp") for n in left), left
 
@@ -302,6 +305,11 @@ def test_kill_9_at_random_moments_leaves_old_or_new_generation(tmp_path: Path) -
     )
     assert sum(outcomes.values()) == len(plan) >= 30
     assert any(k[1] == "writing files" for k in outcomes), outcomes  # the write itself was hit
+
+
+def _version(data: IndexData, name: str, versions: tuple[str, str]) -> int:
+    """Which of the two versions of the changing file the generation holds."""
+    return 1 if data.manifest["sources"][name]["sha256"] == _sha(versions[1]) else 0
 
 
 def _sha(text: str) -> str:
@@ -334,7 +342,7 @@ def _time_the_write(
     old_gen = generation_of(settings.index)
     started = time.monotonic()
     child = subprocess.Popen(
-        [*rla_command(), "--index", str(settings.index), "--corpus", str(settings.corpus), "ingest", "--json"],
+        [*rla_command(fake=True), "--index", str(settings.index), "--corpus", str(settings.corpus), "ingest", "--json"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

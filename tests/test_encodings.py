@@ -1,4 +1,7 @@
-"""Text encodings through a real ingest: decoded exactly, or skipped with a reason; never garbled into the index."""
+"""Text encodings through a real ingest: decoded exactly, or skipped with a reason; never garbled into the index.
+
+Plumbing: the indexes here are built with the fake embedder (tests_support); what is tested is the text.
+"""
 
 from __future__ import annotations
 
@@ -32,11 +35,14 @@ def review(name: str, marker: str) -> str:
 
 
 def passage(marker: str) -> str:
-    return f"the mother’s “{marker} compliance” was read as ‘engagement’ – professionals accepted her account of the £40 café voucher…"
+    return (
+        f"the mother’s “{marker} compliance” was read as ‘engagement’ – "
+        "professionals accepted her account of the £40 café voucher…"
+    )
 
 
 # file name → (bytes, the child's name, a marker word that only this file contains)
-READABLE = {
+READABLE: dict[str, tuple[bytes, str, str]] = {
     "utf8.txt": (review("Ada", "quillwort").encode("utf-8"), "Ada", "quillwort"),
     "utf8-bom.txt": (codecs.BOM_UTF8 + review("Bea", "marram").encode("utf-8"), "Bea", "marram"),
     "utf16le-bom.txt": (codecs.BOM_UTF16_LE + review("Cal", "sedgewick").encode("utf-16-le"), "Cal", "sedgewick"),
@@ -45,7 +51,7 @@ READABLE = {
     "cp1252-crlf.txt": (review("Fay", "zephyrine").encode("cp1252").replace(b"\n", b"\r\n"), "Fay", "zephyrine"),
 }
 # file name → (bytes, what the skip reason must say)
-UNREADABLE = {
+UNREADABLE: dict[str, tuple[bytes, str]] = {
     "damaged-utf8.txt": (
         review("Gus", "hawkbit").encode("utf-8").replace("café".encode(), b"caf\xe9\xff"),
         "mostly UTF-8 but byte 0xE9",
@@ -65,13 +71,13 @@ UNREADABLE = {
 
 
 @pytest.fixture(scope="module")
-def encoded_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, IngestReport]:
+def encoded_index(fake_model: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, IngestReport]:
     root = tmp_path_factory.mktemp("encodings")
     corpus = root / "corpus"
     corpus.mkdir()
-    for name, (data, *_) in {**READABLE, **UNREADABLE}.items():
+    for name, data in [(n, v[0]) for n, v in READABLE.items()] + [(n, v[0]) for n, v in UNREADABLE.items()]:
         (corpus / name).write_bytes(data)
-    settings = Settings(corpus=corpus, index=root / "index")
+    settings = Settings(corpus=corpus, index=root / "index", model=fake_model)
     return settings, ingest(settings)
 
 
@@ -83,7 +89,7 @@ def test_every_file_is_indexed_or_skipped_with_its_reason(encoded_index: tuple[S
         assert status[name].status == "indexed" and status[name].chunks >= 1, status[name]
     for name, (_, reason) in UNREADABLE.items():
         assert status[name].status == "skipped", status[name]
-        assert status[name].reason.startswith(name) or name in status[name].reason
+        assert name in status[name].reason, status[name].reason
         assert reason in status[name].reason, status[name].reason
         assert "\n" not in status[name].reason
 
@@ -110,12 +116,12 @@ def test_sources_keep_unix_line_endings(encoded_index: tuple[Settings, IngestRep
 
 def test_cp1252_passage_found_and_shown_with_the_right_characters(encoded_index: tuple[Settings, IngestReport]) -> None:
     settings, _ = encoded_index
-    # The library, hybrid (dense + BM25) with the real model.
+    # The library, hybrid (dense + BM25).
     hits = Retriever(settings).search("zephyrine compliance", k=3)
     assert hits and hits[0].chunk.source == "cp1252-crlf.txt"
     assert passage("zephyrine") in hits[0].chunk.text
-    # The command line, as a user would run it; BM25 alone keeps this test quick (no model start).
-    proc = rla("search", "zephyrine compliance", "--mode", "bm25", "--k", "3", "--json", index=settings.index)
+    # The command line, as a user would run it.
+    proc = rla("search", "zephyrine compliance", "--k", "3", "--json", index=settings.index, fake=True)
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     out = json.loads(proc.stdout)
@@ -161,7 +167,7 @@ def _ingest_within(settings: Settings, seconds: float) -> IngestReport:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="pipes and /dev/zero are POSIX")
-def test_pipes_devices_and_huge_files_are_skipped_without_reading_them(tmp_path: Path) -> None:
+def test_pipes_devices_and_huge_files_are_skipped_without_reading_them(fake_model: str, tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "ok.txt").write_text(review("Lou", "cowslip"), encoding="utf-8")
@@ -172,7 +178,7 @@ def test_pipes_devices_and_huge_files_are_skipped_without_reading_them(tmp_path:
         f.truncate(3 * 1024**3)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
-    report = _ingest_within(Settings(corpus=corpus, index=tmp_path / "index"), 120)
+    report = _ingest_within(Settings(corpus=corpus, index=tmp_path / "index", model=fake_model), 120)
 
     status = {f.source: f for f in report.files}
     assert status["ok.txt"].status == "indexed"

@@ -1,15 +1,27 @@
-"""One writer at a time: a second ingest fails fast or waits; readers keep answering from a whole generation."""
+"""One writer at a time: a second ingest fails fast or waits; readers keep answering from a whole generation.
+
+Plumbing: every index and `rla` child here uses the fake embedder (tests_support), not the model.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import time
 from pathlib import Path
 
 import pytest
-from faults import check_index, check_one_line_error, generation_of, marker_review, rla, rla_popen, wait_for_lock
+from faults import (
+    check_index,
+    check_one_line_error,
+    generation_of,
+    marker_review,
+    rla,
+    rla_env,
+    rla_popen,
+    wait_for_file,
+    wait_for_lock,
+)
+from tests_support import HOLD_ENV
 
 from rag.errors import IndexLocked
 from rag.retrieve import Retriever
@@ -20,38 +32,42 @@ MARKER = "wombat"
 
 
 @pytest.fixture()
-def changed(small_copy: Settings) -> Settings:
+def changed(fake_small_copy: Settings) -> Settings:
     """A copy of a two-file index whose corpus has gained one review, so an ingest has work to do."""
-    (small_copy.corpus / "added.txt").write_text(marker_review(MARKER), encoding="utf-8")
-    return small_copy
+    (fake_small_copy.corpus / "added.txt").write_text(marker_review(MARKER), encoding="utf-8")
+    return fake_small_copy
 
 
-def test_second_writer_fails_fast_waits_with_wait_and_readers_keep_answering(changed: Settings) -> None:
+def test_second_writer_fails_fast_waits_with_wait_and_readers_keep_answering(changed: Settings, tmp_path: Path) -> None:
     old_gen = generation_of(changed.index)
-    first = rla_popen("ingest", "--json", index=changed.index, corpus=changed.corpus)
+    # The writer stops in the middle of its embedding while this file exists, so that what follows
+    # happens during its ingest however quick, slow or loaded the machine is; it resumes below.
+    hold = tmp_path / "hold"
+    hold.touch()
+    env = rla_env(**{HOLD_ENV: str(hold)})
+    first = rla_popen("ingest", "--json", index=changed.index, corpus=changed.corpus, env=env, fake=True)
+    during = waiter = None
     try:
         wait_for_lock(changed.index, first)
-        # Freeze the writer while it holds the lock, so that what follows happens during its ingest
-        # however slow or loaded the machine is; it resumes below.
-        os.kill(first.pid, signal.SIGSTOP)
-        # A search from the command line meanwhile (started now: it takes a while to load the model).
-        during = rla_popen("search", MARKER, "--mode", "bm25", "--json", index=changed.index)
+        wait_for_file(tmp_path / "hold.embedding", first)
+        # A search from the command line meanwhile.
+        during = rla_popen("search", MARKER, "--mode", "bm25", "--json", index=changed.index, fake=True)
 
         # A second writer: exit 2 at once, one line naming the index and the holder.
         started = time.monotonic()
-        second = rla("ingest", index=changed.index, corpus=changed.corpus)
+        second = rla("ingest", index=changed.index, corpus=changed.corpus, fake=True)
         took = time.monotonic() - started
         line = check_one_line_error(second, f"index {changed.index} is locked", f"pid {first.pid}", "--wait")
         assert took < 15, (took, line)
 
         # --wait shorter than the ingest: still refused, after waiting.
         started = time.monotonic()
-        short = rla("ingest", "--wait", "1.5", index=changed.index, corpus=changed.corpus)
+        short = rla("ingest", "--wait", "1.5", index=changed.index, corpus=changed.corpus, fake=True)
         assert time.monotonic() - started >= 1.5
         check_one_line_error(short, "is locked")
 
         # A patient writer, started now, finishes after the first.
-        waiter = rla_popen("ingest", "--wait", "600", "--json", index=changed.index, corpus=changed.corpus)
+        waiter = rla_popen("ingest", "--wait", "600", "--json", index=changed.index, corpus=changed.corpus, fake=True)
 
         # Readers during the ingest: the CLI and the library answer from the previous generation.
         early_reader = Retriever(changed)
@@ -59,18 +75,15 @@ def test_second_writer_fails_fast_waits_with_wait_and_readers_keep_answering(cha
         assert during.returncode == 0 and "Traceback" not in err, err
         assert json.loads(out)["hits"] == []
         assert early_reader.data.path.name == old_gen
-        assert waiter.poll() is None  # still waiting for the lock
-        os.kill(first.pid, signal.SIGCONT)
+        assert check_index(changed.index).path.name == old_gen
+        assert first.poll() is None and waiter.poll() is None  # one held mid-ingest, one waiting for the lock
+        hold.unlink()
 
         # Keep reading until the ingest ends: every open sees a whole generation, old or new.
-        seen: dict[str, int] = {}
         while first.poll() is None:
             data = check_index(changed.index)  # checksums verified, counts agree
-            gen = data.path.name
-            assert ("added.txt" in data.sources) == (gen != old_gen)
-            seen[gen] = seen.get(gen, 0) + 1
-            time.sleep(0.2)  # leave the writer most of the CPU
-        assert seen.get(old_gen, 0) >= 1
+            assert ("added.txt" in data.sources) == (data.path.name != old_gen)
+            time.sleep(0.05)  # leave the writer most of the CPU
         out, err = first.communicate(timeout=600)
         assert first.returncode == 0, err
         report = json.loads(out)
@@ -82,8 +95,8 @@ def test_second_writer_fails_fast_waits_with_wait_and_readers_keep_answering(cha
         waited = json.loads(out)
         assert waited["generation"] == report["generation"] and not waited["changed"]  # nothing left to do
     finally:
-        for proc in (first, during):
-            if proc.poll() is None:
+        for proc in (first, during, waiter):
+            if proc is not None and proc.poll() is None:
                 proc.kill()
                 proc.communicate()
 
