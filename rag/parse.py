@@ -258,7 +258,7 @@ def _parse_dated(src: SourceText) -> list[Review]:
         return []
     furniture = _furniture(text)
     reviews = []
-    for m, (hs, he, nxt) in zip(matches, _entries(src, [(m.start(), m.end()) for m in matches])):
+    for m, (hs, he, nxt) in zip(matches, _entries(src, [(m.start(), m.end()) for m in matches]), strict=True):
         sections = _body_sections(text, he, nxt, furniture)
         if not _has_learning(sections):
             continue
@@ -293,7 +293,7 @@ def _parse_numbered(src: SourceText) -> list[Review]:
     furniture = _furniture(text)
     year = _doc_year(text, heads[0].start())
     reviews = []
-    for m, (hs, he, nxt) in zip(heads, _entries(src, [(m.start(), m.end()) for m in heads])):
+    for m, (hs, he, nxt) in zip(heads, _entries(src, [(m.start(), m.end()) for m in heads]), strict=True):
         sections = _body_sections(text, he, nxt, furniture)
         if not _has_learning(sections):
             continue
@@ -347,7 +347,7 @@ def _parse_lessons_page(src: SourceText) -> list[Review]:
     area_m = _AREA_RE.search(text)
     area = area_m.group(1).strip() if area_m else "Anonymous"
     reviews = []
-    for m, (hs, he, nxt) in zip(heads, _entries(src, [(m.start(), m.end()) for m in heads])):
+    for m, (hs, he, nxt) in zip(heads, _entries(src, [(m.start(), m.end()) for m in heads]), strict=True):
         title = m.group("title").strip()
         published = re.search(r"\(published [^)]*?(\d{4})\)", text[he:nxt])
         year = int(published.group(1)) if published else (int(m.group("year")) if m.group("year") else None)
@@ -451,7 +451,7 @@ def _parse_document(src: SourceText) -> list[Review]:
     s0, e0 = _strip_span(text, 0, bounds[0][0] if bounds else len(text))
     if e0 > s0:
         sections.append(Section("summary", "Opening", s0, e0))
-    for i, (hs, he, label) in enumerate(bounds):
+    for i, (_hs, he, label) in enumerate(bounds):
         stop = bounds[i + 1][0] if i + 1 < len(bounds) else len(text)
         s, e = _strip_span(text, he, stop)
         if e > s:

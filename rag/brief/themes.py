@@ -7,8 +7,8 @@ import re
 from rag.brief.model import Theme
 from rag.brief.select import Candidate
 from rag.lexical import expand_query, stem_words
-from rag.vocabulary import SYNONYMS, THEME_TERMS
 from rag.retrieve import Retriever
+from rag.vocabulary import SYNONYMS, THEME_TERMS
 
 MAX_THEMES = 5
 
