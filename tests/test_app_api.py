@@ -92,7 +92,6 @@ def running_app(
     port = free_port()
     log = workdir / "app.log"
     full_env = {k: v for k, v in os.environ.items() if k != "RLA_AUTH"}
-    full_env["GRADIO_TEMP_DIR"] = str(workdir / "gradio-cache")
     full_env.update(env or {})
     cmd = [sys.executable, str(ROOT / "app.py"), "--index", str(index), "--corpus", str(corpus)]
     cmd += ["--questions", str(questions), "--port", str(port), *args]
