@@ -38,6 +38,11 @@ class AppServer:
     questions: Path
     log: Path
 
+    @property
+    def scratch(self) -> Path:
+        """The app's private folder for uploads and downloads (rag/web/scratch.py)."""
+        return Path(os.environ["RLA_CACHE"]) / f"web-{self.proc.pid}"
+
     def log_tail(self, n: int = 40) -> str:
         return "\n".join(self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-n:])
 
