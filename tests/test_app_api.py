@@ -38,6 +38,11 @@ class AppServer:
     questions: Path
     log: Path
 
+    @property
+    def scratch(self) -> Path:
+        """The app's private folder for uploads and downloads (rag/web/scratch.py)."""
+        return Path(os.environ["RLA_CACHE"]) / f"web-{self.proc.pid}"
+
     def log_tail(self, n: int = 40) -> str:
         return "\n".join(self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-n:])
 
@@ -92,7 +97,6 @@ def running_app(
     port = free_port()
     log = workdir / "app.log"
     full_env = {k: v for k, v in os.environ.items() if k != "RLA_AUTH"}
-    full_env["GRADIO_TEMP_DIR"] = str(workdir / "gradio-cache")
     full_env.update(env or {})
     cmd = [sys.executable, str(ROOT / "app.py"), "--index", str(index), "--corpus", str(corpus)]
     cmd += ["--questions", str(questions), "--port", str(port), *args]

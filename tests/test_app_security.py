@@ -96,7 +96,7 @@ TEXT = b"Serious case review: Child Q\n\nLearning\nProfessionals should talk to 
 
 
 def test_handler_refuses_other_types_big_files_and_binaries(tmp_path: Path) -> None:
-    from rag.uploads import save_uploads
+    from rag.web.uploads import save_uploads
 
     settings = _settings(tmp_path, max_file_mb=1)
     paths = [
@@ -119,7 +119,7 @@ def test_handler_refuses_other_types_big_files_and_binaries(tmp_path: Path) -> N
 
 
 def test_handler_saves_under_a_safe_new_name_inside_the_corpus(tmp_path: Path) -> None:
-    from rag.uploads import safe_name, save_uploads
+    from rag.web.uploads import safe_name, save_uploads
 
     settings = _settings(tmp_path)
     (settings.corpus / "review.txt").write_bytes(b"already here")
@@ -137,7 +137,7 @@ def test_handler_saves_under_a_safe_new_name_inside_the_corpus(tmp_path: Path) -
     results = save_uploads(paths, settings)
     saved = [r.saved.name if r.saved else None for r in results]
     assert saved == ["review-2.txt", "review-3.txt", "linked-2.txt", "hidden.md", "Unicode-name.md", None]
-    assert "already in the corpus" in results[-1].reason
+    assert "refused as a copy: same content as corpus/review-2.txt" in results[-1].reason
     assert (settings.corpus / "review.txt").read_bytes() == b"already here"
     assert outside.read_bytes() == b"do not touch"
     for r in results:
@@ -157,15 +157,30 @@ def test_handler_saves_under_a_safe_new_name_inside_the_corpus(tmp_path: Path) -
         assert "/" not in name and "\\" not in name and not name.startswith(".") and name not in ("", "..")
 
 
-def test_handler_refuses_a_file_already_in_the_index(tmp_path: Path) -> None:
-    import hashlib
-
-    from rag.uploads import save_uploads
+def test_handler_refuses_a_copy_of_any_file_in_the_corpus_folder(tmp_path: Path) -> None:
+    from rag.web.uploads import save_uploads
 
     settings = _settings(tmp_path)
-    known = {hashlib.sha256(TEXT).hexdigest(): "reviews/child-q.txt"}
-    (result,) = save_uploads([_upload(tmp_path, "again.txt", TEXT)], settings, known)
-    assert result.saved is None and "reviews/child-q.txt" in result.reason
+    (settings.corpus / "reviews").mkdir()
+    (settings.corpus / "reviews" / "child-q.txt").write_bytes(TEXT)  # indexed or not, it is in the folder
+    (settings.corpus / "notes.bin").write_bytes(TEXT.replace(b"Q", b"V"))  # a file ingest would skip
+    results = save_uploads(
+        [_upload(tmp_path, "again.txt", TEXT), _upload(tmp_path, "renamed.md", TEXT.replace(b"Q", b"V"))], settings
+    )
+    assert [r.saved for r in results] == [None, None]
+    assert results[0].reason == "again.txt: refused as a copy: same content as corpus/reviews/child-q.txt"
+    assert results[1].reason == "renamed.md: refused as a copy: same content as corpus/notes.bin"
+    assert sorted(p.name for p in settings.corpus.rglob("*")) == ["child-q.txt", "notes.bin", "reviews"]
+
+
+def test_the_same_file_uploaded_again_and_again_is_saved_once(tmp_path: Path) -> None:
+    from rag.web.uploads import save_uploads
+
+    settings = _settings(tmp_path)
+    results = [save_uploads([_upload(tmp_path, "child-q.txt", TEXT)], settings)[0] for _ in range(3)]
+    assert [r.saved.name if r.saved else None for r in results] == ["child-q.txt", None, None]
+    assert all("same content as corpus/child-q.txt" in r.reason for r in results[1:])
+    assert [p.name for p in settings.corpus.iterdir()] == ["child-q.txt"]
 
 
 def test_client_upload_of_other_types_is_refused_and_nothing_is_saved(app: AppServer, tmp_path: Path) -> None:

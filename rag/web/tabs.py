@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import importlib.util
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import gradio as gr
 import pandas as pd
 
 from rag.errors import RlaError
 from rag.retrieve import MODES, clean_query
-from rag.webapp_html import (
+from rag.web.html import (
     HOW_IT_WORKS,
     answer_html,
     citation_choices,
@@ -27,10 +25,9 @@ from rag.webapp_html import (
     record_html,
     scroll,
 )
-from rag.webapp_inputs import FilterInputs, filter_inputs, parse_filters, shown
-
-if TYPE_CHECKING:
-    from rag.webapp import Library
+from rag.web.inputs import FilterInputs, filter_inputs, parse_filters, review_matches, shown
+from rag.web.library import Library
+from rag.web.scratch import Scratch
 
 EXAMPLE_QUESTIONS = [
     "What did reviews learn about fathers and men in the household?",
@@ -45,7 +42,7 @@ REVIEW_COLUMNS = ["Title", "Year", "Area", "Type", "Keywords", "Id"]
 def ask_tab(lib: Library) -> FilterInputs:
     """Ask: a question → an answer with numbered citations; a chosen citation opens in its whole review."""
 
-    @shown
+    @shown(lib.public)
     def ask(
         question: str,
         year_from: str | int | None = None,
@@ -63,7 +60,7 @@ def ask_tab(lib: Library) -> FilterInputs:
         filters = parse_filters(year_from, year_to, area, review_type, keyword, section)
         return answer(lib.current(), q, filters=filters, mode=mode or None).to_dict()
 
-    @shown
+    @shown(lib.public)
     def show_answer(ans: dict[str, Any] | None) -> tuple[str, Any, str]:
         if not ans:
             return "", gr.update(choices=[], value=None), ""
@@ -71,7 +68,7 @@ def ask_tab(lib: Library) -> FilterInputs:
         hint = HOW_IT_WORKS if ans.get("abstained") else citation_html(lib.current().data, ans, None)
         return answer_html(ans), gr.update(choices=choices, value=None, visible=bool(choices)), hint
 
-    @shown
+    @shown(lib.public)
     def open_citation(n: str | None, ans: dict[str, Any] | None) -> str:
         if not ans or ans.get("abstained"):
             return ""
@@ -132,7 +129,7 @@ class ReviewList:
 def reviews_tab(lib: Library) -> ReviewList:
     """Reviews: the reviews in the index as a table, narrowed by text and filters; a chosen row opens its record."""
 
-    @shown
+    @shown(lib.public)
     def list_reviews(
         text: str,
         year_from: str | int | None,
@@ -141,43 +138,31 @@ def reviews_tab(lib: Library) -> ReviewList:
         review_type: str | None,
         keyword: str | None,
     ) -> tuple[pd.DataFrame, str, str]:
-        from rag.ui_text import review_rows
-
         f = parse_filters(year_from, year_to, area, review_type, keyword)
+        data = lib.current().data  # one snapshot for the table, its count and its facets
         needle = one_line(text or "").lower()
-        rows = []
-        for r in review_rows(lib.current().data):
-            if f.year_from is not None and (r["year"] is None or r["year"] < f.year_from):
-                continue
-            if f.year_to is not None and (r["year"] is None or r["year"] > f.year_to):
-                continue
-            if f.area and r["area"].lower() != f.area.lower():
-                continue
-            if f.type and (r["type"] or "").lower() != f.type.lower():
-                continue
-            if f.keyword and f.keyword.lower() not in {k.lower() for k in r["keywords"]}:
-                continue
-            hay = " ".join([r["title"], r["id"], r["area"], *r["keywords"]]).lower()
-            if needle and needle not in hay:
-                continue
-            rows.append(r)
+        reviews = [
+            r
+            for r in data.reviews.values()
+            if review_matches(f, r) and needle in " ".join([r.title, r.id, r.area, *r.keywords]).lower()
+        ]
         table = pd.DataFrame(
             [
                 {
-                    "Title": r["title"],
-                    "Year": str(r["year"] or ""),
-                    "Area": r["area"],
-                    "Type": r["type"] or "",
-                    "Keywords": "; ".join(one_line(k) for k in r["keywords"]),
-                    "Id": r["id"],
+                    "Title": r.title,
+                    "Year": str(r.year or ""),
+                    "Area": r.area,
+                    "Type": r.type or "",
+                    "Keywords": "; ".join(one_line(k) for k in r.keywords),
+                    "Id": r.id,
                 }
-                for r in rows
+                for r in reviews
             ],
-            columns=["Title", "Year", "Area", "Type", "Keywords", "Id"],
+            columns=REVIEW_COLUMNS,
         )
-        return table, f"**{len(rows)}** of {len(lib.current().data.reviews)} reviews", facets_html(rows)
+        return table, f"**{len(reviews)}** of {len(data.reviews)} reviews", facets_html(reviews)
 
-    @shown
+    @shown(lib.public)
     def show_review(evt: gr.SelectData) -> str:
         row = evt.row_value or []
         if not row:
@@ -217,7 +202,7 @@ def reviews_tab(lib: Library) -> ReviewList:
 def ledger_tab(lib: Library) -> FilterInputs:
     """Ledger: every review that addresses a topic, one excerpt each, with counts by year and area."""
 
-    @shown
+    @shown(lib.public)
     def run_ledger(
         topic: str,
         year_from: str | int | None = None,
@@ -263,21 +248,22 @@ def ledger_tab(lib: Library) -> FilterInputs:
         with gr.Column(scale=3, min_width=420):
             ledger_view = gr.HTML(
                 scroll(
-                    "<p class='rla-meta'>Every review in the index that addresses the topic, with one excerpt each — not just the top few.</p>"
+                    "<p class='rla-meta'>Every review in the index that addresses the topic, with one excerpt each "
+                    "— not just the top few.</p>"
                 ),
                 elem_id="ledger-list",
             )
 
-    led_io = {"fn": run_ledger, "inputs": [topic, *led_f.inputs], "outputs": [ledger_view, year_plot, area_plot]}
-    ledger_btn.click(**led_io, api_name="ledger")
-    topic.submit(**led_io, api_visibility="private")
+    led_inputs, led_outputs = [topic, *led_f.inputs], [ledger_view, year_plot, area_plot]
+    ledger_btn.click(run_ledger, led_inputs, led_outputs, api_name="ledger")
+    topic.submit(run_ledger, led_inputs, led_outputs, api_visibility="private")
     return led_f
 
 
-def briefing_tab(lib: Library) -> FilterInputs:
+def briefing_tab(lib: Library, scratch: Scratch) -> FilterInputs:
     """Briefing: a trainers' pack on a topic, shown as Markdown and offered as .md, .html and .docx files."""
 
-    @shown
+    @shown(lib.public)
     def make_brief(
         topic: str,
         year_from: str | int | None = None,
@@ -295,7 +281,7 @@ def briefing_tab(lib: Library) -> FilterInputs:
         topic = clean_query(topic or "")
         filters = parse_filters(year_from, year_to, area, review_type, keyword, section)
         pack = briefing.build_brief(lib.current(), topic, filters if filters.active() else None)
-        folder = Path(tempfile.mkdtemp(prefix="rla-brief-"))
+        folder = scratch.downloads("rla-brief-")
         files = [briefing.write_brief(pack, folder / f"{_slug(topic)}{ext}") for ext in (".md", ".html")]
         try:
             files.append(briefing.write_brief(pack, folder / f"{_slug(topic)}.docx"))
@@ -329,7 +315,8 @@ def briefing_tab(lib: Library) -> FilterInputs:
                 )
             with gr.Column(scale=3, min_width=420):
                 brief_view = gr.Markdown(
-                    "A briefing pack for trainers: what the reviews found and recommended on a topic, every point cited.",
+                    "A briefing pack for trainers: what the reviews found and recommended on a topic, "
+                    "every point cited.",
                     elem_id="brief-view",
                     max_height=600,
                 )

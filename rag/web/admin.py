@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import math
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
@@ -13,24 +11,24 @@ import pandas as pd
 
 from rag.errors import RlaError
 from rag.retrieve import MODES
-from rag.uploads import save_uploads
-from rag.webapp_html import esc, uploads_html
-from rag.webapp_inputs import shown
+from rag.web.html import esc, uploads_html
+from rag.web.inputs import shown
+from rag.web.library import Library
+from rag.web.scratch import Scratch
+from rag.web.uploads import save_uploads
 
 if TYPE_CHECKING:
     from gradio.events import Dependency
-
-    from rag.webapp import Library
 
 EVAL_COLUMNS = ["id", "kind", "mode", "question", "gold", "missed", "abstained"]
 INGEST_COLUMNS = ["file", "status", "reviews", "chunks", "reason"]
 
 
-def evaluate_tab(lib: Library) -> None:
+def evaluate_tab(lib: Library, scratch: Scratch) -> None:
     """Evaluate: score the evaluation set in one or all retrieval modes, with a report to download."""
     from rag.evaluate import METRIC_ORDER
 
-    @shown
+    @shown(lib.public)
     def run_eval(
         mode: str = "hybrid",
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's idiom: it finds the tracker by this default)
@@ -74,7 +72,7 @@ def evaluate_tab(lib: Library) -> None:
                         "abstained": "yes" if r.get("abstained") else "no",
                     }
                 )
-        folder = Path(tempfile.mkdtemp(prefix="rla-eval-"))
+        folder = scratch.downloads("rla-eval-")
         stem = f"rla-eval-{mode}"
         (folder / f"{stem}.json").write_text(
             json.dumps(report.to_dict(), indent=1, ensure_ascii=False), encoding="utf-8"
@@ -95,7 +93,7 @@ def evaluate_tab(lib: Library) -> None:
             )
             eval_btn = gr.Button("Run evaluation", variant="primary", elem_id="eval-btn", scale=1)
         with gr.Row():
-            eval_summary = gr.Markdown(f"Evaluation set: `{lib.questions}`", elem_id="eval-summary")
+            eval_summary = gr.Markdown(f"Evaluation set: `{lib.public(str(lib.questions))}`", elem_id="eval-summary")
             eval_files = gr.File(
                 label="Report (JSON, CSV)",
                 file_count="multiple",
@@ -149,11 +147,11 @@ class Ingest:
     files: gr.File
 
 
-def corpus_tab(lib: Library, status: gr.Markdown) -> Ingest:
+def corpus_tab(lib: Library, scratch: Scratch, status: gr.Markdown) -> Ingest:
     """Corpus: save uploaded review files into the corpus folder and bring the index up to date."""
     settings = lib.settings
 
-    @shown
+    @shown(lib.public)
     def add_files(
         files: list[str] | None,
         rebuild: bool = False,
@@ -166,10 +164,10 @@ def corpus_tab(lib: Library, status: gr.Markdown) -> Ingest:
             raise RlaError("an ingest is already running; wait for it to finish")
         try:
             try:
-                known = {v["sha256"]: k for k, v in lib.current().data.manifest["sources"].items()}
-            except RlaError:
-                known = {}
-            uploads = save_uploads(list(files or []), settings, known)
+                uploads = save_uploads(list(files or []), settings)
+            finally:
+                for f in files or []:
+                    scratch.discard(f)  # saved into the corpus or refused, the server's copy is done with
             if uploads and not any(u.saved for u in uploads):
                 raise RlaError("; ".join(u.reason for u in uploads))
 
@@ -177,9 +175,8 @@ def corpus_tab(lib: Library, status: gr.Markdown) -> Ingest:
                 progress((done, max(total, 1)), desc=stage)
 
             report = ingest(settings, rebuild=bool(rebuild), progress=report_progress)
-            if report.changed or not lib.loaded:
-                progress((1, 1), desc="loading the new index")
-                lib.load()
+            progress((1, 1), desc="loading the index")
+            served = lib.current().data.path.name  # the generation CURRENT names, whoever wrote it
         finally:
             lib.ingesting.release()
         for u in uploads:
@@ -187,7 +184,13 @@ def corpus_tab(lib: Library, status: gr.Markdown) -> Ingest:
                 gr.Warning(esc(u.reason))
         table = pd.DataFrame(
             [
-                {"file": f.source, "status": f.status, "reviews": f.reviews, "chunks": f.chunks, "reason": f.reason}
+                {
+                    "file": f.source,
+                    "status": f.status,
+                    "reviews": f.reviews,
+                    "chunks": f.chunks,
+                    "reason": lib.public(f.reason),
+                }
                 for f in report.files
             ],
             columns=INGEST_COLUMNS,
@@ -198,6 +201,8 @@ def corpus_tab(lib: Library, status: gr.Markdown) -> Ingest:
             if report.changed
             else f"Index is up to date ({report.generation}); nothing new to embed"
         )
+        if served != report.generation:  # another ingest switched the index since this one finished
+            verdict = f"Index {report.generation} was written, then replaced by {served}, which is served"
         summary = (
             f"{uploads_html(uploads)}<p><strong>{esc(verdict)}</strong>: {t['files']} files, {t['reviews']} reviews, "
             f"{t['chunks']} excerpts, {t['embedded']} newly embedded, {t['skipped']} skipped.</p>"
@@ -207,7 +212,8 @@ def corpus_tab(lib: Library, status: gr.Markdown) -> Ingest:
     with gr.Tab("Corpus", id="corpus"):
         allowed = ", ".join(sorted(settings.allowed_suffixes))
         gr.Markdown(
-            f"Add review files ({allowed}, up to {settings.max_file_mb} MB each) to the corpus folder `{settings.corpus}`. "
+            f"Add review files ({allowed}, up to {settings.max_file_mb} MB each) to the corpus folder "
+            f"`{lib.public(str(settings.corpus))}`. "
             "Each is saved under a safe name and never replaces an existing file; then the index is brought up "
             "to date (only new or changed files are read and embedded)."
         )

@@ -7,42 +7,48 @@ import html
 import logging
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import gradio as gr
 
 from rag.errors import RlaError
-from rag.models import SECTION_KINDS
+from rag.models import SECTION_KINDS, Review
 from rag.retrieve import Filters
 from rag.store import IndexData
-from rag.webapp_html import one_line
+from rag.web.html import one_line
 
-log = logging.getLogger("rla.webapp")
+log = logging.getLogger("rla.web")
 
 ANY = ("Any", "")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def shown(fn: F) -> F:
-    """Turn library errors into a visible message, and anything else into a short one (the traceback goes to the log)."""
+def shown(public: Callable[[str], str]) -> Callable[[F], F]:
+    """Turn library errors into a visible message with server paths made `public`, and anything else into a short
+    one; the full error goes to the server log."""
 
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except gr.Error:
-            raise
-        except RlaError as e:
-            raise gr.Error(html.escape(str(e), quote=False), title="Cannot do that", print_exception=False) from None
-        except Exception as e:
-            log.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error(
-                f"Unexpected error ({type(e).__name__}); the details are in the server log.", print_exception=False
-            ) from None
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except gr.Error:
+                raise
+            except RlaError as e:
+                log.info("%s: %s", fn.__name__, e)
+                message = html.escape(public(str(e)), quote=False)
+                raise gr.Error(message, title="Cannot do that", print_exception=False) from None
+            except Exception as e:
+                log.exception("unexpected error in %s", fn.__name__)
+                raise gr.Error(
+                    f"Unexpected error ({type(e).__name__}); the details are in the server log.", print_exception=False
+                ) from None
 
-    return wrapper  # type: ignore[return-value]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 def parse_filters(
@@ -63,6 +69,15 @@ def parse_filters(
             "section": section,
         }
     )
+
+
+def review_matches(filters: Filters, review: Review) -> bool:
+    """`Filters.match` for a whole review: its year, area, type and keywords are checked as a chunk's; a section
+    filter is met when the review has a section of that kind. (Belongs in rag/retrieve.py as Filters.match_review.)"""
+    # Review carries every field match() reads once the section is left out of the filters.
+    if not replace(filters, section=None).match(review):  # type: ignore[arg-type]
+        return False
+    return filters.section is None or any(s.kind == filters.section for s in review.sections)
 
 
 def filter_choices(data: IndexData | None) -> dict[str, list[tuple[str, str]]]:

@@ -7,14 +7,15 @@ import re
 from collections import Counter
 from typing import Any
 
-from rag.models import location
+from rag.models import Review, location
 from rag.store import IndexData
-from rag.uploads import Upload
+from rag.web.uploads import Upload
 
 HOW_IT_WORKS = (
     "<div class='rla-meta'><p><strong>How answers are made.</strong> An answer is built only from sentences quoted "
     "from the indexed reviews, each with a numbered citation. When no review addresses the question, the app says so "
-    "rather than guess.</p><p>After asking, choose a citation here to read the excerpt highlighted in its whole review.</p></div>"
+    "rather than guess.</p><p>After asking, choose a citation here to read the excerpt highlighted in its whole "
+    "review.</p></div>"
 )
 
 CSS = """
@@ -172,21 +173,23 @@ def ledger_html(led: Any) -> str:
     if not led.entries:
         return f"<p>No review in the index addresses “{esc(led.topic)}”. Try other words, or widen the filters.</p>"
     parts = [
-        f"<p><strong>{len(led.entries)} reviews</strong> address “{esc(led.topic)}” — one excerpt each, closest first.</p><ol>"
+        f"<p><strong>{len(led.entries)} reviews</strong> address “{esc(led.topic)}” — one excerpt each, "
+        "closest first.</p><ol>"
     ]
     for e in led.entries:
         c = e.hit.chunk
         meta = ", ".join(esc(str(x)) for x in (e.year, e.area, c.section) if x)
         parts.append(
-            f"<li><strong>{esc(e.title)}</strong>, {meta} <span class='rla-meta'>({esc(location(c.source, c.page))})</span>"
+            f"<li><strong>{esc(e.title)}</strong>, {meta} "
+            f"<span class='rla-meta'>({esc(location(c.source, c.page))})</span>"
             f"<br>“{esc(one_line(c.text))}”</li>"
         )
     parts.append("</ol>")
     return "".join(parts)
 
 
-def facets_html(rows: list[dict[str, Any]], limit: int = 24) -> str:
-    c = Counter(one_line(k) for r in rows for k in r["keywords"])
+def facets_html(reviews: list[Review], limit: int = 24) -> str:
+    c = Counter(one_line(k) for r in reviews for k in r.keywords)
     if not c:
         return "<p class='rla-meta'>No keywords among these reviews.</p>"
     top = sorted(c.items(), key=lambda kv: (-kv[1], kv[0].lower()))[:limit]

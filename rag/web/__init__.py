@@ -1,0 +1,1 @@
+"""The web app: a Gradio UI over one served index (library), its tabs, uploads and guards."""

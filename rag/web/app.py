@@ -1,0 +1,129 @@
+"""The web app: six tabs over one Library, served behind the host and origin guard, its files in a private folder."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import gradio as gr
+
+from rag.settings import Settings
+from rag.web.admin import corpus_tab, evaluate_tab
+from rag.web.html import CSS
+from rag.web.inputs import FilterInputs, filter_choices
+from rag.web.library import Library
+from rag.web.scratch import Scratch
+from rag.web.security import HostGuard
+from rag.web.tabs import ask_tab, briefing_tab, ledger_tab, reviews_tab
+
+FOLLOW_S = 10.0  # how often an open page asks whether the served index has changed
+
+
+def build_app(lib: Library, scratch: Scratch, follow_s: float = FOLLOW_S) -> gr.Blocks:
+    """All six tabs, one builder each; the events that cross tabs (load, an ingest, a new index generation)."""
+    filter_sets: list[FilterInputs] = []
+
+    def refresh() -> list[Any]:
+        """The generation served, the status line and the filter choices, from one look at the library."""
+        retriever, status = lib.view()
+        ch = filter_choices(retriever.data if retriever else None)
+        updates: list[Any] = [retriever.data.path.name if retriever else None, status]
+        for fs in filter_sets:
+            updates += [gr.update(choices=ch[key]) for key in fs.from_index]
+        return updates
+
+    with gr.Blocks(title="rla — learning from case reviews", analytics_enabled=False) as demo:
+        served = gr.State(None)  # the generation this page shows
+        with gr.Row(equal_height=True):
+            gr.Markdown("## rla · what did case reviews say about…?", scale=3)
+            status = gr.Markdown(lib.status(), elem_classes=["rla-banner"], elem_id="status", scale=4)
+
+        with gr.Tabs():
+            ask_f = ask_tab(lib)
+            reviews = reviews_tab(lib)
+            led_f = ledger_tab(lib)
+            brief_f = briefing_tab(lib, scratch)
+            evaluate_tab(lib, scratch)
+            ingest = corpus_tab(lib, scratch, status)
+
+        filter_sets += [ask_f, reviews.filters, led_f, brief_f]
+        choice_outputs = [served, status] + [d for fs in filter_sets for d in fs.from_index.values()]
+
+        def follow(shown: str | None, *listing: Any) -> list[Any]:
+            """When the index served is not the one this page shows (an ingest from anywhere), show the new one."""
+            retriever, _ = lib.view()
+            if (retriever.data.path.name if retriever else None) == shown:
+                return [gr.skip()] * (len(choice_outputs) + len(reviews.outputs))
+            if retriever is None:  # the index is gone: say so, and keep the last listing rather than an error
+                return refresh() + [gr.skip()] * len(reviews.outputs)
+            return refresh() + list(reviews.fn(*listing))
+
+        private: dict[str, Any] = {"api_visibility": "private"}
+        ingest.event.success(refresh, None, choice_outputs, **private).success(
+            reviews.fn, reviews.inputs, reviews.outputs, **private
+        ).success(lambda: None, None, ingest.files, **private)
+        demo.load(refresh, None, choice_outputs, **private).then(reviews.fn, reviews.inputs, reviews.outputs, **private)
+        gr.Timer(follow_s).tick(
+            follow,
+            [served, *reviews.inputs],
+            choice_outputs + reviews.outputs,
+            show_progress="hidden",
+            concurrency_id="follow",
+            concurrency_limit=None,
+            **private,
+        )
+    return demo
+
+
+def mount_options(settings: Settings, host: str, port: int, auth: tuple[str, str] | None) -> dict[str, Any]:
+    """Keyword arguments for gr.mount_gradio_app: no telemetry, no run history, uploads capped, no MCP."""
+    return {
+        "server_name": host,
+        "server_port": port,
+        "auth": auth,
+        "auth_message": "rla: sign in with the account your administrator set in RLA_AUTH." if auth else None,
+        "max_file_size": f"{settings.max_file_mb}mb",
+        # The index and corpus are read by the app itself, never served as files.
+        "blocked_paths": [str(settings.index.resolve()), str(settings.corpus.resolve())],
+        "footer_links": ["api"],
+        "run_history": False,
+        "enable_monitoring": False,
+        "mcp_server": False,
+        "ssr_mode": False,
+        "show_error": False,
+        "css": CSS,
+    }
+
+
+def serve(
+    lib: Library,
+    scratch: Scratch,
+    host: str,
+    port: int,
+    auth: tuple[str, str] | None,
+    hosts: frozenset[str],
+) -> None:
+    """Serve the app until SIGINT or SIGTERM. Gradio is mounted on a FastAPI app of our own so that the guard
+    sees every request first, and the server is ours to stop cleanly."""
+    import uvicorn
+    from fastapi import FastAPI
+    from starlette.middleware.cors import CORSMiddleware
+
+    demo = build_app(lib, scratch)
+    demo.queue(default_concurrency_limit=2)
+    root = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    # With a CORSMiddleware on the parent, Gradio adds none of its own (it echoes any origin to a non-local
+    # Host); this one allows no other origin to read responses.
+    root.add_middleware(CORSMiddleware, allow_origins=[])
+    root.add_middleware(HostGuard, hosts=hosts, port=port)  # added last: runs first
+    app = gr.mount_gradio_app(root, demo, path="/", **mount_options(lib.settings, host, port, auth))
+    shown_host = f"[{host}]" if ":" in host else host
+    print(
+        f"app.py: serving on http://{shown_host}:{port}/ to host names {', '.join(sorted(hosts))}",
+        file=sys.stderr,
+        flush=True,
+    )
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5, server_header=False
+    )
+    uvicorn.Server(config).run()
