@@ -6,6 +6,7 @@ import pytest
 
 from rag.errors import QueryError
 from rag.lexical import expand_query
+from rag.models import Review, Section
 from rag.retrieve import Filters
 
 
@@ -113,3 +114,19 @@ def test_the_query_cache_survives_many_threads(built_index, monkeypatch) -> None
         got = list(pool.map(run, [queries[i::8] for i in range(8)]))
     want = fresh.embedder.embed_batch(queries[0::8])
     assert np.abs(got[0] - want).max() < 1e-5
+
+
+def _review(year: int | None, area: str, kinds: tuple[str, ...], keywords: tuple[str, ...] = ()) -> Review:
+    sections = tuple(Section(kind, kind.title(), 0, 1) for kind in kinds)
+    return Review("r", "Child R", year, area, "serious case review", keywords, None, "r.txt", 0, 1, sections)
+
+
+def test_filters_match_a_review_by_its_fields_and_a_section_of_that_kind() -> None:
+    r = _review(2017, "Croydon", ("summary", "recommendations"), ("Neglect",))
+    assert Filters().match(r)
+    assert Filters.parse({"year_from": "2015", "area": "croydon", "keyword": "neglect"}).match(r)
+    assert Filters.parse({"section": "recommendation"}).match(r)
+    assert not Filters.parse({"section": "learning"}).match(r)
+    assert not Filters.parse({"year_to": "2016"}).match(r)
+    assert not Filters.parse({"type": "rapid review"}).match(r)
+    assert not Filters.parse({"year_from": "2015"}).match(_review(None, "Croydon", ()))

@@ -16,10 +16,7 @@ import httpx
 import pytest
 from test_app_api import AppServer, running_app
 
-from rag.models import Review, Section
-from rag.retrieve import Filters
 from rag.settings import Settings
-from rag.web.inputs import review_matches
 from rag.web.security import HostGuard, PublicPaths, allowed_hosts, host_name
 
 # --- units -------------------------------------------------------------------------------------------------
@@ -97,22 +94,6 @@ def test_public_paths_show_folders_by_their_own_names(tmp_path: Path) -> None:
     link = tmp_path / "link"
     link.symlink_to(tmp_path / "data")
     assert PublicPaths.of({link / "index": "index"})(f"{index}/CURRENT") == "index/CURRENT"
-
-
-def _review(year: int | None, area: str, kinds: tuple[str, ...], keywords: tuple[str, ...] = ()) -> Review:
-    sections = tuple(Section(kind, kind.title(), 0, 1) for kind in kinds)
-    return Review("r", "Child R", year, area, "serious case review", keywords, None, "r.txt", 0, 1, sections)
-
-
-def test_review_matches_applies_filters_match_and_a_section_of_that_kind() -> None:
-    r = _review(2017, "Croydon", ("summary", "recommendations"), ("Neglect",))
-    assert review_matches(Filters(), r)
-    assert review_matches(Filters.parse({"year_from": "2015", "area": "croydon", "keyword": "neglect"}), r)
-    assert review_matches(Filters.parse({"section": "recommendation"}), r)
-    assert not review_matches(Filters.parse({"section": "learning"}), r)
-    assert not review_matches(Filters.parse({"year_to": "2016"}), r)
-    assert not review_matches(Filters.parse({"type": "rapid review"}), r)
-    assert not review_matches(Filters.parse({"year_from": "2015"}), _review(None, "Croydon", ()))
 
 
 # --- the real app ------------------------------------------------------------------------------------------

@@ -7,13 +7,13 @@ import html
 import logging
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import gradio as gr
 
 from rag.errors import RlaError
-from rag.models import SECTION_KINDS, Review
+from rag.models import SECTION_KINDS
 from rag.retrieve import Filters
 from rag.store import IndexData
 from rag.web.html import one_line
@@ -69,15 +69,6 @@ def parse_filters(
             "section": section,
         }
     )
-
-
-def review_matches(filters: Filters, review: Review) -> bool:
-    """`Filters.match` for a whole review: its year, area, type and keywords are checked as a chunk's; a section
-    filter is met when the review has a section of that kind. (Belongs in rag/retrieve.py as Filters.match_review.)"""
-    # Review carries every field match() reads once the section is left out of the filters.
-    if not replace(filters, section=None).match(review):  # type: ignore[arg-type]
-        return False
-    return filters.section is None or any(s.kind == filters.section for s in review.sections)
 
 
 def filter_choices(data: IndexData | None) -> dict[str, list[tuple[str, str]]]:

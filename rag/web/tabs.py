@@ -25,7 +25,7 @@ from rag.web.html import (
     record_html,
     scroll,
 )
-from rag.web.inputs import FilterInputs, filter_inputs, parse_filters, review_matches, shown
+from rag.web.inputs import FilterInputs, filter_inputs, parse_filters, shown
 from rag.web.library import Library
 from rag.web.scratch import Scratch
 
@@ -144,7 +144,7 @@ def reviews_tab(lib: Library) -> ReviewList:
         reviews = [
             r
             for r in data.reviews.values()
-            if review_matches(f, r) and needle in " ".join([r.title, r.id, r.area, *r.keywords]).lower()
+            if f.match(r) and needle in " ".join([r.title, r.id, r.area, *r.keywords]).lower()
         ]
         table = pd.DataFrame(
             [
@@ -275,7 +275,7 @@ def briefing_tab(lib: Library, scratch: Scratch) -> FilterInputs:
     ) -> tuple[str, Any]:
         """A trainers' briefing pack on a topic, as Markdown, with .md/.html (and .docx) downloads."""
         if importlib.util.find_spec("rag.brief") is None:
-            raise RlaError("briefings are not available in this build (rag/brief.py is missing)")
+            raise RlaError("briefings are not available in this build (the rag.brief package is missing)")
         from rag import brief as briefing
 
         topic = clean_query(topic or "")
@@ -293,7 +293,7 @@ def briefing_tab(lib: Library, scratch: Scratch) -> FilterInputs:
         available = importlib.util.find_spec("rag.brief") is not None
         if not available:
             gr.Markdown(
-                "**Briefings are not available in this build** (rag/brief.py is missing).",
+                "**Briefings are not available in this build** (the rag.brief package is missing).",
                 elem_id="brief-missing",
             )
         with gr.Row():
