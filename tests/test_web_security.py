@@ -231,7 +231,7 @@ def test_uploads_leave_the_cache_once_added_and_no_server_path_is_shown(app: App
     rows = {row[0]: row for row in table["data"]}
     assert rows["Child-W.txt"][1] == "indexed"
     assert rows["broken.pdf"][1] == "skipped"
-    assert rows["broken.pdf"][4].startswith("corpus/broken.pdf: ")  # the reason names the file as users know it
+    assert rows["broken.pdf"][4].startswith("broken.pdf: ")  # the reason names the file by its corpus key
     for text in (summary, json.dumps(table), status):
         assert server_root not in text
 
