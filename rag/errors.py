@@ -25,6 +25,10 @@ class IndexLocked(RlaError):
     """Another process is writing the index."""
 
 
+class IndexUnwritable(RlaError, OSError):
+    """The index folder cannot be written (read-only, no space): an OSError, explained in one line."""
+
+
 class ModelError(RlaError):
     """The embedding model could not be loaded or failed verification."""
 

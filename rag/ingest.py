@@ -16,7 +16,16 @@ from rag.models import Chunk, Review, SourceText
 from rag.parse import parse_source
 from rag.settings import Settings
 from rag.sources import iter_corpus_files, read_source
-from rag.store import IndexData, check_model, open_index, sha256_file, write_generation, write_lock
+from rag.store import (
+    IndexData,
+    ModelInfo,
+    SourceEntry,
+    check_model,
+    open_index,
+    sha256_file,
+    write_generation,
+    write_lock,
+)
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -36,7 +45,7 @@ class IngestReport:
     embedded: int = 0
     generation: str | None = None
     changed: bool = False
-    model: dict[str, Any] = field(default_factory=dict)  # the manifest's model entry
+    model: ModelInfo | None = None  # the manifest's model entry
     query_encoder: str = "pytorch"  # or "onnxruntime" (rag/embed_onnx.py)
 
     @property
@@ -98,7 +107,7 @@ def ingest(
         return report
 
 
-def _query_encoder_ready(settings: Settings, model: dict[str, Any], rebuild: bool, progress: Progress | None) -> bool:
+def _query_encoder_ready(settings: Settings, model: ModelInfo | None, rebuild: bool, progress: Progress | None) -> bool:
     """Make the model's ONNX query encoder once per model and cache folder; False when it cannot be made.
 
     An existing one is trusted here (search checks it when it loads it); --rebuild checks it in full
@@ -106,7 +115,7 @@ def _query_encoder_ready(settings: Settings, model: dict[str, Any], rebuild: boo
     """
     from rag.embed_onnx import encoder_dir, export, exported
 
-    sha = model.get("sha256")
+    sha = model.sha256 if model else None
     if not sha:
         return False
     if exported(encoder_dir(settings.cache, sha)) and not rebuild:
@@ -123,11 +132,11 @@ def _previous(settings: Settings, rebuild: bool) -> IndexData | None:
     if rebuild:
         return None
     try:
-        old = open_index(settings.index, verify=True)
+        old = open_index(settings.index)
     except IndexMissing:
         return None
-    check_model(old.manifest, settings.model)
-    if old.manifest.get("chunker") != settings.chunker_config():
+    check_model(old.manifest.model, settings.model)
+    if old.manifest.chunker != settings.chunker_config():
         return None  # chunking changed: everything is re-chunked and re-embedded
     return old
 
@@ -135,7 +144,7 @@ def _previous(settings: Settings, rebuild: bool) -> IndexData | None:
 def _ingest(settings: Settings, paths: list[Path] | None, rebuild: bool, progress: Progress | None) -> IngestReport:
     report = IngestReport()
     old = _previous(settings, rebuild)
-    old_sources = dict(old.manifest["sources"]) if old else {}
+    old_sources = dict(old.manifest.sources) if old else {}
 
     all_files = iter_corpus_files(settings.corpus, settings) if settings.corpus.exists() else []
     targets = {_rel(p, settings.corpus): p for p in all_files}
@@ -154,7 +163,7 @@ def _ingest(settings: Settings, paths: list[Path] | None, rebuild: bool, progres
     keep_sources: list[SourceText] = []
     new_items: list[tuple[SourceText, list[Review], list[Chunk]]] = []
     embedder = None
-    sources_manifest: dict[str, dict[str, Any]] = {}
+    sources_manifest: dict[str, SourceEntry] = {}
 
     for i, (rel, path) in enumerate(sorted(targets.items())):
         if progress:
@@ -162,9 +171,7 @@ def _ingest(settings: Settings, paths: list[Path] | None, rebuild: bool, progres
         digest = _sha256(path, settings.max_file_mb * 1024 * 1024)
         prior = old_sources.get(rel)
         reuse = (
-            old is not None
-            and prior is not None
-            and (prior["sha256"] == digest or (only is not None and rel not in only))
+            old is not None and prior is not None and (prior.sha256 == digest or (only is not None and rel not in only))
         )
         if reuse and old is not None and prior is not None:
             rows = [j for j, c in enumerate(old.chunks) if c.source == rel]
@@ -176,7 +183,7 @@ def _ingest(settings: Settings, paths: list[Path] | None, rebuild: bool, progres
             keep_reviews.extend(r for r in old.reviews.values() if r.source == rel)
             keep_sources.append(old.sources[rel])
             sources_manifest[rel] = prior
-            report.files.append(FileReport(rel, "unchanged", prior["reviews"], prior["chunks"]))
+            report.files.append(FileReport(rel, "unchanged", prior.reviews, prior.chunks))
             continue
         try:
             src = read_source(path, settings.corpus, settings)
@@ -193,7 +200,7 @@ def _ingest(settings: Settings, paths: list[Path] | None, rebuild: bool, progres
             embedder = load_embedder(settings.model)
         chunks = [c for r in reviews for c in chunk_review(r, src, settings.chunk_tokens, embedder.fits)]
         new_items.append((src, reviews, chunks))
-        sources_manifest[rel] = {"sha256": src.sha256, "reviews": len(reviews), "chunks": len(chunks)}
+        sources_manifest[rel] = SourceEntry(src.sha256, len(reviews), len(chunks))
         report.files.append(FileReport(rel, "indexed", len(reviews), len(chunks)))
 
     for rel in sorted(set(old_sources) - set(sources_manifest)):
@@ -206,7 +213,7 @@ def _ingest(settings: Settings, paths: list[Path] | None, rebuild: bool, progres
     )
     if old is not None and not new_items and not removed:
         report.generation = old.path.name
-        report.model = old.manifest["model"]
+        report.model = old.manifest.model
         return report  # nothing changed: no model load, no write
     if old is None and not new_items:
         reasons = "; ".join(f.reason for f in report.files) or f"no .txt, .md or .pdf files in {settings.corpus}"
@@ -237,14 +244,9 @@ def _ingest(settings: Settings, paths: list[Path] | None, rebuild: bool, progres
         report.embedded = len(new_chunks_all)
 
     model_info = (
-        {
-            "name": embedder.name,
-            "sha256": embedder.weights_sha256,
-            "dim": embedder.dim,
-            "max_tokens": embedder.max_tokens,
-        }
+        ModelInfo(embedder.name, embedder.weights_sha256, embedder.dim, embedder.max_tokens)
         if embedder is not None
-        else old.manifest["model"]  # type: ignore[union-attr]
+        else old.manifest.model  # type: ignore[union-attr]
     )
     empty = np.zeros((0, dim), np.float32)
     old_vectors = old.vectors[keep_rows] if (old is not None and keep_rows) else empty
@@ -254,12 +256,12 @@ def _ingest(settings: Settings, paths: list[Path] | None, rebuild: bool, progres
     chunks_all = keep_chunks + new_chunks_all
     reviews_all = keep_reviews + new_reviews_all
     sources_all = keep_sources + [s for s, _, _ in new_items]
-    manifest = {"model": model_info, "chunker": settings.chunker_config(), "sources": sources_manifest}
     if progress:
         progress("writing", 0, 1)
     gen = write_generation(
         settings.index,
-        manifest,
+        model_info,
+        settings.chunker_config(),
         chunks_all,
         vectors,
         reviews_all,

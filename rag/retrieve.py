@@ -142,10 +142,10 @@ class Retriever:
         if self._embedder is None:
             from rag.embed import load_query_embedder
 
-            check_model(self.data.manifest, self.settings.model)
+            check_model(self.data.manifest.model, self.settings.model)
             # The manifest already names the weights' hash; verifying again at every start costs time.
-            emb = load_query_embedder(self.settings, self.data.manifest["model"])
-            check_model(self.data.manifest, emb.name, emb.dim)
+            emb = load_query_embedder(self.settings, self.data.manifest.model)
+            check_model(self.data.manifest.model, emb.name, emb.dim)
             self._embedder = emb
         return self._embedder
 
@@ -225,7 +225,7 @@ class Retriever:
         data = self.data
         n = len(data.chunks)
         off = self._offsets
-        if data.manifest["faiss"]["type"] == "flat" or n <= self.settings.candidates:
+        if data.manifest.faiss_type == "flat" or n <= self.settings.candidates:
             chunk_cos = data.vectors @ qv
             best = chunk_cos.copy()
             has = np.flatnonzero(off[1:] > off[:-1])

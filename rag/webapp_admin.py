@@ -166,7 +166,7 @@ def corpus_tab(lib: Library, status: gr.Markdown) -> Ingest:
             raise RlaError("an ingest is already running; wait for it to finish")
         try:
             try:
-                known = {v["sha256"]: k for k, v in lib.current().data.manifest["sources"].items()}
+                known = {v.sha256: k for k, v in lib.current().data.manifest.sources.items()}
             except RlaError:
                 known = {}
             uploads = save_uploads(list(files or []), settings, known)

@@ -249,7 +249,7 @@ def test_kill_9_at_random_moments_leaves_old_or_new_generation(tmp_path: Path) -
     outcomes: dict[tuple[str, str, str], int] = {}
     for kind in plan:
         live = check_index(index)
-        version = 1 if live.manifest["sources"][target.name]["sha256"] == _sha(versions[1]) else 0
+        version = 1 if live.manifest.sources[target.name].sha256 == _sha(versions[1]) else 0
         old_gen = live.path.name
         target.write_text(versions[1 - version], encoding="utf-8")
         gens_before = _generations(index)
@@ -279,7 +279,7 @@ def test_kill_9_at_random_moments_leaves_old_or_new_generation(tmp_path: Path) -
 
         phase = "finished" if child.returncode == 0 else _phase(index, gens_before, old_gen)
         data = check_index(index)  # opens with checksums verified; counts agree
-        now = 1 if data.manifest["sources"][target.name]["sha256"] == _sha(versions[1]) else 0
+        now = 1 if data.manifest.sources[target.name].sha256 == _sha(versions[1]) else 0
         if data.path.name == old_gen:
             assert now == version, "generation unchanged but its content changed"
         else:
