@@ -18,7 +18,7 @@ class IndexMismatch(RlaError):
 
 
 class IndexCorrupt(RlaError):
-    """An index file does not match the checksum in its manifest."""
+    """The index on disk is damaged or was edited: a checksum, the manifest, or what its files say of each other."""
 
 
 class IndexLocked(RlaError):

@@ -27,6 +27,7 @@ import json
 import os
 import shutil
 import stat
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -211,7 +212,7 @@ def _raise_unwritable(index_dir: Path, e: BaseException) -> NoReturn:
     code = e.errno if isinstance(e, OSError) else errno.ENOSPC  # FAISS reports a full disk as RuntimeError
     reason = os.strerror(code) if code else str(e)
     if code in (errno.ENOSPC, errno.EDQUOT):
-        fix = f"no space left on device writing the index {index_dir} ({reason}); free space and run rla ingest again"
+        fix = f"no space left on device writing the index {index_dir}; free space and run rla ingest again"
     elif code in (errno.EROFS, errno.EACCES, errno.EPERM):
         fix = f"index folder {index_dir} is not writable ({reason}); make it writable, or choose another with --index"
     else:
@@ -467,6 +468,7 @@ def open_index(index_dir: Path, model_name: str | None = None) -> IndexData:
 _Signature = tuple[tuple[str, str, int, int, int, int, int], ...]
 _VERIFIED: dict[Path, _Signature] = {}
 _VERIFIED_MAX = 32
+_VERIFIED_LOCK = threading.Lock()  # the web app opens indexes from several threads
 
 
 def _signature(files: Mapping[str, str], stats: Mapping[str, os.stat_result]) -> _Signature:
@@ -495,9 +497,10 @@ def _verify(gen: Path, manifest: Manifest) -> None:
         stats[rel] = os.stat(path)
         if not stat.S_ISREG(stats[rel].st_mode):
             raise IndexCorrupt(f"index file {path} is not a regular file (a folder, pipe or device); {REBUILD}")
-    if _VERIFIED.get(root) == _signature(manifest.files, stats):
-        return
-    _VERIFIED.pop(root, None)
+    with _VERIFIED_LOCK:
+        if _VERIFIED.get(root) == _signature(manifest.files, stats):
+            return
+        _VERIFIED.pop(root, None)
     for rel, digest in sorted(manifest.files.items()):
         path = gen / rel
         stats[rel] = os.stat(path)  # before reading: a change while hashing moves mtime, so it is checked again
@@ -505,9 +508,10 @@ def _verify(gen: Path, manifest: Manifest) -> None:
             raise IndexCorrupt(
                 f"index file {path} does not match its manifest checksum (modified or damaged); {REBUILD}"
             )
-    while len(_VERIFIED) >= _VERIFIED_MAX:
-        _VERIFIED.pop(next(iter(_VERIFIED)))
-    _VERIFIED[root] = _signature(manifest.files, stats)
+    with _VERIFIED_LOCK:
+        while len(_VERIFIED) >= _VERIFIED_MAX:
+            _VERIFIED.pop(next(iter(_VERIFIED)))
+        _VERIFIED[root] = _signature(manifest.files, stats)
 
 
 def _load(gen: Path, model_name: str | None) -> IndexData:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
-from faults import check_index, generation_of, marker_review
+from faults import ROOT, check_index, generation_of, marker_review, rla_command, rla_env
 from test_tamper import check_cli_one_line, flip_byte, live
 
 import rag.store
@@ -211,3 +213,43 @@ def test_ingest_removes_stale_temporary_generations(changed: Settings) -> None:
     assert not report.changed
     assert not stale.exists() and not (changed.index / "CURRENT.tmp").exists()
     check_index(changed.index)
+
+
+def _can_mount() -> bool:
+    """Root with a private mount namespace: a real tmpfs can be filled, or made read-only, for one command."""
+    try:
+        return subprocess.run(["unshare", "-m", "true"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _can_mount(), reason="needs unshare -m (root) for a private tmpfs")
+def test_a_really_full_disk_and_a_really_read_only_folder(changed: Settings, tmp_path: Path) -> None:
+    """The same as above on a real 700 KB tmpfs (FAISS's own error included), then remounted read-only."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    index = mount / "index"
+    command = " ".join(map(shlex.quote, [*rla_command(), "--index", str(index), "--corpus", str(changed.corpus)]))
+    script = f"""
+        mount -t tmpfs -o size=700k none {mount} && cp -r {changed.index} {index} || exit 99
+        {command} ingest; echo "exit $?"; ls {index}
+        mount -o remount,ro {mount}; {command} ingest; echo "exit $?"
+        {command} reviews --json > /dev/null; echo "exit $?"
+    """
+    proc = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+        cwd=ROOT,
+        env=rla_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.strip()]  # the progress bar leaves blank lines
+    assert len(errors) == 2, proc.stderr
+    assert errors[0].startswith(f"rla: no space left on device writing the index {index}; free space and run rla")
+    assert errors[1].startswith(f"rla: index folder {index} is not writable (Read-only file system)")
+    out = proc.stdout.split()
+    assert out == ["exit", "2", "CURRENT", "LOCK", generation_of(changed.index), "exit", "2", "exit", "0"], out
