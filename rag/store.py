@@ -37,7 +37,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from rag.errors import IndexCorrupt, IndexLocked, IndexMismatch, IndexMissing, IndexUnwritable
-from rag.manifest import (
+from rag.manifest import (  # the manifest's types are part of this module's interface too
     FORMAT_VERSION,
     GENERATION_NAME,
     REBUILD,
@@ -49,11 +49,6 @@ from rag.manifest import (
     SourceEntry,
 )
 from rag.models import Chunk, Review, SourceText
-
-__all__ = [  # the manifest's types are part of this module's interface
-    "Counts", "HnswParams", "IndexData", "Manifest", "ModelInfo", "SkippedEntry", "SourceEntry",
-    "check_model", "current_generation", "open_index", "read_manifest", "sha256_file", "write_generation", "write_lock",
-]  # fmt: skip
 
 _MAX_POINTER_BYTES = 4096
 _MAX_MANIFEST_BYTES = 256 << 20  # ~1.5 million sources; a bigger "manifest" is not one
@@ -87,11 +82,17 @@ def _read_limited(path: Path, limit: int) -> bytes:
 
 def sha256_file(path: Path) -> str:
     """SHA-256 of a regular file, read in 1 MiB blocks (OSError for a pipe, device or folder)."""
+    return _sha256_and_stat(path)[0]
+
+
+def _sha256_and_stat(path: Path) -> tuple[str, os.stat_result]:
+    """The hash and the identity (inode, size, times) of the very file that was read."""
     h = hashlib.sha256()
     with os.fdopen(_open_regular(path), "rb") as f:
+        st = os.fstat(f.fileno())  # before reading: a change while hashing moves mtime, so it is checked again
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
-    return h.hexdigest()
+    return h.hexdigest(), st
 
 
 def _fsync_dir(path: Path) -> None:
@@ -503,8 +504,8 @@ def _verify(gen: Path, manifest: Manifest) -> None:
         _VERIFIED.pop(root, None)
     for rel, digest in sorted(manifest.files.items()):
         path = gen / rel
-        stats[rel] = os.stat(path)  # before reading: a change while hashing moves mtime, so it is checked again
-        if sha256_file(path) != digest:
+        actual, stats[rel] = _sha256_and_stat(path)
+        if actual != digest:
             raise IndexCorrupt(
                 f"index file {path} does not match its manifest checksum (modified or damaged); {REBUILD}"
             )
@@ -547,7 +548,9 @@ def _load(gen: Path, model_name: str | None) -> IndexData:
             sentence_index=sentence_index,
         )
         _check_consistent(data, len(reviews))
-    except (ValueError, KeyError, TypeError, RuntimeError, RecursionError) as e:
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, RecursionError) as e:
         raise IndexCorrupt(f"index at {gen} is damaged ({type(e).__name__}); {REBUILD}") from e
     if manifest.faiss_type == "hnsw":
         index.hnsw.efSearch = 256  # recall@10 vs exact: 0.973 at 128, 0.992 at 256 (eval/bench.py)
@@ -611,4 +614,7 @@ def _check_consistent(data: IndexData, n_reviews: int) -> None:
 
 
 def _lines(path: Path) -> list[str]:
-    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    with os.fdopen(_open_regular(path), "rb") as f:  # swapped for a pipe since it was verified: refused, no hang
+        text = f.read().decode("utf-8")
+    # "\n" only: JSON leaves U+2028, U+2029 and U+0085 unescaped, and str.splitlines() would split rows there.
+    return [line for line in text.split("\n") if line.strip()]

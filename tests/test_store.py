@@ -81,13 +81,13 @@ def test_reopening_an_unchanged_generation_hashes_nothing(
 ) -> None:
     gen = live(index_copy)
     hashed: list[str] = []
-    real = rag.store.sha256_file
+    real = rag.store._sha256_and_stat
 
-    def counting(path: Path) -> str:
+    def counting(path: Path) -> tuple[str, os.stat_result]:
         hashed.append(Path(path).relative_to(gen).as_posix())
         return real(path)
 
-    monkeypatch.setattr(rag.store, "sha256_file", counting)
+    monkeypatch.setattr(rag.store, "_sha256_and_stat", counting)
     first = open_index(index_copy.index)
     assert set(hashed) >= {"chunks.jsonl", "vectors.faiss", "reviews.jsonl"}
     hashed.clear()
@@ -253,3 +253,16 @@ def test_a_really_full_disk_and_a_really_read_only_folder(changed: Settings, tmp
     assert errors[1].startswith(f"rla: index folder {index} is not writable (Read-only file system)")
     out = proc.stdout.split()
     assert out == ["exit", "2", "CURRENT", "LOCK", generation_of(changed.index), "exit", "2", "exit", "0"], out
+
+
+def test_line_separators_inside_the_text_survive_a_round_trip(small_copy: Settings) -> None:
+    """JSON leaves U+2028, U+2029 and U+0085 unescaped: rows are split on "\\n" only, or such a text breaks its row."""
+    from rag.ingest import ingest
+
+    path = small_copy.corpus / "nspcc-repository-march-2022.txt"
+    text = path.read_text(encoding="utf-8")
+    at = text.index("Learning")
+    path.write_text(text[:at] + "Line\u2028separated,\u2029paragraph\u0085next. " + text[at:], encoding="utf-8")
+    ingest(small_copy)
+    data = open_index(small_copy.index)
+    assert "Line\u2028separated,\u2029paragraph\u0085next." in data.sources[path.name].text
