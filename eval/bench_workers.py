@@ -5,6 +5,7 @@ python eval/bench_workers.py WORKER PARAMS.json OUT.json
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import random
@@ -261,11 +262,11 @@ def _worker_scale_build(p: dict[str, Any]) -> dict[str, Any]:
     import rag.store
     from rag.chunk import sentence_spans
     from rag.embed import load_embedder
-    from rag.models import Chunk, Review
+    from rag.models import Chunk, Review, SourceText
     from rag.settings import Settings
 
     n, n_real, seed = p["n"], p["n_real"], p["seed"]
-    data = rag.store.open_index(Path(p["source_index"]), verify=False)
+    data = rag.store.open_index(Path(p["source_index"]))
     pool = {c.text[s:e] for c in data.chunks for s, e in sentence_spans(c.text, 0, len(c.text)) if e - s >= 20}
     sentences = sorted(pool)
     picks = recombine(len(sentences), n_real + p["n_heldout"], seed)
@@ -315,7 +316,7 @@ def _worker_scale_build(p: dict[str, Any]) -> dict[str, Any]:
         chunks.append(Chunk(**fields))
 
     # Verified, so that the manifest names the weights and search can use their ONNX query encoder.
-    embedder = load_embedder(data.manifest["model"]["name"])
+    embedder = load_embedder(data.manifest.model.name)
     embedder.embed_batch(texts[:64])
     t = time.perf_counter()
     base = np.vstack([embedder.embed_batch(texts[s : min(s + 128, n_real)]) for s in range(0, n_real, 128)])
@@ -345,16 +346,20 @@ def _worker_scale_build(p: dict[str, Any]) -> dict[str, Any]:
 
     rag.store._write_faiss = timed("faiss", rag.store._write_faiss)  # type: ignore[assignment]
     rag.lexical.save_bm25 = timed("bm25", rag.lexical.save_bm25)  # type: ignore[assignment]
-    model_info = {
-        "name": embedder.name,
-        "sha256": embedder.weights_sha256,
-        "dim": embedder.dim,
-        "max_tokens": embedder.max_tokens,
-    }
-    manifest = {"model": model_info, "chunker": Settings().chunker_config(), "sources": {}, "synthetic": True}
+    model_info = rag.store.ModelInfo(embedder.name, embedder.weights_sha256, embedder.dim, embedder.max_tokens)
+    # Every chunk and review names a source the index holds; the synthetic one has no text of its own.
+    synthetic = SourceText("synthetic", "", hashlib.sha256(b"").hexdigest(), "txt")
     t = time.perf_counter()
     gen = rag.store.write_generation(
-        Path(p["index"]), manifest, chunks, vectors, reviews, [], p["hnsw_threshold"], **extra
+        Path(p["index"]),
+        model_info,
+        Settings().chunker_config(),
+        chunks,
+        vectors,
+        reviews,
+        [synthetic],
+        p["hnsw_threshold"],
+        **extra,
     )
     build_s = time.perf_counter() - t
     files = {str(f.relative_to(gen)): f.stat().st_size for f in gen.rglob("*") if f.is_file()}

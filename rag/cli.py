@@ -174,7 +174,7 @@ def cmd_reviews(args: argparse.Namespace) -> int:
     from rag.store import open_index
     from rag.ui_text import review_rows
 
-    data = open_index(settings_from(args).index, verify=False)
+    data = open_index(settings_from(args).index)
     rows = review_rows(data)
     if args.json:
         _print_json(rows)
@@ -189,7 +189,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     from rag.store import open_index
     from rag.ui_text import review_record, review_text
 
-    data = open_index(settings_from(args).index, verify=False)
+    data = open_index(settings_from(args).index)
     if args.review_id not in data.reviews:
         raise RlaError(f"no review {args.review_id!r}; list ids with: rla reviews")
     if args.json:

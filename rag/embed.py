@@ -12,7 +12,7 @@ import numpy as np
 
 from rag.errors import ModelError
 from rag.settings import DEFAULT_MODEL, DEFAULT_MODEL_SHA256, Settings
-from rag.store import sha256_file
+from rag.store import ModelInfo, sha256_file
 
 
 class Embedder(Protocol):
@@ -134,17 +134,17 @@ class SentenceTransformerEmbedder:
 EMBEDDERS = {"sentence-transformers": SentenceTransformerEmbedder}
 
 
-def load_query_embedder(settings: Settings, built: dict[str, Any]) -> Embedder:
+def load_query_embedder(settings: Settings, built: ModelInfo) -> Embedder:
     """The quickest embedder that gives the index's query vectors: its model's ONNX export, else the model.
 
     `built` is the manifest's model entry; the caller has checked that the settings ask for that model.
     """
-    if settings.onnx_queries and built.get("sha256"):
+    if settings.onnx_queries and built.sha256:
         from rag.embed_onnx import OnnxEncoder, encoder_dir
 
-        folder = encoder_dir(settings.cache, str(built["sha256"]))
+        folder = encoder_dir(settings.cache, built.sha256)
         enc = _ONNX.get(folder) or OnnxEncoder.load(folder)
-        if enc is not None and enc.name == built["name"] and enc.dim == int(built["dim"]):
+        if enc is not None and enc.name == built.name and enc.dim == built.dim:
             _ONNX[folder] = enc
             return enc
     return load_embedder(settings.model, verify=False)

@@ -26,11 +26,15 @@ class IndexMismatch(RlaError):
 
 
 class IndexCorrupt(RlaError):
-    """An index file does not match the checksum in its manifest."""
+    """The index on disk is damaged or was edited: a checksum, the manifest, or what its files say of each other."""
 
 
 class IndexLocked(RlaError):
     """Another process is writing the index."""
+
+
+class IndexUnwritable(RlaError, OSError):
+    """The index folder cannot be written (read-only, no space): an OSError, explained in one line."""
 
 
 class ModelError(RlaError):

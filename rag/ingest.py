@@ -18,7 +18,17 @@ from rag.models import Chunk, Review, SourceText
 from rag.parse import parse_source
 from rag.settings import Settings
 from rag.sources import CorpusFile, corpus_files, read_source, shown_name
-from rag.store import IndexData, check_model, open_index, sha256_file, write_generation, write_lock
+from rag.store import (
+    IndexData,
+    ModelInfo,
+    SkippedEntry,
+    SourceEntry,
+    check_model,
+    open_index,
+    sha256_file,
+    write_generation,
+    write_lock,
+)
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -39,7 +49,7 @@ class IngestReport:
     embedded: int = 0
     generation: str | None = None
     changed: bool = False
-    model: dict[str, Any] = field(default_factory=dict)  # the manifest's model entry
+    model: ModelInfo | None = None  # the model that built the index
     query_encoder: str = "pytorch"  # "onnxruntime" (rag/embed_onnx.py), or "pytorch (why not)"
 
     @property
@@ -74,8 +84,8 @@ class Plan:
 
 
 def plan(
-    sources: Mapping[str, Mapping[str, Any]],
-    skipped: Mapping[str, Mapping[str, Any]],
+    sources: Mapping[str, SourceEntry],
+    skipped: Mapping[str, SkippedEntry],
     files: Sequence[CorpusFile],
     digests: Mapping[str, str | None],
     only: set[str] | None,
@@ -97,10 +107,10 @@ def plan(
             continue
         present.add(f.key)
         digest, prior, failed = digests.get(f.key), sources.get(f.key), skipped.get(f.key)
-        if prior is not None and (prior["sha256"] == digest or (only is not None and f.key not in only)):
+        if prior is not None and (prior.sha256 == digest or (only is not None and f.key not in only)):
             keep.append(f.key)
-        elif failed is not None and digest is not None and (failed["sha256"], failed["limits"]) == (digest, limits):
-            skip.append(FileReport(f.key, "skipped", reason=failed["reason"], remembered=True))
+        elif failed is not None and digest is not None and (failed.sha256, failed.limits) == (digest, limits):
+            skip.append(FileReport(f.key, "skipped", reason=failed.reason, remembered=True))
         else:
             read.append(f)
     remove = tuple(sorted(k for k in sources if k not in present))
@@ -126,8 +136,8 @@ def ingest(
             only = {f.key for f in chosen}
             files = sorted({f.key: f for f in [*files, *chosen]}.values(), key=lambda f: f.key)
         digests = {f.key: _sha256(f.path, settings.max_file_mb * 1024 * 1024) for f in files if not f.problem}
-        manifest = old.manifest if old else {}
-        todo = plan(manifest.get("sources", {}), manifest.get("skipped", {}), files, digests, only, _limits(settings))
+        sources, skipped = (old.manifest.sources, old.manifest.skipped) if old else ({}, {})
+        todo = plan(sources, skipped, files, digests, only, _limits(settings))
         report = apply(settings, todo, old, digests, progress)
         if settings.onnx_queries:
             report.query_encoder = _query_encoder(settings, report.model, rebuild, progress)
@@ -158,8 +168,8 @@ def _previous(settings: Settings, rebuild: bool) -> IndexData | None:
         old = open_index(settings.index)
     except IndexMissing:
         return None
-    check_model(old.manifest, settings.model)
-    if old.manifest.get("chunker") != settings.chunker_config():
+    check_model(old.manifest.model, settings.model)
+    if old.manifest.chunker != settings.chunker_config():
         return None  # chunking changed: everything is re-chunked and re-embedded
     return old
 
@@ -171,7 +181,7 @@ class _New:
     sources: list[SourceText] = field(default_factory=list)
     reviews: list[Review] = field(default_factory=list)
     chunks: list[Chunk] = field(default_factory=list)
-    skipped: dict[str, dict[str, Any]] = field(default_factory=dict)  # lasting failures, remembered by hash
+    skipped: dict[str, SkippedEntry] = field(default_factory=dict)  # lasting failures, remembered by hash
     embedder: Embedder | None = None
 
 
@@ -184,30 +194,23 @@ def apply(
 ) -> IngestReport:
     """Carry over what the plan keeps, read and embed what it reads, and write a generation if anything changed."""
     report = IngestReport(files=list(todo.skip))
-    old_manifest = old.manifest if old else {}
-    sources_manifest = {k: old_manifest["sources"][k] for k in todo.keep}
+    old_sources = old.manifest.sources if old else {}
+    old_skipped = old.manifest.skipped if old else {}
     for key in todo.keep:
-        prior = sources_manifest[key]
-        report.files.append(FileReport(key, "unchanged", prior["reviews"], prior["chunks"]))
+        report.files.append(FileReport(key, "unchanged", old_sources[key].reviews, old_sources[key].chunks))
     for key in todo.remove:
         report.files.append(FileReport(key, "removed", reason=f"{shown_name(key)}: no longer in the corpus"))
 
     new = _read_all(settings, todo.read, digests, report, progress, taken=_kept_ids(old, todo.keep))
-    for src in new.sources:
-        sources_manifest[src.path] = {
-            "sha256": src.sha256,
-            "reviews": sum(r.source == src.path for r in new.reviews),
-            "chunks": sum(c.source == src.path for c in new.chunks),
-        }
     for r in todo.skip:
         if r.remembered:
-            new.skipped[r.source] = old_manifest["skipped"][r.source]
+            new.skipped[r.source] = old_skipped[r.source]
     report.files.sort(key=lambda f: f.source)
 
-    dropped = set(old_manifest.get("sources", {})) - set(sources_manifest)  # removed, or now unreadable
-    if old is not None and not new.sources and not dropped and new.skipped == old_manifest.get("skipped", {}):
+    dropped = set(old_sources) - set(todo.keep)  # removed, changed, or now unreadable
+    if old is not None and not new.sources and not dropped and new.skipped == old_skipped:
         report.generation = old.path.name
-        report.model = old.manifest["model"]
+        report.model = old.manifest.model
         return report  # nothing changed: no model load, no write
     if old is None and not new.sources:
         reasons = "; ".join(f.reason for f in report.files) or f"no .txt, .md or .pdf files in {settings.corpus}"
@@ -215,9 +218,8 @@ def apply(
 
     kept = _carry_over(old, todo.keep)
     embedder = new.embedder
-    model_info = _model_info(embedder) if embedder is not None else old_manifest["model"]
-    dim = int(model_info["dim"])
-    vectors_new = sentences_new = np.zeros((0, dim), dtype=np.float32)
+    model = _model_info(embedder) if embedder is not None else old.manifest.model  # type: ignore[union-attr]
+    vectors_new = sentences_new = np.zeros((0, model.dim), dtype=np.float32)
     if new.chunks:
         assert embedder is not None
         vectors_new, sentences_new = _embed(new.chunks, new.reviews, embedder, progress)
@@ -226,32 +228,24 @@ def apply(
         progress("writing", 0, 1)
     gen = write_generation(
         settings.index,
-        {
-            "model": model_info,
-            "chunker": settings.chunker_config(),
-            "sources": dict(sorted(sources_manifest.items())),
-            "skipped": dict(sorted(new.skipped.items())),
-        },
+        model,
+        settings.chunker_config(),
         kept.chunks + new.chunks,
         np.vstack([kept.vectors, vectors_new]) if len(kept.vectors) else vectors_new,
         kept.reviews + new.reviews,
         kept.sources + new.sources,
         settings.hnsw_threshold,
         np.vstack([kept.sentence_vectors, sentences_new]) if len(kept.sentence_vectors) else sentences_new,
+        skipped=dict(sorted(new.skipped.items())),
     )
     report.generation = gen.name
     report.changed = True
-    report.model = model_info
+    report.model = model
     return report
 
 
-def _model_info(embedder: Embedder) -> dict[str, Any]:
-    return {
-        "name": embedder.name,
-        "sha256": embedder.weights_sha256,
-        "dim": embedder.dim,
-        "max_tokens": embedder.max_tokens,
-    }
+def _model_info(embedder: Embedder) -> ModelInfo:
+    return ModelInfo(embedder.name, embedder.weights_sha256, embedder.dim, embedder.max_tokens)
 
 
 def _kept_ids(old: IndexData | None, keep: Sequence[str]) -> set[str]:
@@ -278,14 +272,14 @@ def _read_all(
             report.files.append(FileReport(f.key, "skipped", reason=str(e)))
             digest = digests.get(f.key)
             if e.lasting and digest:
-                new.skipped[f.key] = {"sha256": digest, "reason": str(e), "limits": _limits(settings)}
+                new.skipped[f.key] = SkippedEntry(digest, str(e), _limits(settings))
             continue
         try:
             reviews = parse_source(src)
             if not reviews:
                 reason = f"{shown_name(f.key)}: no text to index"
                 report.files.append(FileReport(f.key, "skipped", reason=reason))
-                new.skipped[f.key] = {"sha256": src.sha256, "reason": reason, "limits": _limits(settings)}
+                new.skipped[f.key] = SkippedEntry(src.sha256, reason, _limits(settings))
                 continue
             if new.embedder is None:
                 from rag.embed import load_embedder
@@ -356,7 +350,7 @@ def _carry_over(old: IndexData | None, keep: Sequence[str]) -> _Kept:
     )
 
 
-def _query_encoder(settings: Settings, model: dict[str, Any], rebuild: bool, progress: Progress | None) -> str:
+def _query_encoder(settings: Settings, model: ModelInfo | None, rebuild: bool, progress: Progress | None) -> str:
     """Make the model's ONNX query encoder once per model and cache folder: "onnxruntime", or why not.
 
     An existing one is trusted here (search checks it when it loads it); --rebuild checks it in full
@@ -364,7 +358,7 @@ def _query_encoder(settings: Settings, model: dict[str, Any], rebuild: bool, pro
     """
     from rag.embed_onnx import EncoderUnavailable, encoder_dir, export_or_explain, exported
 
-    sha = model.get("sha256")
+    sha = model.sha256 if model else None
     if not sha:
         return "pytorch (the model's weights have no checksum to file an ONNX export under)"
     if exported(encoder_dir(settings.cache, sha)) and not rebuild:

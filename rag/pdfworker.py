@@ -1,9 +1,13 @@
 """Child process that extracts a PDF's page texts with pypdf and prints them as JSON.
 
-Run as `python -m rag.pdfworker [--memory-mb N] FILE`. Stdout is one JSON object:
-`{"pages": [...]}` or `{"error": KIND, "detail": "..."}`, KIND one of "encrypted",
-"dependency", "memory", "corrupt". rag.sources turns these into user-facing messages;
-it also enforces the wall-clock timeout, since pypdf has had infinite loops.
+Run as `python -m rag.pdfworker [--memory-mb N] [--cpu-s N] [--parent-pid PID] FILE`. Stdout is one
+JSON object: `{"pages": [...]}` or `{"error": KIND, "detail": "..."}`, KIND one of "encrypted",
+"dependency", "memory", "corrupt". rag.sources turns these into user-facing messages; it also
+enforces the wall-clock timeout, since pypdf has had infinite loops.
+
+The worker never outlives its budget or its parent: it asks Linux to kill it when the parent dies
+(PR_SET_PDEATHSIG), exits at once if the parent is already gone, and limits its own CPU time, so a
+parent killed with SIGKILL cannot leave it spinning.
 """
 
 from __future__ import annotations
@@ -11,8 +15,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import signal
 import sys
 from typing import Any
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+EXIT_ORPHANED = 3  # the parent died before the worker could tie its life to it
 
 
 def _limit_memory(megabytes: int) -> None:
@@ -24,6 +33,28 @@ def _limit_memory(megabytes: int) -> None:
     limit = megabytes * 1024 * 1024
     with contextlib.suppress(ValueError, OSError):  # e.g. macOS refuses RLIMIT_AS; the timeout still applies
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _limit_cpu(seconds: int) -> None:
+    """SIGXCPU after `seconds` of CPU time, SIGKILL 5 s later: the end even if nobody is left to kill us."""
+    try:
+        import resource
+    except ImportError:
+        return
+    with contextlib.suppress(ValueError, OSError):  # a lower hard limit already set: that one holds
+        resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 5))
+
+
+def _die_with_parent(parent_pid: int) -> bool:
+    """Be killed when the parent dies; False if it already has (we were re-parented before asking)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    # Checked after prctl: a parent that dies from here on kills us; one that died before has orphaned us.
+    return os.getppid() == parent_pid
 
 
 def extract(path: str) -> dict[str, Any]:
@@ -50,16 +81,33 @@ def _first_line(exc: BaseException) -> str:
     return lines[0][:160] if lines else ""
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) == 3 and argv[0] == "--memory-mb":
-        _limit_memory(int(argv[1]))
+def _options(argv: list[str]) -> tuple[dict[str, int], str] | None:
+    """({option: value}, FILE) from `--memory-mb N --cpu-s N --parent-pid PID FILE`, or None if malformed."""
+    names = {"--memory-mb", "--cpu-s", "--parent-pid"}
+    options: dict[str, int] = {}
+    while len(argv) > 1 and argv[0] in names:
+        if not argv[1].isdigit():
+            return None
+        options[argv[0]] = int(argv[1])
         argv = argv[2:]
-    if len(argv) != 1:
-        print("usage: python -m rag.pdfworker [--memory-mb N] FILE", file=sys.stderr)
+    return (options, argv[0]) if len(argv) == 1 else None
+
+
+def main(argv: list[str]) -> int:
+    parsed = _options(argv)
+    if parsed is None:
+        print("usage: python -m rag.pdfworker [--memory-mb N] [--cpu-s N] [--parent-pid PID] FILE", file=sys.stderr)
         return 2
+    options, path = parsed
+    if "--parent-pid" in options and not _die_with_parent(options["--parent-pid"]):
+        return EXIT_ORPHANED
+    if "--cpu-s" in options:
+        _limit_cpu(options["--cpu-s"])
+    if "--memory-mb" in options:
+        _limit_memory(options["--memory-mb"])
     out, sys.stdout = sys.stdout, sys.stderr  # nothing but our JSON may reach stdout
     try:
-        result = extract(argv[0])
+        result = extract(path)
     except MemoryError:  # e.g. while importing pypdf under a tight limit
         result = {"error": "memory", "detail": ""}
     try:

@@ -167,10 +167,10 @@ class Retriever:
             if self._embedder is None:
                 from rag.embed import load_query_embedder
 
-                check_model(self.data.manifest, self.settings.model)
+                check_model(self.data.manifest.model, self.settings.model)
                 # The manifest already names the weights' hash; verifying again at every start costs time.
-                emb = load_query_embedder(self.settings, self.data.manifest["model"])
-                check_model(self.data.manifest, emb.name, emb.dim)
+                emb = load_query_embedder(self.settings, self.data.manifest.model)
+                check_model(self.data.manifest.model, emb.name, emb.dim)
                 self._embedder = emb
             return self._embedder
 
@@ -300,7 +300,7 @@ class Retriever:
         the candidates the index returns — or over the allowed rows when filters leave too few of those."""
         data, n_cand = self.data, self.settings.candidates
         n = len(data.chunks)
-        if data.manifest["faiss"]["type"] == "flat" or n <= n_cand:
+        if data.manifest.faiss_type == "flat" or n <= n_cand:
             return _top(self._dense(qv), n_cand, mask)
         _, idx = data.faiss_index.search(qv[None, :], min(n, n_cand * 4))
         rows = idx[0][idx[0] >= 0]

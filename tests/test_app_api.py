@@ -57,7 +57,7 @@ def write_questions(settings: Settings, path: Path) -> Path:
     """A three-question evaluation set drawn from the index itself: quick to score, valid whatever the parser does."""
     from rag.store import open_index
 
-    data = open_index(settings.index, verify=False)
+    data = open_index(settings.index)
     by_keyword: dict[str, list[str]] = {}
     for r in data.reviews.values():
         for k in r.keywords:

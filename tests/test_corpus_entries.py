@@ -40,7 +40,7 @@ def test_symlinked_file_in_a_subfolder_and_a_symlinked_folder_ingest_twice(small
     # The linked folder leads to files already listed under their own folder: each file once.
     assert keys == {f"sub/{CUMBRIA}": "indexed", f"inner/{NSPCC}": "indexed"}
     data = open_index(settings.index)
-    assert set(data.manifest["sources"]) == {c.source for c in data.chunks} == set(keys)
+    assert set(data.manifest.sources) == {c.source for c in data.chunks} == set(keys)
 
     again = ingest(settings)  # this crashed with a KeyError when the manifest and chunks used different keys
     assert {f.status for f in again.files} == {"unchanged"} and not again.changed
@@ -119,7 +119,7 @@ def test_a_lasting_failure_is_remembered_until_the_file_changes(small_corpus: Pa
     bad.rename(small_corpus / "broken.txt")
     third = ingest(settings)
     assert {f.source: f.status for f in third.files}.get("broken.txt") == "indexed"
-    assert "broken.pdf" not in open_index(settings.index).manifest.get("skipped", {})
+    assert "broken.pdf" not in open_index(settings.index).manifest.skipped
 
 
 def test_an_unexpected_error_names_the_file_and_keeps_the_index(

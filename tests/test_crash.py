@@ -309,7 +309,7 @@ def test_kill_9_at_random_moments_leaves_old_or_new_generation(fake_model: str, 
 
 def _version(data: IndexData, name: str, versions: tuple[str, str]) -> int:
     """Which of the two versions of the changing file the generation holds."""
-    return 1 if data.manifest["sources"][name]["sha256"] == _sha(versions[1]) else 0
+    return 1 if data.manifest.sources[name].sha256 == _sha(versions[1]) else 0
 
 
 def _sha(text: str) -> str:

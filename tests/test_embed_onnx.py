@@ -17,6 +17,7 @@ from rag.embed_onnx import OnnxEncoder, encoder_dir, export
 from rag.ingest import ingest
 from rag.retrieve import Retriever
 from rag.settings import DEFAULT_MODEL_SHA256, Settings
+from rag.store import ModelInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,7 +78,7 @@ def test_a_damaged_encoder_is_ignored_and_pytorch_answers(
         (folder / "tokenizer.json").unlink()
     assert OnnxEncoder.load(folder) is None
     settings = Settings(cache=cache)
-    built = {"name": "all-MiniLM-L6-v2", "sha256": DEFAULT_MODEL_SHA256, "dim": 384}
+    built = ModelInfo("all-MiniLM-L6-v2", DEFAULT_MODEL_SHA256, 384, 256)
     assert isinstance(load_query_embedder(settings, built), SentenceTransformerEmbedder)
 
 

@@ -207,7 +207,7 @@ def test_ingest_of_a_corpus_of_broken_pdfs(tmp_path: Path) -> None:
     assert files["aes-open.pdf"]["status"] == "indexed"
     assert "password required" in files["rc4-locked.pdf"]["reason"]
     data = check_index(index)
-    assert data.manifest["counts"]["chunks"] == report["totals"]["chunks"]
+    assert data.manifest.counts.chunks == report["totals"]["chunks"]
     indexed = sorted(n for n, f in files.items() if f["status"] == "indexed")
     reasons = Counter(skip_kind(f["reason"]) for f in files.values() if f["status"] == "skipped")
     print(

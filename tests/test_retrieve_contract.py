@@ -31,17 +31,19 @@ def pair(built_index: Settings, tmp_path_factory: pytest.TempPathFactory) -> tup
     dest = tmp_path_factory.mktemp("hnsw") / "index"
     write_generation(
         dest,
-        {key: data.manifest[key] for key in ("model", "chunker", "sources", "skipped") if key in data.manifest},
+        data.manifest.model,
+        data.manifest.chunker,
         data.chunks,
         np.array(data.vectors),
         list(data.reviews.values()),
         list(data.sources.values()),
         1,
         np.array(data.sentence_vectors),
+        skipped=data.manifest.skipped,
     )
     flat = Retriever(replace(built_index, candidates=20))
     hnsw = Retriever(replace(built_index, index=dest, candidates=20))
-    assert flat.data.manifest["faiss"]["type"] == "flat" and hnsw.data.manifest["faiss"]["type"] == "hnsw"
+    assert flat.data.manifest.faiss_type == "flat" and hnsw.data.manifest.faiss_type == "hnsw"
     return flat, hnsw
 
 

@@ -110,10 +110,10 @@ class Library:
         if retriever is None:
             return None, f"**No index loaded.** {problem}"
         m = retriever.data.manifest
-        c = m["counts"]
+        c = m.counts
         return retriever, (
-            f"Index: **{c['reviews']} reviews** ({c['chunks']} excerpts) from {c['sources']} files · "
-            f"{m['generation']}, built {m['created'].replace('T', ' ').rstrip('Z')} UTC"
+            f"Index: **{c.reviews} reviews** ({c.chunks} excerpts) from {c.sources} files · "
+            f"{m.generation}, built {m.created.replace('T', ' ').rstrip('Z')} UTC"
         )
 
     def status(self) -> str:
