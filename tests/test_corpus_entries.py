@@ -13,7 +13,7 @@ from rag.cli import main
 from rag.ingest import FileReport, ingest, plan
 from rag.settings import Settings
 from rag.sources import CorpusFile, corpus_files, shown_name
-from rag.store import current_generation, open_index
+from rag.store import SkippedEntry, SourceEntry, current_generation, open_index
 
 CUMBRIA = "cumbria-lessons-from-scrs.txt"
 NSPCC = "nspcc-repository-march-2022.txt"
@@ -147,8 +147,8 @@ def _files(*keys: str) -> list[CorpusFile]:
 
 
 def test_plan_keeps_reads_removes_and_skips() -> None:
-    sources = {"a.txt": {"sha256": "1"}, "b.txt": {"sha256": "2"}, "gone.txt": {"sha256": "3"}}
-    skipped = {"bad.pdf": {"sha256": "9", "reason": "bad.pdf: corrupt", "limits": "L"}}
+    sources = {"a.txt": SourceEntry("1", 1, 1), "b.txt": SourceEntry("2", 1, 1), "gone.txt": SourceEntry("3", 1, 1)}
+    skipped = {"bad.pdf": SkippedEntry("9", "bad.pdf: corrupt", "L")}
     files = [*_files("a.txt", "b.txt", "c.txt", "bad.pdf"), CorpusFile("link.txt", Path("x"), "link.txt: loop")]
     digests = {"a.txt": "1", "b.txt": "changed", "c.txt": "5", "bad.pdf": "9"}
     p = plan(sources, skipped, files, digests, None, "L")

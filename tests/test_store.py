@@ -40,10 +40,10 @@ def test_manifest_keeps_skipped_files_and_hnsw_parameters(built_index: Settings)
 
     gen = live(built_index)
     raw = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
-    raw["skipped"] = {"scan.pdf": {"sha256": "ab" * 32, "reason": "scan.pdf: no extractable text"}}
+    raw["skipped"] = {"scan.pdf": {"sha256": "ab" * 32, "reason": "scan.pdf: no extractable text", "limits": "L"}}
     raw["faiss"] = {"type": "hnsw", "M": 32, "efConstruction": 80}
     manifest = Manifest.parse(raw, gen)
-    assert manifest.skipped == {"scan.pdf": SkippedEntry("ab" * 32, "scan.pdf: no extractable text")}
+    assert manifest.skipped == {"scan.pdf": SkippedEntry("ab" * 32, "scan.pdf: no extractable text", "L")}
     assert manifest.hnsw == HnswParams(m=32, ef_construction=80)
     assert Manifest.parse(manifest.to_json(), gen) == manifest
 
