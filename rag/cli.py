@@ -6,11 +6,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag.errors import RlaError
 from rag.models import SECTION_KINDS
 from rag.settings import Settings
+
+if TYPE_CHECKING:
+    from rag.retrieve import Filters
 
 EXAMPLES = """examples:
   rla ingest                                  build or update the index from ./corpus
@@ -61,7 +64,7 @@ def _llm(args: argparse.Namespace) -> Any:
     return load_llm()
 
 
-def _filters(args: argparse.Namespace) -> Any:
+def _filters(args: argparse.Namespace) -> Filters:
     from rag.retrieve import Filters
 
     return Filters.parse({name: getattr(args, f"filter_{name}") for name, _, _ in FILTER_OPTIONS})

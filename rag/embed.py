@@ -71,8 +71,8 @@ class SentenceTransformerEmbedder:
     dim: int
     weights_sha256: str | None
     max_tokens: int
-    _model: object
-    _tokenizer: object
+    _model: Any  # a SentenceTransformer (typed loosely: torch is imported only when loading)
+    _tokenizer: Any
 
     @classmethod
     def load(cls, model: str = DEFAULT_MODEL, verify: bool = True) -> SentenceTransformerEmbedder:
@@ -117,7 +117,7 @@ class SentenceTransformerEmbedder:
     def embed_batch(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vecs = self._model.encode(  # type: ignore[attr-defined]
+        vecs = self._model.encode(
             texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
         return np.asarray(vecs, dtype=np.float32)
@@ -127,7 +127,7 @@ class SentenceTransformerEmbedder:
 
     def fits(self, text: str) -> bool:
         """True when the model sees the whole text (its tokenizer, special tokens included)."""
-        n = len(self._tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])  # type: ignore[operator]
+        n = len(self._tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
         return n <= self.max_tokens
 
 

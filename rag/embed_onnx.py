@@ -17,11 +17,14 @@ import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rag.store import sha256_file
+
+if TYPE_CHECKING:
+    from rag.embed import SentenceTransformerEmbedder
 
 # Texts of different lengths, one with padding in its batch: a graph that mishandles any of them fails.
 PROBES = (
@@ -147,7 +150,7 @@ class OnnxEncoder:
         return np.concatenate(out).astype(np.float32)
 
 
-def export(embedder: Any, cache: Path) -> Path | None:
+def export(embedder: SentenceTransformerEmbedder, cache: Path) -> Path | None:
     """Write the ONNX encoder of a loaded sentence-transformers embedder; None when it cannot match it."""
     try:
         return export_or_explain(embedder, cache)
@@ -155,7 +158,7 @@ def export(embedder: Any, cache: Path) -> Path | None:
         return None
 
 
-def export_or_explain(embedder: Any, cache: Path) -> Path:
+def export_or_explain(embedder: SentenceTransformerEmbedder, cache: Path) -> Path:
     """Write the ONNX encoder of a loaded sentence-transformers embedder; raises EncoderUnavailable saying why not.
 
     Only models whose vectors are the mean of the transformer's token outputs, normalised (as the
@@ -177,7 +180,7 @@ def export_or_explain(embedder: Any, cache: Path) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _export(embedder: Any, folder: Path, tmp: Path) -> Path:
+def _export(embedder: SentenceTransformerEmbedder, folder: Path, tmp: Path) -> Path:
     import onnx  # noqa: F401  (torch's exporter needs it; without it there is nothing to do)
     import torch
 
