@@ -47,8 +47,8 @@ class Mentions:
     def __init__(self, folder: Path, n_chunks: int) -> None:
         terms = json.loads((folder / "terms.json").read_text(encoding="utf-8"))
         self._ids = {t: i for i, t in enumerate(terms)}
-        self._indptr = np.load(folder / "indptr.npy", allow_pickle=False)
-        self._rows = np.load(folder / "rows.npy", allow_pickle=False)
+        self._indptr = np.load(folder / "indptr.npy")  # allow_pickle is off by default
+        self._rows = np.load(folder / "rows.npy")
         self.n = n_chunks
         if len(self._indptr) != len(terms) + 1 or (len(self._rows) and int(self._rows.max()) >= n_chunks):
             raise ValueError("mention postings do not match the chunks")

@@ -156,7 +156,7 @@ def test_reviews_table_filters_and_shows_a_record(page, app: AppServer) -> None:
 
     from rag.store import open_index
 
-    reviews = open_index(app.index, verify=False).reviews.values()
+    reviews = open_index(app.index).reviews.values()
     keywords = Counter(k for r in reviews if r.area == "Birmingham" for k in r.keywords)
     (top, n), *_ = sorted(keywords.items(), key=lambda kv: (-kv[1], kv[0].lower()))
     open_tab(page, "Reviews")
