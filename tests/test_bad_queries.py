@@ -211,3 +211,20 @@ def test_model_mismatch_in_the_library(built_index: Settings) -> None:
         IndexMismatch, match=rf"built with all-MiniLM-L6-v2 \(384-d\) but settings ask for {OTHER_MODEL}"
     ):
         open_index(built_index.index, model_name=OTHER_MODEL)
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ('{"id": "a", "question": "fathers"}\n{"id": "b", "question": \n', "line 2: not a valid question"),
+        ('{"id": "a"}\n', 'line 1: not a valid question (missing field \'question\')'),
+        ("[1, 2]\n", "line 1: not a valid question (not a JSON object)"),
+        ("\n\n", "has no questions"),
+    ],
+)
+def test_rla_eval_with_a_broken_questions_file_is_one_line(
+    built_index: Settings, tmp_path: Path, content: str, fragment: str
+) -> None:
+    path = tmp_path / "questions.jsonl"
+    path.write_text(content, encoding="utf-8")
+    check_one_line_error(rla("eval", "--questions", path, "--mode", "bm25", index=built_index.index), fragment)
