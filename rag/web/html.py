@@ -47,13 +47,18 @@ a.rla-cite:hover, a.rla-cite:focus { text-decoration: underline; }
 #eval-questions table { min-width: 720px; }
 #ingest-table table { min-width: 560px; }
 .rla-answer, .rla-record, .rla-scroll { overflow-wrap: break-word; }
+.rla-cards { display: none; }
+.rla-card { border-bottom: 1px solid var(--border-color-primary); padding: 0.45rem 0.1rem; }
 @media (max-width: 700px) {
-  body.rla-sheet #ask-record, body.rla-sheet #ledger-record {
-    position: fixed; left: 0; right: 0; bottom: 0; max-height: 72vh; overflow-y: auto; z-index: 1000;
+  /* On a phone the Reviews table becomes cards, and an opened passage or record slides up as a sheet. */
+  #reviews-table { display: none !important; }
+  .rla-cards { display: block; max-height: 70vh; overflow-y: auto; }
+  .rla-sheet-open {
+    position: fixed !important; left: 0; right: 0; bottom: 0; max-height: 72vh; overflow-y: auto; z-index: 1000;
     background: var(--background-fill-primary, #fff); box-shadow: 0 -6px 24px rgba(0, 0, 0, 0.25);
     border-radius: 12px 12px 0 0; padding: 0.5rem 0.75rem 1rem; }
-  body.rla-sheet #ask-record .rla-scroll, body.rla-sheet #ledger-record .rla-scroll { max-height: none; border: 0; }
-  body.rla-sheet .rla-sheet-close { display: block; margin-left: auto; }
+  .rla-sheet-open .rla-scroll { max-height: none; border: 0; }
+  .rla-sheet-open .rla-sheet-close { display: block; margin-left: auto; }
 }
 """
 
@@ -61,7 +66,8 @@ a.rla-cite:hover, a.rla-cite:focus { text-decoration: underline; }
 # the passage in its whole review: beside the answer on a wide screen, as a sheet from the bottom on a phone.
 HEAD = """<script>
 document.addEventListener('click', (e) => {
-  if (e.target.closest('.rla-sheet-close')) { document.body.classList.remove('rla-sheet'); return; }
+  const close = e.target.closest('.rla-sheet-close');
+  if (close) { close.closest('.rla-sheet-open')?.classList.remove('rla-sheet-open'); return; }
   const a = e.target.closest('a[data-cite]');
   if (!a) return;
   e.preventDefault();
@@ -69,19 +75,39 @@ document.addEventListener('click', (e) => {
   if (!box) return;
   box.value = a.dataset.cite + ':' + Date.now();  // a new value each time, so the same [n] opens again
   box.dispatchEvent(new Event('input', { bubbles: true }));
-  document.body.classList.add('rla-sheet');
+  document.querySelectorAll('.rla-sheet-open').forEach((el) => el.classList.remove('rla-sheet-open'));
+  document.getElementById(a.dataset.sheet)?.classList.add('rla-sheet-open');
 });
 </script>"""
 
 SHEET_CLOSE = "<button type='button' class='rla-sheet-close' aria-label='Close'>Close ✕</button>"
 
 
-def cite_link(n: int, picker: str = "cite-open") -> str:
-    """A clickable [n] that opens citation n (see HEAD)."""
+def cite_link(n: int, picker: str = "cite-open", sheet: str = "ask-record") -> str:
+    """A clickable [n] that opens citation n in the record `sheet` (see HEAD)."""
     return (
         f"<a class='rla-cite' href='#' role='button' data-cite='{int(n)}' data-picker='{esc(picker)}' "
-        f"title='Open the quoted passage in its review'>[{int(n)}]</a>"
+        f"data-sheet='{esc(sheet)}' title='Open the quoted passage in its review'>[{int(n)}]</a>"
     )
+
+
+def review_cards_html(reviews: list[Review], limit: int = 300) -> str:
+    """The Reviews listing as cards, shown instead of the table on a narrow screen; a title opens the record."""
+    cards = []
+    for r in reviews[:limit]:
+        meta = " · ".join(x for x in (str(r.year or ""), r.area, r.type or "") if x)
+        kw = ", ".join(one_line(k) for k in r.keywords[:6])
+        cards.append(
+            f"<div class='rla-card'><a href='#' class='rla-open' data-cite='{esc(r.id)}' data-picker='review-open' "
+            f"data-sheet='review-record'><strong>{esc(r.title)}</strong></a>"
+            f"<div class='rla-meta'>{esc(meta)}</div>"
+            + (f"<div class='rla-meta'>{esc(kw)}</div>" if kw else "")
+            + "</div>"
+        )
+    more = (
+        f"<p class='rla-meta'>… and {len(reviews) - limit} more; narrow the list.</p>" if len(reviews) > limit else ""
+    )
+    return "<div class='rla-cards' id='reviews-cards'>" + "".join(cards) + more + "</div>"
 
 
 def esc(text: str) -> str:
@@ -231,7 +257,7 @@ def ledger_html(led: Any) -> str:
         parts.append(
             f"<li><strong>{esc(e.title)}</strong>, {meta} "
             f"<span class='rla-meta'>({esc(location(c.source, c.page))})</span>"
-            f"<br>“{esc(one_line(c.text))}” {cite_link(i, 'ledger-open')}</li>"
+            f"<br>“{esc(one_line(c.text))}” {cite_link(i, 'ledger-open', 'ledger-record')}</li>"
         )
     parts.append("</ol>")
     return "".join(parts)

@@ -25,6 +25,7 @@ from rag.web.html import (
     ledger_html,
     one_line,
     record_html,
+    review_cards_html,
     scroll,
 )
 from rag.web.inputs import ASK_CONCURRENCY, FilterInputs, filter_inputs, parse_filters, shown
@@ -140,7 +141,7 @@ def ask_tab(lib: Library, scratch: Scratch) -> AskTab:
         return [*out, mode_value if mode_value in MODES else "hybrid"]
 
     with gr.Tab("Ask", id="ask"), gr.Row():
-        with gr.Column(scale=1, min_width=320):
+        with gr.Column(scale=1, min_width=300):
             question = gr.Textbox(
                 label="Question",
                 lines=2,
@@ -172,7 +173,7 @@ def ask_tab(lib: Library, scratch: Scratch) -> AskTab:
                 elem_id="answer-files",
             )
             gr.Examples([[q] for q in EXAMPLE_QUESTIONS], inputs=[question], label="Example questions")
-        with gr.Column(scale=1, min_width=320):
+        with gr.Column(scale=1, min_width=300):
             cite_pick = gr.Radio([], label="Open a citation", visible=False, elem_id="cite-pick")
             cite_open = gr.Textbox(visible="hidden", elem_id="cite-open")
             record_view = gr.HTML(HOW_IT_WORKS, elem_id="ask-record")
@@ -222,7 +223,7 @@ def reviews_tab(lib: Library) -> ReviewList:
         area: str | None,
         review_type: str | None,
         keyword: str | None,
-    ) -> tuple[pd.DataFrame, str, str]:
+    ) -> tuple[pd.DataFrame, str, str, str]:
         f = parse_filters(year_from, year_to, area, review_type, keyword)
         data = lib.current().data  # one snapshot for the table, its count and its facets
         needle = one_line(text or "").lower()
@@ -245,7 +246,8 @@ def reviews_tab(lib: Library) -> ReviewList:
             ],
             columns=REVIEW_COLUMNS,
         )
-        return table, f"**{len(reviews)}** of {len(data.reviews)} reviews", facets_html(reviews)
+        count = f"**{len(reviews)}** of {len(data.reviews)} reviews"
+        return table, count, facets_html(reviews), review_cards_html(reviews)
 
     @shown(lib.public)
     def show_review(evt: gr.SelectData) -> str:
@@ -254,34 +256,42 @@ def reviews_tab(lib: Library) -> ReviewList:
             return ""
         return record_html(lib.current().data, str(row[-1]))
 
+    @shown(lib.public)
+    def open_review(value: str | None) -> str:
+        review_id = (value or "").rsplit(":", 1)[0]
+        return SHEET_CLOSE + record_html(lib.current().data, review_id) if review_id else ""
+
     with gr.Tab("Reviews", id="reviews"):
         with gr.Row():
             rv_text = gr.Textbox(label="Search titles, areas, keywords", elem_id="reviews-text", min_width=200, scale=2)
             rv_f = filter_inputs("reviews", section=False, one_row=True)
         rv_facets = gr.HTML(elem_id="reviews-facets")
         with gr.Row():
-            with gr.Column(scale=3, min_width=520):
+            with gr.Column(scale=3, min_width=300):
                 rv_count = gr.Markdown(elem_id="reviews-count")
+                rv_cards = gr.HTML(elem_id="reviews-cards-box")
                 rv_table = gr.Dataframe(
                     headers=REVIEW_COLUMNS,
                     interactive=False,
                     wrap=True,
                     max_height=440,
                     elem_id="reviews-table",
-                    column_widths=["22%", "7%", "13%", "14%", "26%", "18%"],
+                    column_widths=["24%", "8%", "15%", "14%", "22%", "17%"],
                 )
-            with gr.Column(scale=2, min_width=360):
+            with gr.Column(scale=2, min_width=300):
+                rv_open = gr.Textbox(visible="hidden", elem_id="review-open")
                 rv_record = gr.HTML(
                     scroll("<p class='rla-meta'>Choose a review in the table to read its whole record.</p>"),
                     elem_id="review-record",
                 )
 
-    rv_inputs = [rv_text, *rv_f.inputs]
-    rv_text.submit(list_reviews, rv_inputs, [rv_table, rv_count, rv_facets], api_visibility="private")
+    rv_inputs, rv_outputs = [rv_text, *rv_f.inputs], [rv_table, rv_count, rv_facets, rv_cards]
+    rv_text.submit(list_reviews, rv_inputs, rv_outputs, api_visibility="private")
     for comp in rv_f.inputs:
-        comp.change(list_reviews, rv_inputs, [rv_table, rv_count, rv_facets], api_visibility="private")
+        comp.change(list_reviews, rv_inputs, rv_outputs, api_visibility="private")
     rv_table.select(show_review, None, rv_record, api_visibility="private")
-    return ReviewList(list_reviews, rv_inputs, [rv_table, rv_count, rv_facets], rv_f)
+    rv_open.input(open_review, rv_open, rv_record, api_visibility="private")
+    return ReviewList(list_reviews, rv_inputs, rv_outputs, rv_f)
 
 
 def count_axis(counts: list[int]) -> list[float]:
@@ -360,7 +370,7 @@ def ledger_tab(lib: Library, scratch: Scratch) -> FilterInputs:
                 visible=False,
                 elem_id="ledger-files",
             )
-        with gr.Column(scale=3, min_width=320):
+        with gr.Column(scale=3, min_width=300):
             ledger_view = gr.HTML(
                 scroll(
                     "<p class='rla-meta'>Every review in the index that addresses the topic, with one excerpt each "
@@ -368,7 +378,7 @@ def ledger_tab(lib: Library, scratch: Scratch) -> FilterInputs:
                 ),
                 elem_id="ledger-list",
             )
-        with gr.Column(scale=3, min_width=320):
+        with gr.Column(scale=3, min_width=300):
             ledger_open = gr.Textbox(visible="hidden", elem_id="ledger-open")
             ledger_record = gr.HTML(elem_id="ledger-record")
             entries = gr.State([])
@@ -428,7 +438,7 @@ def briefing_tab(lib: Library, scratch: Scratch) -> FilterInputs:
                 elem_id="brief-missing",
             )
         with gr.Row():
-            with gr.Column(scale=2, min_width=360):
+            with gr.Column(scale=2, min_width=300):
                 brief_topic = gr.Textbox(
                     label="Topic for the briefing",
                     placeholder="e.g. professional curiosity",
@@ -444,7 +454,7 @@ def briefing_tab(lib: Library, scratch: Scratch) -> FilterInputs:
                     visible=False,
                     elem_id="brief-files",
                 )
-            with gr.Column(scale=3, min_width=420):
+            with gr.Column(scale=3, min_width=300):
                 brief_view = gr.Markdown(
                     BRIEF_INTRO,
                     elem_id="brief-view",
