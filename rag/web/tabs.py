@@ -196,7 +196,7 @@ def ask_tab(lib: Library, scratch: Scratch) -> AskTab:
     cite_pick.change(open_citation, [cite_pick, answer_data], record_view, **private).then(
         None, js=_to_mark("ask-record")
     )
-    cite_open.input(open_citation, [cite_open, answer_data], record_view, **private).then(
+    cite_open.change(open_citation, [cite_open, answer_data], record_view, **private).then(
         None, js=_to_mark("ask-record")
     )
     return AskTab(ask_f, from_url, [question, *ask_f.inputs, mode], ask, ask_inputs, answer_data, show)
@@ -290,7 +290,7 @@ def reviews_tab(lib: Library) -> ReviewList:
     for comp in rv_f.inputs:
         comp.change(list_reviews, rv_inputs, rv_outputs, api_visibility="private")
     rv_table.select(show_review, None, rv_record, api_visibility="private")
-    rv_open.input(open_review, rv_open, rv_record, api_visibility="private")
+    rv_open.change(open_review, rv_open, rv_record, api_visibility="private")
     return ReviewList(list_reviews, rv_inputs, rv_outputs, rv_f)
 
 
@@ -390,7 +390,7 @@ def ledger_tab(lib: Library, scratch: Scratch) -> FilterInputs:
         trigger(clear, None, [*shown_outputs, ledger_record], queue=False, show_progress="hidden", **private).then(
             show_ledger, led_inputs, shown_outputs, **private
         )
-    ledger_open.input(open_entry, [ledger_open, entries], ledger_record, **private).then(
+    ledger_open.change(open_entry, [ledger_open, entries], ledger_record, **private).then(
         None, js=_to_mark("ledger-record")
     )
     return led_f
