@@ -169,7 +169,7 @@ def test_on_a_phone_a_citation_opens_as_a_sheet_over_the_answer(phone) -> None: 
     assert phone.evaluate("getComputedStyle(document.querySelector('#ask-record')).position") == "fixed"
     phone.wait_for_function(
         """() => { const r = document.querySelector('#ask-record mark').getBoundingClientRect();
-                   return r.top >= 0 && r.bottom <= innerHeight; }"""
+                   return r.top >= 0 && r.top < innerHeight; }"""
     )
     shot(phone, "phone-ask-citation")
     phone.click("#ask-record .rla-sheet-close")

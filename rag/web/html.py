@@ -54,7 +54,8 @@ a.rla-cite:hover, a.rla-cite:focus { text-decoration: underline; }
   #reviews-table { display: none !important; }
   .rla-cards { display: block; max-height: 70vh; overflow-y: auto; }
   .rla-sheet-open {
-    position: fixed !important; left: 0; right: 0; bottom: 0; max-height: 72vh; overflow-y: auto; z-index: 1000;
+    position: fixed !important; left: 0; right: 0; bottom: 0; z-index: 1000;
+    max-height: 72vh; overflow-y: auto !important;
     background: var(--background-fill-primary, #fff); box-shadow: 0 -6px 24px rgba(0, 0, 0, 0.25);
     border-radius: 12px 12px 0 0; padding: 0.5rem 0.75rem 1rem; }
   .rla-sheet-open .rla-scroll { max-height: none; border: 0; }
@@ -76,7 +77,18 @@ document.addEventListener('click', (e) => {
   box.value = a.dataset.cite + ':' + Date.now();  // a new value each time, so the same [n] opens again
   box.dispatchEvent(new Event('input', { bubbles: true }));
   document.querySelectorAll('.rla-sheet-open').forEach((el) => el.classList.remove('rla-sheet-open'));
-  document.getElementById(a.dataset.sheet)?.classList.add('rla-sheet-open');
+  const sheet = document.getElementById(a.dataset.sheet);
+  sheet?.classList.add('rla-sheet-open');
+  // Once the passage has arrived, bring the highlight into view (in the sheet on a phone, the panel on a laptop).
+  const old = sheet?.innerHTML;
+  let tries = 0;
+  const timer = setInterval(() => {
+    const mark = sheet?.querySelector('mark');
+    if ((mark && sheet.innerHTML !== old) || ++tries > 100) {
+      clearInterval(timer);
+      mark?.scrollIntoView({ block: 'center' });
+    }
+  }, 100);
 });
 </script>"""
 
