@@ -194,6 +194,7 @@ def test_copy_and_export_carry_the_references(page, app: AppServer, tmp_path: Pa
 
     ask(page, QUESTION)
     titles = [t.strip() for t in page.locator("#answer .rla-sources li strong").all_inner_texts()]
+    page.click("#ask-copy")  # open the accordion
     plain = page.input_value("#answer-text textarea")
     assert "References" in plain and all(t in plain for t in titles)
     assert "source file:" in plain and "[1]" in plain
@@ -414,8 +415,13 @@ OVERFLOW = "document.documentElement.scrollWidth <= innerWidth"
 # Each year cell of the Reviews table on one line: "2020", never "2 0 2 0" stacked in a narrow column.
 YEARS_ON_ONE_LINE = """() => Array.from(document.querySelectorAll('#reviews-table [data-testid$="-1"]'))
   .filter((cell) => /^cell-\\d+-1$/.test(cell.dataset.testid) && cell.innerText.trim()).slice(0, 20).every((cell) => {
-    const range = document.createRange(); range.selectNodeContents(cell);
-    const tops = new Set(Array.from(range.getClientRects()).filter((r) => r.width > 0).map((r) => Math.round(r.top)));
+    const walk = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    const tops = new Set();
+    for (let t = walk.nextNode(); t; t = walk.nextNode()) {
+      if (!t.textContent.trim()) continue;
+      const range = document.createRange(); range.selectNodeContents(t);
+      for (const r of range.getClientRects()) if (r.width > 0) tops.add(Math.round(r.top));
+    }
     return tops.size === 1; })"""
 
 
