@@ -118,3 +118,52 @@ def hits_text(query: str, hits: list[Hit]) -> str:
         lines.append(f"  {h.rank:>2}. [{h.score:.3f}] {h.chunk.citation_label}  ({h.chunk.review_id})")
         lines.append(textwrap.indent(textwrap.fill(" ".join(h.chunk.text.split()), 96), "      "))
     return "\n".join(lines)
+
+
+def reference_line(c: dict[str, Any]) -> str:
+    """One full reference for a cited passage: title, area, year, type, section, page and source file."""
+    parts = [str(c.get("title") or "Untitled review")]
+    for key in ("area", "year", "type"):
+        if c.get(key):
+            parts.append(str(c[key]))
+    where = f"section: {c['section']}" if c.get("section") else ""
+    if c.get("page"):
+        where += f"{', ' if where else ''}page {c['page']}"
+    if where:
+        parts.append(where)
+    parts.append(f"source file: {c.get('source', '')}")
+    return ". ".join(parts) + "."
+
+
+def answer_text(ans: dict[str, Any]) -> str:
+    """An answer (as Answer.to_dict gives it) as plain text, followed by its numbered references."""
+    lines = [f"Question: {ans.get('question', '')}", "", str(ans.get("answer", "")).strip()]
+    if ans.get("notice"):
+        lines += ["", str(ans["notice"])]
+    if ans.get("citations"):
+        lines += ["", "References"]
+        lines += [f"[{c['n']}] {reference_line(c)}" for c in ans["citations"]]
+    return "\n".join(lines) + "\n"
+
+
+def answer_markdown(ans: dict[str, Any]) -> str:
+    """The same as answer_text, as Markdown: a heading, the answer, and the references with their quotes."""
+    out = [f"# {_md(str(ans.get('question', '')))}", "", str(ans.get("answer", "")).strip(), ""]
+    if ans.get("notice"):
+        out += [f"> {_md(str(ans['notice']))}", ""]
+    if ans.get("citations"):
+        out += ["## References", ""]
+        for c in ans["citations"]:
+            out.append(f"{c['n']}. {_md(reference_line(c))}  ")
+            out.append(f"   > {_md(' '.join(str(c.get('quote', '')).split()))}")
+        out.append("")
+    return "\n".join(out)
+
+
+def ledger_references(entries: list[dict[str, Any]]) -> list[str]:
+    """Ledger entries (dicts with the Hit.to_dict fields) as numbered full references."""
+    return [f"[{i}] {reference_line(e)}" for i, e in enumerate(entries, 1)]
+
+
+def _md(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("*", "\\*").replace("_", "\\_").replace("#", "\\#")

@@ -215,12 +215,40 @@ def test_only_the_intended_endpoints_are_public(client) -> None:  # type: ignore
     named = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
     assert "/ask" in named
     assert named <= {"/ask", "/ledger", "/brief", "/evaluate", "/add_files", "/load_example"}
+    assert "/ask_1" not in named and "/ledger_1" not in named
 
 
 def test_ledger_endpoint_counts_reviews(client) -> None:  # type: ignore[no-untyped-def]
-    html, by_year, by_area = client.predict(topic="was not brought", api_name="/ledger")
-    assert "reviews</strong> address" in html
-    assert sum(row[1] for row in by_year["data"]) == sum(row[1] for row in by_area["data"]) > 0
+    led = client.predict(topic="was not brought", api_name="/ledger")
+    assert led["topic"] == "was not brought" and led["reviews"]
+    assert sum(led["by_year"].values()) == sum(led["by_area"].values()) == len(led["reviews"])
+    assert len({e["review_id"] for e in led["reviews"]}) == len(led["reviews"])  # one excerpt per review
+
+
+def test_api_parameters_are_typed_and_documented(client) -> None:  # type: ignore[no-untyped-def]
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    for name in ("/ask", "/ledger"):
+        params = {p["parameter_name"]: p for p in api[name]["parameters"]}
+        assert params["year_from"]["python_type"]["type"].replace(" ", "").count("int") == 1
+        assert "None" in params["year_from"]["python_type"]["type"]
+        assert params["area"]["python_type"]["type"] == "str"
+        assert "Literal['']" not in str(params)
+
+
+@pytest.mark.parametrize(
+    ("year_from", "message"), [("2030", "year_from must be a year from 1900 to"), (1850, "from 1900")]
+)
+def test_years_outside_1900_to_this_year_are_refused(client, year_from: object, message: str) -> None:  # type: ignore[no-untyped-def]
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError) as err:
+        client.predict(question=QUESTION, year_from=year_from, api_name="/ask")
+    assert message in str(err.value) and "Traceback" not in str(err.value)
+
+
+def test_a_plausible_year_with_no_review_says_no_review_matches(client) -> None:  # type: ignore[no-untyped-def]
+    ans = client.predict(question=QUESTION, year_from=1950, year_to=1951, api_name="/ask")
+    assert ans["abstained"] is True and "no review matches the filters" in ans["answer"]
 
 
 def test_without_an_index_the_app_starts_and_builds_one_from_the_corpus(built_index: Settings, tmp_path: Path) -> None:
@@ -243,3 +271,37 @@ def test_without_an_index_the_app_starts_and_builds_one_from_the_corpus(built_in
         ans = client.predict(question="What did reviews say about professional curiosity?", api_name="/ask")
         assert ans["citations"], ans["answer"]  # the new index is live
         assert {c["source"] for c in ans["citations"]} <= set(files)
+
+
+@pytest.mark.slow
+def test_sixteen_users_asking_at_once_are_answered_quickly(app: AppServer) -> None:
+    """16 simulated users, 5 questions each, over the plain HTTP API: every answer arrives; the latency is
+    printed (p95 target 0.5 s on 2 quiet cores; a loaded machine is slower, so only errors fail the test)."""
+    import asyncio
+    import statistics
+
+    import httpx
+
+    questions = [QUESTION, FILTERED_QUESTION, "What did reviews say about professional curiosity?"]
+
+    async def one(c: httpx.AsyncClient, q: str) -> float:
+        t = time.perf_counter()
+        r = await c.post(f"{app.url}gradio_api/call/ask", json={"data": [q, None, None, "", "", "", "", "hybrid"]})
+        event = r.json()["event_id"]
+        body = (await c.get(f"{app.url}gradio_api/call/ask/{event}")).text
+        assert "event: complete" in body and '"citations"' in body, body[:300]
+        return time.perf_counter() - t
+
+    async def run() -> list[float]:
+        async with httpx.AsyncClient(timeout=60) as c:
+            await one(c, QUESTION)
+
+            async def user(i: int) -> list[float]:
+                return [await one(c, questions[(i + j) % len(questions)]) for j in range(5)]
+
+            return [x for xs in await asyncio.gather(*(user(i) for i in range(16))) for x in xs]
+
+    lat = sorted(asyncio.run(run()))
+    p95 = lat[round(0.95 * (len(lat) - 1))]
+    print(f"16 users × 5: p50 {statistics.median(lat):.3f} s, p95 {p95:.3f} s, load {os.getloadavg()}")
+    assert len(lat) == 80

@@ -5,6 +5,7 @@ Screenshots of every tab go to tests/screenshots/ (git-ignored) for a person to 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 from collections.abc import Iterator
@@ -29,6 +30,8 @@ CHROMIUM_ARGS = [
 ]
 SHOTS = ROOT / "tests" / "screenshots"
 LAPTOP = {"width": 1366, "height": 768}
+PHONE = {"width": 390, "height": 844}
+TABS = ["Ask", "Reviews", "Ledger", "Briefing", "Evaluate", "Corpus"]
 SLOW_MS = 120_000  # model-backed actions on a small CI machine
 QUESTION = "What did reviews learn about fathers and men in the household?"
 FILTERED_QUESTION = "What did reviews find about neglect and parental substance misuse?"
@@ -67,14 +70,14 @@ def browser():  # type: ignore[no-untyped-def]
         b.close()
 
 
-@pytest.fixture()
-def page(browser, app: AppServer):  # type: ignore[no-untyped-def]
-    context = browser.new_context(viewport=LAPTOP)
+@contextlib.contextmanager
+def opened(browser, url: str, viewport: dict[str, int] = LAPTOP):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport=viewport)
     pg = context.new_page()
     pg.set_default_timeout(SLOW_MS)
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.goto(app.url)
+    pg.goto(url)
     pg.wait_for_selector("#question textarea")
     # Choices and the status line arrive with the page-load event.
     pg.wait_for_function("document.querySelector('#status')?.innerText.includes('reviews')")
@@ -83,13 +86,33 @@ def page(browser, app: AppServer):  # type: ignore[no-untyped-def]
     assert errors == [], f"JavaScript errors on the page: {errors}"
 
 
+@pytest.fixture()
+def page(browser, app: AppServer):  # type: ignore[no-untyped-def]
+    with opened(browser, app.url) as pg:
+        yield pg
+
+
+@pytest.fixture()
+def phone(browser, app: AppServer):  # type: ignore[no-untyped-def]
+    with opened(browser, app.url, PHONE) as pg:
+        yield pg
+
+
+SHOTS.mkdir(parents=True, exist_ok=True)
+
+
 def shot(pg, name: str) -> None:  # type: ignore[no-untyped-def]
-    SHOTS.mkdir(parents=True, exist_ok=True)
     pg.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
 def open_tab(pg, name: str) -> None:  # type: ignore[no-untyped-def]
-    pg.get_by_role("tab", name=name).click()
+    tab = pg.get_by_role("tab", name=name)
+    if tab.is_visible():
+        tab.click()
+        return
+    # On a narrow screen the tabs that do not fit sit behind gradio's "More tabs" menu.
+    pg.click("button[aria-label='More tabs']")
+    pg.locator("button", has_text=re.compile(f"^{name}$")).last.click()
 
 
 def choose(pg, elem_id: str, option: str) -> None:  # type: ignore[no-untyped-def]
@@ -106,23 +129,87 @@ def ask(pg, question: str) -> str:  # type: ignore[no-untyped-def]
     return str(pg.evaluate(js))
 
 
-def test_ask_shows_a_cited_answer_and_the_excerpt_highlighted_in_its_review(page) -> None:  # type: ignore[no-untyped-def]
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_clicking_1_in_the_answer_highlights_the_quoted_passage_in_its_review(page, app: AppServer) -> None:  # type: ignore[no-untyped-def]
+    from gradio_client import Client
+
     shot(page, "ask-empty")
     text = ask(page, QUESTION)
     assert "[1]" in text and "Sources" in text
     first_source = page.locator("#answer .rla-sources li strong").first.inner_text()
-    assert first_source.strip()
     shot(page, "ask-answer")
 
-    page.locator("#cite-pick label").first.click()
+    page.locator("#answer a.rla-cite[data-cite='1']").first.click()
     mark = page.locator("#ask-record mark")
     mark.wait_for()
-    quoted = " ".join(mark.inner_text().split())
-    answer_line = " ".join(page.locator("#answer li").first.inner_text().split())
-    assert quoted and quoted in answer_line  # the highlighted words are the cited sentence
-    assert first_source.strip() in page.inner_text("#ask-record")  # shown within its whole review record
-    assert "Citation [1] is highlighted" in page.inner_text("#ask-record")
+    assert mark.first.is_visible()
+    cite = Client(app.url, verbose=False).predict(question=QUESTION, api_name="/ask")["citations"][0]
+    assert _words(mark.inner_text()) == _words(cite["quote"])  # the highlighted words are the quote of [1]
+    record = page.inner_text("#ask-record")
+    assert first_source.strip() in record  # within its whole review record
+    assert f"Citation [1] ({cite['section']}) is highlighted" in record
+    # Another marker opens its own passage; the first again opens the first.
+    if page.locator("#answer a.rla-cite[data-cite='2']").count():
+        page.locator("#answer a.rla-cite[data-cite='2']").first.click()
+        page.wait_for_function("document.querySelector('#ask-record').innerText.includes('Citation [2]')")
+        page.locator("#answer a.rla-cite[data-cite='1']").first.click()
+        page.wait_for_function("document.querySelector('#ask-record').innerText.includes('Citation [1]')")
     shot(page, "ask-citation")
+
+
+def test_on_a_phone_a_citation_opens_as_a_sheet_over_the_answer(phone) -> None:  # type: ignore[no-untyped-def]
+    ask(phone, QUESTION)
+    phone.locator("#answer a.rla-cite[data-cite='1']").first.click()
+    phone.locator("#ask-record mark").wait_for()
+    box = phone.locator("#ask-record").bounding_box()
+    assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"] + 1  # in view
+    assert phone.evaluate("getComputedStyle(document.querySelector('#ask-record')).position") == "fixed"
+    phone.wait_for_function(
+        """() => { const r = document.querySelector('#ask-record mark').getBoundingClientRect();
+                   return r.top >= 0 && r.top < innerHeight; }"""
+    )
+    shot(phone, "phone-ask-citation")
+    phone.click("#ask-record .rla-sheet-close")
+    assert phone.evaluate("getComputedStyle(document.querySelector('#ask-record')).position") != "fixed"
+
+
+def test_a_shared_link_reproduces_the_answer_with_its_filters(page, browser, app: AppServer) -> None:  # type: ignore[no-untyped-def]
+    page.click("#ask-filters")
+    choose(page, "ask-section", "recommendations")
+    text = ask(page, FILTERED_QUESTION)
+    href = page.get_attribute("#share-link", "href")
+    assert href and "section=recommendations" in href and "q=" in href
+    with opened(browser, app.url + href.lstrip("/")) as shared:
+        shared.wait_for_function("document.querySelector('#answer .rla-answer')?.innerText.length > 0")
+        assert _words(shared.inner_text("#answer .rla-answer")) == _words(text)
+        assert shared.input_value("#question textarea") == FILTERED_QUESTION
+
+
+def test_copy_and_export_carry_the_references(page, app: AppServer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import docx
+    import httpx
+
+    ask(page, QUESTION)
+    titles = [t.strip() for t in page.locator("#answer .rla-sources li strong").all_inner_texts()]
+    page.click("#ask-copy")  # open the accordion
+    plain = page.input_value("#answer-text textarea")
+    assert "References" in plain and all(t in plain for t in titles)
+    assert "source file:" in plain and "[1]" in plain
+    page.locator("#answer-files").wait_for(state="visible")
+    links = page.eval_on_selector_all("#answer-files a[href]", "els => els.map(e => e.href)")
+    by_ext = {Path(link.split("?")[0]).suffix: link for link in links}
+    assert sorted(by_ext) == [".docx", ".md"]
+    md = httpx.get(by_ext[".md"], timeout=60).text
+    assert "## References" in md and all(t in md.replace("\\", "") for t in titles)
+    word = tmp_path / "answer.docx"
+    word.write_bytes(httpx.get(by_ext[".docx"], timeout=60).content)
+    paragraphs = [p.text for p in docx.Document(str(word)).paragraphs]
+    refs = paragraphs[paragraphs.index("References") + 1 :]
+    assert len(refs) == len(titles) and all(t in r for t, r in zip(titles, refs, strict=True))
+    assert all("source file: " in r for r in refs)
 
 
 def test_a_filter_changes_the_answer(page) -> None:  # type: ignore[no-untyped-def]
@@ -142,13 +229,25 @@ def test_an_off_topic_question_is_answered_with_an_abstention(page) -> None:  # 
     assert not page.locator("#cite-pick").is_visible()
 
 
-def test_an_empty_question_shows_a_message_not_a_traceback(page) -> None:  # type: ignore[no-untyped-def]
+def test_an_empty_question_clears_the_previous_answer_and_says_what_to_do(page) -> None:  # type: ignore[no-untyped-def]
+    ask(page, QUESTION)
     page.fill("#question textarea", "   ")
     page.click("#ask-btn")
     toast = page.locator("[data-testid=toast-body]").first
     toast.wait_for()
-    assert "the query is empty" in toast.inner_text()
+    assert "the query is empty" in toast.inner_text() and "type a question" in toast.inner_text()
     assert "Traceback" not in page.content()
+    page.wait_for_function("!document.querySelector('#answer .rla-answer')")
+    assert page.locator("#ask-record mark").count() == 0
+
+
+def test_an_empty_briefing_topic_asks_for_a_topic(page) -> None:  # type: ignore[no-untyped-def]
+    open_tab(page, "Briefing")
+    page.click("#brief-btn")
+    toast = page.locator("[data-testid=toast-body]").first
+    toast.wait_for()
+    assert "type a topic for the briefing" in toast.inner_text()
+    assert "question" not in toast.inner_text()
 
 
 def test_reviews_table_filters_and_shows_a_record(page, app: AppServer) -> None:  # type: ignore[no-untyped-def]
@@ -186,6 +285,18 @@ def test_ledger_lists_every_review_on_a_topic_with_charts(page) -> None:  # type
     n = int(re.search(r"(\d+) reviews", page.inner_text("#ledger-list")).group(1))  # type: ignore[union-attr]
     assert n >= 2 and page.locator("#ledger-list li").count() == n
     page.locator("#ledger-years canvas, #ledger-years svg").first.wait_for()
+    first = page.locator("#ledger-list li").first.inner_text()
+    page.locator("#ledger-list a.rla-cite[data-cite='1']").click()
+    mark = page.locator("#ledger-record mark")
+    mark.wait_for()
+    excerpt = first.split("“", 1)[1].rsplit("”", 1)[0]
+    assert _words(mark.inner_text()) == _words(excerpt)  # the entry's excerpt, highlighted in its review
+    assert "Entry [1]" in page.inner_text("#ledger-record")
+    page.locator("#ledger-files").wait_for(state="visible")
+    assert sorted(
+        Path(x.split("?")[0]).suffix
+        for x in page.eval_on_selector_all("#ledger-files a[href]", "els => els.map(e => e.href)")
+    ) == [".docx", ".md"]
     shot(page, "ledger")
 
 
@@ -232,6 +343,23 @@ def test_upload_ingest_then_ask_finds_the_new_review(page, app: AppServer, tmp_p
     text = ask(page, "What did the lollipop warden notice about the zebra-striped umbrella?")
     assert "Child Z" in text
     assert DISTINCTIVE in " ".join(text.split())
+
+
+def test_a_refused_upload_keeps_its_reason_in_the_per_file_table(page, app: AppServer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    copy = tmp_path / "same report again.txt"
+    copy.write_bytes((app.corpus / "nspcc-2018-learning-from-national-scrs.txt").read_bytes())
+    open_tab(page, "Corpus")
+    page.set_input_files("#corpus-files input[type=file]", str(copy))
+    page.locator("#corpus-files", has_text="same report again").wait_for()
+    page.click("#ingest-btn")
+    page.wait_for_function("document.querySelector('#ingest-table')?.innerText.includes('refused')")
+    table = _words(page.inner_text("#ingest-table"))
+    assert "same report again.txt" in table and "refused as a copy" in table
+    assert "Nothing was added" in page.inner_text("#ingest-summary")
+    assert not (app.corpus / "same-report-again.txt").exists()
+    page.wait_for_timeout(6000)  # after any toast would have gone, the reason is still in the table
+    assert "refused as a copy" in _words(page.inner_text("#ingest-table"))
+    shot(page, "corpus-refused")
 
 
 def test_evaluation_in_hybrid_mode_shows_the_metrics_table(page, app: AppServer) -> None:  # type: ignore[no-untyped-def]
@@ -281,3 +409,50 @@ def test_status_line_follows_an_ingest_from_the_command_line(page, app: AppServe
         "n => document.querySelector('#reviews-count').innerText.includes(`of ${n} reviews`)", arg=reviews
     )
     shot(page, "status-followed")
+
+
+OVERFLOW = "document.documentElement.scrollWidth <= innerWidth"
+# Each year cell of the Reviews table on one line: "2020", never "2 0 2 0" stacked in a narrow column.
+YEARS_ON_ONE_LINE = """() => Array.from(document.querySelectorAll('#reviews-table [data-testid$="-1"]'))
+  .filter((cell) => /^cell-\\d+-1$/.test(cell.dataset.testid) && cell.innerText.trim()).slice(0, 20).every((cell) => {
+    const walk = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    const tops = new Set();
+    for (let t = walk.nextNode(); t; t = walk.nextNode()) {
+      if (!t.textContent.trim()) continue;
+      const range = document.createRange(); range.selectNodeContents(t);
+      for (const r of range.getClientRects()) if (r.width > 0) tops.add(Math.round(r.top));
+    }
+    return tops.size === 1; })"""
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1366px", "390px"])
+def test_every_tab_reads_without_sideways_scrolling(browser, app: AppServer, viewport: dict[str, int]) -> None:  # type: ignore[no-untyped-def]
+    width = viewport["width"]
+    with opened(browser, app.url, viewport) as pg:
+        for tab in TABS:
+            open_tab(pg, tab)
+            if tab == "Reviews":
+                pg.wait_for_function("document.querySelector('#reviews-count')?.innerText.includes('of')")
+                if width > 700:
+                    pg.locator("#reviews-table [data-testid=cell-0-1]").wait_for()
+                    assert pg.evaluate(YEARS_ON_ONE_LINE), f"a year wraps inside its cell at {width}px"
+                else:  # on a phone the table is a list of cards, and a card opens its record as a sheet
+                    assert not pg.locator("#reviews-table").is_visible()
+                    card = pg.locator("#reviews-cards .rla-card a").first
+                    title = card.inner_text().strip()
+                    card.click()
+                    pg.wait_for_function(
+                        "t => document.querySelector('#review-record h3')?.innerText.trim() === t", arg=title
+                    )
+                    pg.screenshot(path=str(SHOTS / f"reviews-record-{width}.png"))
+                    pg.click("#review-record .rla-sheet-close")
+            if tab == "Ask":
+                ask(pg, QUESTION)
+            if tab == "Evaluate":
+                pg.click("#eval-btn")
+                pg.locator("#eval-files").wait_for(state="visible")
+                missed = pg.locator("#eval-questions th", has_text="missed").first.bounding_box()
+                assert missed is not None and missed["x"] + missed["width"] <= width, "the missed column is off-screen"
+            pg.wait_for_timeout(300)
+            assert pg.evaluate(OVERFLOW), f"{tab} scrolls sideways at {width}px"
+            pg.screenshot(path=str(SHOTS / f"{tab.lower()}-{width}.png"), full_page=True)

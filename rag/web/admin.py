@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
@@ -15,12 +17,12 @@ from rag.web.html import esc, uploads_html
 from rag.web.inputs import shown
 from rag.web.library import Library
 from rag.web.scratch import Scratch
-from rag.web.uploads import save_uploads
+from rag.web.uploads import Upload, save_uploads
 
 if TYPE_CHECKING:
     from gradio.events import Dependency
 
-EVAL_COLUMNS = ["id", "kind", "mode", "question", "gold", "missed", "abstained"]
+EVAL_COLUMNS = ["id", "mode", "missed", "question", "gold", "kind", "abstained"]
 INGEST_COLUMNS = ["file", "status", "reviews", "chunks", "reason"]
 
 
@@ -31,20 +33,32 @@ def evaluate_tab(lib: Library, scratch: Scratch) -> None:
     @shown(lib.public)
     def run_eval(
         mode: str = "hybrid",
+        own_set: str | None = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's idiom: it finds the tracker by this default)
     ) -> tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame, Any]:
-        """Score the evaluation set in one or all retrieval modes."""
+        """Score the evaluation set (or an uploaded one: .jsonl or .csv) in one or all retrieval modes."""
         import json
 
         from rag.evaluate import evaluate, load_questions, report_csv
+        from rag.web.questions import load_question_set
 
-        if not lib.questions.exists():
-            raise RlaError(f"no evaluation set at {lib.questions}; start the app with --questions FILE")
         if mode not in (*MODES, "all"):
             raise RlaError(f"unknown mode {mode!r}; choose {', '.join(MODES)} or all")
         modes = list(MODES) if mode == "all" else [mode]
-        questions = load_questions(lib.questions)
         retriever = lib.current()
+        if own_set:
+            path = Path(own_set)
+            shown_name = re.sub(r"^[0-9a-f]{6,}[-_]", "", path.name)
+            try:
+                questions = load_question_set(path, shown_name, set(retriever.data.reviews))
+            finally:
+                scratch.discard(own_set)
+            set_name = shown_name
+        else:
+            if not lib.questions.exists():
+                raise RlaError(f"no evaluation set at {lib.questions}; upload one, or start the app with --questions")
+            questions = load_questions(lib.questions)
+            set_name = lib.questions.name
         progress((0, None), desc=f"Evaluating {len(questions)} questions in {', '.join(modes)} mode")
         report = evaluate(retriever, questions, modes)
         metrics = pd.DataFrame(
@@ -78,7 +92,7 @@ def evaluate_tab(lib: Library, scratch: Scratch) -> None:
             json.dumps(report.to_dict(), indent=1, ensure_ascii=False), encoding="utf-8"
         )
         (folder / f"{stem}.csv").write_text(report_csv(report), encoding="utf-8")
-        summary = f"Scored **{len(questions)} questions** from `{lib.questions.name}` in {', '.join(modes)} mode."
+        summary = f"Scored **{len(questions)} questions** from `{set_name}` in {', '.join(modes)} mode."
         files = [str(folder / f"{stem}.json"), str(folder / f"{stem}.csv")]
         return summary, metrics, chart, pd.DataFrame(rows, columns=EVAL_COLUMNS), gr.update(value=files, visible=True)
 
@@ -92,6 +106,13 @@ def evaluate_tab(lib: Library, scratch: Scratch) -> None:
                 scale=3,
             )
             eval_btn = gr.Button("Run evaluation", variant="primary", elem_id="eval-btn", scale=1)
+        eval_set = gr.File(
+            label="Your own questions (optional): .jsonl as eval/questions.jsonl, or .csv with columns "
+            "question, gold review ids, learning points (ids and points separated by ;)",
+            file_types=[".jsonl", ".csv"],
+            height=120,
+            elem_id="eval-set",
+        )
         with gr.Row():
             eval_summary = gr.Markdown(f"Evaluation set: `{lib.public(str(lib.questions))}`", elem_id="eval-summary")
             eval_files = gr.File(
@@ -127,11 +148,12 @@ def evaluate_tab(lib: Library, scratch: Scratch) -> None:
             wrap=True,
             max_height=360,
             elem_id="eval-questions",
+            column_widths=["7%", "9%", "18%", "34%", "18%", "7%", "7%"],
         )
 
     eval_btn.click(
         run_eval,
-        [eval_mode],
+        [eval_mode, eval_set],
         [eval_summary, eval_metrics, eval_chart, eval_questions, eval_files],
         api_name="evaluate",
         concurrency_id="heavy",
@@ -151,13 +173,7 @@ def corpus_tab(lib: Library, scratch: Scratch, status: gr.Markdown) -> Ingest:
     """Corpus: save uploaded review files into the corpus folder and bring the index up to date."""
     settings = lib.settings
 
-    @shown(lib.public)
-    def add_files(
-        files: list[str] | None,
-        rebuild: bool = False,
-        progress: gr.Progress = gr.Progress(),  # noqa: B008
-    ) -> tuple[str, pd.DataFrame, str]:
-        """Save uploaded review files into the corpus folder and bring the index up to date."""
+    def add(files: list[str] | None, rebuild: bool, progress: Any, all_refused_is_error: bool) -> tuple[Any, ...]:
         from rag.ingest import ingest
 
         if not lib.ingesting.acquire(blocking=False):
@@ -169,7 +185,11 @@ def corpus_tab(lib: Library, scratch: Scratch, status: gr.Markdown) -> Ingest:
                 for f in files or []:
                     scratch.discard(f)  # saved into the corpus or refused, the server's copy is done with
             if uploads and not any(u.saved for u in uploads):
-                raise RlaError("; ".join(u.reason for u in uploads))
+                if all_refused_is_error:
+                    raise RlaError("; ".join(u.reason for u in uploads))
+                # In the page, each refusal stays in the per-file table with its reason, not only in a message.
+                summary = f"{uploads_html(uploads)}<p><strong>Nothing was added</strong>; the index is unchanged.</p>"
+                return summary, pd.DataFrame(_refused_rows(uploads), columns=INGEST_COLUMNS), lib.status()
 
             def report_progress(stage: str, done: int, total: int) -> None:
                 progress((done, max(total, 1)), desc=stage)
@@ -179,11 +199,9 @@ def corpus_tab(lib: Library, scratch: Scratch, status: gr.Markdown) -> Ingest:
             served = lib.current().data.path.name  # the generation CURRENT names, whoever wrote it
         finally:
             lib.ingesting.release()
-        for u in uploads:
-            if u.saved is None:
-                gr.Warning(esc(u.reason))
         table = pd.DataFrame(
-            [
+            _refused_rows(uploads)
+            + [
                 {
                     "file": f.source,
                     "status": f.status,
@@ -209,6 +227,23 @@ def corpus_tab(lib: Library, scratch: Scratch, status: gr.Markdown) -> Ingest:
         )
         return summary, table, lib.status()
 
+    @shown(lib.public)
+    def add_files(
+        files: list[str] | None,
+        rebuild: bool = False,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008
+    ) -> tuple[str, pd.DataFrame, str]:
+        """Save uploaded review files into the corpus folder and bring the index up to date."""
+        return add(files, rebuild, progress, all_refused_is_error=True)
+
+    @shown(lib.public)
+    def add_files_in_page(
+        files: list[str] | None,
+        rebuild: bool = False,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008
+    ) -> tuple[str, pd.DataFrame, str]:
+        return add(files, rebuild, progress, all_refused_is_error=False)
+
     with gr.Tab("Corpus", id="corpus"):
         allowed = ", ".join(sorted(settings.allowed_suffixes))
         gr.Markdown(
@@ -218,7 +253,7 @@ def corpus_tab(lib: Library, scratch: Scratch, status: gr.Markdown) -> Ingest:
             "to date (only new or changed files are read and embedded)."
         )
         with gr.Row():
-            with gr.Column(scale=2, min_width=360):
+            with gr.Column(scale=2, min_width=300):
                 uploads = gr.File(
                     label="Review files",
                     file_count="multiple",
@@ -228,7 +263,7 @@ def corpus_tab(lib: Library, scratch: Scratch, status: gr.Markdown) -> Ingest:
                 )
                 rebuild = gr.Checkbox(label="Rebuild the whole index from scratch", value=False)
                 ingest_btn = gr.Button("Add files and update index", variant="primary", elem_id="ingest-btn")
-            with gr.Column(scale=3, min_width=420):
+            with gr.Column(scale=3, min_width=300):
                 ingest_summary = gr.HTML(elem_id="ingest-summary")
                 ingest_table = gr.Dataframe(
                     headers=INGEST_COLUMNS,
@@ -240,16 +275,23 @@ def corpus_tab(lib: Library, scratch: Scratch, status: gr.Markdown) -> Ingest:
                     column_widths=["38%", "13%", "11%", "10%", "28%"],
                 )
 
+    heavy: dict[str, Any] = {"concurrency_id": "heavy", "concurrency_limit": 1}
+    outputs = [ingest_summary, ingest_table, status]
+    # The API's /add_files refuses with an error when every file is refused; the page keeps the reasons in the table.
+    gr.Button(visible=False).click(add_files, [uploads, rebuild], outputs, api_name="add_files", **heavy)
     ingested = ingest_btn.click(
-        add_files,
-        [uploads, rebuild],
-        [ingest_summary, ingest_table, status],
-        api_name="add_files",
-        concurrency_id="heavy",
-        concurrency_limit=1,
-    )
+        lambda: ("", None), None, [ingest_summary, ingest_table], queue=False, api_visibility="private"
+    ).then(add_files_in_page, [uploads, rebuild], outputs, api_visibility="private", **heavy)
     return Ingest(ingested, uploads)
 
 
 def _round(v: float | None) -> float | None:
     return None if v is None or math.isnan(v) else round(float(v), 3)
+
+
+def _refused_rows(uploads: list[Upload]) -> list[dict[str, Any]]:
+    return [
+        {"file": u.name, "status": "refused", "reviews": 0, "chunks": 0, "reason": u.reason}
+        for u in uploads
+        if u.saved is None
+    ]

@@ -8,15 +8,19 @@ from typing import Any
 import gradio as gr
 
 from rag.settings import Settings
+from rag.web import api
 from rag.web.admin import corpus_tab, evaluate_tab
-from rag.web.html import CSS
+from rag.web.html import CSS, HEAD
 from rag.web.inputs import FilterInputs, filter_choices
 from rag.web.library import Library
 from rag.web.scratch import Scratch
 from rag.web.security import HostGuard
 from rag.web.tabs import ask_tab, briefing_tab, ledger_tab, reviews_tab
 
-FOLLOW_S = 10.0  # how often an open page asks whether the served index has changed
+FOLLOW_S = 10.0
+# Answers run side by side: the retriever is read-only once loaded and its caches are thread-safe. Heavy work
+# (ingest, evaluation) keeps its own limit of one.
+CONCURRENCY = 8  # how often an open page asks whether the served index has changed
 
 
 def build_app(lib: Library, scratch: Scratch, follow_s: float = FOLLOW_S) -> gr.Blocks:
@@ -38,15 +42,16 @@ def build_app(lib: Library, scratch: Scratch, follow_s: float = FOLLOW_S) -> gr.
             gr.Markdown("## rla · what did case reviews say about…?", scale=3)
             status = gr.Markdown(lib.status(), elem_classes=["rla-banner"], elem_id="status", scale=4)
 
+        api.register(lib)  # first, so that the typed endpoints own the names /ask and /ledger
         with gr.Tabs():
-            ask_f = ask_tab(lib)
+            ask = ask_tab(lib, scratch)
             reviews = reviews_tab(lib)
-            led_f = ledger_tab(lib)
+            led_f = ledger_tab(lib, scratch)
             brief_f = briefing_tab(lib, scratch)
             evaluate_tab(lib, scratch)
             ingest = corpus_tab(lib, scratch, status)
 
-        filter_sets += [ask_f, reviews.filters, led_f, brief_f]
+        filter_sets += [ask.filters, reviews.filters, led_f, brief_f]
         choice_outputs = [served, status] + [d for fs in filter_sets for d in fs.from_index.values()]
 
         def follow(shown: str | None, *listing: Any) -> list[Any]:
@@ -63,6 +68,10 @@ def build_app(lib: Library, scratch: Scratch, follow_s: float = FOLLOW_S) -> gr.
             reviews.fn, reviews.inputs, reviews.outputs, **private
         ).success(lambda: None, None, ingest.files, **private)
         demo.load(refresh, None, choice_outputs, **private).then(reviews.fn, reviews.inputs, reviews.outputs, **private)
+        # A shared link (?q=…&area=…): fill the question and filters from the address, then ask it.
+        demo.load(ask.from_url, None, ask.url_outputs, **private).success(
+            _ask_if_question(ask.ask), ask.ask_inputs, ask.answer_data, concurrency_id="ask", **private
+        ).success(**ask.show)
         gr.Timer(follow_s).tick(
             follow,
             [served, *reviews.inputs],
@@ -73,6 +82,13 @@ def build_app(lib: Library, scratch: Scratch, follow_s: float = FOLLOW_S) -> gr.
             **private,
         )
     return demo
+
+
+def _ask_if_question(ask: Any) -> Any:
+    def run(question: str, *rest: Any) -> Any:
+        return ask(question, *rest) if (question or "").strip() else gr.skip()
+
+    return run
 
 
 def mount_options(settings: Settings, host: str, port: int, auth: tuple[str, str] | None) -> dict[str, Any]:
@@ -92,6 +108,7 @@ def mount_options(settings: Settings, host: str, port: int, auth: tuple[str, str
         "ssr_mode": False,
         "show_error": False,
         "css": CSS,
+        "head": HEAD,
     }
 
 
@@ -110,7 +127,7 @@ def serve(
     from starlette.middleware.cors import CORSMiddleware
 
     demo = build_app(lib, scratch)
-    demo.queue(default_concurrency_limit=2)
+    demo.queue(default_concurrency_limit=CONCURRENCY)
     root = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     # With a CORSMiddleware on the parent, Gradio adds none of its own (it echoes any origin to a non-local
     # Host); this one allows no other origin to read responses.

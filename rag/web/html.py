@@ -33,7 +33,93 @@ CSS = """
 .rla-banner p { margin: 0; }
 .rla-facets { font-size: 0.88em; }
 .rla-facets span { display: inline-block; margin: 0 0.6rem 0.1rem 0; white-space: nowrap; }
+a.rla-cite { cursor: pointer; text-decoration: none; color: var(--link-text-color, #2563eb); }
+a.rla-cite:hover, a.rla-cite:focus { text-decoration: underline; }
+.rla-share { font-size: 0.92em; margin-top: 0.5rem; }
+.rla-sheet-close { display: none; }
+/* Tables wrap on word boundaries, never inside a word or a year; on a narrow screen a wide table scrolls
+   inside its own box, so the page itself never scrolls sideways. */
+.table-wrap, .table-container { overflow-x: auto; max-width: 100%; }
+#reviews-table td, #reviews-table th, #eval-questions td, #eval-questions th, #ingest-table td, #ingest-table th,
+#eval-metrics td, #eval-metrics th {
+  word-break: normal !important; overflow-wrap: normal !important; hyphens: manual; }
+#reviews-table table { min-width: 760px; }
+#eval-questions table { min-width: 720px; }
+#ingest-table table { min-width: 560px; }
+.rla-answer, .rla-record, .rla-scroll { overflow-wrap: break-word; }
+.rla-cards { display: none; }
+.rla-card { border-bottom: 1px solid var(--border-color-primary); padding: 0.45rem 0.1rem; }
+@media (max-width: 700px) {
+  /* On a phone the Reviews table becomes cards, and an opened passage or record slides up as a sheet. */
+  #reviews-table { display: none !important; }
+  .rla-cards { display: block; max-height: 70vh; overflow-y: auto; }
+  .rla-sheet-open {
+    position: fixed !important; left: 0; right: 0; bottom: 0; z-index: 1000;
+    max-height: 72vh; overflow-y: auto !important;
+    background: var(--background-fill-primary, #fff); box-shadow: 0 -6px 24px rgba(0, 0, 0, 0.25);
+    border-radius: 12px 12px 0 0; padding: 0.5rem 0.75rem 1rem; }
+  .rla-sheet-open .rla-scroll { max-height: none; border: 0; }
+  .rla-sheet-open .rla-sheet-close { display: block; margin-left: auto; }
+}
 """
+
+# Clicking a citation marker [n] (in an answer or a ledger) picks it in that tab's hidden chooser, which opens
+# the passage in its whole review: beside the answer on a wide screen, as a sheet from the bottom on a phone.
+HEAD = """<script>
+document.addEventListener('click', (e) => {
+  const close = e.target.closest('.rla-sheet-close');
+  if (close) { close.closest('.rla-sheet-open')?.classList.remove('rla-sheet-open'); return; }
+  const a = e.target.closest('a[data-cite]');
+  if (!a) return;
+  e.preventDefault();
+  const box = document.querySelector('#' + a.dataset.picker + ' textarea, #' + a.dataset.picker + ' input');
+  if (!box) return;
+  box.value = a.dataset.cite + ':' + Date.now();  // a new value each time, so the same [n] opens again
+  box.dispatchEvent(new Event('input', { bubbles: true }));
+  document.querySelectorAll('.rla-sheet-open').forEach((el) => el.classList.remove('rla-sheet-open'));
+  const sheet = document.getElementById(a.dataset.sheet);
+  sheet?.classList.add('rla-sheet-open');
+  // Once the passage has arrived, bring the highlight into view (in the sheet on a phone, the panel on a laptop).
+  const old = sheet?.innerHTML;
+  let tries = 0;
+  const timer = setInterval(() => {
+    const mark = sheet?.querySelector('mark');
+    if ((mark && sheet.innerHTML !== old) || ++tries > 100) {
+      clearInterval(timer);
+      mark?.scrollIntoView({ block: 'center' });
+    }
+  }, 100);
+});
+</script>"""
+
+SHEET_CLOSE = "<button type='button' class='rla-sheet-close' aria-label='Close'>Close ✕</button>"
+
+
+def cite_link(n: int, picker: str = "cite-open", sheet: str = "ask-record") -> str:
+    """A clickable [n] that opens citation n in the record `sheet` (see HEAD)."""
+    return (
+        f"<a class='rla-cite' href='#' role='button' data-cite='{int(n)}' data-picker='{esc(picker)}' "
+        f"data-sheet='{esc(sheet)}' title='Open the quoted passage in its review'>[{int(n)}]</a>"
+    )
+
+
+def review_cards_html(reviews: list[Review], limit: int = 300) -> str:
+    """The Reviews listing as cards, shown instead of the table on a narrow screen; a title opens the record."""
+    cards = []
+    for r in reviews[:limit]:
+        meta = " · ".join(x for x in (str(r.year or ""), r.area, r.type or "") if x)
+        kw = ", ".join(one_line(k) for k in r.keywords[:6])
+        cards.append(
+            f"<div class='rla-card'><a href='#' class='rla-open' data-cite='{esc(r.id)}' data-picker='review-open' "
+            f"data-sheet='review-record'><strong>{esc(r.title)}</strong></a>"
+            f"<div class='rla-meta'>{esc(meta)}</div>"
+            + (f"<div class='rla-meta'>{esc(kw)}</div>" if kw else "")
+            + "</div>"
+        )
+    more = (
+        f"<p class='rla-meta'>… and {len(reviews) - limit} more; narrow the list.</p>" if len(reviews) > limit else ""
+    )
+    return "<div class='rla-cards' id='reviews-cards'>" + "".join(cards) + more + "</div>"
 
 
 def esc(text: str) -> str:
@@ -76,7 +162,7 @@ def answer_html(ans: dict[str, Any]) -> str:
         if not line.strip():
             continue
         if line.startswith("- "):
-            body = re.sub(r"\[(\d+)\]$", r"<span class='rla-cite'>[\1]</span>", esc(line[2:]))
+            body = re.sub(r"\[(\d+)\]$", lambda m: cite_link(int(m.group(1))), esc(line[2:]))
             items.append(f"<li>{body}</li>")
             continue
         flush()
@@ -165,27 +251,43 @@ def citation_html(data: IndexData, ans: dict[str, Any], n: str | None) -> str:
         )
     page = src.page_at(start)
     where = f" on page {page}" if page else ""
-    note = f"Citation [{int(cite['n'])}] is highlighted below{where}."
+    note = f"Citation [{int(cite['n'])}] ({esc(cite['section'])}) is highlighted below{where}."
     return record_html(data, cite["review_id"], (start, end), note)
 
 
 def ledger_html(led: Any) -> str:
+    """A ledger: one excerpt per review, each numbered [n] to open it in its whole review."""
     if not led.entries:
         return f"<p>No review in the index addresses “{esc(led.topic)}”. Try other words, or widen the filters.</p>"
     parts = [
         f"<p><strong>{len(led.entries)} reviews</strong> address “{esc(led.topic)}” — one excerpt each, "
-        "closest first.</p><ol>"
+        "closest first. Choose [n] to read the excerpt in its whole review.</p><ol class='rla-answer'>"
     ]
-    for e in led.entries:
+    for i, e in enumerate(led.entries, 1):
         c = e.hit.chunk
         meta = ", ".join(esc(str(x)) for x in (e.year, e.area, c.section) if x)
         parts.append(
             f"<li><strong>{esc(e.title)}</strong>, {meta} "
             f"<span class='rla-meta'>({esc(location(c.source, c.page))})</span>"
-            f"<br>“{esc(one_line(c.text))}”</li>"
+            f"<br>“{esc(one_line(c.text))}” {cite_link(i, 'ledger-open', 'ledger-record')}</li>"
         )
     parts.append("</ol>")
     return "".join(parts)
+
+
+def excerpt_html(data: IndexData, entry: dict[str, Any], n: int) -> str:
+    """A ledger entry's excerpt highlighted in its whole review, or a note when the index has changed."""
+    start, end = int(entry["start"]), int(entry["end"])
+    src = data.sources.get(entry["source"])
+    if src is None or entry["review_id"] not in data.reviews or src.text[start:end] != entry["text"]:
+        return (
+            "<p class='rla-notice'>The index has changed since this ledger was made; run it again to see the "
+            f"excerpt in context.</p><blockquote>{esc(entry['text'])}</blockquote>"
+        )
+    page = src.page_at(start)
+    where = f" on page {page}" if page else ""
+    note = f"Entry [{n}] ({esc(entry['section'])}) is highlighted below{where}."
+    return record_html(data, entry["review_id"], (start, end), note)
 
 
 def facets_html(reviews: list[Review], limit: int = 24) -> str:

@@ -15,17 +15,20 @@ from rag.errors import RlaError
 from rag.retrieve import MODES, clean_query
 from rag.web.html import (
     HOW_IT_WORKS,
+    SHEET_CLOSE,
     answer_html,
     citation_choices,
     citation_html,
     esc,
+    excerpt_html,
     facets_html,
     ledger_html,
     one_line,
     record_html,
+    review_cards_html,
     scroll,
 )
-from rag.web.inputs import FilterInputs, filter_inputs, parse_filters, shown
+from rag.web.inputs import ASK_CONCURRENCY, FilterInputs, filter_inputs, parse_filters, shown
 from rag.web.library import Library
 from rag.web.scratch import Scratch
 
@@ -36,11 +39,40 @@ EXAMPLE_QUESTIONS = [
     "What do reviews say about children who were not brought to appointments?",
     "What did reviews find about neglect and parental substance misuse?",
 ]
+BRIEF_INTRO = "A briefing pack for trainers: what the reviews found and recommended on a topic, every point cited."
 REVIEW_COLUMNS = ["Title", "Year", "Area", "Type", "Keywords", "Id"]
 
 
-def ask_tab(lib: Library) -> FilterInputs:
-    """Ask: a question → an answer with numbered citations; a chosen citation opens in its whole review."""
+URL_KEYS = ("q", "year_from", "year_to", "area", "type", "keyword", "section", "mode")
+
+
+@dataclass(frozen=True)
+class AskTab:
+    """The Ask tab's filters, and its page-load event: a shared link (?q=…&area=…) asks its question."""
+
+    filters: FilterInputs
+    from_url: Callable[..., Any]
+    url_outputs: list[Any]
+    ask: Callable[..., Any]
+    ask_inputs: list[Any]
+    answer_data: Any
+    show: dict[str, Any]
+
+
+def share_link(question: str, values: list[Any], mode: str | None) -> str:
+    """A relative link (?q=…) that reproduces the question with its filters and mode."""
+    from urllib.parse import urlencode
+
+    pairs = {"q": question, **dict(zip(URL_KEYS[1:7], values, strict=True)), "mode": mode or "hybrid"}
+    kept = {k: str(v) for k, v in pairs.items() if v not in (None, "") and not (k == "mode" and v == "hybrid")}
+    return "?" + urlencode(kept)
+
+
+def ask_tab(lib: Library, scratch: Scratch) -> AskTab:
+    """Ask: a question → an answer whose [n] markers open the passage in its whole review; a link to share it,
+    the text to copy and .md/.docx files to keep."""
+    from rag.ui_text import answer_text
+    from rag.web.export import write_answer
 
     @shown(lib.public)
     def ask(
@@ -60,22 +92,56 @@ def ask_tab(lib: Library) -> FilterInputs:
         filters = parse_filters(year_from, year_to, area, review_type, keyword, section)
         return answer(lib.current(), q, filters=filters, mode=mode or None).to_dict()
 
+    def clear() -> tuple[Any, ...]:
+        """Before each question: the previous answer goes, so an error is never shown under a stale answer."""
+        return (
+            None,
+            "",
+            gr.update(choices=[], value=None, visible=False),
+            HOW_IT_WORKS,
+            "",
+            "",
+            gr.update(value=None, visible=False),
+        )
+
     @shown(lib.public)
-    def show_answer(ans: dict[str, Any] | None) -> tuple[str, Any, str]:
+    def show_answer(ans: dict[str, Any] | None, question: str, *rest: Any) -> tuple[Any, ...]:
         if not ans:
-            return "", gr.update(choices=[], value=None), ""
+            return "", gr.update(choices=[], value=None), "", "", "", gr.update(value=None, visible=False)
         choices = citation_choices(ans)
         hint = HOW_IT_WORKS if ans.get("abstained") else citation_html(lib.current().data, ans, None)
-        return answer_html(ans), gr.update(choices=choices, value=None, visible=bool(choices)), hint
+        link = share_link(question, list(rest[:-1]), rest[-1])
+        share = (
+            f"<p class='rla-share'><a id='share-link' href='{esc(link)}'>Link to this answer</a> "
+            "<span class='rla-meta'>(opens the same question with the same filters)</span></p>"
+        )
+        files = [str(f) for f in write_answer(ans, scratch.downloads("rla-answer-"))]
+        return (
+            answer_html(ans),
+            gr.update(choices=choices, value=None, visible=bool(choices)),
+            hint,
+            share,
+            answer_text(ans),
+            gr.update(value=files, visible=True),
+        )
 
     @shown(lib.public)
     def open_citation(n: str | None, ans: dict[str, Any] | None) -> str:
         if not ans or ans.get("abstained"):
             return ""
-        return citation_html(lib.current().data, ans, n)
+        return SHEET_CLOSE + citation_html(lib.current().data, ans, (n or "").split(":")[0] or None)
+
+    def from_url(request: gr.Request) -> list[Any]:
+        """The question, filters and mode named in the page's address, when a shared link opened it."""
+        params = dict(request.query_params) if request is not None else {}
+        if not params.get("q"):
+            return [gr.skip()] * len(URL_KEYS)
+        out: list[Any] = [params.get(k, "") for k in URL_KEYS[:7]]
+        mode_value = params.get("mode", "hybrid")
+        return [*out, mode_value if mode_value in MODES else "hybrid"]
 
     with gr.Tab("Ask", id="ask"), gr.Row():
-        with gr.Column(scale=1, min_width=420):
+        with gr.Column(scale=1, min_width=300):
             question = gr.Textbox(
                 label="Question",
                 lines=2,
@@ -89,9 +155,27 @@ def ask_tab(lib: Library) -> FilterInputs:
                 ask_f = filter_inputs("ask")
                 mode = gr.Radio(list(MODES), value="hybrid", label="Search mode", elem_id="ask-mode")
             answer_view = gr.HTML(elem_id="answer")
+            share_view = gr.HTML(elem_id="ask-share")
+            with gr.Accordion("Copy answer with references", open=False, elem_id="ask-copy"):
+                answer_plain = gr.Textbox(
+                    label="Answer with references (plain text)",
+                    lines=6,
+                    max_lines=14,
+                    interactive=False,
+                    buttons=["copy"],
+                    elem_id="answer-text",
+                )
+            answer_files = gr.File(
+                label="Keep this answer (Word, Markdown)",
+                file_count="multiple",
+                interactive=False,
+                visible=False,
+                elem_id="answer-files",
+            )
             gr.Examples([[q] for q in EXAMPLE_QUESTIONS], inputs=[question], label="Example questions")
-        with gr.Column(scale=1, min_width=420):
+        with gr.Column(scale=1, min_width=300):
             cite_pick = gr.Radio([], label="Open a citation", visible=False, elem_id="cite-pick")
+            cite_open = gr.Textbox(visible="hidden", elem_id="cite-open")
             record_view = gr.HTML(HOW_IT_WORKS, elem_id="ask-record")
             with gr.Accordion("Answer as data (JSON, as the /ask API returns it)", open=False):
                 answer_data = gr.JSON(elem_id="answer-json")
@@ -99,21 +183,23 @@ def ask_tab(lib: Library) -> FilterInputs:
     ask_inputs = [question, *ask_f.inputs, mode]
     show = {
         "fn": show_answer,
-        "inputs": answer_data,
-        "outputs": [answer_view, cite_pick, record_view],
+        "inputs": [answer_data, *ask_inputs],
+        "outputs": [answer_view, cite_pick, record_view, share_view, answer_plain, answer_files],
         "api_visibility": "private",
     }
-    ask_btn.click(ask, ask_inputs, answer_data, api_name="ask", concurrency_id="ask", concurrency_limit=4).success(
-        **show
+    cleared = [answer_data, answer_view, cite_pick, record_view, share_view, answer_plain, answer_files]
+    private: dict[str, Any] = {"api_visibility": "private"}
+    for trigger in (ask_btn.click, question.submit):
+        trigger(clear, None, cleared, queue=False, show_progress="hidden", **private).then(
+            ask, ask_inputs, answer_data, concurrency_id="ask", concurrency_limit=ASK_CONCURRENCY, **private
+        ).success(**show)
+    cite_pick.change(open_citation, [cite_pick, answer_data], record_view, **private).then(
+        None, js=_to_mark("ask-record")
     )
-    question.submit(
-        ask, ask_inputs, answer_data, api_visibility="private", concurrency_id="ask", concurrency_limit=4
-    ).success(**show)
-    cite_pick.change(open_citation, [cite_pick, answer_data], record_view, api_visibility="private").then(
-        None,
-        js="() => setTimeout(() => document.querySelector('#ask-record mark')?.scrollIntoView({block: 'center'}), 150)",
+    cite_open.change(open_citation, [cite_open, answer_data], record_view, **private).then(
+        None, js=_to_mark("ask-record")
     )
-    return ask_f
+    return AskTab(ask_f, from_url, [question, *ask_f.inputs, mode], ask, ask_inputs, answer_data, show)
 
 
 @dataclass(frozen=True)
@@ -137,7 +223,7 @@ def reviews_tab(lib: Library) -> ReviewList:
         area: str | None,
         review_type: str | None,
         keyword: str | None,
-    ) -> tuple[pd.DataFrame, str, str]:
+    ) -> tuple[pd.DataFrame, str, str, str]:
         f = parse_filters(year_from, year_to, area, review_type, keyword)
         data = lib.current().data  # one snapshot for the table, its count and its facets
         needle = one_line(text or "").lower()
@@ -160,7 +246,8 @@ def reviews_tab(lib: Library) -> ReviewList:
             ],
             columns=REVIEW_COLUMNS,
         )
-        return table, f"**{len(reviews)}** of {len(data.reviews)} reviews", facets_html(reviews)
+        count = f"**{len(reviews)}** of {len(data.reviews)} reviews"
+        return table, count, facets_html(reviews), review_cards_html(reviews)
 
     @shown(lib.public)
     def show_review(evt: gr.SelectData) -> str:
@@ -169,60 +256,89 @@ def reviews_tab(lib: Library) -> ReviewList:
             return ""
         return record_html(lib.current().data, str(row[-1]))
 
+    @shown(lib.public)
+    def open_review(value: str | None) -> str:
+        review_id = (value or "").rsplit(":", 1)[0]
+        return SHEET_CLOSE + record_html(lib.current().data, review_id) if review_id else ""
+
     with gr.Tab("Reviews", id="reviews"):
         with gr.Row():
             rv_text = gr.Textbox(label="Search titles, areas, keywords", elem_id="reviews-text", min_width=200, scale=2)
             rv_f = filter_inputs("reviews", section=False, one_row=True)
         rv_facets = gr.HTML(elem_id="reviews-facets")
         with gr.Row():
-            with gr.Column(scale=3, min_width=520):
+            with gr.Column(scale=3, min_width=300):
                 rv_count = gr.Markdown(elem_id="reviews-count")
+                rv_cards = gr.HTML(elem_id="reviews-cards-box")
                 rv_table = gr.Dataframe(
                     headers=REVIEW_COLUMNS,
                     interactive=False,
                     wrap=True,
                     max_height=440,
                     elem_id="reviews-table",
-                    column_widths=["22%", "7%", "13%", "14%", "26%", "18%"],
+                    column_widths=["24%", "8%", "15%", "14%", "22%", "17%"],
                 )
-            with gr.Column(scale=2, min_width=360):
+            with gr.Column(scale=2, min_width=300):
+                rv_open = gr.Textbox(visible="hidden", elem_id="review-open")
                 rv_record = gr.HTML(
                     scroll("<p class='rla-meta'>Choose a review in the table to read its whole record.</p>"),
                     elem_id="review-record",
                 )
 
-    rv_inputs = [rv_text, *rv_f.inputs]
-    rv_text.submit(list_reviews, rv_inputs, [rv_table, rv_count, rv_facets], api_visibility="private")
+    rv_inputs, rv_outputs = [rv_text, *rv_f.inputs], [rv_table, rv_count, rv_facets, rv_cards]
+    rv_text.submit(list_reviews, rv_inputs, rv_outputs, api_visibility="private")
     for comp in rv_f.inputs:
-        comp.change(list_reviews, rv_inputs, [rv_table, rv_count, rv_facets], api_visibility="private")
+        comp.change(list_reviews, rv_inputs, rv_outputs, api_visibility="private")
     rv_table.select(show_review, None, rv_record, api_visibility="private")
-    return ReviewList(list_reviews, rv_inputs, [rv_table, rv_count, rv_facets], rv_f)
+    rv_open.change(open_review, rv_open, rv_record, api_visibility="private")
+    return ReviewList(list_reviews, rv_inputs, rv_outputs, rv_f)
 
 
-def ledger_tab(lib: Library) -> FilterInputs:
-    """Ledger: every review that addresses a topic, one excerpt each, with counts by year and area."""
+def count_axis(counts: list[int]) -> list[float]:
+    """A y-axis range for counts whose ticks fall on whole numbers: with at least 0–5 the nice steps are 1, 2, 5…"""
+    return [0, float(max([5, *counts]))]
 
-    @shown(lib.public)
-    def run_ledger(
-        topic: str,
-        year_from: str | int | None = None,
-        year_to: str | int | None = None,
-        area: str | None = "",
-        review_type: str | None = "",
-        keyword: str | None = "",
-        section: str | None = "",
-    ) -> tuple[str, pd.DataFrame, pd.DataFrame]:
-        """Every review that addresses a topic, one excerpt each, counted by year and area."""
+
+def ledger_tab(lib: Library, scratch: Scratch) -> FilterInputs:
+    """Ledger: every review that addresses a topic, one excerpt each, with counts by year and area; each entry
+    opens in its whole review, and the ledger downloads as .md and .docx with its references."""
+    from rag.web.export import write_ledger
+
+    def _ledger(topic: str, *filter_values: Any) -> tuple[Any, ...]:
         from rag.ledger import ledger
 
-        filters = parse_filters(year_from, year_to, area, review_type, keyword, section)
+        if not (topic or "").strip():
+            raise RlaError('type a topic to find every review that addresses it, e.g. "was not brought"')
+        filters = parse_filters(*filter_values)
         led = ledger(lib.current(), clean_query(topic or ""), filters)
         by_year = pd.DataFrame({"year": list(led.by_year), "reviews": list(led.by_year.values())})
         by_area = pd.DataFrame({"area": list(led.by_area), "reviews": list(led.by_area.values())})
-        return scroll(ledger_html(led)), by_year, by_area
+        entries = [e.to_dict() for e in led.entries]
+        files = [str(f) for f in write_ledger(led.topic, entries, scratch.downloads("rla-ledger-"))] if entries else []
+        return (
+            scroll(ledger_html(led)),
+            gr.update(value=by_year, y_lim=count_axis(list(led.by_year.values()))),
+            gr.update(value=by_area, y_lim=count_axis(list(led.by_area.values()))),
+            entries,
+            gr.update(value=files or None, visible=bool(files)),
+        )
+
+    @shown(lib.public)
+    def show_ledger(topic: str, *filter_values: Any) -> tuple[Any, ...]:
+        return _ledger(topic, *filter_values)
+
+    def clear() -> tuple[Any, ...]:
+        return ("", None, None, [], gr.update(value=None, visible=False), "")
+
+    @shown(lib.public)
+    def open_entry(n: str | None, entries: list[dict[str, Any]] | None) -> str:
+        i = int((n or "0").split(":")[0] or 0)
+        if not entries or not 1 <= i <= len(entries):
+            return ""
+        return SHEET_CLOSE + excerpt_html(lib.current().data, entries[i - 1], i)
 
     with gr.Tab("Ledger", id="ledger"), gr.Row():
-        with gr.Column(scale=2, min_width=360):
+        with gr.Column(scale=2, min_width=300):
             topic = gr.Textbox(label="Topic", placeholder="e.g. was not brought", elem_id="ledger-topic")
             ledger_btn = gr.Button("Find every review", variant="primary", elem_id="ledger-btn")
             with gr.Accordion("Filters", open=False):
@@ -232,7 +348,8 @@ def ledger_tab(lib: Library) -> FilterInputs:
                 y="reviews",
                 title="Reviews by year",
                 height=200,
-                y_lim=[0, None],
+                y_lim=[0, 5],
+                y_axis_format="d",
                 elem_id="ledger-years",
             )
             area_plot = gr.BarPlot(
@@ -242,10 +359,18 @@ def ledger_tab(lib: Library) -> FilterInputs:
                 height=250,
                 sort="-y",
                 x_label_angle=-40,
-                y_lim=[0, None],
+                y_lim=[0, 5],
+                y_axis_format="d",
                 elem_id="ledger-areas",
             )
-        with gr.Column(scale=3, min_width=420):
+            ledger_files = gr.File(
+                label="Keep this ledger (Word, Markdown)",
+                file_count="multiple",
+                interactive=False,
+                visible=False,
+                elem_id="ledger-files",
+            )
+        with gr.Column(scale=3, min_width=300):
             ledger_view = gr.HTML(
                 scroll(
                     "<p class='rla-meta'>Every review in the index that addresses the topic, with one excerpt each "
@@ -253,10 +378,21 @@ def ledger_tab(lib: Library) -> FilterInputs:
                 ),
                 elem_id="ledger-list",
             )
+        with gr.Column(scale=3, min_width=300):
+            ledger_open = gr.Textbox(visible="hidden", elem_id="ledger-open")
+            ledger_record = gr.HTML(elem_id="ledger-record")
+            entries = gr.State([])
 
-    led_inputs, led_outputs = [topic, *led_f.inputs], [ledger_view, year_plot, area_plot]
-    ledger_btn.click(run_ledger, led_inputs, led_outputs, api_name="ledger")
-    topic.submit(run_ledger, led_inputs, led_outputs, api_visibility="private")
+    led_inputs = [topic, *led_f.inputs]
+    shown_outputs = [ledger_view, year_plot, area_plot, entries, ledger_files]
+    private: dict[str, Any] = {"api_visibility": "private"}
+    for trigger in (ledger_btn.click, topic.submit):
+        trigger(clear, None, [*shown_outputs, ledger_record], queue=False, show_progress="hidden", **private).then(
+            show_ledger, led_inputs, shown_outputs, **private
+        )
+    ledger_open.change(open_entry, [ledger_open, entries], ledger_record, **private).then(
+        None, js=_to_mark("ledger-record")
+    )
     return led_f
 
 
@@ -272,15 +408,20 @@ def briefing_tab(lib: Library, scratch: Scratch) -> FilterInputs:
         review_type: str | None = "",
         keyword: str | None = "",
         section: str | None = "",
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's idiom: it finds the tracker by this default)
     ) -> tuple[str, Any]:
         """A trainers' briefing pack on a topic, as Markdown, with .md/.html (and .docx) downloads."""
         if importlib.util.find_spec("rag.brief") is None:
             raise RlaError("briefings are not available in this build (the rag.brief package is missing)")
         from rag import brief as briefing
 
+        if not " ".join((topic or "").split()):
+            raise RlaError('type a topic for the briefing, e.g. "professional curiosity", then press Build briefing')
         topic = clean_query(topic or "")
         filters = parse_filters(year_from, year_to, area, review_type, keyword, section)
+        progress((0, 3), desc="Finding every review on the topic")
         pack = briefing.build_brief(lib.current(), topic, filters if filters.active() else None)
+        progress((2, 3), desc="Writing the Markdown, web page and Word files")
         folder = scratch.downloads("rla-brief-")
         files = [briefing.write_brief(pack, folder / f"{_slug(topic)}{ext}") for ext in (".md", ".html")]
         try:
@@ -297,7 +438,7 @@ def briefing_tab(lib: Library, scratch: Scratch) -> FilterInputs:
                 elem_id="brief-missing",
             )
         with gr.Row():
-            with gr.Column(scale=2, min_width=360):
+            with gr.Column(scale=2, min_width=300):
                 brief_topic = gr.Textbox(
                     label="Topic for the briefing",
                     placeholder="e.g. professional curiosity",
@@ -313,17 +454,29 @@ def briefing_tab(lib: Library, scratch: Scratch) -> FilterInputs:
                     visible=False,
                     elem_id="brief-files",
                 )
-            with gr.Column(scale=3, min_width=420):
+            with gr.Column(scale=3, min_width=300):
                 brief_view = gr.Markdown(
-                    "A briefing pack for trainers: what the reviews found and recommended on a topic, "
-                    "every point cited.",
+                    BRIEF_INTRO,
                     elem_id="brief-view",
                     max_height=600,
                 )
 
-    brief_btn.click(make_brief, [brief_topic, *brief_f.inputs], [brief_view, brief_files], api_name="brief")
+    brief_btn.click(
+        lambda: (BRIEF_INTRO, gr.update(value=None, visible=False)),
+        None,
+        [brief_view, brief_files],
+        queue=False,
+        show_progress="hidden",
+        api_visibility="private",
+    ).then(make_brief, [brief_topic, *brief_f.inputs], [brief_view, brief_files], api_name="brief")
     return brief_f
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "briefing"
+
+
+def _to_mark(elem_id: str) -> str:
+    """Browser code that scrolls the highlighted passage of a record into view once it has been drawn."""
+    scroll_js = f"document.querySelector('#{elem_id} mark')?.scrollIntoView({{block: 'center'}})"
+    return f"() => setTimeout(() => {scroll_js}, 150)"

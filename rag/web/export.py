@@ -1,0 +1,77 @@
+"""Answers and ledgers to keep: Markdown and Word files with full references, written into a download folder."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from rag.errors import RlaError
+from rag.ui_text import answer_markdown, reference_line
+
+
+def slug(text: str, default: str = "answer") -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or default
+
+
+def ledger_markdown(topic: str, entries: list[dict[str, Any]]) -> str:
+    """A ledger (entries as LedgerEntry.to_dict gives them) as Markdown: one excerpt per review, then references."""
+    out = [f"# Reviews that address “{topic}”", "", f"{len(entries)} reviews, one excerpt each, closest first.", ""]
+    for i, e in enumerate(entries, 1):
+        out.append(f"{i}. **{e['title']}** — “{' '.join(str(e['text']).split())}” [{i}]")
+    out += ["", "## References", ""]
+    out += [f"{i}. {reference_line(e)}" for i, e in enumerate(entries, 1)]
+    return "\n".join(out) + "\n"
+
+
+def _docx(title: str, body: list[tuple[str, str]], refs: list[str], path: Path) -> Path:
+    try:
+        import docx
+    except ImportError:
+        raise RlaError("Word export needs python-docx; install it with: pip install python-docx") from None
+    doc = docx.Document()
+    doc.add_heading(title, level=1)
+    for style, text in body:
+        if style == "bullet":
+            doc.add_paragraph(text, style="List Bullet")
+        elif style == "heading":
+            doc.add_heading(text, level=2)
+        else:
+            doc.add_paragraph(text)
+    if refs:
+        doc.add_heading("References", level=2)
+        for r in refs:
+            doc.add_paragraph(r)
+    doc.save(str(path))
+    return path
+
+
+def write_answer(ans: dict[str, Any], folder: Path) -> list[Path]:
+    """The answer as .md and .docx, each with its numbered references."""
+    stem = slug(str(ans.get("question", "")))
+    md = folder / f"{stem}.md"
+    md.write_text(answer_markdown(ans), encoding="utf-8")
+    body: list[tuple[str, str]] = []
+    for i, line in enumerate(str(ans.get("answer", "")).splitlines()):
+        if not line.strip():
+            continue
+        if line.startswith("- "):
+            body.append(("bullet", line[2:]))
+        else:
+            body.append(("text" if i == 0 else "heading", line))
+    if ans.get("notice"):
+        body.append(("text", str(ans["notice"])))
+    refs = [f"[{c['n']}] {reference_line(c)}" for c in ans.get("citations", [])]
+    return [md, _docx(str(ans.get("question", "Answer")), body, refs, folder / f"{stem}.docx")]
+
+
+def write_ledger(topic: str, entries: list[dict[str, Any]], folder: Path) -> list[Path]:
+    """The ledger as .md and .docx, each with its numbered references."""
+    stem = "ledger-" + slug(topic, "topic")
+    md = folder / f"{stem}.md"
+    md.write_text(ledger_markdown(topic, entries), encoding="utf-8")
+    body = [("bullet", f"{e['title']} — “{' '.join(str(e['text']).split())}” [{i}]") for i, e in enumerate(entries, 1)]
+    refs = [f"[{i}] {reference_line(e)}" for i, e in enumerate(entries, 1)]
+    title = f"Reviews that address “{topic}”"
+    intro = ("text", f"{len(entries)} reviews, one excerpt each.")
+    return [md, _docx(title, [intro, *body], refs, folder / f"{stem}.docx")]
