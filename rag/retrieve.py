@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import threading
 import unicodedata
 from collections import OrderedDict
@@ -22,6 +23,7 @@ from rag.store import IndexData, check_model, open_index
 
 MODES = ("dense", "bm25", "hybrid")
 MAX_QUERY_CHARS = 2000
+FIRST_YEAR = 1900
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,10 @@ class Filters:
                     out[key] = int(raw[key])
                 except (TypeError, ValueError):
                     raise QueryError(f"{key} must be a year such as 2017, not {raw[key]!r}") from None
+                # A year outside this range is a typo; one inside it with no review simply matches nothing.
+                this_year = datetime.date.today().year
+                if not FIRST_YEAR <= out[key] <= this_year:
+                    raise QueryError(f"{key} must be a year from {FIRST_YEAR} to {this_year}, not {out[key]}")
         if "year_from" in out and "year_to" in out and out["year_from"] > out["year_to"]:
             raise QueryError(f"year range {out['year_from']}–{out['year_to']} is empty; put the earlier year first")
         for key in ("area", "type", "keyword"):

@@ -228,3 +228,7 @@ def test_rla_eval_with_a_broken_questions_file_is_one_line(
     path = tmp_path / "questions.jsonl"
     path.write_text(content, encoding="utf-8")
     check_one_line_error(rla("eval", "--questions", path, "--mode", "bm25", index=built_index.index), fragment)
+
+
+def test_rla_search_refuses_a_year_outside_1900_to_this_year(built_index: Settings) -> None:
+    check_one_line_error(rla("search", "fathers", "--year-from", "2999", index=built_index.index), "year_from must be")

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import gradio as gr
 
-from rag.errors import QueryError, RlaError
+from rag.errors import RlaError
 from rag.models import SECTION_KINDS
 from rag.retrieve import Filters
 from rag.store import IndexData
@@ -22,7 +22,6 @@ from rag.web.html import one_line
 log = logging.getLogger("rla.web")
 
 ANY = ("Any", "")
-FIRST_YEAR = 1900
 # How many answers (and ledgers) run at once: the retriever is read-only once loaded and its caches are
 # thread-safe, but each answer holds the interpreter for most of its ~30 ms, so more threads only lengthen the tail.
 ASK_CONCURRENCY = int(os.environ.get("RLA_WEB_CONCURRENCY", "4"))
@@ -64,11 +63,8 @@ def parse_filters(
     keyword: str | None = None,
     section: str | None = None,
 ) -> Filters:
-    """Filters from the form or the API. Years must lie between 1900 and this year (a typo, refused); a year in
-    that range with no review simply matches nothing, and the answer says no review matches the filters."""
-    import datetime
-
-    filters = Filters.parse(
+    """Filters from the form or the API (Filters.parse checks them, as it does the CLI's)."""
+    return Filters.parse(
         {
             "year_from": year_from,
             "year_to": year_to,
@@ -78,12 +74,6 @@ def parse_filters(
             "section": section,
         }
     )
-    this_year = datetime.date.today().year
-    for key in ("year_from", "year_to"):
-        year = getattr(filters, key)
-        if year is not None and not FIRST_YEAR <= year <= this_year:
-            raise QueryError(f"{key} must be a year from {FIRST_YEAR} to {this_year}, not {year}")
-    return filters
 
 
 def filter_choices(data: IndexData | None) -> dict[str, list[tuple[str, str]]]:
