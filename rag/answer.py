@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rag.ledger import Coverage, coverage
 from rag.models import Answer, Citation, Hit, SectionKind
 from rag.retrieve import Filters, Retriever, Scored
 
@@ -32,26 +33,53 @@ def answer(
     scored = retriever.search_scored(
         question, k=k, mode=mode, filters=filters, per_review=retriever.settings.answer_per_review
     )
-    return answer_from(retriever, question, scored, k)
+    return answer_from(retriever, question, scored, k, filters)
 
 
-def answer_from(retriever: Retriever, question: str, scored: Scored, k: int = 6) -> Answer:
-    """The answer for hits already retrieved (the first k of them), abstaining as `settings` calibrates."""
+def answer_from(
+    retriever: Retriever, question: str, scored: Scored, k: int = 6, filters: Filters | None = None
+) -> Answer:
+    """The answer for hits already retrieved (the first k of them), abstaining when no review addresses
+    what the question names (`rag.ledger.coverage`), or, when it names nothing the ledger knows, when no
+    excerpt scores `settings.abstain_below`."""
     abstain_below, weak_below = retriever.settings.abstain_below, retriever.settings.weak_below
-    if not scored.hits or (scored.best < abstain_below and not scored.mentioned):
-        why = (
-            "no review matches the filters" if not scored.hits else "none of the indexed reviews appears to address it"
-        )
+    if not scored.hits:
+        return Answer(question, "No review matches the filters; widen them or remove some.", (), True)
+    cov = coverage(retriever, question, filters)
+    if cov.silent:
+        return Answer(question, _silent_text(cov), (), True)
+    # A question that names a covered theme in words the collection uses is answered however loosely its
+    # wording matches ("What role did the GP have?"); one that also asks about things no review mentions is not.
+    named_covered = bool(cov.asked and cov.ledger.entries and not cov.unknown)
+    if scored.best < abstain_below and not scored.mentioned and not named_covered:
+        unknown = f"; none mentions {_quoted(cov.unknown)}" if cov.unknown else ""
         text = (
-            f"The corpus does not answer this question: {why} (closest match {scored.best:.2f}, "
-            f"threshold {abstain_below:.2f}). Try other words, or widen the filters."
+            f"No review in this collection appears to address this question{unknown} "
+            f"(closest match {scored.best:.2f}, threshold {abstain_below:.2f}). Try other words, or widen the filters."
         )
         return Answer(question, text, (), True)
-    ans = _compose(question, pick_sentences(retriever, scored.hits[:k], scored.query_vector))
-    if scored.best < weak_below and not scored.mentioned:
-        notice = "the closest excerpts match this question only loosely; the reviews may not address it directly"
-        ans = Answer(ans.question, ans.text, ans.citations, False, notice)
+    ans = _compose(question, pick_sentences(retriever, scored.hits[:k], scored.query_vector), cov)
+    notices = [f"No review in this collection addresses {t}." for t in cov.uncovered]
+    if scored.best < weak_below and not scored.mentioned and not cov.ledger.entries:
+        notices.append(
+            "The closest excerpts match this question only loosely; the reviews may not address it directly."
+        )
+    if notices:
+        ans = Answer(ans.question, ans.text, ans.citations, False, " ".join(notices))
     return ans
+
+
+def _quoted(words: tuple[str, ...]) -> str:
+    shown = [f"“{w}”" for w in words[:4]]
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]
+
+
+def _silent_text(cov: Coverage) -> str:
+    lines = [f"No review in this collection addresses {', '.join(cov.uncovered)}."]
+    if cov.related:
+        lines += ["", "Related themes that are covered (see `rla ledger`):"]
+        lines += [f"  {name}: {n} review{'s' if n != 1 else ''}" for name, n in cov.related[:5]]
+    return "\n".join(lines)
 
 
 def pick_sentences(retriever: Retriever, hits: list[Hit], qv: np.ndarray) -> list[_Candidate]:
@@ -72,13 +100,24 @@ def pick_sentences(retriever: Retriever, hits: list[Hit], qv: np.ndarray) -> lis
     return kept or picked[:1]
 
 
-def _compose(question: str, picked: list[_Candidate]) -> Answer:
+def _coverage_line(cited: int, cov: Coverage) -> str:
+    """ "Showing 6 of the 35 reviews that address fathers (full list: rla ledger "fathers")." """
+    total = len(cov.ledger.entries)
+    if not total:
+        return f"{_count(cited)} {'review discusses' if cited == 1 else 'reviews discuss'} this:"
+    pointer = f'(full list: rla ledger "{cov.topic}")'
+    if total >= cited:
+        return f"Showing {cited} of the {total} reviews that address {cov.label} {pointer}:"
+    return f"Showing {cited} reviews; {total} in the collection address {cov.label} by name {pointer}:"
+
+
+def _compose(question: str, picked: list[_Candidate], cov: Coverage) -> Answer:
     recommended = [c for c in picked if c.hit.chunk.section == SectionKind.RECOMMENDATIONS]
     found = [c for c in picked if c not in recommended]
     citations: list[Citation] = []
     lines: list[str] = []
     reviews = len({c.hit.chunk.review_id for c in picked})
-    lines.append(f"{_count(reviews)} {'review discusses' if reviews == 1 else 'reviews discuss'} this:")
+    lines.append(_coverage_line(reviews, cov))
     for heading, group in (("What the reviews found:", found), ("What the reviews recommended:", recommended)):
         if not group:
             continue
@@ -102,5 +141,5 @@ def answer_markdown(ans: Answer) -> str:
     refs = []
     for c in ans.citations:
         refs.append(f"[{c.n}] {c.hit.chunk.citation_label}\n    “{' '.join(c.quote.split())}”")
-    notice = f"\n\nNote: {ans.notice}" if ans.notice else ""
-    return ans.text + notice + "\n\nSources:\n" + "\n".join(refs)
+    notice = f"Note: {ans.notice}\n\n" if ans.notice else ""
+    return notice + ans.text + "\n\nSources:\n" + "\n".join(refs)

@@ -171,3 +171,86 @@ def _check_links(themes: list[Theme], unmapped: dict[str, str], label: str) -> N
         for kw in t.nspcc_keywords:
             if kw.lower() in unmapped:
                 raise ThemeError(f"{label}: theme {t.id!r}: NSPCC keyword {kw!r} is also listed in [unmapped]")
+
+
+# --- phrases: a topic found as a phrase, never as a bag of words ---------------------------------
+
+_TOKEN = re.compile(r"(?u)\w+(?:['’]\w+)*")
+PHRASE_GAP = 1  # other words allowed between two words of a phrase: "sharing the information", not "brought to live"
+
+
+@functools.lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def _norm_word(word: str) -> str:
+    return word.lower().replace("’", "'").removesuffix("'s")
+
+
+@functools.lru_cache(maxsize=8192)
+def phrase_stems(phrase: str) -> tuple[str, ...]:
+    """The phrase as stemmed words, function words kept: "was not brought" → ("was", "not", "brought")."""
+    words = [_norm_word(m.group()) for m in _TOKEN.finditer(phrase)]
+    return tuple(_stemmer().stemWords(words))
+
+
+def tokens(text: str) -> tuple[list[str], list[tuple[int, int]]]:
+    """Stemmed words of a text and their character spans."""
+    found = list(_TOKEN.finditer(text))
+    stems = _stemmer().stemWords([_norm_word(m.group()) for m in found])
+    return stems, [m.span() for m in found]
+
+
+def find_phrase(
+    stems: list[str], spans: list[tuple[int, int]], phrase: tuple[str, ...], gap: int = PHRASE_GAP
+) -> list[tuple[int, int]]:
+    """Character spans where the phrase's words occur in order, at most `gap` other words between two."""
+    if not phrase:
+        return []
+    out = []
+    n = len(stems)
+    for i in range(n):
+        if stems[i] != phrase[0]:
+            continue
+        pos, ok = i, True
+        for word in phrase[1:]:
+            nxt = next((j for j in range(pos + 1, min(n, pos + gap + 2)) if stems[j] == word), None)
+            if nxt is None:
+                ok = False
+                break
+            pos = nxt
+        if ok:
+            out.append((spans[i][0], spans[pos][1]))
+    return out
+
+
+def phrase_spans(text: str, phrases: tuple[str, ...], gap: int = PHRASE_GAP) -> list[tuple[int, int]]:
+    """Every span of the text where one of the phrases occurs (sorted, overlaps merged)."""
+    stems, spans = tokens(text)
+    found = sorted(s for p in phrases for s in find_phrase(stems, spans, phrase_stems(p), gap))
+    merged: list[tuple[int, int]] = []
+    for s, e in found:
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def evidence_terms(theme: Theme) -> tuple[str, ...]:
+    """What shows a text addresses the theme: its name and aliases (everyday phrasings are how people ask)."""
+    out: dict[str, None] = {}
+    for t in (theme.name, *theme.aliases):
+        out.setdefault(" ".join(t.lower().split()), None)
+    return tuple(out)
+
+
+def question_themes(question: str, path: Path | None = None) -> tuple[Theme, ...]:
+    """The themes a question names, by any of their terms (name, aliases, everyday phrasings) as a phrase."""
+    stems, spans = tokens(question)
+    return tuple(
+        t for t in load_themes(path) if any(find_phrase(stems, spans, phrase_stems(term)) for term in terms(t))
+    )
