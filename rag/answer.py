@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from rag.ledger import Coverage, coverage
+from rag.ledger import Coverage, coverage, detect_themes
 from rag.models import Answer, Citation, Hit, SectionKind
 from rag.retrieve import Filters, Retriever, Scored
+from rag.themes import evidence_terms, phrase_spans
 
+_ASKS_FOR_LEARNING = re.compile(
+    r"\b(?:say|says|said|learn\w*|lessons?|recommend\w*|found|find\w*|warn\w*|highlight\w*|identif\w*|draw)\b",
+    re.IGNORECASE,
+)
+_NARRATIVE = frozenset({SectionKind.BACKGROUND, SectionKind.SUMMARY, SectionKind.METHODOLOGY, SectionKind.OTHER})
+_WORDS = re.compile(r"(?u)\b\w+\b")
+_MIN_WORDS = 6  # a shorter quote is a fragment of a list, not a statement
+# "Learning includes:", "Key issues:", "Recommendations include the need to:" — a label, not part of the point.
+_LEAD_IN = re.compile(r"\s*(?:[^\s.;:]+\s+){0,5}?(?:[^\s.;:]+):\s+", re.IGNORECASE)
 _NUMBERS = ["No", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten"]
 
 
@@ -30,8 +41,13 @@ def answer(
     mode: str | None = None,
 ) -> Answer:
     """Compose an answer from the best sentence of each of the top hits, grouped found/recommended."""
+    # Twice as many hits as are quoted, so that learning can come before case narrative. A question in
+    # everyday words is searched with the names of the themes it is about, which the reviews use.
+    themes = detect_themes(retriever, question)
+    unnamed = [t.name for t in themes if not phrase_spans(question, evidence_terms(t))]
+    query = f"{question} ({'; '.join(unnamed)})" if unnamed else question
     scored = retriever.search_scored(
-        question, k=k, mode=mode, filters=filters, per_review=retriever.settings.answer_per_review
+        query, k=2 * k, mode=mode, filters=filters, per_review=retriever.settings.answer_per_review
     )
     return answer_from(retriever, question, scored, k, filters)
 
@@ -50,7 +66,8 @@ def answer_from(
         return Answer(question, _silent_text(cov), (), True)
     # A question that names a covered theme in words the collection uses is answered however loosely its
     # wording matches ("What role did the GP have?"); one that also asks about things no review mentions is not.
-    named_covered = bool(cov.asked and cov.ledger.entries and not cov.unknown)
+    # A theme reached through everyday wording counts too ("keeps agreeing to everything but nothing changes").
+    named_covered = bool(cov.asked and cov.ledger.entries and (cov.everyday or not cov.unknown))
     if scored.best < abstain_below and not scored.mentioned and not named_covered:
         unknown = f"; none mentions {_quoted(cov.unknown)}" if cov.unknown else ""
         text = (
@@ -58,14 +75,15 @@ def answer_from(
             f"(closest match {scored.best:.2f}, threshold {abstain_below:.2f}). Try other words, or widen the filters."
         )
         return Answer(question, text, (), True)
-    ans = _compose(question, pick_sentences(retriever, scored.hits[:k], scored.query_vector), cov)
+    hits = learning_first(question, scored.hits, k)
+    ans = _compose(question, pick_sentences(retriever, hits, scored.query_vector), cov)
     notices = [f"No review in this collection addresses {t}." for t in cov.uncovered]
     if scored.best < weak_below and not scored.mentioned and not cov.ledger.entries:
         notices.append(
             "The closest excerpts match this question only loosely; the reviews may not address it directly."
         )
-    if notices:
-        ans = Answer(ans.question, ans.text, ans.citations, False, " ".join(notices))
+    if notices:  # before any bullet, in the text itself, so that every reader of the answer sees it first
+        ans = Answer(ans.question, f"Note: {' '.join(notices)}\n\n{ans.text}", ans.citations, False)
     return ans
 
 
@@ -82,22 +100,45 @@ def _silent_text(cov: Coverage) -> str:
     return "\n".join(lines)
 
 
-def pick_sentences(retriever: Retriever, hits: list[Hit], qv: np.ndarray) -> list[_Candidate]:
-    """For each hit, its sentence closest in meaning to the question; weak ones are dropped.
+def learning_first(question: str, hits: list[Hit], k: int) -> list[Hit]:
+    """The k hits to quote. A question about what reviews said, learned or recommended quotes learning,
+    findings and recommendations first, then key issues, then case narrative (background, case summaries)."""
+    if not _ASKS_FOR_LEARNING.search(question):
+        return hits[:k]
+    rank: dict[str, int] = {SectionKind.KEY_ISSUES: 1, **dict.fromkeys(_NARRATIVE, 2)}
+    return sorted(hits, key=lambda h: rank.get(h.chunk.section, 0))[:k]  # stable: retrieval order within a rank
 
-    A sentence is kept when it is within `settings.answer_floor` of the best sentence found, so a
-    strong answer is not padded with loosely related excerpts.
+
+def pick_sentences(retriever: Retriever, hits: list[Hit], qv: np.ndarray) -> list[_Candidate]:
+    """For each hit, its sentence closest in meaning to the question, as a whole statement; weak ones dropped.
+
+    A fragment ("parental mental health problems;") gives way to the chunk's next closest sentence that
+    states something, and a label lead-in ("Learning includes:") is left out of the quote, which stays
+    a verbatim slice of the source. A sentence is kept when it is within `settings.answer_floor` of the
+    best sentence found, so a strong answer is not padded with loosely related excerpts.
     """
     picked: list[_Candidate] = []
     for hit in hits:
         row = retriever.row_of[hit.chunk.id]
-        s, e, cos = max(retriever.sentence_scores(row, qv), key=lambda t: t[2])
-        picked.append(_Candidate(hit, s, e, retriever.data.sources[hit.chunk.source].text[s:e], cos))
+        text = retriever.data.sources[hit.chunk.source].text
+        ranked = sorted(retriever.sentence_scores(row, qv), key=lambda t: -t[2])
+        spans = [_statement(text, s, e) for s, e, _ in ranked]
+        best = next((i for i, (s, e) in enumerate(spans) if len(_WORDS.findall(text[s:e])) >= _MIN_WORDS), 0)
+        (s, e), cos = spans[best], ranked[best][2]
+        picked.append(_Candidate(hit, s, e, text[s:e], cos))
     if not picked:
         return []
     top = max(c.cos for c in picked)
     kept = [c for c in picked if c.cos >= top - retriever.settings.answer_floor]
     return kept or picked[:1]
+
+
+def _statement(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span without a short label lead-in ("Learning includes: …", "Key issues:") when a statement follows."""
+    m = _LEAD_IN.match(text, start, end)
+    if m and len(_WORDS.findall(text[m.end() : end])) >= _MIN_WORDS:
+        return m.end(), end
+    return start, end
 
 
 def _coverage_line(cited: int, cov: Coverage) -> str:
@@ -141,5 +182,5 @@ def answer_markdown(ans: Answer) -> str:
     refs = []
     for c in ans.citations:
         refs.append(f"[{c.n}] {c.hit.chunk.citation_label}\n    “{' '.join(c.quote.split())}”")
-    notice = f"Note: {ans.notice}\n\n" if ans.notice else ""
-    return notice + ans.text + "\n\nSources:\n" + "\n".join(refs)
+    notice = f"\n\nNote: {ans.notice}" if ans.notice else ""
+    return ans.text + notice + "\n\nSources:\n" + "\n".join(refs)

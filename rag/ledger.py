@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -217,6 +218,7 @@ class Coverage:
     uncovered: tuple[str, ...]  # those of them no review addresses
     related: tuple[tuple[str, int], ...]  # covered neighbouring themes of uncovered ones: (name, reviews)
     unknown: tuple[str, ...] = ()  # the question's content words that no indexed text contains
+    everyday: bool = False  # a theme was reached through everyday wording or meaning, not by its name or alias
 
     @property
     def silent(self) -> bool:
@@ -238,12 +240,14 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
     stems, spans = tokens(question)
     asked: list[str] = []
     uncovered: list[str] = []
+    everyday = False
     related: dict[str, int] = {}
     for theme in themes:
         found = {t: find_phrase(stems, spans, phrase_stems(t)) for t in evidence_terms(theme)}
         named = [t for t, at in found.items() if at]
         # Named as the question words it: "FGM", "female genital mutilation".
         label = max((question[s:e] for t in named for s, e in found[t]), key=len) if named else theme.name
+        everyday = everyday or not named
         check = tuple(dict.fromkeys(v.lower() for t in named for v in topic_variants(t))) or evidence_terms(theme)
         asked.append(label)
         if not phrase_rows(retriever, check, everything):
@@ -266,7 +270,14 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
     label = "; ".join(t.name for t in themes) if themes else core
     covered_related = tuple(sorted(related.items(), key=lambda kv: -kv[1]))
     return Coverage(
-        led.topic, label, led, tuple(asked), tuple(uncovered), covered_related, unknown_words(retriever, question)
+        led.topic,
+        label,
+        led,
+        tuple(asked),
+        tuple(uncovered),
+        covered_related,
+        unknown_words(retriever, question),
+        everyday,
     )
 
 
@@ -330,6 +341,7 @@ def _review_share(retriever: Retriever, term: str) -> float:
     return len({data.chunks[r].review_id for r in rows}) / total
 
 
+@functools.lru_cache(maxsize=512)  # answers, coverage and the ledger ask about the same question
 def detect_themes(retriever: Retriever, question: str) -> tuple[Theme, ...]:
     """The themes a question is about. By wording first: a theme whose name, alias or everyday phrasing
     the question contains as a phrase; when several do, those named only by a word most reviews contain

@@ -7,13 +7,14 @@ import functools
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.resources import files
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from rag.errors import RlaError
+from rag.models import Chunk, Review
 
 NSPCC_SOURCE = "NSPCC case review keywords"
 # The named sources a theme may cite; any other name is a typo or an unvetted source.
@@ -204,6 +205,19 @@ def tokens(text: str) -> tuple[list[str], list[tuple[int, int]]]:
     return stems, [m.span() for m in found]
 
 
+def _match_at(stems: list[str], i: int, phrase: tuple[str, ...], gap: int) -> int | None:
+    """The index of the phrase's last word when it starts at word i, else None."""
+    if stems[i] != phrase[0]:
+        return None
+    pos, n = i, len(stems)
+    for word in phrase[1:]:
+        nxt = next((j for j in range(pos + 1, min(n, pos + gap + 2)) if stems[j] == word), None)
+        if nxt is None:
+            return None
+        pos = nxt
+    return pos
+
+
 def find_phrase(
     stems: list[str], spans: list[tuple[int, int]], phrase: tuple[str, ...], gap: int = PHRASE_GAP
 ) -> list[tuple[int, int]]:
@@ -211,20 +225,37 @@ def find_phrase(
     if not phrase:
         return []
     out = []
-    n = len(stems)
-    for i in range(n):
-        if stems[i] != phrase[0]:
-            continue
-        pos, ok = i, True
-        for word in phrase[1:]:
-            nxt = next((j for j in range(pos + 1, min(n, pos + gap + 2)) if stems[j] == word), None)
-            if nxt is None:
-                ok = False
-                break
-            pos = nxt
-        if ok:
-            out.append((spans[i][0], spans[pos][1]))
+    for i in range(len(stems)):
+        end = _match_at(stems, i, phrase, gap)
+        if end is not None:
+            out.append((spans[i][0], spans[end][1]))
     return out
+
+
+def tag_text(text: str, path: Path | None = None) -> tuple[str, ...]:
+    """Ids of the themes whose name or an alias the text contains as a phrase, in vocabulary order."""
+    stems, _ = tokens(text)
+    starts: dict[str, list[int]] = {}
+    for i, stem in enumerate(stems):
+        starts.setdefault(stem, []).append(i)
+    out = []
+    for theme in load_themes(path):
+        for term in evidence_terms(theme):
+            phrase = phrase_stems(term)
+            if phrase and any(_match_at(stems, i, phrase, PHRASE_GAP) is not None for i in starts.get(phrase[0], ())):
+                out.append(theme.id)
+                break
+    return tuple(out)
+
+
+def tag_records(reviews: list[Review], chunks: list[Chunk]) -> tuple[list[Review], list[Chunk]]:
+    """Each chunk tagged with the themes its title or text names; each review with its chunks' themes."""
+    tagged = [replace(c, themes=tag_text(f"{c.title}\n{c.text}")) for c in chunks]
+    by_review: dict[str, dict[str, None]] = {}
+    for c in tagged:
+        by_review.setdefault(c.review_id, {}).update(dict.fromkeys(c.themes))
+    order = {t.id: i for i, t in enumerate(load_themes())}
+    return [replace(r, themes=tuple(sorted(by_review.get(r.id, {}), key=order.__getitem__))) for r in reviews], tagged
 
 
 def phrase_spans(text: str, phrases: tuple[str, ...], gap: int = PHRASE_GAP) -> list[tuple[int, int]]:

@@ -10,7 +10,7 @@ from rag.retrieve import Filters
 
 FRAMING = re.compile(
     r"^(?:\w+ reviews? discuss(?:es)? this:|Showing \d+ .* \(full list: rla ledger \".+\"\):"
-    r"|What the reviews (?:found|recommended):)$"
+    r"|Note: .*|What the reviews (?:found|recommended):)$"
 )
 
 
