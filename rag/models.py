@@ -85,6 +85,8 @@ class Review:
         d["keywords"] = list(self.keywords)
         d["sections"] = [asdict(s) for s in self.sections]
         d["themes"] = list(self.themes)
+        if not self.themes:  # untagged (as parsed, before ingest): the record as it always was
+            del d["themes"]
         return d
 
     @classmethod
