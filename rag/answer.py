@@ -60,7 +60,8 @@ def answer_from(
     excerpt scores `settings.abstain_below`."""
     abstain_below, weak_below = retriever.settings.abstain_below, retriever.settings.weak_below
     if not scored.hits:
-        return Answer(question, "No review matches the filters; widen them or remove some.", (), True)
+        text = "The corpus does not answer this question: no review matches the filters; widen them or remove some."
+        return Answer(question, text, (), True)
     cov = coverage(retriever, question, filters)
     if cov.silent:
         return Answer(question, _silent_text(cov), (), True)
@@ -71,7 +72,7 @@ def answer_from(
     if scored.best < abstain_below and not scored.mentioned and not named_covered:
         unknown = f"; none mentions {_quoted(cov.unknown)}" if cov.unknown else ""
         text = (
-            f"No review in this collection appears to address this question{unknown} "
+            f"The corpus does not answer this question: no review in this collection appears to address it{unknown} "
             f"(closest match {scored.best:.2f}, threshold {abstain_below:.2f}). Try other words, or widen the filters."
         )
         return Answer(question, text, (), True)

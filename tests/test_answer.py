@@ -83,7 +83,7 @@ def test_abstains_when_the_corpus_does_not_cover_it(retriever) -> None:  # type:
     for q in ("What is the best recipe for banana bread?", "How do I reset my router password?"):
         ans = answer(retriever, q)
         assert ans.abstained and not ans.citations
-        assert ans.text.startswith("No review in this collection")
+        assert "does not answer" in ans.text and "no review in this collection" in ans.text
         assert answer_markdown(ans) == ans.text
 
 
