@@ -23,6 +23,8 @@ EXAMPLES = """examples:
   rla search --queries questions.txt --json   one JSON line per query
   rla ask "what did reviews say about fathers?"
   rla ledger "was not brought" --json         every review on a topic, counted by year and area
+  rla themes                                  the safeguarding themes with their review counts
+  rla ask "..." --theme hidden-men            only chunks tagged with a theme
   rla brief "fathers" --out fathers.docx      a briefing pack for trainers (.md, .html or .docx)
   rla ask "what about fathers?" --llm         written by a language model (env RLA_LLM_*), citations checked
   rla eval --mode all                         score the evaluation set
@@ -37,6 +39,7 @@ FILTER_OPTIONS = (
     ("type", "TYPE", 'e.g. "serious case review"'),
     ("keyword", "KEYWORD", 'a review keyword, e.g. "disguised compliance"'),
     ("section", "SECTION", ", ".join(SECTION_KINDS)),
+    ("theme", "THEME", 'a theme id or name, e.g. "hidden-men" (rla themes lists them)'),
 )
 
 
@@ -126,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_filters(s)
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_ledger)
+
+    s = sub.add_parser("themes", help="the safeguarding themes, each with the number of reviews that name it")
+    _add_filters(s)
+    s.add_argument("--all", action="store_true", help="also the themes no review names")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_themes)
 
     s = sub.add_parser(
         "brief",
@@ -249,6 +258,29 @@ def cmd_ledger(args: argparse.Namespace) -> int:
         _print_json(led.to_dict())
     else:
         print(ledger_text(led))
+    return 0
+
+
+def cmd_themes(args: argparse.Namespace) -> int:
+    from rag.retrieve import Retriever
+    from rag.themes import load_themes
+
+    retriever = Retriever(settings_from(args))
+    allowed = retriever.mask(_filters(args))
+    counts: dict[str, set[str]] = {}
+    for row, chunk in enumerate(retriever.data.chunks):
+        if allowed is None or allowed[row]:
+            for theme_id in chunk.themes:
+                counts.setdefault(theme_id, set()).add(chunk.review_id)
+    rows = [(t, len(counts.get(t.id, ()))) for t in load_themes()]
+    rows = sorted((r for r in rows if r[1] or args.all), key=lambda r: (-r[1], r[0].name))
+    if args.json:
+        _print_json([{"id": t.id, "name": t.name, "reviews": n} for t, n in rows])
+        return 0
+    if not any(counts.values()):
+        print("No chunk in this index is tagged with a theme; rebuild it with: rla ingest --rebuild")
+    for t, n in rows:
+        print(f"{n:4d}  {t.name}  ({t.id})")
     return 0
 
 

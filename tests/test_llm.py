@@ -70,7 +70,8 @@ def assert_only_quotes(ans: Answer, retriever: Retriever) -> None:
     for line in ans.text.splitlines():
         m = re.fullmatch(r"- (.*) \[(\d+)\]", line)
         if m is None:
-            assert re.fullmatch(r"|\w+ reviews? discuss(es)? this:|What the reviews (found|recommended):", line), line
+            framing = r"|\w+ reviews? discuss(es)? this:|Showing \d+ .*:|Note: .*|What the reviews (found|recommended):"
+            assert re.fullmatch(framing, line), line
             continue
         c = ans.citations[int(m.group(2)) - 1]
         assert m.group(1) == " ".join(c.quote.split())

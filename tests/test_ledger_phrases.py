@@ -1,0 +1,85 @@
+"""The ledger's rule: a topic counts as a phrase (never a bag of words), aliases count, excerpts show the match."""
+
+from __future__ import annotations
+
+import re
+
+from rag.answer import answer, answer_markdown
+from rag.ledger import coverage, excerpt, ledger, ledger_text, topic_phrases
+from rag.themes import phrase_spans, question_themes
+
+
+def test_a_phrase_matches_in_order_not_as_a_bag_of_words() -> None:
+    text = "Child S had been brought to live in the UK. Criminal charges were brought. She was not brought to clinic."
+    spans = phrase_spans(text, ("was not brought",))
+    assert [text[s:e] for s, e in spans] == ["was not brought"]
+    assert phrase_spans("The charges brought were not pursued.", ("was not brought",)) == []
+
+
+def test_inflections_and_one_word_between_are_allowed_but_not_more() -> None:
+    text = "He misses his appointments. Appointments were missed."
+    assert [text[s:e] for s, e in phrase_spans(text, ("missed appointments",))] == ["misses his appointments"]
+    assert phrase_spans("she missed all of her appointments", ("missed appointments",)) == []
+
+
+def test_question_themes_come_from_names_aliases_and_phrasings() -> None:
+    assert "harmful-practices" in {t.id for t in question_themes("What did reviews say about FGM?")}
+    assert "hidden-men" in {t.id for t in question_themes("mum's new boyfriend has moved in")}
+    assert question_themes("At what age should children start swimming lessons?") == ()
+
+
+def test_topic_phrases_hold_synonyms_and_the_theme_aliases() -> None:
+    phrases = topic_phrases("was not brought")
+    assert {"was not brought", "did not attend", "missed appointments"} <= set(phrases)
+
+
+def test_was_not_brought_lists_only_reviews_that_say_it(retriever) -> None:  # type: ignore[no-untyped-def]
+    led = ledger(retriever, "was not brought")
+    assert led.entries
+    for e in led.entries:
+        src = retriever.data.sources[e.hit.chunk.source].text
+        assert e.marks, e.review_id
+        marked = [" ".join(src[s:end].lower().split()) for s, end in e.marks]
+        # every mark is one of the phrases (stemmed), never "brought to live" or "brought together"
+        assert all("brought to" not in m and "brought together" not in m for m in marked), marked
+        assert all(e.hit.chunk.start <= s < end <= e.hit.chunk.end for s, end in e.marks)
+    text = ledger_text(led)
+    assert "«" in text and "»" in text
+    d = led.to_dict()
+    assert d["reviews"] == len(led.entries) and all(entry["marks"] for entry in d["entries"])
+
+
+def test_excerpt_is_never_cut_before_the_phrase() -> None:
+    text = "x " * 400 + "the child was not brought to the clinic " + "y " * 400
+    start = text.index("was not brought")
+    out = excerpt(text, 1000, ((1000 + start, 1000 + start + len("was not brought")),))
+    assert "«was not brought»" in out and out.startswith("… ") and out.endswith(" …")
+
+
+def test_a_topic_no_review_names_is_silent_and_named(retriever) -> None:  # type: ignore[no-untyped-def]
+    cov = coverage(retriever, "What did reviews say about female genital mutilation?")
+    assert cov.silent and cov.uncovered == ("female genital mutilation",)
+    ans = answer(retriever, "What did reviews say about female genital mutilation?")
+    assert ans.abstained and not ans.citations
+    assert ans.text.startswith("No review in this collection addresses female genital mutilation.")
+
+
+def test_a_covered_question_in_other_words_is_answered_with_its_coverage(retriever) -> None:  # type: ignore[no-untyped-def]
+    for q in ("What role did the GP have in these cases?", "What did reviews say about GPs?"):
+        ans = answer(retriever, q)
+        assert not ans.abstained, q
+        first = ans.text.splitlines()[0]
+        m = re.match(r"Showing (\d+) (?:of the (\d+) reviews|reviews; (\d+) in the collection)", first)
+        assert m, first
+        assert 'rla ledger "' in first
+    ans = answer(retriever, "mum's new boyfriend has moved in — what did reviews say about men in the household?")
+    assert "hidden men" in ans.text.splitlines()[0]
+
+
+def test_a_notice_comes_before_any_bullet(retriever) -> None:  # type: ignore[no-untyped-def]
+    ans = answer(retriever, "What did reviews say about FGM and fathers?")
+    assert not ans.abstained
+    first = ans.text.splitlines()[0]
+    assert first.startswith("Note: ") and "No review in this collection addresses FGM." in first
+    md = answer_markdown(ans)
+    assert md.index("Note:") < md.index("\n- ")

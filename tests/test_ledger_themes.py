@@ -1,0 +1,75 @@
+"""Themes everywhere: chunks tagged at ingest by phrase, the --theme filter, `rla themes`, question themes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rag.errors import QueryError
+from rag.ledger import detect_themes
+from rag.models import Chunk
+from rag.retrieve import Filters
+from rag.themes import tag_text
+
+
+def test_a_text_is_tagged_with_the_themes_it_names_as_phrases() -> None:
+    tags = tag_text(
+        "Nobody assessed the mother's partner; the review calls these hidden men. Domestic abuse was known."
+    )
+    assert {"hidden-men", "domestic-abuse"} <= set(tags)
+    assert tag_text("The weather was fine and the bus was late.") == ()
+    # a bag of the words is not the phrase
+    assert "domestic-abuse" not in tag_text("Abuse of the domestic appliance warranty.")
+
+
+def test_chunk_themes_survive_the_index_format() -> None:
+    c = Chunk("r#1", "r", "learning", "f.txt", 0, 4, "text", None, "T", 2017, "A", None, themes=("neglect",))
+    assert Chunk.from_dict(json.loads(json.dumps(c.to_dict()))) == c
+    d = c.to_dict()
+    del d["themes"]  # an index written before themes existed
+    assert Chunk.from_dict(d).themes == ()
+
+
+def test_theme_filter_takes_an_id_or_a_name_and_names_a_typo() -> None:
+    assert Filters.parse({"theme": "Hidden men"}).theme == "hidden-men"
+    assert Filters.parse({"theme": "neglect"}).theme == "neglect"
+    with pytest.raises(QueryError, match="did you mean 'hidden-men'"):
+        Filters.parse({"theme": "hiden men"})
+
+
+def test_every_indexed_chunk_is_tagged_and_the_filter_keeps_only_tagged_ones(retriever) -> None:  # type: ignore[no-untyped-def]
+    chunks = retriever.data.chunks
+    assert sum(bool(c.themes) for c in chunks) > len(chunks) // 2
+    f = Filters.parse({"theme": "domestic-abuse"})
+    mask = f.mask(chunks)
+    assert mask.any() and all(("domestic-abuse" in c.themes) == bool(m) for c, m in zip(chunks, mask, strict=True))
+    hits = retriever.search("what did reviews learn about risk to children?", k=5, filters=f)
+    assert hits and all("domestic-abuse" in h.chunk.themes for h in hits)
+    reviews = list(retriever.data.reviews.values())
+    assert any(r.themes for r in reviews)
+    for r in reviews:
+        own = {t for c in chunks if c.review_id == r.id for t in c.themes}
+        assert set(r.themes) == own, r.id
+
+
+def test_rla_themes_lists_review_counts(built_index, capsys) -> None:  # type: ignore[no-untyped-def]
+    from rag.cli import main
+
+    assert main(["--index", str(built_index.index), "themes", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    by_id = {r["id"]: r["reviews"] for r in rows}
+    assert by_id["domestic-abuse"] >= 10 and all(n > 0 for n in by_id.values())
+    assert [r["reviews"] for r in rows] == sorted((r["reviews"] for r in rows), reverse=True)
+    assert main(["--index", str(built_index.index), "themes", "--theme", "nosuch-theme"]) == 2
+    assert "unknown theme" in capsys.readouterr().err
+
+
+def test_question_themes_by_wording_and_by_meaning(retriever) -> None:  # type: ignore[no-untyped-def]
+    assert [t.id for t in detect_themes(retriever, "What did reviews say about disguised compliance?")] == [
+        "disguised-compliance"
+    ]
+    # generic words ("assessment") do not add a theme beside a specific one
+    ids = [t.id for t in detect_themes(retriever, "pre-birth assessment for unborn babies")]
+    assert "pre-birth-assessment" in ids and "assessment-quality" not in ids
+    assert detect_themes(retriever, "What is the best recipe for banana bread?") == ()
