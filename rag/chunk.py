@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
-from rag.models import Chunk, Review, SourceText
+from rag.models import Chunk, Review, Section, SourceText
 
 # Sentence boundaries: after . ; ! ? and a space, at a blank line, or before a list item on a new line.
 # A single line break is not one: briefings and PDFs wrap their lines mid-sentence.
@@ -104,7 +104,7 @@ def chunk_review(
             pieces.extend(_split_long(text, s, e, max_tokens))
         for s, e in _pack(text, pieces, max_tokens):
             for s2, e2 in _fit(text, s, e, head, fits):
-                chunks.append(_make(review, src, section.kind, s2, e2, len(chunks)))
+                chunks.append(_make(review, src, section, s2, e2, len(chunks)))
     return chunks
 
 
@@ -186,11 +186,11 @@ def _fit(text: str, s: int, e: int, head: str, fits: Callable[[str], bool] | Non
     return _fit(text, s, left_end, head, fits) + _fit(text, mid, e, head, fits)
 
 
-def _make(review: Review, src: SourceText, kind: str, s: int, e: int, n: int) -> Chunk:
+def _make(review: Review, src: SourceText, section: Section, s: int, e: int, n: int) -> Chunk:
     return Chunk(
         id=f"{review.id}#{n}",
         review_id=review.id,
-        section=kind,
+        section=section.kind,
         source=review.source,
         start=s,
         end=e,
@@ -202,7 +202,23 @@ def _make(review: Review, src: SourceText, kind: str, s: int, e: int, n: int) ->
         type=review.type,
         keywords=review.keywords,
         sentences=tuple(sentence_units(src.text, s, e)),
+        kind=review.kind,
+        heading=(section.path or section.label) if review.kind != "listing entry" else "",
+        para=paragraph_number(src.text, section.start, s),
     )
+
+
+# A numbered paragraph opens a line: "4.12 On 4 October…" (two or three levels, then text).
+_PARA_RE = re.compile(r"^[ \t]*(\d{1,2}\.\d{1,2}(?:\.\d{1,2})?)\.?[ \t]+(?=\S)", re.MULTILINE)
+
+
+def paragraph_number(text: str, section_start: int, offset: int) -> str | None:
+    """The number of the numbered paragraph that `offset` falls in (searching back to the section start)."""
+    found = None
+    line_start = text.rfind("\n", max(section_start, offset - 20000), offset) + 1
+    for m in _PARA_RE.finditer(text, max(section_start, offset - 20000, 0), max(offset, line_start) + 1):
+        found = m.group(1)
+    return found
 
 
 def section_label(review: Review, chunk: Chunk) -> str:

@@ -25,6 +25,11 @@ SECTION_KINDS: tuple[str, ...] = tuple(k.value for k in SectionKind)
 SECTION_ALIASES = {"findings": "learning", "learning points": "learning", "recommendation": "recommendations"}
 
 
+# What a record is: a review report (or its executive summary), a learning brief about one or more reviews,
+# a national or thematic analysis, or one entry of a listing of many reviews (the NSPCC-style pages).
+DOCUMENT_KINDS: tuple[str, ...] = ("review", "briefing", "analysis", "listing entry")
+
+
 def location(source: str, page: int | None) -> str:
     """The one citation location label: "file.pdf, p. 4" (no page for text files)."""
     return source + (f", p. {page}" if page else "")
@@ -43,6 +48,9 @@ class SourceText:
     sha256: str  # of the file's bytes
     kind: str  # "txt", "md" or "pdf"
     page_starts: tuple[int, ...] = ()
+    # Page furniture (running headers/footers, page numbers, contents pages, bullet glyphs): spans of `text`
+    # that stay in it, so offsets and quotes remain verbatim, but that no chunk, sentence or quote includes.
+    furniture: tuple[tuple[int, int], ...] = ()
 
     def page_at(self, offset: int) -> int | None:
         if not self.page_starts:
@@ -62,6 +70,7 @@ class Section:
     label: str  # the heading as written, e.g. "Learning includes"
     start: int  # character offsets of the body in SourceText.text
     end: int
+    path: str = ""  # the heading path when headings nest: "4. Findings › Finding 2: Men in the household"
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,11 @@ class Review:
     end: int
     sections: tuple[Section, ...]
     page: int | None = None
+    kind: str = "review"  # one of DOCUMENT_KINDS
+    child: str | None = None  # the child's pseudonym ("Child M")
+    author: str | None = None  # the independent reviewer
+    month: str | None = None  # of publication ("March")
+    partnership: str | None = None  # "Northshire Safeguarding Children Board"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -107,6 +121,9 @@ class Chunk:
     keywords: tuple[str, ...] = field(default=())
     # Sentence spans inside the chunk, each a quotable unit with its own vector (when more than one).
     sentences: tuple[tuple[int, int], ...] = field(default=())
+    kind: str = "review"  # the record's kind, one of DOCUMENT_KINDS
+    heading: str = ""  # the section's heading path, as written ("6. Analysis and findings › Finding 1: …")
+    para: str | None = None  # the paragraph number where the report numbers them ("4.12")
 
     @property
     def review_label(self) -> str:
@@ -115,8 +132,14 @@ class Chunk:
 
     @property
     def citation_label(self) -> str:
-        """ "Title, 2017, Area, learning — file.pdf, p. 4": the one way a citation is labelled."""
-        return f"{', '.join(x for x in (self.review_label, self.section) if x)} — {location(self.source, self.page)}"
+        """ "Title, 2017, Area, learning — file.pdf, p. 4": the one way a citation is labelled.
+
+        A document's chapter is named by its heading ("…, Domestic abuse — file.txt"), a numbered paragraph
+        by its number ("…, para 4.12 — file.pdf, p. 11").
+        """
+        where = self.heading.rsplit(" › ", 1)[-1] if self.kind != "listing entry" and self.heading else self.section
+        para = f"para {self.para}" if self.para else ""
+        return f"{', '.join(x for x in (self.review_label, where, para) if x)} — {location(self.source, self.page)}"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

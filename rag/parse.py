@@ -208,6 +208,7 @@ def _make_review(
     rtype: str | None,
     start: int,
     sections: list[Section],
+    kind: str = "listing entry",
 ) -> Review:
     text = src.text
     keywords: tuple[str, ...] = ()
@@ -237,6 +238,7 @@ def _make_review(
         end=end,
         sections=tuple(kept),
         page=src.page_at(start),
+        kind=kind,
     )
 
 
@@ -383,7 +385,7 @@ def _parse_lessons_page(src: SourceText) -> list[Review]:
 _CONTINUES = {"and", "or", "of", "to", "from", "not", "the", "in", "for", "with", "a", "an"}
 
 
-def _is_heading(lines: list[str], i: int) -> bool:
+def _is_heading(lines: list[str], i: int, nxt: str) -> bool:
     line = lines[i].strip()
     words = line.split()
     if not (3 <= len(line) <= 80) or not (1 <= len(words) <= 12):
@@ -398,7 +400,6 @@ def _is_heading(lines: list[str], i: int) -> bool:
     if words[-1].lower() in _CONTINUES - {"not"}:
         return False
     prev = lines[i - 1].strip() if i > 0 else ""
-    nxt = next((x.strip() for x in lines[i + 1 :] if x.strip()), "")
     if prev and prev[-1] not in ".?!)’'\":" and not _is_heading_shape(prev):
         return False
     return bool(nxt) and (nxt[0].isupper() or nxt[0] in '‘“"')
@@ -409,17 +410,63 @@ def _is_heading_shape(line: str) -> bool:
 
 
 def _parse_document(src: SourceText) -> list[Review]:
-    """A briefing becomes one record per heading; a report with no headings one record per document."""
+    """A document that is not a listing is one record: its headings open its sections (else its pages do)."""
     text = src.text
+    heads = _headings(text)
+    stem = PurePosixPath(src.path).stem
+    opening = text[:3000]
+    kind = _document_kind(opening)
+    doc_type = "briefing" if "briefing" in opening.lower() else _type_of(opening)
+    area = "National" if kind == "analysis" or doc_type == "briefing" else "Anonymous"
+    year = _doc_year(text)
+    bounds = heads or [(ps, ps, f"Page {i + 1}") for i, ps in enumerate(src.page_starts)]
+    sections = []
+    s0, e0 = _strip_span(text, 0, bounds[0][0] if bounds else len(text))
+    if e0 > s0:
+        sections.append(Section("summary", "Opening", s0, e0))
+    for i, (_hs, he, label) in enumerate(bounds):
+        stop = bounds[i + 1][0] if i + 1 < len(bounds) else len(text)
+        s, e = _strip_span(text, he, stop)
+        if e > s:
+            sk = _heading_kind(label)
+            if sk == "other" and kind in ("analysis", "briefing") and heads:
+                sk = "learning"  # a briefing's or an analysis's chapters are its learning
+            sections.append(Section(sk, label, s, e))
+    if not sections:
+        return []
+    generic = bool(heads) and (_heading_kind(heads[0][2]) != "other" or heads[0][2].lower() in _GENERIC_HEADINGS)
+    if heads and heads[0][0] < 200 and not generic:
+        title = heads[0][2]
+    else:
+        title = stem.replace("-", " ").replace("_", " ").strip().capitalize()
+    r = _make_review(src, title=title, year=year, area=area, rtype=doc_type, start=0, sections=sections, kind=kind)
+    return [Review(**{**r.__dict__, "id": slugify(stem)})]
+
+
+_GENERIC_HEADINGS = {"introduction", "contents", "foreword", "executive summary", "overview"}
+
+
+def _document_kind(opening: str) -> str:
+    low = " ".join(opening.split()).lower()
+    if re.search(r"\b(?:triennial|biennial|national|thematic) analysis\b|\banalysis of serious case reviews\b", low):
+        return "analysis"
+    if re.search(r"\bbriefing\b|\blearning brief\b|\b7[- ]minute\b|\bsix[- ]step\b", low):
+        return "briefing"
+    return "review"
+
+
+def _headings(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, title) of the heading lines; a heading wrapped over two lines is joined."""
     lines = text.split("\n")
     offsets = []
     pos = 0
     for line in lines:
         offsets.append(pos)
         pos += len(line) + 1
+    next_text = _next_nonblank(lines)
     heads: list[tuple[int, int, str]] = []  # (start, end, title)
     for i in range(len(lines)):
-        if not _is_heading(lines, i):
+        if not _is_heading(lines, i, next_text[i]):
             continue
         s = offsets[i] + (len(lines[i]) - len(lines[i].lstrip()))
         e = offsets[i] + len(lines[i])
@@ -429,38 +476,18 @@ def _parse_document(src: SourceText) -> list[Review]:
             joiner = " " if pt.split()[-1].lower() in _CONTINUES else " — "
             title, s = pt.rstrip(":") + joiner + title, ps
         heads.append((s, e, title))
-    stem = PurePosixPath(src.path).stem
-    doc_type = "briefing" if "briefing" in text[:3000].lower() else _type_of(text[:3000])
-    area = "National" if doc_type == "briefing" else "Anonymous"
-    year = _doc_year(text)
-    reviews = []
-    if len(heads) >= 3 and doc_type == "briefing":
-        for hs, he, nxt in _entries(src, [(h[0], h[1]) for h in heads]):
-            s, e = _strip_span(text, he, nxt)
-            if e - s < 80:
-                continue
-            title = next(h[2] for h in heads if h[0] == hs)
-            sec = Section("learning", title, s, e)
-            r = _make_review(src, title=title, year=year, area=area, rtype=doc_type, start=hs, sections=[sec])
-            prefix = " ".join(slugify(stem).split("-")[:2])
-            reviews.append(Review(**{**r.__dict__, "id": slugify(f"{prefix} {title}")}))
-        return reviews
-    # One record for the whole document, sectioned by its headings (or by page).
-    bounds = [(h[0], h[1], h[2]) for h in heads] or [(ps, ps, f"Page {i + 1}") for i, ps in enumerate(src.page_starts)]
-    sections = []
-    s0, e0 = _strip_span(text, 0, bounds[0][0] if bounds else len(text))
-    if e0 > s0:
-        sections.append(Section("summary", "Opening", s0, e0))
-    for i, (_hs, he, label) in enumerate(bounds):
-        stop = bounds[i + 1][0] if i + 1 < len(bounds) else len(text)
-        s, e = _strip_span(text, he, stop)
-        if e > s:
-            sections.append(Section(_heading_kind(label), label, s, e))
-    if not sections:
-        return []
-    title = heads[0][2] if heads and heads[0][0] < 200 else stem.replace("-", " ").replace("_", " ")
-    r = _make_review(src, title=title, year=year, area=area, rtype=doc_type, start=0, sections=sections)
-    return [Review(**{**r.__dict__, "id": slugify(stem)})]
+    return heads
+
+
+def _next_nonblank(lines: list[str]) -> list[str]:
+    """For each line, the next non-blank line after it (stripped), in one pass from the end: linear."""
+    out = [""] * len(lines)
+    nxt = ""
+    for i in range(len(lines) - 1, -1, -1):
+        out[i] = nxt
+        if lines[i].strip():
+            nxt = lines[i].strip()
+    return out
 
 
 def _heading_kind(label: str) -> str:
