@@ -7,16 +7,17 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
+from rag.layout import segments
 from rag.models import Chunk, Review, Section, SourceText
 
 # Sentence boundaries: after . ; ! ? and a space, at a blank line, or before a list item on a new line.
 # A single line break is not one: briefings and PDFs wrap their lines mid-sentence.
 # A bare list number ("4. To be effective…") opens a sentence rather than ending one.
 _BOUNDARY = re.compile(
-    r"(?<=[.;!?])(?<!\b\d\.)(?<!\b\d\d\.)[\"”’)]?\s+|\n[ \t]*\n\s*|\n(?=[ \t]*(?:\d{1,2}\.|[•>*-])[ \t])"
+    r"(?<=[.;!?])(?<!\b\d\.)(?<!\b\d\d\.)[\"”’)]?\s+|\n[ \t]*\n\s*|\n(?=[ \t]*(?:\d{1,2}\.|[•\uf0b7\x7f>*-])[ \t])"
 )
 
-_MARKER = re.compile(r"(?:[>•*-]|\d{1,2}\.)\s+")
+_MARKER = re.compile(r"(?:[>•\uf0b7\x7f*-]|\d{1,2}\.)\s+")
 
 TokenCounter = Callable[[str], int]
 
@@ -99,12 +100,15 @@ def chunk_review(
     chunks: list[Chunk] = []
     for section in review.sections:
         head = header(review, section.label)
-        pieces: list[tuple[int, int]] = []
-        for s, e in sentence_spans(text, section.start, section.end):
-            pieces.extend(_split_long(text, s, e, max_tokens))
-        for s, e in _pack(text, pieces, max_tokens):
-            for s2, e2 in _fit(text, s, e, head, fits):
-                chunks.append(_make(review, src, section, s2, e2, len(chunks)))
+        # Furniture (a running header, a page number, a bullet glyph) is never inside a chunk: chunks are
+        # packed within the pieces between it, so a sentence cut by a page break is two quotes, each on its page.
+        for seg_start, seg_end in segments(section.start, section.end, src.furniture):
+            pieces: list[tuple[int, int]] = []
+            for s, e in sentence_spans(text, seg_start, seg_end):
+                pieces.extend(_split_long(text, s, e, max_tokens))
+            for s, e in _pack(text, pieces, max_tokens):
+                for s2, e2 in _fit(text, s, e, head, fits):
+                    chunks.append(_make(review, src, section, s2, e2, len(chunks)))
     return chunks
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 
+from rag.layout import masked
 from rag.models import Review, Section, SourceText
 
 # "Learning includes:", "Key findings:", "Recommendations  include:" … → section kind.
@@ -71,7 +72,12 @@ class _Para:
 
 
 def parse_source(src: SourceText) -> list[Review]:
-    """Split one source into review records; the format is recognised from its structure."""
+    """Split one source into review records; the format is recognised from its structure.
+
+    Page furniture is blanked first (same offsets), so no heading, title or section edge comes from it.
+    """
+    if src.furniture:
+        src = replace(src, text=masked(src.text, src.furniture))
     for parser in (_parse_dated, _parse_lessons_page, _parse_numbered, _parse_headed_listing):
         reviews = parser(src)
         if reviews:
@@ -390,7 +396,7 @@ def _is_heading(lines: list[str], i: int, nxt: str) -> bool:
     words = line.split()
     if not (3 <= len(line) <= 80) or not (1 <= len(words) <= 12):
         return False
-    if not line[0].isupper() or line[-1] in ".,;" or line.startswith((">", "•")):
+    if not line[0].isupper() or line[-1] in ".,;" or line.startswith((">", "•", "\uf0b7", "\x7f")):
         return False
     if re.search(r"\(p\d+|https?://|\bn=\d", line) or line.isdigit():
         return False

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import SourceError
+from rag.layout import furniture_spans
 from rag.models import SourceText
 from rag.settings import Settings
 
@@ -158,13 +159,14 @@ def read_source(path: Path, corpus_dir: Path, settings: Settings) -> SourceText:
         if b"%PDF-" not in data[:1024]:
             raise SourceError(f"{name}: not a PDF file (no %PDF header); check what the file really is", lasting=True)
         text, starts = _read_pdf(path, name, settings)
-        return SourceText(path=rel, text=text, sha256=sha256, kind="pdf", page_starts=starts)
+        furniture = furniture_spans(text, starts)
+        return SourceText(path=rel, text=text, sha256=sha256, kind="pdf", page_starts=starts, furniture=furniture)
     try:
         text = decode_text(data)
     except SourceError as exc:
         raise SourceError(f"{name}: {exc}", lasting=True) from None
     kind = "md" if suffix in (".md", ".markdown") else "txt"
-    return SourceText(path=rel, text=text, sha256=sha256, kind=kind)
+    return SourceText(path=rel, text=text, sha256=sha256, kind=kind, furniture=furniture_spans(text))
 
 
 def decode_text(data: bytes) -> str:
