@@ -102,7 +102,7 @@ def chunk_review(
         head = header(review, section.label)
         # Furniture (a running header, a page number, a bullet glyph) is never inside a chunk: chunks are
         # packed within the pieces between it, so a sentence cut by a page break is two quotes, each on its page.
-        for seg_start, seg_end in segments(section.start, section.end, src.furniture):
+        for seg_start, seg_end in _by_paragraph(text, segments(section.start, section.end, src.furniture)):
             pieces: list[tuple[int, int]] = []
             for s, e in sentence_spans(text, seg_start, seg_end):
                 pieces.extend(_split_long(text, s, e, max_tokens))
@@ -110,6 +110,16 @@ def chunk_review(
                 for s2, e2 in _fit(text, s, e, head, fits):
                     chunks.append(_make(review, src, section, s2, e2, len(chunks)))
     return chunks
+
+
+def _by_paragraph(text: str, segs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Segments cut again where a numbered paragraph starts ("4.12 …"), so a chunk is cited by one number."""
+    out = []
+    for s, e in segs:
+        cuts = [m.start(1) for m in _PARA_RE.finditer(text, s, e) if m.start(1) > s]
+        for a, b in zip([s, *cuts], [*cuts, e], strict=True):
+            out.append((a, b))
+    return out
 
 
 def _pack(text: str, pieces: list[tuple[int, int]], max_tokens: int) -> Iterable[tuple[int, int]]:
@@ -219,9 +229,9 @@ _PARA_RE = re.compile(r"^[ \t]*(\d{1,2}\.\d{1,2}(?:\.\d{1,2})?)\.?[ \t]+(?=\S)",
 def paragraph_number(text: str, section_start: int, offset: int) -> str | None:
     """The number of the numbered paragraph that `offset` falls in (searching back to the section start)."""
     found = None
-    line_start = text.rfind("\n", max(section_start, offset - 20000), offset) + 1
-    for m in _PARA_RE.finditer(text, max(section_start, offset - 20000, 0), max(offset, line_start) + 1):
-        found = m.group(1)
+    for m in _PARA_RE.finditer(text, max(section_start, offset - 20000, 0), offset + 20):
+        if m.start(1) <= offset:
+            found = m.group(1)
     return found
 
 

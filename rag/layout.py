@@ -98,11 +98,11 @@ def _contents(text: str, pages: list[tuple[int, int]], known: set[tuple[int, int
     head = next((i for i, (s, e) in enumerate(lines) if s < limit and _CONTENTS.match(text[s:e])), None)
     if head is None:
         return []
-    later: set[str] = set()
     entries: list[tuple[int, int]] = [lines[head]]
+    # Lines after the contents recur: an entry without a page number is confirmed by its heading further on.
+    recurs = Counter(" ".join(text[s:e].split()) for s, e in lines[head + 1 :])
+    numbered = False  # once entries carry page numbers, every entry does (or wraps into one that does)
     i = head + 1
-    # Lines after the contents, to confirm entries without page numbers (they recur as headings).
-    tail = {" ".join(text[s:e].split()) for s, e in lines[head + 1 :]}
     while i < len(lines):
         s, e = lines[i]
         line = text[s:e]
@@ -111,22 +111,21 @@ def _contents(text: str, pages: list[tuple[int, int]], known: set[tuple[int, int
             continue
         if len(line) <= 200 and _CONTENTS_LINE.search(line) and not line.rstrip().endswith("."):
             entries.append((s, e))
+            numbered = True
         elif i + 1 < len(lines) and len(line) <= 120 and _CONTENTS_LINE.search(text[slice(*lines[i + 1])]):
             entries.append((s, e))  # an entry wrapped over two lines
-        elif len(line) <= 100 and _occurs_later(" ".join(line.split()), tail, later):
+        elif not numbered and len(line) <= 100 and _is_entry(" ".join(line.split()), recurs):
             entries.append((s, e))
+            recurs[" ".join(line.split())] -= 1  # the heading itself, further on, is then seen only once
         else:
             break
         i += 1
     return entries if len(entries) >= 3 else []
 
 
-def _occurs_later(line: str, tail: set[str], seen: set[str]) -> bool:
+def _is_entry(line: str, recurs: Counter[str]) -> bool:
     """A contents entry without a page number: the same line appears again (as a heading) after the contents."""
-    if line in seen or not line:
-        return False
-    seen.add(line)
-    return line in tail and re.match(r"^(?:\d{1,2}(?:\.\d{1,2})*\.?|Appendix\b|Annex\b|[A-Z])", line) is not None
+    return recurs[line] >= 2 and re.match(r"^(?:\d{1,2}(?:\.\d{1,2})*\.?|Appendix\b|Annex\b|[A-Z])", line) is not None
 
 
 def merge(text: str, spans: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:

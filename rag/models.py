@@ -11,18 +11,31 @@ class SectionKind(StrEnum):
     """What a section of a review is, in the order a review usually presents them. The one list."""
 
     SUMMARY = "summary"
-    BACKGROUND = "background"
-    KEY_ISSUES = "key issues"
-    LEARNING = "learning"
-    RECOMMENDATIONS = "recommendations"
-    GOOD_PRACTICE = "good practice"
+    INTRODUCTION = "introduction"
+    SCOPE = "scope"  # terms of reference
     METHODOLOGY = "methodology"
+    BACKGROUND = "background"  # the family, the child
+    CHRONOLOGY = "chronology"  # key practice episodes, summary of events
+    ANALYSIS = "analysis"
+    KEY_ISSUES = "key issues"
+    LEARNING = "learning"  # findings, lessons
+    GOOD_PRACTICE = "good practice"
+    RECOMMENDATIONS = "recommendations"
+    APPENDIX = "appendix"  # glossary, appendices
     OTHER = "other"
 
 
 SECTION_KINDS: tuple[str, ...] = tuple(k.value for k in SectionKind)
 # Words users say for a section kind.
-SECTION_ALIASES = {"findings": "learning", "learning points": "learning", "recommendation": "recommendations"}
+SECTION_ALIASES = {
+    "findings": "learning",
+    "learning points": "learning",
+    "recommendation": "recommendations",
+    "key practice episodes": "chronology",
+    "terms of reference": "scope",
+    "glossary": "appendix",
+    "family": "background",
+}
 
 
 # What a record is: a review report (or its executive summary), a learning brief about one or more reviews,

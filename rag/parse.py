@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 
 from rag.layout import masked
+from rag.metadata import cover_text, has_cover, read_cover
 from rag.models import Review, Section, SourceText
 
 # "Learning includes:", "Key findings:", "Recommendations  include:" … → section kind.
@@ -76,13 +77,15 @@ def parse_source(src: SourceText) -> list[Review]:
 
     Page furniture is blanked first (same offsets), so no heading, title or section edge comes from it.
     """
+    oracle = contents_oracle(src.text, src.furniture)
+    footers = "\n".join(src.text[s:e] for s, e in src.furniture if "\n" in src.text[s:e] or len(src.text[s:e]) > 3)
     if src.furniture:
         src = replace(src, text=masked(src.text, src.furniture))
     for parser in (_parse_dated, _parse_lessons_page, _parse_numbered, _parse_headed_listing):
         reviews = parser(src)
         if reviews:
             return _unique_ids(reviews)
-    return _unique_ids(_parse_document(src))
+    return _unique_ids(_parse_document(src, oracle, footers))
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -225,9 +228,10 @@ def _make_review(
         if s.kind == "keywords":
             keywords = tuple(k.strip().rstrip(".").strip() for k in re.split(r"[;,]", body) if k.strip(" .\n"))
             continue
-        if s.kind == "methodology":
-            methodology = " ".join(body.split())
-            s = Section("other", s.label, s.start, s.end)
+        if s.kind == "methodology" and methodology is None:
+            methodology = " ".join(body.split())[:2000]
+            if kind == "listing entry":
+                s = Section("other", s.label, s.start, s.end)
         kept.append(s)
     end = max(s.end for s in sections)
     name = _name_of(title)
@@ -394,61 +398,89 @@ _CONTINUES = {"and", "or", "of", "to", "from", "not", "the", "in", "for", "with"
 def _is_heading(lines: list[str], i: int, nxt: str) -> bool:
     line = lines[i].strip()
     words = line.split()
-    if not (3 <= len(line) <= 80) or not (1 <= len(words) <= 12):
+    if not (3 <= len(line) <= 80) or not (1 <= len(words) <= 12) or "\t" in line:
         return False
     if not line[0].isupper() or line[-1] in ".,;" or line.startswith((">", "•", "\uf0b7", "\x7f")):
         return False
     if re.search(r"\(p\d+|https?://|\bn=\d", line) or line.isdigit():
         return False
     # Wrapped body lines that happen to start a sentence: a clause after a comma, a verb, a dangling word.
-    if re.search(r", [a-z]", line) or (re.search(r"\b(?:is|was|were|are|has|have)\b", line) and not line.endswith("?")):
+    question = line.endswith("?") or (re.match(r"(?:What|How|Why|Who|When|Where)\b", line) and len(words) <= 6)
+    if re.search(r", [a-z]", line) or (re.search(r"\b(?:is|was|were|are|has|have)\b", line) and not question):
         return False
     if words[-1].lower() in _CONTINUES - {"not"}:
         return False
     prev = lines[i - 1].strip() if i > 0 else ""
     if prev and prev[-1] not in ".?!)’'\":" and not _is_heading_shape(prev):
         return False
-    return bool(nxt) and (nxt[0].isupper() or nxt[0] in '‘“"')
+    if re.search(r"\b(?:reviewer|author|published|publication|chair|completed|presented|date)\b[^:]*:", line, re.I):
+        return False  # a cover's "Lead reviewer: …" line
+    return bool(nxt) and (nxt[0].isupper() or nxt[0].isdigit() or nxt[0] in '‘“"•\uf0b7\x7f')
 
 
 def _is_heading_shape(line: str) -> bool:
     return 3 <= len(line) <= 80 and line[:1].isupper() and line[-1] not in ".,;"
 
 
-def _parse_document(src: SourceText) -> list[Review]:
-    """A document that is not a listing is one record: its headings open its sections (else its pages do)."""
+def _parse_document(src: SourceText, oracle: frozenset[str] = frozenset(), footers: str = "") -> list[Review]:
+    """A document that is not a listing is one record: its headings open its sections (else its pages do).
+
+    Its metadata comes from its cover (rag.metadata); headings on the cover are not sections.
+    """
     text = src.text
-    heads = _headings(text)
+    cover_end = len(cover_text(text, src.page_starts))
+    heads = _headings(text, oracle)
+    if has_cover(text, src.page_starts):
+        heads = [h for h in heads if h.start >= cover_end]  # the cover's lines are its title, not headings
     stem = PurePosixPath(src.path).stem
     opening = text[:3000]
     kind = _document_kind(opening)
-    doc_type = "briefing" if "briefing" in opening.lower() else _type_of(opening)
-    area = "National" if kind == "analysis" or doc_type == "briefing" else "Anonymous"
-    year = _doc_year(text)
-    bounds = heads or [(ps, ps, f"Page {i + 1}") for i, ps in enumerate(src.page_starts)]
+    cover = read_cover(text[:cover_end], kind, footers)
+    doc_type = cover.type or ("briefing" if "briefing" in opening.lower() else _type_of(opening))
+    if kind == "analysis" and "briefing" in opening.lower():
+        doc_type = "briefing"
+    area = cover.area or ("National" if kind == "analysis" or doc_type == "briefing" else "Anonymous")
+    year = cover.year
+    bounds = heads or [_Heading(ps, ps, f"Page {i + 1}", 1) for i, ps in enumerate(src.page_starts)]
     sections = []
-    s0, e0 = _strip_span(text, 0, bounds[0][0] if bounds else len(text))
+    s0, e0 = _strip_span(text, 0, bounds[0].start if bounds else len(text))
     if e0 > s0:
-        sections.append(Section("summary", "Opening", s0, e0))
-    for i, (_hs, he, label) in enumerate(bounds):
-        stop = bounds[i + 1][0] if i + 1 < len(bounds) else len(text)
-        s, e = _strip_span(text, he, stop)
+        sections.append(Section("summary", "Cover" if has_cover(text, src.page_starts) else "Opening", s0, e0))
+    stack: list[tuple[int, str, str]] = []  # (level, title, kind) of the headings above this one
+    for i, h in enumerate(bounds):
+        while stack and stack[-1][0] >= h.level:
+            stack.pop()
+        own = _heading_kind(h.title)
+        sk = own if own != "other" else next((k for _, _, k in reversed(stack) if k != "other"), "other")
+        if kind == "analysis" and sk not in ("recommendations", "good practice", "key issues"):
+            sk = "learning"  # an analysis's chapters are its learning
+        elif kind == "briefing" and heads and sk not in _SEED_KINDS:
+            sk = "learning"  # so are a briefing's
+        stack.append((h.level, h.title, sk))
+        stop = bounds[i + 1].start if i + 1 < len(bounds) else len(text)
+        s, e = _strip_span(text, h.end, stop)
         if e > s:
-            sk = _heading_kind(label)
-            if sk == "other" and kind in ("analysis", "briefing") and heads:
-                sk = "learning"  # a briefing's or an analysis's chapters are its learning
-            sections.append(Section(sk, label, s, e))
+            path = " › ".join(t for _, t, _ in stack) if len(stack) > 1 else ""
+            sections.append(Section(sk, h.title, s, e, path))
     if not sections:
         return []
-    generic = bool(heads) and (_heading_kind(heads[0][2]) != "other" or heads[0][2].lower() in _GENERIC_HEADINGS)
-    if heads and heads[0][0] < 200 and not generic:
-        title = heads[0][2]
+    first = heads[0].title if heads else ""
+    generic = bool(heads) and (_heading_kind(first) != "other" or first.lower() in _GENERIC_HEADINGS)
+    md_title = next((h.title for h in heads if h.level == 1 and text[h.start] == "#"), None)
+    if md_title and src.kind == "md":
+        title = md_title  # a Markdown file's title is its first "#" heading
+    elif cover.title:
+        title = cover.title
+    elif heads and heads[0].start < 200 and not generic:
+        title = first
     else:
         title = stem.replace("-", " ").replace("_", " ").strip().capitalize()
     r = _make_review(src, title=title, year=year, area=area, rtype=doc_type, start=0, sections=sections, kind=kind)
-    return [Review(**{**r.__dict__, "id": slugify(stem)})]
+    extra = {"child": cover.child, "author": cover.author, "month": cover.month, "partnership": cover.partnership}
+    return [Review(**{**r.__dict__, "id": slugify(stem), **extra})]
 
 
+_SEED_KINDS = {"summary", "background", "key issues", "learning", "recommendations", "good practice", "methodology"}
 _GENERIC_HEADINGS = {"introduction", "contents", "foreword", "executive summary", "overview"}
 
 
@@ -461,8 +493,45 @@ def _document_kind(opening: str) -> str:
     return "review"
 
 
-def _headings(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, title) of the heading lines; a heading wrapped over two lines is joined."""
+@dataclass(frozen=True)
+class _Heading:
+    start: int
+    end: int
+    title: str
+    level: int
+
+
+# "# Title" (Markdown), "2.3.4 Title" (numbered), "Finding 2: …" / "Key practice episode 1: …" (labelled).
+_MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
+_NUMBER = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?[ \t]+(?=\S)")
+_LABELLED = re.compile(
+    r"^(?:\d{1,2}(?:\.\d{1,2}){0,3}\.?[ \t]+)?(?:Finding|Key practice episode|Practice episode|Episode"
+    r"|Learning point|Learning theme|Theme|Appendix|Annex)[ \t]+\d{1,2}[a-z]?[ \t]*[:.–—-][ \t]*\S",
+    re.IGNORECASE,
+)
+
+
+def contents_oracle(text: str, furniture: tuple[tuple[int, int], ...]) -> frozenset[str]:
+    """The headings a contents page lists, leaders and page numbers dropped; an entry wrapped over two
+    lines is listed joined (its halves too: harmless, they match no heading line on their own)."""
+    for s, e in furniture:
+        lines = [" ".join(x.split()) for x in text[s:e].split("\n") if x.strip()]
+        if not lines or not re.match(r"^(?:Table of )?Contents:?$", lines[0], re.IGNORECASE):
+            continue
+        out: set[str] = set()
+        pending = ""
+        for line in lines[1:]:
+            for entry in (line, f"{pending} {line}" if pending else ""):
+                title = re.sub(r"(?:\s*\.{2,}|\s*…+)?\s*\d{1,3}$", "", entry).strip()
+                if title:
+                    out.add(title)
+            pending = "" if re.search(r"\d$", line) else line
+        return frozenset(out)
+    return frozenset()
+
+
+def _headings(text: str, oracle: frozenset[str] = frozenset()) -> list[_Heading]:
+    """The heading lines of a document, with their level; a heading wrapped over two lines is joined."""
     lines = text.split("\n")
     offsets = []
     pos = 0
@@ -470,19 +539,76 @@ def _headings(text: str) -> list[tuple[int, int, str]]:
         offsets.append(pos)
         pos += len(line) + 1
     next_text = _next_nonblank(lines)
-    heads: list[tuple[int, int, str]] = []  # (start, end, title)
-    for i in range(len(lines)):
-        if not _is_heading(lines, i, next_text[i]):
-            continue
+    heads: list[_Heading] = []
+    numbered = 0  # level of the last numbered heading, for unnumbered ones below it
+    i = 0
+    while i < len(lines):
+        line = lines[i].strip()
+        nxt_line = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        wrapped = f"{line} {nxt_line}" if nxt_line else ""
         s = offsets[i] + (len(lines[i]) - len(lines[i].lstrip()))
-        e = offsets[i] + len(lines[i])
-        title = lines[i].strip()
-        if heads and i > 0 and heads[-1][1] == offsets[i - 1] + len(lines[i - 1]):
-            ps, _, pt = heads.pop()
-            joiner = " " if pt.split()[-1].lower() in _CONTINUES else " — "
-            title, s = pt.rstrip(":") + joiner + title, ps
-        heads.append((s, e, title))
+        level = 0
+        title = line
+        end_line = i
+        md = _MD_HEADING.match(line)
+        if md:
+            title, level = md.group(2).strip(), len(md.group(1))
+        elif line and (" ".join(line.split()) in oracle or (wrapped and " ".join(wrapped.split()) in oracle)):
+            if wrapped and " ".join(wrapped.split()) in oracle and not _NUMBER.match(nxt_line):
+                title, end_line = wrapped, i + 1
+            level = _number_level(title) or 1
+        elif _LABELLED.match(line) and len(line) <= 180:
+            if nxt_line and nxt_line[0].islower() and len(nxt_line) <= 60 and line[-1] not in ".;:?!":
+                title, end_line = wrapped, i + 1
+            level = (_number_level(title) or numbered or 1) + (0 if _number_level(title) else 1)
+            if title.lower().startswith(("appendix", "annex")):
+                level = 1
+        elif _is_numbered_heading(line, next_text[i]) and (not oracle or len(line.split()) <= 7):
+            level = _number_level(line)
+        elif _is_heading(lines, i, next_text[i]):
+            level = numbered + 1 if numbered else 1
+        if not level:
+            i += 1
+            continue
+        if _number_level(title):
+            numbered = _number_level(title)
+        e = offsets[end_line] + len(lines[end_line])
+        prev = heads[-1] if heads else None
+        # A title-like heading wrapped over two lines ("Recognising risk and vulnerability" / "Groups of …").
+        if (
+            prev
+            and i > 0
+            and prev.end == offsets[i - 1] + len(lines[i - 1])
+            and not (md or _number_level(title) or _number_level(prev.title) or _LABELLED.match(prev.title))
+            and prev.title == lines[i - 1].strip()
+        ):
+            joiner = " " if prev.title.split()[-1].lower() in _CONTINUES else " — "
+            heads.pop()
+            title, s, level = prev.title.rstrip(":") + joiner + title, prev.start, prev.level
+        heads.append(_Heading(s, e, title, level))
+        i = end_line + 1
     return heads
+
+
+def _number_level(line: str) -> int:
+    m = _NUMBER.match(line)
+    return m.group(1).count(".") + 1 if m else 0
+
+
+def _is_numbered_heading(line: str, nxt: str) -> bool:
+    """ "4. Findings", "2.3 Scope": a number, then a short title (not a numbered paragraph's first line)."""
+    m = _NUMBER.match(line)
+    if not m or len(line) > 80:
+        return False
+    rest = line[m.end() :]
+    words = rest.split()
+    if not rest[:1].isupper() or not (1 <= len(words) <= 9) or rest[-1] in ".,;:":
+        return False
+    if re.search(r"[.;!?]\s+[A-Z]|, [a-z]", rest) or re.search(r"\b(?:is|was|were|are|has|had|have)\b", rest):
+        return False
+    if words[-1].lower() in _CONTINUES:
+        return False
+    return bool(nxt) and not nxt[0].islower()
 
 
 def _next_nonblank(lines: list[str]) -> list[str]:
@@ -497,17 +623,26 @@ def _next_nonblank(lines: list[str]) -> list[str]:
 
 
 def _heading_kind(label: str) -> str:
+    """The section kind a heading names ("Key practice episodes" → chronology); "other" when it names none."""
     low = label.lower()
-    for word, kind in (
-        ("recommend", "recommendations"),
-        ("learning", "learning"),
-        ("lesson", "learning"),
-        ("finding", "learning"),
-        ("background", "background"),
-        ("summary", "summary"),
-        ("good practice", "good practice"),
-        ("key issue", "key issues"),
-    ):
-        if word in low:
+    for words, kind in _HEADING_KINDS:
+        if re.search(words, low):
             return kind
     return "other"
+
+
+_HEADING_KINDS = (
+    (r"^(?:appendix|annex)\b", "appendix"),
+    (r"recommend|improving systems|actions? for|what (?:the board|we) (?:is|are|will be) doing", "recommendations"),
+    (r"good practice|what went well", "good practice"),
+    (r"finding|learning|lesson|what did the reviews? tell|key messages?", "learning"),
+    (r"key issue", "key issues"),
+    (r"practice episode|chronolog|timeline|summary of events|circumstances|what happened|episode \d", "chronology"),
+    (r"analysis", "analysis"),
+    (r"background|family|the child\b|child and family|pen picture|about the child", "background"),
+    (r"methodolog|\bmethod\b|approach|process of the review", "methodology"),
+    (r"terms of reference|\bscope\b", "scope"),
+    (r"introduction|why this review|legal context|purpose of (?:the|this) review", "introduction"),
+    (r"glossary|appendix|annex|abbreviations|references", "appendix"),
+    (r"summary|at a glance|overview", "summary"),
+)

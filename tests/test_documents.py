@@ -99,10 +99,91 @@ def test_a_sentence_cut_by_a_page_break_is_quoted_on_each_page(name: str) -> Non
         assert not set(before) & set(after)
 
 
+REVIEWS = [n for n in FILES if expected(n)["kind"] == "review"]
+BRIEFINGS = [n for n in FILES if expected(n)["kind"] == "briefing"]
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_metadata_from_the_document(name: str) -> None:
+    (r,) = parsed(name)[1]
+    want = expected(name)
+    for field in ("area", "partnership", "type", "child", "author"):
+        assert getattr(r, field) == want[field], field
+    if name.endswith(".pdf") or name in REVIEWS:
+        # Never a date of birth, an incident or the period under review (the fixtures' traps).
+        assert (r.year, r.month) == (want["year"], want["month"])
+    else:
+        assert r.year in (want["year"], None)  # a text version may not carry the briefing's footer date
+    assert r.year not in set(want.get("other_years") or []) - {want["year"]}
+
+
+@pytest.mark.parametrize("name", REVIEWS)
+def test_review_titles_are_type_and_child(name: str) -> None:
+    assert parsed(name)[1][0].title == expected(name)["title"]
+
+
+@pytest.mark.parametrize("name", BRIEFINGS)
+def test_briefing_titles_name_the_briefing_and_its_child(name: str) -> None:
+    title = parsed(name)[1][0].title
+    want = expected(name)["title"]
+    assert title.split(":")[0].lower() == want.split(":")[0].lower()
+    assert expected(name)["child"].split(";")[0] in title
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_headings_found_with_their_paths(name: str) -> None:
+    (r,) = parsed(name)[1]
+    found = {s.label for s in r.sections} | {p for s in r.sections if s.path for p in s.path.split(" › ")}
+    missing = [h["text"] for h in expected(name).get("headings", []) if h["text"] not in found]
+    assert not missing
+    # Contents lines (with their page numbers) are never headings.
+    for line in (expected(name).get("contents") or {}).get("lines", []):
+        assert not re.search(r"\d$", line) or flat(line) not in {flat(x) for x in found}
+
+
+def test_sections_of_a_long_report_have_real_kinds_and_paths() -> None:
+    (r,) = parsed("northshire-scr-child-m.pdf")[1]
+    kinds = {s.label: s.kind for s in r.sections}
+    assert kinds["1. Introduction"] == "introduction"
+    assert kinds["2. Terms of reference and scope"] == "scope"
+    assert kinds["5. Key practice episodes"] == "chronology"
+    assert kinds["7. Good practice"] == "good practice"
+    assert kinds["8. Recommendations"] == "recommendations"
+    assert kinds["10. Glossary"] == "appendix"
+    finding = next(s for s in r.sections if s.label.startswith("Finding 2:"))
+    assert finding.kind == "learning"
+    assert finding.path.startswith("6. Analysis and findings › Finding 2: The mother’s apparent co-operation")
+
+
+@pytest.mark.parametrize("name", [n for n in FILES if any("para" in f for f in expected(n).get("facts", []))])
+def test_quotes_name_their_paragraph_and_page(name: str) -> None:
+    _, _, chunks = parsed(name)
+    for fact in expected(name)["facts"]:
+        (c,) = [c for c in chunks if flat(fact["starts"]) in flat(c.text)]
+        assert c.para == fact["para"]
+        if c.page is not None:
+            assert c.page == fact["page"]
+            assert f"p. {fact['page']}" in c.citation_label
+
+
+def test_citation_label_shows_heading_para_and_page() -> None:
+    _, _, chunks = parsed("northshire-scr-child-m.pdf")
+    c = next(c for c in chunks if c.para == "5.13")
+    assert c.citation_label.startswith("Serious Case Review: Child M, 2019, Northshire, Key practice episode 4")
+    assert c.citation_label.endswith(f"para 5.13 — northshire-scr-child-m.pdf, p. {c.page}")
+
+
+def test_markdown_title_is_its_first_heading() -> None:
+    (r,) = parsed("northshire-scr-child-m.md")[1]
+    assert r.title == "Serious Case Review: Child M"
+
+
 def test_pdf_and_text_versions_agree_on_the_record() -> None:
     for stem in ("northshire-scr-child-m", "eastmere-rapid-review-learning-brief"):
         records = [parsed(f"{stem}.{ext}")[1][0] for ext in ("pdf", "txt", "md")]
-        assert {(r.id, r.kind) for r in records} == {(stem, expected(stem)["kind"])}
+        assert {(r.id, r.kind, r.area, r.type, r.child) for r in records} == {
+            (stem, expected(stem)["kind"], expected(stem)["area"], expected(stem)["type"], expected(stem)["child"])
+        }
 
 
 def test_scanned_pdf_is_skipped_with_the_reason() -> None:
@@ -154,6 +235,9 @@ def test_contents_without_leaders_confirmed_by_the_headings() -> None:
     )
     spans = furniture_spans(text)
     assert masked_lines(text, spans) == ["Contents 1. Introduction 2. What happened Appendix 1: Glossary"]
+    src = SourceText("r.txt", text, "", "txt", furniture=spans)
+    (review,) = parse_source(src)
+    assert [s.label for s in review.sections] == ["1. Introduction", "2. What happened", "Appendix 1: Glossary"]
 
 
 def test_segments_leave_out_the_furniture() -> None:
