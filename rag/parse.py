@@ -226,7 +226,7 @@ def _make_review(
     for s in sections:
         body = text[s.start : s.end]
         if s.kind == "keywords":
-            keywords = tuple(k.strip().rstrip(".").strip() for k in re.split(r"[;,]", body) if k.strip(" .\n"))
+            keywords = tuple(" ".join(k.split()).rstrip(".") for k in re.split(r"[;,]", body) if k.strip(" .\n"))
             continue
         if s.kind == "methodology" and methodology is None:
             methodology = " ".join(body.split())[:2000]
@@ -432,6 +432,17 @@ def _parse_document(src: SourceText, oracle: frozenset[str] = frozenset(), foote
     heads = _headings(text, oracle)
     if has_cover(text, src.page_starts):
         heads = [h for h in heads if h.start >= cover_end]  # the cover's lines are its title, not headings
+    elif not src.page_starts:
+        block = re.search(r"\S[^\n]*(?:\n[ \t]*\S[^\n]*)+", text[:1500])  # a text file's opening block of lines
+        cover_lines = block.group().split("\n") if block else []
+        if block and text[: block.start()].strip() == "" and not any(x.rstrip().endswith(".") for x in cover_lines):
+            heads = [h for h in heads if not block.start() <= h.start < block.end()]
+    if sum(1 for h in heads if text[h.start] == "#") >= 2:
+        heads = [h for h in heads if text[h.start] == "#"]  # a Markdown file's own headings are its structure
+    md_titles = [h for h in heads if text[h.start] == "#" and h.level == 1]
+    md_title = md_titles[0].title if md_titles else None
+    if len(md_titles) == 1 and src.kind == "md":
+        heads = [h for h in heads if h is not md_titles[0]]  # the title: part of the opening, not of every path
     stem = PurePosixPath(src.path).stem
     opening = text[:3000]
     kind = _document_kind(opening)
@@ -462,11 +473,11 @@ def _parse_document(src: SourceText, oracle: frozenset[str] = frozenset(), foote
         if e > s:
             path = " › ".join(t for _, t, _ in stack) if len(stack) > 1 else ""
             sections.append(Section(sk, h.title, s, e, path))
+    sections = _split_labels(text, sections)
     if not sections:
         return []
     first = heads[0].title if heads else ""
     generic = bool(heads) and (_heading_kind(first) != "other" or first.lower() in _GENERIC_HEADINGS)
-    md_title = next((h.title for h in heads if h.level == 1 and text[h.start] == "#"), None)
     if md_title and src.kind == "md":
         title = md_title  # a Markdown file's title is its first "#" heading
     elif cover.title:
@@ -478,6 +489,41 @@ def _parse_document(src: SourceText, oracle: frozenset[str] = frozenset(), foote
     r = _make_review(src, title=title, year=year, area=area, rtype=doc_type, start=0, sections=sections, kind=kind)
     extra = {"child": cover.child, "author": cover.author, "month": cover.month, "partnership": cover.partnership}
     return [Review(**{**r.__dict__, "id": slugify(stem), **extra})]
+
+
+_LINE_LABEL = re.compile(
+    r"^[ \t]*(?P<label>" + "|".join(f"(?:{p})" for p, _ in _LABELS) + r")[ \t]*:[ \t]*(?:\n|(?=\S))",
+    re.MULTILINE | re.IGNORECASE,
+)
+
+
+def _split_labels(text: str, sections: list[Section]) -> list[Section]:
+    """A line opening with a label ("Learning: …", "Recommendations: …", "Keywords: …") starts a section of its
+    own inside the section it is in (its heading path kept); "Keywords:" lines become the record's keywords."""
+    out = []
+    for sec in sections:
+        cuts = [m for m in _LINE_LABEL.finditer(text, sec.start, sec.end)]
+        if not cuts:
+            out.append(sec)
+            continue
+        s, e = _strip_span(text, sec.start, cuts[0].start())
+        if e > s:
+            out.append(Section(sec.kind, sec.label, s, e, sec.path))
+        for i, m in enumerate(cuts):
+            stop = cuts[i + 1].start() if i + 1 < len(cuts) else sec.end
+            rest = stop
+            if text[m.end() - 1] not in "\n":  # "Label: text" runs to its paragraph's end, the rest is the parent's
+                blank = re.compile(r"\n[ \t]*\n").search(text, m.end(), stop)
+                stop = blank.start() if blank else stop
+            s, e = _strip_span(text, m.end(), stop)
+            if e > s:
+                label = " ".join(m.group("label").split())
+                path = f"{sec.path or sec.label} › {label}"
+                out.append(Section(_label_kind(label), label, s, e, path))
+            s, e = _strip_span(text, stop, rest)
+            if e > s:
+                out.append(Section(sec.kind, sec.label, s, e, sec.path))
+    return out
 
 
 _SEED_KINDS = {"summary", "background", "key issues", "learning", "recommendations", "good practice", "methodology"}

@@ -249,3 +249,27 @@ def test_quotes_leave_out_word_bullets() -> None:
     text = "Key messages\n\uf0b7 See the child as a victim of exploitation, not as a young person making choices."
     (s, e), *_ = sentence_units(text, 13, len(text))
     assert text[s:e].startswith("See the child")
+
+
+def test_a_users_markdown_keeps_its_structure() -> None:
+    text = (
+        "# Child Q review\n\nNorthshire Safeguarding Children Partnership, published June 2022.\n\n"
+        "## What happened\n\nChild Q was seen by three agencies in a month.\n\n"
+        "Learning: agencies did not share what they knew about the household.\n\n"
+        "Recommendations:\n\n- The partnership should audit information sharing.\n\n"
+        "Keywords: neglect; information sharing\n"
+    )
+    (r,) = parse_source(SourceText("notes/child-q.md", text, "", "md"))
+    assert (r.title, r.area, r.kind, r.year, r.month) == ("Child Q review", "Northshire", "review", 2022, "June")
+    assert r.keywords == ("neglect", "information sharing")
+    kinds = {s.kind: text[s.start : s.end] for s in r.sections}
+    assert kinds["learning"].startswith("agencies did not share")
+    assert kinds["recommendations"] == "- The partnership should audit information sharing."
+    assert "audit" not in kinds.get("learning", "")
+
+
+def test_label_lines_in_a_text_report_are_sections() -> None:
+    (r,) = parsed("northshire-scr-child-m.txt")[1]
+    glance = [s for s in r.sections if s.path.startswith("Review at a glance ›")]
+    assert [s.kind for s in glance] == ["learning", "recommendations"]
+    assert "hidden men" in r.keywords and "domestic abuse" in r.keywords
