@@ -429,6 +429,38 @@ def _parse_document(src: SourceText, oracle: frozenset[str] = frozenset(), foote
     """
     text = src.text
     cover_end = len(cover_text(text, src.page_starts))
+    heads, md_title = _document_heads(src, oracle, cover_end)
+    stem = PurePosixPath(src.path).stem
+    opening = text[:3000]
+    kind = _document_kind(opening)
+    cover = read_cover(text[:cover_end], kind, footers)
+    doc_type = cover.type or ("briefing" if "briefing" in opening.lower() else _type_of(opening))
+    if kind == "analysis" and "briefing" in opening.lower():
+        doc_type = "briefing"
+    area = cover.area or ("National" if kind == "analysis" or doc_type == "briefing" else "Anonymous")
+    sections = _split_labels(text, _document_sections(src, heads, kind))
+    if not sections:
+        return []
+    first = heads[0].title if heads else ""
+    generic = bool(heads) and (_heading_kind(first) != "other" or first.lower() in _GENERIC_HEADINGS)
+    if md_title and src.kind == "md":
+        title = md_title  # a Markdown file's title is its first "#" heading
+    elif cover.title:
+        title = cover.title
+    elif heads and heads[0].start < 200 and not generic:
+        title = first
+    else:
+        title = stem.replace("-", " ").replace("_", " ").strip().capitalize()
+    r = _make_review(
+        src, title=title, year=cover.year, area=area, rtype=doc_type, start=0, sections=sections, kind=kind
+    )
+    extra = {"child": cover.child, "author": cover.author, "month": cover.month, "partnership": cover.partnership}
+    return [Review(**{**r.__dict__, "id": slugify(stem), **extra})]
+
+
+def _document_heads(src: SourceText, oracle: frozenset[str], cover_end: int) -> tuple[list[_Heading], str | None]:
+    """The document's headings (not its cover's lines) and, for Markdown, its "#" title."""
+    text = src.text
     heads = _headings(text, oracle)
     if has_cover(text, src.page_starts):
         heads = [h for h in heads if h.start >= cover_end]  # the cover's lines are its title, not headings
@@ -440,18 +472,14 @@ def _parse_document(src: SourceText, oracle: frozenset[str] = frozenset(), foote
     if sum(1 for h in heads if text[h.start] == "#") >= 2:
         heads = [h for h in heads if text[h.start] == "#"]  # a Markdown file's own headings are its structure
     md_titles = [h for h in heads if text[h.start] == "#" and h.level == 1]
-    md_title = md_titles[0].title if md_titles else None
     if len(md_titles) == 1 and src.kind == "md":
         heads = [h for h in heads if h is not md_titles[0]]  # the title: part of the opening, not of every path
-    stem = PurePosixPath(src.path).stem
-    opening = text[:3000]
-    kind = _document_kind(opening)
-    cover = read_cover(text[:cover_end], kind, footers)
-    doc_type = cover.type or ("briefing" if "briefing" in opening.lower() else _type_of(opening))
-    if kind == "analysis" and "briefing" in opening.lower():
-        doc_type = "briefing"
-    area = cover.area or ("National" if kind == "analysis" or doc_type == "briefing" else "Anonymous")
-    year = cover.year
+    return heads, (md_titles[0].title if md_titles else None)
+
+
+def _document_sections(src: SourceText, heads: list[_Heading], kind: str) -> list[Section]:
+    """One section per heading (else per page), with its kind (its own, else its parent's) and heading path."""
+    text = src.text
     bounds = heads or [_Heading(ps, ps, f"Page {i + 1}", 1) for i, ps in enumerate(src.page_starts)]
     sections = []
     s0, e0 = _strip_span(text, 0, bounds[0].start if bounds else len(text))
@@ -473,22 +501,7 @@ def _parse_document(src: SourceText, oracle: frozenset[str] = frozenset(), foote
         if e > s:
             path = " › ".join(t for _, t, _ in stack) if len(stack) > 1 else ""
             sections.append(Section(sk, h.title, s, e, path))
-    sections = _split_labels(text, sections)
-    if not sections:
-        return []
-    first = heads[0].title if heads else ""
-    generic = bool(heads) and (_heading_kind(first) != "other" or first.lower() in _GENERIC_HEADINGS)
-    if md_title and src.kind == "md":
-        title = md_title  # a Markdown file's title is its first "#" heading
-    elif cover.title:
-        title = cover.title
-    elif heads and heads[0].start < 200 and not generic:
-        title = first
-    else:
-        title = stem.replace("-", " ").replace("_", " ").strip().capitalize()
-    r = _make_review(src, title=title, year=year, area=area, rtype=doc_type, start=0, sections=sections, kind=kind)
-    extra = {"child": cover.child, "author": cover.author, "month": cover.month, "partnership": cover.partnership}
-    return [Review(**{**r.__dict__, "id": slugify(stem), **extra})]
+    return sections
 
 
 _LINE_LABEL = re.compile(
