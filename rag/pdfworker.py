@@ -5,6 +5,9 @@ JSON object: `{"pages": [...]}` or `{"error": KIND, "detail": "..."}`, KIND one 
 "dependency", "memory", "corrupt". rag.sources turns these into user-facing messages; it also
 enforces the wall-clock timeout, since pypdf has had infinite loops.
 
+With `--parse` and FILE "-", it parses a large decoded source sent as JSON on stdin under the same
+limits instead, and prints `{"reviews": [...]}` (see rag.sources.parse_limited).
+
 The worker never outlives its budget or its parent: it asks Linux to kill it when the parent dies
 (PR_SET_PDEATHSIG), exits at once if the parent is already gone, and limits its own CPU time, so a
 parent killed with SIGKILL cannot leave it spinning.
@@ -76,6 +79,17 @@ def extract(path: str) -> dict[str, Any]:
         return {"error": "corrupt", "detail": _first_line(exc) or type(exc).__name__}
 
 
+def parse(data: str) -> dict[str, Any]:
+    """Parse a decoded source sent as JSON (the text-file counterpart of extract): its review records."""
+    from rag.models import SourceText
+    from rag.parse import parse_source
+
+    d = json.loads(data)
+    furniture = tuple((int(a), int(b)) for a, b in d["furniture"])
+    src = SourceText(d["path"], d["text"], d["sha256"], d["kind"], tuple(d["page_starts"]), furniture)
+    return {"reviews": [r.to_dict() for r in parse_source(src)]}
+
+
 def _first_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     return lines[0][:160] if lines else ""
@@ -85,6 +99,9 @@ def _options(argv: list[str]) -> tuple[dict[str, int], str] | None:
     """({option: value}, FILE) from `--memory-mb N --cpu-s N --parent-pid PID FILE`, or None if malformed."""
     names = {"--memory-mb", "--cpu-s", "--parent-pid"}
     options: dict[str, int] = {}
+    if argv[:1] == ["--parse"]:  # parse a source given as JSON on stdin (FILE is "-")
+        options["--parse"] = 1
+        argv = argv[1:]
     while len(argv) > 1 and argv[0] in names:
         if not argv[1].isdigit():
             return None
@@ -96,7 +113,10 @@ def _options(argv: list[str]) -> tuple[dict[str, int], str] | None:
 def main(argv: list[str]) -> int:
     parsed = _options(argv)
     if parsed is None:
-        print("usage: python -m rag.pdfworker [--memory-mb N] [--cpu-s N] [--parent-pid PID] FILE", file=sys.stderr)
+        print(
+            "usage: python -m rag.pdfworker [--parse] [--memory-mb N] [--cpu-s N] [--parent-pid PID] FILE|-",
+            file=sys.stderr,
+        )
         return 2
     options, path = parsed
     if "--parent-pid" in options and not _die_with_parent(options["--parent-pid"]):
@@ -107,7 +127,7 @@ def main(argv: list[str]) -> int:
         _limit_memory(options["--memory-mb"])
     out, sys.stdout = sys.stdout, sys.stderr  # nothing but our JSON may reach stdout
     try:
-        result = extract(path)
+        result = parse(sys.stdin.read()) if "--parse" in options else extract(path)
     except MemoryError:  # e.g. while importing pypdf under a tight limit
         result = {"error": "memory", "detail": ""}
     try:

@@ -16,10 +16,11 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rag.errors import SourceError
 from rag.layout import furniture_spans
-from rag.models import SourceText
+from rag.models import Review, SourceText
 from rag.settings import Settings
 
 # Longest first: the UTF-32 LE mark begins with the UTF-16 LE one.
@@ -263,32 +264,93 @@ def _read_pdf(path: Path, name: str, settings: Settings) -> tuple[str, tuple[int
 
 
 def _extract_pages(path: Path, name: str, settings: Settings) -> list[str]:
-    """Run rag.pdfworker under a timeout and memory and CPU limits; pypdf has had hangs and bombs.
-
-    The worker runs in its own process group, killed whole at the deadline or on any exception
-    here (Ctrl-C included); it also kills itself if this process dies (see rag/pdfworker.py).
-    """
-    cpu_s = math.ceil(settings.pdf_timeout_s) + 5  # only reached if we are no longer there to kill it
-    cmd = [sys.executable, "-m", "rag.pdfworker", "--memory-mb", str(settings.pdf_memory_mb), "--cpu-s", str(cpu_s)]
-    cmd += ["--parent-pid", str(os.getpid()), str(path.absolute())]
-    # cwd puts this package first on the child's sys.path, wherever we were started from.
-    proc = subprocess.Popen(
-        cmd,
-        cwd=_PACKAGE_ROOT,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        process_group=0,
-    )
+    """Run rag.pdfworker under a timeout and memory and CPU limits; pypdf has had hangs and bombs."""
     try:
-        stdout, stderr = proc.communicate(timeout=settings.pdf_timeout_s)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
+        result = _run_worker([str(path.absolute())], None, settings)
+    except TimeoutError:
         raise SourceError(
             f"{name}: PDF parsing timed out after {settings.pdf_timeout_s:g} s; "
             "re-export the file, or raise pdf_timeout_s if it is just very large",
             lasting=True,
         ) from None
+    pages = result.get("pages")
+    if isinstance(pages, list) and all(isinstance(p, str) for p in pages):
+        return pages
+    template = _PDF_ERRORS.get(str(result.get("error")), _PDF_ERRORS["crash"])
+    detail = result.get("detail") or "no details"
+    message = f"{name}: " + template.format(detail=detail, memory_mb=settings.pdf_memory_mb)
+    raise SourceError(message, lasting=result.get("error") != "dependency")  # a package can be installed
+
+
+# Sources up to this size are parsed in-process (parsing is linear: ~0.2 s per 10,000 lines); larger ones
+# in the sandboxed worker, under the PDF limits, so a hostile text file cannot hold the write lock.
+IN_PROCESS_LINES = 20_000
+IN_PROCESS_CHARS = 1_000_000
+
+
+def parse_limited(src: SourceText, settings: Settings) -> list[Review]:
+    """parse_source, under the same time and memory limits as PDF parsing when the source is large;
+    raises SourceError (the file is skipped) when it exceeds them."""
+    from rag.parse import parse_source
+
+    if len(src.text) <= IN_PROCESS_CHARS and src.text.count("\n") <= IN_PROCESS_LINES:
+        return parse_source(src)
+    name = shown_name(src.path)
+    payload = {
+        "path": src.path,
+        "text": src.text,
+        "sha256": src.sha256,
+        "kind": src.kind,
+        "page_starts": list(src.page_starts),
+        "furniture": [list(x) for x in src.furniture],
+    }
+    lines = src.text.count("\n") + 1
+    try:
+        result = _run_worker(["--parse", "-"], json.dumps(payload).encode("utf-8"), settings)
+    except TimeoutError:
+        raise SourceError(
+            f"{name}: parsing {lines:,} lines took longer than {settings.pdf_timeout_s:g} s; "
+            "split the file, or raise pdf_timeout_s if you trust it",
+            lasting=True,
+        ) from None
+    reviews = result.get("reviews")
+    if isinstance(reviews, list):
+        return [Review.from_dict(r) for r in reviews]
+    if result.get("error") == "memory":
+        raise SourceError(
+            f"{name}: parsing {lines:,} lines needs more than {settings.pdf_memory_mb} MB; "
+            "split the file, or raise pdf_memory_mb if you trust it",
+            lasting=True,
+        )
+    raise SourceError(f"{name}: parser failed ({result.get('detail') or 'no details'}); check the file", lasting=True)
+
+
+def _run_worker(args: list[str], stdin: bytes | None, settings: Settings) -> dict[str, Any]:
+    """Run rag.pdfworker with `args` under the PDF limits; its JSON result, or {"error": ...}; TimeoutError.
+
+    The worker runs in its own process group, killed whole at the deadline or on any exception
+    here (Ctrl-C included); it also kills itself if this process dies (see rag/pdfworker.py).
+    """
+    cpu_s = math.ceil(settings.pdf_timeout_s) + 5  # only reached if we are no longer there to kill it
+    cmd = [sys.executable, "-m", "rag.pdfworker"]
+    if args[:1] == ["--parse"]:
+        cmd.append(args.pop(0))
+    cmd += ["--memory-mb", str(settings.pdf_memory_mb), "--cpu-s", str(cpu_s), "--parent-pid", str(os.getpid())]
+    cmd += args
+    # cwd puts this package first on the child's sys.path, wherever we were started from.
+    proc = subprocess.Popen(
+        cmd,
+        cwd=_PACKAGE_ROOT,
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        process_group=0,
+    )
+    try:
+        stdout, stderr = proc.communicate(input=stdin, timeout=settings.pdf_timeout_s)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        raise TimeoutError from None
     except BaseException:
         _kill_group(proc)
         raise
@@ -300,13 +362,7 @@ def _extract_pages(path: Path, name: str, settings: Settings) -> list[str]:
         result = {"error": kind, "detail": text.splitlines()[-1][:160] if text else _exit_reason(proc.returncode)}
     if not isinstance(result, dict):
         result = {"error": "crash", "detail": "unexpected output"}
-    pages = result.get("pages")
-    if isinstance(pages, list) and all(isinstance(p, str) for p in pages):
-        return pages
-    template = _PDF_ERRORS.get(str(result.get("error")), _PDF_ERRORS["crash"])
-    detail = result.get("detail") or "no details"
-    message = f"{name}: " + template.format(detail=detail, memory_mb=settings.pdf_memory_mb)
-    raise SourceError(message, lasting=result.get("error") != "dependency")  # a package can be installed
+    return result
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

@@ -5,14 +5,17 @@ Uses the real PDF worker and parser on the fictional fixtures; expectations come
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from rag import sources
 from rag.chunk import chunk_review, sentence_units
 from rag.errors import SourceError
 from rag.layout import furniture_spans, segments
@@ -273,3 +276,36 @@ def test_label_lines_in_a_text_report_are_sections() -> None:
     glance = [s for s in r.sections if s.path.startswith("Review at a glance ›")]
     assert [s.kind for s in glance] == ["learning", "recommendations"]
     assert "hidden men" in r.keywords and "domestic abuse" in r.keywords
+
+
+# --- bad input: large text files are parsed under the PDF limits -------------------------------------
+
+
+def heading_lines(n: int) -> str:
+    return "\n".join(["Practice Matters Here", "Some body text follows here."][i % 2] for i in range(n))
+
+
+def test_a_large_text_is_parsed_in_the_worker_with_the_same_result() -> None:
+    text = heading_lines(30_000)
+    src = SourceText("big.txt", text, "0" * 64, "txt")
+    assert text.count("\n") > sources.IN_PROCESS_LINES
+    assert sources.parse_limited(src, Settings()) == parse_source(src)
+
+
+def test_a_text_too_slow_to_parse_is_skipped_with_the_reason() -> None:
+    src = SourceText("huge.txt", heading_lines(400_000), "0" * 64, "txt")
+    settings = dataclasses.replace(Settings(), pdf_timeout_s=0.5)
+    started = time.monotonic()
+    with pytest.raises(SourceError, match=r"huge\.txt: parsing 400,000 lines took longer than 0\.5 s; split the file"):
+        sources.parse_limited(src, settings)
+    assert time.monotonic() - started < 10
+
+
+def test_parsing_is_linear() -> None:
+    timings = {}
+    for n in (20_000, 80_000):
+        src = SourceText("x.txt", heading_lines(n), "", "txt")
+        started = time.perf_counter()
+        parse_source(src)
+        timings[n] = time.perf_counter() - started
+    assert timings[80_000] < 8 * timings[20_000] + 0.5  # quadratic would be 16×
