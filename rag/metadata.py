@@ -93,8 +93,10 @@ def cover_text(text: str, page_starts: tuple[int, ...]) -> str:
 
 def read_cover(cover: str, kind: str, extra: str = "") -> Cover:
     """Metadata from a cover; `extra` is other text to believe for dates (a briefing's running footer)."""
-    flat = " ".join(cover.split())
+    # A line in capitals ("WESTHAVEN LOCAL SAFEGUARDING CHILDREN BOARD") is read in title case.
     lines = [" ".join(x.split()).lstrip("# ") for x in cover.split("\n") if x.strip()]
+    lines = [x.title() if x.isupper() and len(x) > 12 else x for x in lines]
+    flat = " ".join(lines)
     partnership = area = None
     m = _PARTNERSHIP.search(flat) or _PARTNERSHIP.search(" ".join(extra.split()))
     if m:
@@ -107,7 +109,8 @@ def read_cover(cover: str, kind: str, extra: str = "") -> Cover:
     author = None
     a = _AUTHOR.search(cover)
     if a and kind != "briefing":
-        author = a.group("name").strip()
+        # The name ends where the next label or a separator starts ("Margaret Okonjo _ Published: July 2016").
+        author = re.split(r"\s+[_|·•–—-]\s+|\s{2,}|\s+\w+:", a.group("name"))[0].strip()
     elif kind == "briefing" and partnership:
         author = partnership
     title = _title(lines, type_line, children, kind, partnership)

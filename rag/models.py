@@ -64,6 +64,7 @@ class SourceText:
     # Page furniture (running headers/footers, page numbers, contents pages, bullet glyphs): spans of `text`
     # that stay in it, so offsets and quotes remain verbatim, but that no chunk, sentence or quote includes.
     furniture: tuple[tuple[int, int], ...] = ()
+    ocr_pages: tuple[int, ...] = ()  # pages (1-based) with no text layer, read by Tesseract OCR
 
     def page_at(self, offset: int) -> int | None:
         if not self.page_starts:

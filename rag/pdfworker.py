@@ -19,8 +19,11 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 from typing import Any
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -70,13 +73,38 @@ def extract(path: str) -> dict[str, Any]:
         # PdfReader already tried the empty password; decrypt("") reports whether it worked.
         if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
             return {"error": "encrypted", "detail": ""}
-        return {"pages": [page.extract_text() for page in reader.pages]}
+        pages = [page.extract_text() for page in reader.pages]
+        scanned = [i for i, (page, text) in enumerate(zip(reader.pages, pages, strict=True)) if not text.strip()]
+        scanned = [i for i in scanned if reader.pages[i].images]
+        if not scanned:
+            return {"pages": pages}
+        if shutil.which("tesseract") is None:
+            return {"pages": pages, "scanned": scanned}
+        for i in scanned:
+            pages[i] = ocr_page(reader.pages[i])
+        return {"pages": pages, "ocr": scanned}
     except DependencyError as exc:
         return {"error": "dependency", "detail": _first_line(exc)}
     except MemoryError:
         return {"error": "memory", "detail": ""}
     except Exception as exc:
         return {"error": "corrupt", "detail": _first_line(exc) or type(exc).__name__}
+
+
+def ocr_page(page: Any) -> str:
+    """The text of a page that is only images, read by Tesseract (a child of this worker: same limits, same group)."""
+    texts = []
+    with tempfile.TemporaryDirectory(prefix="rla-ocr-") as tmp:
+        for n, image in enumerate(page.images):
+            suffix = os.path.splitext(image.name)[1] or ".png"
+            path = os.path.join(tmp, f"{n}{suffix}")
+            with open(path, "wb") as f:
+                f.write(image.data)
+            done = subprocess.run(
+                ["tesseract", path, "stdout"], capture_output=True, stdin=subprocess.DEVNULL, check=False
+            )
+            texts.append(done.stdout.decode("utf-8", "replace"))
+    return "\n".join(t.strip("\n\f ") for t in texts if t.strip())
 
 
 def parse(data: str) -> dict[str, Any]:

@@ -159,9 +159,11 @@ def read_source(path: Path, corpus_dir: Path, settings: Settings) -> SourceText:
     if suffix == ".pdf":
         if b"%PDF-" not in data[:1024]:
             raise SourceError(f"{name}: not a PDF file (no %PDF header); check what the file really is", lasting=True)
-        text, starts = _read_pdf(path, name, settings)
+        text, starts, ocr = _read_pdf(path, name, settings)
         furniture = furniture_spans(text, starts)
-        return SourceText(path=rel, text=text, sha256=sha256, kind="pdf", page_starts=starts, furniture=furniture)
+        return SourceText(
+            path=rel, text=text, sha256=sha256, kind="pdf", page_starts=starts, furniture=furniture, ocr_pages=ocr
+        )
     try:
         text = decode_text(data)
     except SourceError as exc:
@@ -250,8 +252,10 @@ def _read_bytes(path: Path, name: str, max_mb: int) -> bytes:
         raise SourceError(f"{name}: cannot read file ({exc.strerror or exc}); check it is a readable file") from None
 
 
-def _read_pdf(path: Path, name: str, settings: Settings) -> tuple[str, tuple[int, ...]]:
-    pages = [_clean_page(p) for p in _extract_pages(path, name, settings)]
+def _read_pdf(path: Path, name: str, settings: Settings) -> tuple[str, tuple[int, ...], tuple[int, ...]]:
+    """The PDF's text, where each page starts, and which pages (1-based) were read by OCR."""
+    raw, ocr = _extract_pages(path, name, settings)
+    pages = [_clean_page(p) for p in raw]
     if not pages:
         raise SourceError(f"{name}: PDF has no pages; re-export it from the original document", lasting=True)
     if not any(p.strip() for p in pages):
@@ -260,10 +264,10 @@ def _read_pdf(path: Path, name: str, settings: Settings) -> tuple[str, tuple[int
     for page in pages:
         starts.append(offset)
         offset += len(page) + 2  # the "\n\n" joining pages
-    return "\n\n".join(pages), tuple(starts)
+    return "\n\n".join(pages), tuple(starts), tuple(i + 1 for i in ocr)
 
 
-def _extract_pages(path: Path, name: str, settings: Settings) -> list[str]:
+def _extract_pages(path: Path, name: str, settings: Settings) -> tuple[list[str], tuple[int, ...]]:
     """Run rag.pdfworker under a timeout and memory and CPU limits; pypdf has had hangs and bombs."""
     try:
         result = _run_worker([str(path.absolute())], None, settings)
@@ -275,7 +279,10 @@ def _extract_pages(path: Path, name: str, settings: Settings) -> list[str]:
         ) from None
     pages = result.get("pages")
     if isinstance(pages, list) and all(isinstance(p, str) for p in pages):
-        return pages
+        if result.get("scanned") and not any(p.strip() for p in pages):
+            raise SourceError(f"{name}: scanned pages, no text layer: install tesseract-ocr", lasting=False)
+        ocr = result.get("ocr")
+        return pages, tuple(int(i) for i in ocr) if isinstance(ocr, list) else ()
     template = _PDF_ERRORS.get(str(result.get("error")), _PDF_ERRORS["crash"])
     detail = result.get("detail") or "no details"
     message = f"{name}: " + template.format(detail=detail, memory_mb=settings.pdf_memory_mb)

@@ -325,6 +325,7 @@ def _write_files(
             "kind": s.kind,
             "page_starts": list(s.page_starts),
             "furniture": [list(x) for x in s.furniture],
+            "ocr_pages": list(s.ocr_pages),
             "text": s.text,
         }
         for s in sources
@@ -545,7 +546,10 @@ def _load(gen: Path, model_name: str | None) -> IndexData:
         for line in _lines(gen / "sources.jsonl"):
             d = json.loads(line)
             furniture = tuple((int(a), int(b)) for a, b in d.get("furniture", []))
-            sources.append(SourceText(d["path"], d["text"], d["sha256"], d["kind"], tuple(d["page_starts"]), furniture))
+            ocr = tuple(int(p) for p in d.get("ocr_pages", []))
+            sources.append(
+                SourceText(d["path"], d["text"], d["sha256"], d["kind"], tuple(d["page_starts"]), furniture, ocr)
+            )
         index: Any = faiss.read_index(str(gen / "vectors.faiss"))
         sentence_index: Any = faiss.read_index(str(gen / "sentences.faiss"))
         data = IndexData(

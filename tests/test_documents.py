@@ -9,6 +9,7 @@ import dataclasses
 import functools
 import json
 import re
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -189,11 +190,6 @@ def test_pdf_and_text_versions_agree_on_the_record() -> None:
         }
 
 
-def test_scanned_pdf_is_skipped_with_the_reason() -> None:
-    with pytest.raises(SourceError, match="no extractable text"):
-        read_source(DOCS / SCANNED, DOCS, Settings())
-
-
 # --- furniture_spans on small inputs ---------------------------------------------------------------
 
 
@@ -309,3 +305,28 @@ def test_parsing_is_linear() -> None:
         parse_source(src)
         timings[n] = time.perf_counter() - started
     assert timings[80_000] < 8 * timings[20_000] + 0.5  # quadratic would be 16×
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract-ocr not installed")
+def test_scanned_page_is_read_by_ocr_and_marked() -> None:
+    src = read_source(DOCS / SCANNED, DOCS, Settings())
+    assert src.ocr_pages == (1,)
+    (r,) = parse_source(src)
+    want = expected(SCANNED)
+    assert (r.kind, r.area, r.type, r.child, r.author, r.year, r.month) == (
+        want["kind"],
+        want["area"],
+        want["type"],
+        want["child"],
+        want["author"],
+        want["year"],
+        want["month"],
+    )
+    labels = {s.label for s in r.sections}
+    assert set(want["headings"]) <= labels
+
+
+def test_scanned_pdf_without_tesseract_is_skipped_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(SourceError, match="scanned pages, no text layer: install tesseract-ocr"):
+        read_source(DOCS / SCANNED, DOCS, Settings())
