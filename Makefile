@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser run ingest test test-slow eval bench lint clean
+.PHONY: install browser ocr run ingest test test-slow eval bench lint clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
@@ -22,16 +22,20 @@ install: $(STAMP)
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# Debian's Tesseract, for scanned PDF pages (optional at run time: without it such files are skipped, with the reason).
+ocr:
+	@command -v tesseract >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr >/dev/null; }
+
 ingest: install
 	$(VENV)/bin/rla ingest
 
 run: ingest
 	$(PY) app.py
 
-test: install browser
+test: install browser ocr
 	$(VENV)/bin/pytest -q
 
-test-slow: install browser
+test-slow: install browser ocr
 	$(VENV)/bin/pytest -q -m slow
 
 eval: ingest
