@@ -15,6 +15,7 @@ from rag.chunk import chunk_review, embedding_text, sentence_texts
 from rag.embed import Embedder
 from rag.errors import IndexMissing, RlaError, SourceError
 from rag.models import Chunk, Review, SourceText
+from rag.parse import parse_source
 from rag.settings import Settings
 from rag.sources import CorpusFile, corpus_files, parse_limited, read_source, shown_name
 from rag.store import (
@@ -275,7 +276,7 @@ def _read_all(
             continue
         try:
             try:
-                reviews = parse_limited(src, settings)
+                reviews = parse_limited(src, settings, parse_source)
             except SourceError as e:  # too big or too slow to parse within the limits: skipped, with the reason
                 report.files.append(FileReport(f.key, "skipped", reason=str(e)))
                 new.skipped[f.key] = SkippedEntry(src.sha256, str(e), _limits(settings))

@@ -95,7 +95,7 @@ def read_cover(cover: str, kind: str, extra: str = "") -> Cover:
     """Metadata from a cover; `extra` is other text to believe for dates (a briefing's running footer)."""
     # A line in capitals ("WESTHAVEN LOCAL SAFEGUARDING CHILDREN BOARD") is read in title case.
     lines = [" ".join(x.split()).lstrip("# ") for x in cover.split("\n") if x.strip()]
-    lines = [x.title() if x.isupper() and len(x) > 12 else x for x in lines]
+    lines = [x.title() if x.isupper() and len(x.split()) >= 3 and not re.search(r"\d", x) else x for x in lines]
     flat = " ".join(lines)
     partnership = area = None
     m = _PARTNERSHIP.search(flat) or _PARTNERSHIP.search(" ".join(extra.split()))

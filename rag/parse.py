@@ -228,10 +228,9 @@ def _make_review(
         if s.kind == "keywords":
             keywords = tuple(" ".join(k.split()).rstrip(".") for k in re.split(r"[;,]", body) if k.strip(" .\n"))
             continue
-        if s.kind == "methodology" and methodology is None:
-            methodology = " ".join(body.split())[:2000]
-            if kind == "listing entry":
-                s = Section("other", s.label, s.start, s.end)
+        if s.kind == "methodology" and kind == "listing entry":  # a listing's "Methodology:" line
+            methodology = " ".join(body.split())
+            s = Section("other", s.label, s.start, s.end)
         kept.append(s)
     end = max(s.end for s in sections)
     name = _name_of(title)

@@ -14,6 +14,7 @@ import signal
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -295,12 +296,16 @@ IN_PROCESS_LINES = 20_000
 IN_PROCESS_CHARS = 1_000_000
 
 
-def parse_limited(src: SourceText, settings: Settings) -> list[Review]:
-    """parse_source, under the same time and memory limits as PDF parsing when the source is large;
-    raises SourceError (the file is skipped) when it exceeds them."""
-    from rag.parse import parse_source
-
+def parse_limited(
+    src: SourceText, settings: Settings, parse: Callable[[SourceText], list[Review]] | None = None
+) -> list[Review]:
+    """rag.parse.parse_source (or `parse`, in-process), under the same time and memory limits as PDF
+    parsing when the source is large; raises SourceError (the file is skipped) when it exceeds them."""
     if len(src.text) <= IN_PROCESS_CHARS and src.text.count("\n") <= IN_PROCESS_LINES:
+        if parse is not None:
+            return parse(src)
+        from rag.parse import parse_source
+
         return parse_source(src)
     name = shown_name(src.path)
     payload = {
