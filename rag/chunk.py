@@ -7,16 +7,17 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
-from rag.models import Chunk, Review, SourceText
+from rag.layout import segments
+from rag.models import Chunk, Review, Section, SourceText
 
 # Sentence boundaries: after . ; ! ? and a space, at a blank line, or before a list item on a new line.
 # A single line break is not one: briefings and PDFs wrap their lines mid-sentence.
 # A bare list number ("4. To be effective…") opens a sentence rather than ending one.
 _BOUNDARY = re.compile(
-    r"(?<=[.;!?])(?<!\b\d\.)(?<!\b\d\d\.)[\"”’)]?\s+|\n[ \t]*\n\s*|\n(?=[ \t]*(?:\d{1,2}\.|[•>*-])[ \t])"
+    r"(?<=[.;!?])(?<!\b\d\.)(?<!\b\d\d\.)[\"”’)]?\s+|\n[ \t]*\n\s*|\n(?=[ \t]*(?:\d{1,2}\.|[•\uf0b7\x7f>*-])[ \t])"
 )
 
-_MARKER = re.compile(r"(?:[>•*-]|\d{1,2}\.)\s+")
+_MARKER = re.compile(r"(?:[>•\uf0b7\x7f*-]|\d{1,2}\.)\s+")
 
 TokenCounter = Callable[[str], int]
 
@@ -99,13 +100,26 @@ def chunk_review(
     chunks: list[Chunk] = []
     for section in review.sections:
         head = header(review, section.label)
-        pieces: list[tuple[int, int]] = []
-        for s, e in sentence_spans(text, section.start, section.end):
-            pieces.extend(_split_long(text, s, e, max_tokens))
-        for s, e in _pack(text, pieces, max_tokens):
-            for s2, e2 in _fit(text, s, e, head, fits):
-                chunks.append(_make(review, src, section.kind, s2, e2, len(chunks)))
+        # Furniture (a running header, a page number, a bullet glyph) is never inside a chunk: chunks are
+        # packed within the pieces between it, so a sentence cut by a page break is two quotes, each on its page.
+        for seg_start, seg_end in _by_paragraph(text, segments(section.start, section.end, src.furniture)):
+            pieces: list[tuple[int, int]] = []
+            for s, e in sentence_spans(text, seg_start, seg_end):
+                pieces.extend(_split_long(text, s, e, max_tokens))
+            for s, e in _pack(text, pieces, max_tokens):
+                for s2, e2 in _fit(text, s, e, head, fits):
+                    chunks.append(_make(review, src, section, s2, e2, len(chunks)))
     return chunks
+
+
+def _by_paragraph(text: str, segs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Segments cut again where a numbered paragraph starts ("4.12 …"), so a chunk is cited by one number."""
+    out = []
+    for s, e in segs:
+        cuts = [m.start(1) for m in _PARA_RE.finditer(text, s, e) if m.start(1) > s]
+        for a, b in zip([s, *cuts], [*cuts, e], strict=True):
+            out.append((a, b))
+    return out
 
 
 def _pack(text: str, pieces: list[tuple[int, int]], max_tokens: int) -> Iterable[tuple[int, int]]:
@@ -186,11 +200,11 @@ def _fit(text: str, s: int, e: int, head: str, fits: Callable[[str], bool] | Non
     return _fit(text, s, left_end, head, fits) + _fit(text, mid, e, head, fits)
 
 
-def _make(review: Review, src: SourceText, kind: str, s: int, e: int, n: int) -> Chunk:
+def _make(review: Review, src: SourceText, section: Section, s: int, e: int, n: int) -> Chunk:
     return Chunk(
         id=f"{review.id}#{n}",
         review_id=review.id,
-        section=kind,
+        section=section.kind,
         source=review.source,
         start=s,
         end=e,
@@ -202,7 +216,23 @@ def _make(review: Review, src: SourceText, kind: str, s: int, e: int, n: int) ->
         type=review.type,
         keywords=review.keywords,
         sentences=tuple(sentence_units(src.text, s, e)),
+        kind=review.kind,
+        heading=(section.path or section.label) if review.kind != "listing entry" else "",
+        para=paragraph_number(src.text, section.start, s),
     )
+
+
+# A numbered paragraph opens a line: "4.12 On 4 October…" (two or three levels, then text).
+_PARA_RE = re.compile(r"^[ \t]*(\d{1,2}\.\d{1,2}(?:\.\d{1,2})?)\.?[ \t]+(?=\S)", re.MULTILINE)
+
+
+def paragraph_number(text: str, section_start: int, offset: int) -> str | None:
+    """The number of the numbered paragraph that `offset` falls in (searching back to the section start)."""
+    found = None
+    for m in _PARA_RE.finditer(text, max(section_start, offset - 20000, 0), offset + 20):
+        if m.start(1) <= offset:
+            found = m.group(1)
+    return found
 
 
 def section_label(review: Review, chunk: Chunk) -> str:

@@ -17,7 +17,7 @@ from rag.errors import IndexMissing, RlaError, SourceError
 from rag.models import Chunk, Review, SourceText
 from rag.parse import parse_source
 from rag.settings import Settings
-from rag.sources import CorpusFile, corpus_files, read_source, shown_name
+from rag.sources import CorpusFile, corpus_files, parse_limited, read_source, shown_name
 from rag.store import (
     IndexData,
     ModelInfo,
@@ -276,7 +276,12 @@ def _read_all(
                 new.skipped[f.key] = SkippedEntry(digest, str(e), _limits(settings))
             continue
         try:
-            reviews = parse_source(src)
+            try:
+                reviews = parse_limited(src, settings, parse_source)
+            except SourceError as e:  # too big or too slow to parse within the limits: skipped, with the reason
+                report.files.append(FileReport(f.key, "skipped", reason=str(e)))
+                new.skipped[f.key] = SkippedEntry(src.sha256, str(e), _limits(settings))
+                continue
             if not reviews:
                 reason = f"{shown_name(f.key)}: no text to index"
                 report.files.append(FileReport(f.key, "skipped", reason=reason))

@@ -11,18 +11,36 @@ class SectionKind(StrEnum):
     """What a section of a review is, in the order a review usually presents them. The one list."""
 
     SUMMARY = "summary"
-    BACKGROUND = "background"
-    KEY_ISSUES = "key issues"
-    LEARNING = "learning"
-    RECOMMENDATIONS = "recommendations"
-    GOOD_PRACTICE = "good practice"
+    INTRODUCTION = "introduction"
+    SCOPE = "scope"  # terms of reference
     METHODOLOGY = "methodology"
+    BACKGROUND = "background"  # the family, the child
+    CHRONOLOGY = "chronology"  # key practice episodes, summary of events
+    ANALYSIS = "analysis"
+    KEY_ISSUES = "key issues"
+    LEARNING = "learning"  # findings, lessons
+    GOOD_PRACTICE = "good practice"
+    RECOMMENDATIONS = "recommendations"
+    APPENDIX = "appendix"  # glossary, appendices
     OTHER = "other"
 
 
 SECTION_KINDS: tuple[str, ...] = tuple(k.value for k in SectionKind)
 # Words users say for a section kind.
-SECTION_ALIASES = {"findings": "learning", "learning points": "learning", "recommendation": "recommendations"}
+SECTION_ALIASES = {
+    "findings": "learning",
+    "learning points": "learning",
+    "recommendation": "recommendations",
+    "key practice episodes": "chronology",
+    "terms of reference": "scope",
+    "glossary": "appendix",
+    "family": "background",
+}
+
+
+# What a record is: a review report (or its executive summary), a learning brief about one or more reviews,
+# a national or thematic analysis, or one entry of a listing of many reviews (the NSPCC-style pages).
+DOCUMENT_KINDS: tuple[str, ...] = ("review", "briefing", "analysis", "listing entry")
 
 
 def location(source: str, page: int | None) -> str:
@@ -43,6 +61,10 @@ class SourceText:
     sha256: str  # of the file's bytes
     kind: str  # "txt", "md" or "pdf"
     page_starts: tuple[int, ...] = ()
+    # Page furniture (running headers/footers, page numbers, contents pages, bullet glyphs): spans of `text`
+    # that stay in it, so offsets and quotes remain verbatim, but that no chunk, sentence or quote includes.
+    furniture: tuple[tuple[int, int], ...] = ()
+    ocr_pages: tuple[int, ...] = ()  # pages (1-based) with no text layer, read by Tesseract OCR
 
     def page_at(self, offset: int) -> int | None:
         if not self.page_starts:
@@ -62,6 +84,7 @@ class Section:
     label: str  # the heading as written, e.g. "Learning includes"
     start: int  # character offsets of the body in SourceText.text
     end: int
+    path: str = ""  # the heading path when headings nest: "4. Findings › Finding 2: Men in the household"
 
 
 @dataclass(frozen=True)
@@ -78,6 +101,11 @@ class Review:
     end: int
     sections: tuple[Section, ...]
     page: int | None = None
+    kind: str = "review"  # one of DOCUMENT_KINDS
+    child: str | None = None  # the child's pseudonym ("Child M")
+    author: str | None = None  # the independent reviewer
+    month: str | None = None  # of publication ("March")
+    partnership: str | None = None  # "Northshire Safeguarding Children Board"
     themes: tuple[str, ...] = ()  # vocabulary theme ids (rag/data/themes.toml) its chunks name, tagged at ingest
 
     def to_dict(self) -> dict[str, Any]:
@@ -113,6 +141,9 @@ class Chunk:
     keywords: tuple[str, ...] = field(default=())
     # Sentence spans inside the chunk, each a quotable unit with its own vector (when more than one).
     sentences: tuple[tuple[int, int], ...] = field(default=())
+    kind: str = "review"  # the record's kind, one of DOCUMENT_KINDS
+    heading: str = ""  # the section's heading path, as written ("6. Analysis and findings › Finding 1: …")
+    para: str | None = None  # the paragraph number where the report numbers them ("4.12")
     # Vocabulary theme ids (rag/data/themes.toml) whose name or an alias the chunk contains, tagged at ingest.
     themes: tuple[str, ...] = field(default=())
 
@@ -123,8 +154,14 @@ class Chunk:
 
     @property
     def citation_label(self) -> str:
-        """ "Title, 2017, Area, learning — file.pdf, p. 4": the one way a citation is labelled."""
-        return f"{', '.join(x for x in (self.review_label, self.section) if x)} — {location(self.source, self.page)}"
+        """ "Title, 2017, Area, learning — file.pdf, p. 4": the one way a citation is labelled.
+
+        A document's chapter is named by its heading ("…, Domestic abuse — file.txt"), a numbered paragraph
+        by its number ("…, para 4.12 — file.pdf, p. 11").
+        """
+        where = self.heading.rsplit(" › ", 1)[-1] if self.kind != "listing entry" and self.heading else self.section
+        para = f"para {self.para}" if self.para else ""
+        return f"{', '.join(x for x in (self.review_label, where, para) if x)} — {location(self.source, self.page)}"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

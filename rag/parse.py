@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 
+from rag.layout import masked
+from rag.metadata import cover_text, has_cover, read_cover
 from rag.models import Review, Section, SourceText
 
 # "Learning includes:", "Key findings:", "Recommendations  include:" … → section kind.
@@ -71,12 +73,19 @@ class _Para:
 
 
 def parse_source(src: SourceText) -> list[Review]:
-    """Split one source into review records; the format is recognised from its structure."""
+    """Split one source into review records; the format is recognised from its structure.
+
+    Page furniture is blanked first (same offsets), so no heading, title or section edge comes from it.
+    """
+    oracle = contents_oracle(src.text, src.furniture)
+    footers = "\n".join(src.text[s:e] for s, e in src.furniture if "\n" in src.text[s:e] or len(src.text[s:e]) > 3)
+    if src.furniture:
+        src = replace(src, text=masked(src.text, src.furniture))
     for parser in (_parse_dated, _parse_lessons_page, _parse_numbered, _parse_headed_listing):
         reviews = parser(src)
         if reviews:
             return _unique_ids(reviews)
-    return _unique_ids(_parse_document(src))
+    return _unique_ids(_parse_document(src, oracle, footers))
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -208,6 +217,7 @@ def _make_review(
     rtype: str | None,
     start: int,
     sections: list[Section],
+    kind: str = "listing entry",
 ) -> Review:
     text = src.text
     keywords: tuple[str, ...] = ()
@@ -216,9 +226,9 @@ def _make_review(
     for s in sections:
         body = text[s.start : s.end]
         if s.kind == "keywords":
-            keywords = tuple(k.strip().rstrip(".").strip() for k in re.split(r"[;,]", body) if k.strip(" .\n"))
+            keywords = tuple(" ".join(k.split()).rstrip(".") for k in re.split(r"[;,]", body) if k.strip(" .\n"))
             continue
-        if s.kind == "methodology":
+        if s.kind == "methodology" and kind == "listing entry":  # a listing's "Methodology:" line
             methodology = " ".join(body.split())
             s = Section("other", s.label, s.start, s.end)
         kept.append(s)
@@ -237,6 +247,7 @@ def _make_review(
         end=end,
         sections=tuple(kept),
         page=src.page_at(start),
+        kind=kind,
     )
 
 
@@ -383,98 +394,313 @@ def _parse_lessons_page(src: SourceText) -> list[Review]:
 _CONTINUES = {"and", "or", "of", "to", "from", "not", "the", "in", "for", "with", "a", "an"}
 
 
-def _is_heading(lines: list[str], i: int) -> bool:
+def _is_heading(lines: list[str], i: int, nxt: str) -> bool:
     line = lines[i].strip()
     words = line.split()
-    if not (3 <= len(line) <= 80) or not (1 <= len(words) <= 12):
+    if not (3 <= len(line) <= 80) or not (1 <= len(words) <= 12) or "\t" in line:
         return False
-    if not line[0].isupper() or line[-1] in ".,;" or line.startswith((">", "•")):
+    if not line[0].isupper() or line[-1] in ".,;" or line.startswith((">", "•", "\uf0b7", "\x7f")):
         return False
     if re.search(r"\(p\d+|https?://|\bn=\d", line) or line.isdigit():
         return False
     # Wrapped body lines that happen to start a sentence: a clause after a comma, a verb, a dangling word.
-    if re.search(r", [a-z]", line) or (re.search(r"\b(?:is|was|were|are|has|have)\b", line) and not line.endswith("?")):
+    question = line.endswith("?") or (re.match(r"(?:What|How|Why|Who|When|Where)\b", line) and len(words) <= 6)
+    if re.search(r", [a-z]", line) or (re.search(r"\b(?:is|was|were|are|has|have)\b", line) and not question):
         return False
     if words[-1].lower() in _CONTINUES - {"not"}:
         return False
     prev = lines[i - 1].strip() if i > 0 else ""
-    nxt = next((x.strip() for x in lines[i + 1 :] if x.strip()), "")
     if prev and prev[-1] not in ".?!)’'\":" and not _is_heading_shape(prev):
         return False
-    return bool(nxt) and (nxt[0].isupper() or nxt[0] in '‘“"')
+    if re.search(r"\b(?:reviewer|author|published|publication|chair|completed|presented|date)\b[^:]*:", line, re.I):
+        return False  # a cover's "Lead reviewer: …" line
+    return bool(nxt) and (nxt[0].isupper() or nxt[0].isdigit() or nxt[0] in '‘“"•\uf0b7\x7f')
 
 
 def _is_heading_shape(line: str) -> bool:
     return 3 <= len(line) <= 80 and line[:1].isupper() and line[-1] not in ".,;"
 
 
-def _parse_document(src: SourceText) -> list[Review]:
-    """A briefing becomes one record per heading; a report with no headings one record per document."""
+def _parse_document(src: SourceText, oracle: frozenset[str] = frozenset(), footers: str = "") -> list[Review]:
+    """A document that is not a listing is one record: its headings open its sections (else its pages do).
+
+    Its metadata comes from its cover (rag.metadata); headings on the cover are not sections.
+    """
     text = src.text
+    cover_end = len(cover_text(text, src.page_starts))
+    heads, md_title = _document_heads(src, oracle, cover_end)
+    stem = PurePosixPath(src.path).stem
+    opening = text[:3000]
+    kind = _document_kind(opening)
+    cover = read_cover(text[:cover_end], kind, footers)
+    doc_type = cover.type or ("briefing" if "briefing" in opening.lower() else _type_of(opening))
+    if kind == "analysis" and "briefing" in opening.lower():
+        doc_type = "briefing"
+    area = cover.area or ("National" if kind == "analysis" or doc_type == "briefing" else "Anonymous")
+    sections = _split_labels(text, _document_sections(src, heads, kind))
+    if not sections:
+        return []
+    first = heads[0].title if heads else ""
+    generic = bool(heads) and (_heading_kind(first) != "other" or first.lower() in _GENERIC_HEADINGS)
+    if md_title and src.kind == "md":
+        title = md_title  # a Markdown file's title is its first "#" heading
+    elif cover.title:
+        title = cover.title
+    elif heads and heads[0].start < 200 and not generic:
+        title = first
+    else:
+        title = stem.replace("-", " ").replace("_", " ").strip().capitalize()
+    r = _make_review(
+        src, title=title, year=cover.year, area=area, rtype=doc_type, start=0, sections=sections, kind=kind
+    )
+    extra = {"child": cover.child, "author": cover.author, "month": cover.month, "partnership": cover.partnership}
+    return [Review(**{**r.__dict__, "id": slugify(stem), **extra})]
+
+
+def _document_heads(src: SourceText, oracle: frozenset[str], cover_end: int) -> tuple[list[_Heading], str | None]:
+    """The document's headings (not its cover's lines) and, for Markdown, its "#" title."""
+    text = src.text
+    heads = _headings(text, oracle)
+    if has_cover(text, src.page_starts):
+        heads = [h for h in heads if h.start >= cover_end]  # the cover's lines are its title, not headings
+    elif not src.page_starts:
+        block = re.search(r"\S[^\n]*(?:\n[ \t]*\S[^\n]*)+", text[:1500])  # a text file's opening block of lines
+        cover_lines = block.group().split("\n") if block else []
+        if block and text[: block.start()].strip() == "" and not any(x.rstrip().endswith(".") for x in cover_lines):
+            heads = [h for h in heads if not block.start() <= h.start < block.end()]
+    if sum(1 for h in heads if text[h.start] == "#") >= 2:
+        heads = [h for h in heads if text[h.start] == "#"]  # a Markdown file's own headings are its structure
+    md_titles = [h for h in heads if text[h.start] == "#" and h.level == 1]
+    if len(md_titles) == 1 and src.kind == "md":
+        heads = [h for h in heads if h is not md_titles[0]]  # the title: part of the opening, not of every path
+    return heads, (md_titles[0].title if md_titles else None)
+
+
+def _document_sections(src: SourceText, heads: list[_Heading], kind: str) -> list[Section]:
+    """One section per heading (else per page), with its kind (its own, else its parent's) and heading path."""
+    text = src.text
+    bounds = heads or [_Heading(ps, ps, f"Page {i + 1}", 1) for i, ps in enumerate(src.page_starts)]
+    sections = []
+    s0, e0 = _strip_span(text, 0, bounds[0].start if bounds else len(text))
+    if e0 > s0:
+        sections.append(Section("summary", "Cover" if has_cover(text, src.page_starts) else "Opening", s0, e0))
+    stack: list[tuple[int, str, str]] = []  # (level, title, kind) of the headings above this one
+    for i, h in enumerate(bounds):
+        while stack and stack[-1][0] >= h.level:
+            stack.pop()
+        own = _heading_kind(h.title)
+        sk = own if own != "other" else next((k for _, _, k in reversed(stack) if k != "other"), "other")
+        if kind == "analysis" and sk not in ("recommendations", "good practice", "key issues"):
+            sk = "learning"  # an analysis's chapters are its learning
+        elif kind == "briefing" and heads and sk not in _SEED_KINDS:
+            sk = "learning"  # so are a briefing's
+        stack.append((h.level, h.title, sk))
+        stop = bounds[i + 1].start if i + 1 < len(bounds) else len(text)
+        s, e = _strip_span(text, h.end, stop)
+        if e > s:
+            path = " › ".join(t for _, t, _ in stack) if len(stack) > 1 else ""
+            sections.append(Section(sk, h.title, s, e, path))
+    return sections
+
+
+_LINE_LABEL = re.compile(
+    r"^[ \t]*(?P<label>" + "|".join(f"(?:{p})" for p, _ in _LABELS) + r")[ \t]*:[ \t]*(?:\n|(?=\S))",
+    re.MULTILINE | re.IGNORECASE,
+)
+
+
+def _split_labels(text: str, sections: list[Section]) -> list[Section]:
+    """A line opening with a label ("Learning: …", "Recommendations: …", "Keywords: …") starts a section of its
+    own inside the section it is in (its heading path kept); "Keywords:" lines become the record's keywords."""
+    out = []
+    for sec in sections:
+        cuts = [m for m in _LINE_LABEL.finditer(text, sec.start, sec.end)]
+        if not cuts:
+            out.append(sec)
+            continue
+        s, e = _strip_span(text, sec.start, cuts[0].start())
+        if e > s:
+            out.append(Section(sec.kind, sec.label, s, e, sec.path))
+        for i, m in enumerate(cuts):
+            stop = cuts[i + 1].start() if i + 1 < len(cuts) else sec.end
+            rest = stop
+            if text[m.end() - 1] not in "\n":  # "Label: text" runs to its paragraph's end, the rest is the parent's
+                blank = re.compile(r"\n[ \t]*\n").search(text, m.end(), stop)
+                stop = blank.start() if blank else stop
+            s, e = _strip_span(text, m.end(), stop)
+            if e > s:
+                label = " ".join(m.group("label").split())
+                path = f"{sec.path or sec.label} › {label}"
+                out.append(Section(_label_kind(label), label, s, e, path))
+            s, e = _strip_span(text, stop, rest)
+            if e > s:
+                out.append(Section(sec.kind, sec.label, s, e, sec.path))
+    return out
+
+
+_SEED_KINDS = {"summary", "background", "key issues", "learning", "recommendations", "good practice", "methodology"}
+_GENERIC_HEADINGS = {"introduction", "contents", "foreword", "executive summary", "overview"}
+
+
+def _document_kind(opening: str) -> str:
+    low = " ".join(opening.split()).lower()
+    if re.search(r"\b(?:triennial|biennial|national|thematic) analysis\b|\banalysis of serious case reviews\b", low):
+        return "analysis"
+    if re.search(r"\bbriefing\b|\blearning brief\b|\b7[- ]minute\b|\bsix[- ]step\b", low):
+        return "briefing"
+    return "review"
+
+
+@dataclass(frozen=True)
+class _Heading:
+    start: int
+    end: int
+    title: str
+    level: int
+
+
+# "# Title" (Markdown), "2.3.4 Title" (numbered), "Finding 2: …" / "Key practice episode 1: …" (labelled).
+_MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
+_NUMBER = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?[ \t]+(?=\S)")
+_LABELLED = re.compile(
+    r"^(?:\d{1,2}(?:\.\d{1,2}){0,3}\.?[ \t]+)?(?:Finding|Key practice episode|Practice episode|Episode"
+    r"|Learning point|Learning theme|Theme|Appendix|Annex)[ \t]+\d{1,2}[a-z]?[ \t]*[:.–—-][ \t]*\S",
+    re.IGNORECASE,
+)
+
+
+def contents_oracle(text: str, furniture: tuple[tuple[int, int], ...]) -> frozenset[str]:
+    """The headings a contents page lists, leaders and page numbers dropped; an entry wrapped over two
+    lines is listed joined (its halves too: harmless, they match no heading line on their own)."""
+    for s, e in furniture:
+        lines = [" ".join(x.split()) for x in text[s:e].split("\n") if x.strip()]
+        if not lines or not re.match(r"^(?:Table of )?Contents:?$", lines[0], re.IGNORECASE):
+            continue
+        out: set[str] = set()
+        pending = ""
+        for line in lines[1:]:
+            for entry in (line, f"{pending} {line}" if pending else ""):
+                title = re.sub(r"(?:\s*\.{2,}|\s*…+)?\s*\d{1,3}$", "", entry).strip()
+                if title:
+                    out.add(title)
+            pending = "" if re.search(r"\d$", line) else line
+        return frozenset(out)
+    return frozenset()
+
+
+def _headings(text: str, oracle: frozenset[str] = frozenset()) -> list[_Heading]:
+    """The heading lines of a document, with their level; a heading wrapped over two lines is joined."""
     lines = text.split("\n")
     offsets = []
     pos = 0
     for line in lines:
         offsets.append(pos)
         pos += len(line) + 1
-    heads: list[tuple[int, int, str]] = []  # (start, end, title)
-    for i in range(len(lines)):
-        if not _is_heading(lines, i):
-            continue
+    next_text = _next_nonblank(lines)
+    heads: list[_Heading] = []
+    numbered = 0  # level of the last numbered heading, for unnumbered ones below it
+    i = 0
+    while i < len(lines):
+        line = lines[i].strip()
+        nxt_line = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        wrapped = f"{line} {nxt_line}" if nxt_line else ""
         s = offsets[i] + (len(lines[i]) - len(lines[i].lstrip()))
-        e = offsets[i] + len(lines[i])
-        title = lines[i].strip()
-        if heads and i > 0 and heads[-1][1] == offsets[i - 1] + len(lines[i - 1]):
-            ps, _, pt = heads.pop()
-            joiner = " " if pt.split()[-1].lower() in _CONTINUES else " — "
-            title, s = pt.rstrip(":") + joiner + title, ps
-        heads.append((s, e, title))
-    stem = PurePosixPath(src.path).stem
-    doc_type = "briefing" if "briefing" in text[:3000].lower() else _type_of(text[:3000])
-    area = "National" if doc_type == "briefing" else "Anonymous"
-    year = _doc_year(text)
-    reviews = []
-    if len(heads) >= 3 and doc_type == "briefing":
-        for hs, he, nxt in _entries(src, [(h[0], h[1]) for h in heads]):
-            s, e = _strip_span(text, he, nxt)
-            if e - s < 80:
-                continue
-            title = next(h[2] for h in heads if h[0] == hs)
-            sec = Section("learning", title, s, e)
-            r = _make_review(src, title=title, year=year, area=area, rtype=doc_type, start=hs, sections=[sec])
-            prefix = " ".join(slugify(stem).split("-")[:2])
-            reviews.append(Review(**{**r.__dict__, "id": slugify(f"{prefix} {title}")}))
-        return reviews
-    # One record for the whole document, sectioned by its headings (or by page).
-    bounds = [(h[0], h[1], h[2]) for h in heads] or [(ps, ps, f"Page {i + 1}") for i, ps in enumerate(src.page_starts)]
-    sections = []
-    s0, e0 = _strip_span(text, 0, bounds[0][0] if bounds else len(text))
-    if e0 > s0:
-        sections.append(Section("summary", "Opening", s0, e0))
-    for i, (_hs, he, label) in enumerate(bounds):
-        stop = bounds[i + 1][0] if i + 1 < len(bounds) else len(text)
-        s, e = _strip_span(text, he, stop)
-        if e > s:
-            sections.append(Section(_heading_kind(label), label, s, e))
-    if not sections:
-        return []
-    title = heads[0][2] if heads and heads[0][0] < 200 else stem.replace("-", " ").replace("_", " ")
-    r = _make_review(src, title=title, year=year, area=area, rtype=doc_type, start=0, sections=sections)
-    return [Review(**{**r.__dict__, "id": slugify(stem)})]
+        level = 0
+        title = line
+        end_line = i
+        md = _MD_HEADING.match(line)
+        if md:
+            title, level = md.group(2).strip(), len(md.group(1))
+        elif line and (" ".join(line.split()) in oracle or (wrapped and " ".join(wrapped.split()) in oracle)):
+            if wrapped and " ".join(wrapped.split()) in oracle and not _NUMBER.match(nxt_line):
+                title, end_line = wrapped, i + 1
+            level = _number_level(title) or 1
+        elif _LABELLED.match(line) and len(line) <= 180:
+            if nxt_line and nxt_line[0].islower() and len(nxt_line) <= 60 and line[-1] not in ".;:?!":
+                title, end_line = wrapped, i + 1
+            level = (_number_level(title) or numbered or 1) + (0 if _number_level(title) else 1)
+            if title.lower().startswith(("appendix", "annex")):
+                level = 1
+        elif _is_numbered_heading(line, next_text[i]) and (not oracle or len(line.split()) <= 7):
+            level = _number_level(line)
+        elif _is_heading(lines, i, next_text[i]):
+            level = numbered + 1 if numbered else 1
+        if not level:
+            i += 1
+            continue
+        if _number_level(title):
+            numbered = _number_level(title)
+        e = offsets[end_line] + len(lines[end_line])
+        prev = heads[-1] if heads else None
+        # A title-like heading wrapped over two lines ("Recognising risk and vulnerability" / "Groups of …").
+        if (
+            prev
+            and i > 0
+            and prev.end == offsets[i - 1] + len(lines[i - 1])
+            and not (md or _number_level(title) or _number_level(prev.title) or _LABELLED.match(prev.title))
+            and prev.title == lines[i - 1].strip()
+        ):
+            joiner = " " if prev.title.split()[-1].lower() in _CONTINUES else " — "
+            heads.pop()
+            title, s, level = prev.title.rstrip(":") + joiner + title, prev.start, prev.level
+        heads.append(_Heading(s, e, title, level))
+        i = end_line + 1
+    return heads
+
+
+def _number_level(line: str) -> int:
+    m = _NUMBER.match(line)
+    return m.group(1).count(".") + 1 if m else 0
+
+
+def _is_numbered_heading(line: str, nxt: str) -> bool:
+    """ "4. Findings", "2.3 Scope": a number, then a short title (not a numbered paragraph's first line)."""
+    m = _NUMBER.match(line)
+    if not m or len(line) > 80:
+        return False
+    rest = line[m.end() :]
+    words = rest.split()
+    if not rest[:1].isupper() or not (1 <= len(words) <= 9) or rest[-1] in ".,;:":
+        return False
+    if re.search(r"[.;!?]\s+[A-Z]|, [a-z]", rest) or re.search(r"\b(?:is|was|were|are|has|had|have)\b", rest):
+        return False
+    if words[-1].lower() in _CONTINUES:
+        return False
+    return bool(nxt) and not nxt[0].islower()
+
+
+def _next_nonblank(lines: list[str]) -> list[str]:
+    """For each line, the next non-blank line after it (stripped), in one pass from the end: linear."""
+    out = [""] * len(lines)
+    nxt = ""
+    for i in range(len(lines) - 1, -1, -1):
+        out[i] = nxt
+        if lines[i].strip():
+            nxt = lines[i].strip()
+    return out
 
 
 def _heading_kind(label: str) -> str:
+    """The section kind a heading names ("Key practice episodes" → chronology); "other" when it names none."""
     low = label.lower()
-    for word, kind in (
-        ("recommend", "recommendations"),
-        ("learning", "learning"),
-        ("lesson", "learning"),
-        ("finding", "learning"),
-        ("background", "background"),
-        ("summary", "summary"),
-        ("good practice", "good practice"),
-        ("key issue", "key issues"),
-    ):
-        if word in low:
+    for words, kind in _HEADING_KINDS:
+        if re.search(words, low):
             return kind
     return "other"
+
+
+_HEADING_KINDS = (
+    (r"^(?:appendix|annex)\b", "appendix"),
+    (r"recommend|improving systems|actions? for|what (?:the board|we) (?:is|are|will be) doing", "recommendations"),
+    (r"good practice|what went well", "good practice"),
+    (r"finding|learning|lesson|what did the reviews? tell|key messages?", "learning"),
+    (r"key issue", "key issues"),
+    (r"practice episode|chronolog|timeline|summary of events|circumstances|what happened|episode \d", "chronology"),
+    (r"analysis", "analysis"),
+    (r"background|family|the child\b|child and family|pen picture|about the child", "background"),
+    (r"methodolog|\bmethod\b|approach|process of the review", "methodology"),
+    (r"terms of reference|\bscope\b", "scope"),
+    (r"introduction|why this review|legal context|purpose of (?:the|this) review", "introduction"),
+    (r"glossary|appendix|annex|abbreviations|references", "appendix"),
+    (r"summary|at a glance|overview", "summary"),
+)

@@ -5,6 +5,9 @@ JSON object: `{"pages": [...]}` or `{"error": KIND, "detail": "..."}`, KIND one 
 "dependency", "memory", "corrupt". rag.sources turns these into user-facing messages; it also
 enforces the wall-clock timeout, since pypdf has had infinite loops.
 
+With `--parse` and FILE "-", it parses a large decoded source sent as JSON on stdin under the same
+limits instead, and prints `{"reviews": [...]}` (see rag.sources.parse_limited).
+
 The worker never outlives its budget or its parent: it asks Linux to kill it when the parent dies
 (PR_SET_PDEATHSIG), exits at once if the parent is already gone, and limits its own CPU time, so a
 parent killed with SIGKILL cannot leave it spinning.
@@ -16,8 +19,11 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 from typing import Any
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -67,13 +73,49 @@ def extract(path: str) -> dict[str, Any]:
         # PdfReader already tried the empty password; decrypt("") reports whether it worked.
         if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
             return {"error": "encrypted", "detail": ""}
-        return {"pages": [page.extract_text() for page in reader.pages]}
+        pages = [page.extract_text() for page in reader.pages]
+        scanned = [i for i, (page, text) in enumerate(zip(reader.pages, pages, strict=True)) if not text.strip()]
+        scanned = [i for i in scanned if reader.pages[i].images]
+        if not scanned:
+            return {"pages": pages}
+        if shutil.which("tesseract") is None:
+            return {"pages": pages, "scanned": scanned}
+        for i in scanned:
+            pages[i] = ocr_page(reader.pages[i])
+        return {"pages": pages, "ocr": scanned}
     except DependencyError as exc:
         return {"error": "dependency", "detail": _first_line(exc)}
     except MemoryError:
         return {"error": "memory", "detail": ""}
     except Exception as exc:
         return {"error": "corrupt", "detail": _first_line(exc) or type(exc).__name__}
+
+
+def ocr_page(page: Any) -> str:
+    """The text of a page that is only images, read by Tesseract (a child of this worker: same limits, same group)."""
+    texts = []
+    with tempfile.TemporaryDirectory(prefix="rla-ocr-") as tmp:
+        for n, image in enumerate(page.images):
+            suffix = os.path.splitext(image.name)[1] or ".png"
+            path = os.path.join(tmp, f"{n}{suffix}")
+            with open(path, "wb") as f:
+                f.write(image.data)
+            done = subprocess.run(
+                ["tesseract", path, "stdout"], capture_output=True, stdin=subprocess.DEVNULL, check=False
+            )
+            texts.append(done.stdout.decode("utf-8", "replace"))
+    return "\n".join(t.strip("\n\f ") for t in texts if t.strip())
+
+
+def parse(data: str) -> dict[str, Any]:
+    """Parse a decoded source sent as JSON (the text-file counterpart of extract): its review records."""
+    from rag.models import SourceText
+    from rag.parse import parse_source
+
+    d = json.loads(data)
+    furniture = tuple((int(a), int(b)) for a, b in d["furniture"])
+    src = SourceText(d["path"], d["text"], d["sha256"], d["kind"], tuple(d["page_starts"]), furniture)
+    return {"reviews": [r.to_dict() for r in parse_source(src)]}
 
 
 def _first_line(exc: BaseException) -> str:
@@ -85,6 +127,9 @@ def _options(argv: list[str]) -> tuple[dict[str, int], str] | None:
     """({option: value}, FILE) from `--memory-mb N --cpu-s N --parent-pid PID FILE`, or None if malformed."""
     names = {"--memory-mb", "--cpu-s", "--parent-pid"}
     options: dict[str, int] = {}
+    if argv[:1] == ["--parse"]:  # parse a source given as JSON on stdin (FILE is "-")
+        options["--parse"] = 1
+        argv = argv[1:]
     while len(argv) > 1 and argv[0] in names:
         if not argv[1].isdigit():
             return None
@@ -96,7 +141,10 @@ def _options(argv: list[str]) -> tuple[dict[str, int], str] | None:
 def main(argv: list[str]) -> int:
     parsed = _options(argv)
     if parsed is None:
-        print("usage: python -m rag.pdfworker [--memory-mb N] [--cpu-s N] [--parent-pid PID] FILE", file=sys.stderr)
+        print(
+            "usage: python -m rag.pdfworker [--parse] [--memory-mb N] [--cpu-s N] [--parent-pid PID] FILE|-",
+            file=sys.stderr,
+        )
         return 2
     options, path = parsed
     if "--parent-pid" in options and not _die_with_parent(options["--parent-pid"]):
@@ -107,7 +155,7 @@ def main(argv: list[str]) -> int:
         _limit_memory(options["--memory-mb"])
     out, sys.stdout = sys.stdout, sys.stderr  # nothing but our JSON may reach stdout
     try:
-        result = extract(path)
+        result = parse(sys.stdin.read()) if "--parse" in options else extract(path)
     except MemoryError:  # e.g. while importing pypdf under a tight limit
         result = {"error": "memory", "detail": ""}
     try:

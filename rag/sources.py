@@ -14,11 +14,14 @@ import signal
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rag.errors import SourceError
-from rag.models import SourceText
+from rag.layout import furniture_spans
+from rag.models import Review, SourceText
 from rag.settings import Settings
 
 # Longest first: the UTF-32 LE mark begins with the UTF-16 LE one.
@@ -157,14 +160,17 @@ def read_source(path: Path, corpus_dir: Path, settings: Settings) -> SourceText:
     if suffix == ".pdf":
         if b"%PDF-" not in data[:1024]:
             raise SourceError(f"{name}: not a PDF file (no %PDF header); check what the file really is", lasting=True)
-        text, starts = _read_pdf(path, name, settings)
-        return SourceText(path=rel, text=text, sha256=sha256, kind="pdf", page_starts=starts)
+        text, starts, ocr = _read_pdf(path, name, settings)
+        furniture = furniture_spans(text, starts)
+        return SourceText(
+            path=rel, text=text, sha256=sha256, kind="pdf", page_starts=starts, furniture=furniture, ocr_pages=ocr
+        )
     try:
         text = decode_text(data)
     except SourceError as exc:
         raise SourceError(f"{name}: {exc}", lasting=True) from None
     kind = "md" if suffix in (".md", ".markdown") else "txt"
-    return SourceText(path=rel, text=text, sha256=sha256, kind=kind)
+    return SourceText(path=rel, text=text, sha256=sha256, kind=kind, furniture=furniture_spans(text))
 
 
 def decode_text(data: bytes) -> str:
@@ -247,8 +253,10 @@ def _read_bytes(path: Path, name: str, max_mb: int) -> bytes:
         raise SourceError(f"{name}: cannot read file ({exc.strerror or exc}); check it is a readable file") from None
 
 
-def _read_pdf(path: Path, name: str, settings: Settings) -> tuple[str, tuple[int, ...]]:
-    pages = [_clean_page(p) for p in _extract_pages(path, name, settings)]
+def _read_pdf(path: Path, name: str, settings: Settings) -> tuple[str, tuple[int, ...], tuple[int, ...]]:
+    """The PDF's text, where each page starts, and which pages (1-based) were read by OCR."""
+    raw, ocr = _extract_pages(path, name, settings)
+    pages = [_clean_page(p) for p in raw]
     if not pages:
         raise SourceError(f"{name}: PDF has no pages; re-export it from the original document", lasting=True)
     if not any(p.strip() for p in pages):
@@ -257,36 +265,104 @@ def _read_pdf(path: Path, name: str, settings: Settings) -> tuple[str, tuple[int
     for page in pages:
         starts.append(offset)
         offset += len(page) + 2  # the "\n\n" joining pages
-    return "\n\n".join(pages), tuple(starts)
+    return "\n\n".join(pages), tuple(starts), tuple(i + 1 for i in ocr)
 
 
-def _extract_pages(path: Path, name: str, settings: Settings) -> list[str]:
-    """Run rag.pdfworker under a timeout and memory and CPU limits; pypdf has had hangs and bombs.
-
-    The worker runs in its own process group, killed whole at the deadline or on any exception
-    here (Ctrl-C included); it also kills itself if this process dies (see rag/pdfworker.py).
-    """
-    cpu_s = math.ceil(settings.pdf_timeout_s) + 5  # only reached if we are no longer there to kill it
-    cmd = [sys.executable, "-m", "rag.pdfworker", "--memory-mb", str(settings.pdf_memory_mb), "--cpu-s", str(cpu_s)]
-    cmd += ["--parent-pid", str(os.getpid()), str(path.absolute())]
-    # cwd puts this package first on the child's sys.path, wherever we were started from.
-    proc = subprocess.Popen(
-        cmd,
-        cwd=_PACKAGE_ROOT,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        process_group=0,
-    )
+def _extract_pages(path: Path, name: str, settings: Settings) -> tuple[list[str], tuple[int, ...]]:
+    """Run rag.pdfworker under a timeout and memory and CPU limits; pypdf has had hangs and bombs."""
     try:
-        stdout, stderr = proc.communicate(timeout=settings.pdf_timeout_s)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
+        result = _run_worker([str(path.absolute())], None, settings)
+    except TimeoutError:
         raise SourceError(
             f"{name}: PDF parsing timed out after {settings.pdf_timeout_s:g} s; "
             "re-export the file, or raise pdf_timeout_s if it is just very large",
             lasting=True,
         ) from None
+    pages = result.get("pages")
+    if isinstance(pages, list) and all(isinstance(p, str) for p in pages):
+        if result.get("scanned") and not any(p.strip() for p in pages):
+            raise SourceError(f"{name}: scanned pages, no text layer: install tesseract-ocr", lasting=False)
+        ocr = result.get("ocr")
+        return pages, tuple(int(i) for i in ocr) if isinstance(ocr, list) else ()
+    template = _PDF_ERRORS.get(str(result.get("error")), _PDF_ERRORS["crash"])
+    detail = result.get("detail") or "no details"
+    message = f"{name}: " + template.format(detail=detail, memory_mb=settings.pdf_memory_mb)
+    raise SourceError(message, lasting=result.get("error") != "dependency")  # a package can be installed
+
+
+# Sources up to this size are parsed in-process (parsing is linear: ~0.2 s per 10,000 lines); larger ones
+# in the sandboxed worker, under the PDF limits, so a hostile text file cannot hold the write lock.
+IN_PROCESS_LINES = 20_000
+IN_PROCESS_CHARS = 1_000_000
+
+
+def parse_limited(
+    src: SourceText, settings: Settings, parse: Callable[[SourceText], list[Review]] | None = None
+) -> list[Review]:
+    """rag.parse.parse_source (or `parse`, in-process), under the same time and memory limits as PDF
+    parsing when the source is large; raises SourceError (the file is skipped) when it exceeds them."""
+    if len(src.text) <= IN_PROCESS_CHARS and src.text.count("\n") <= IN_PROCESS_LINES:
+        if parse is not None:
+            return parse(src)
+        from rag.parse import parse_source
+
+        return parse_source(src)
+    name = shown_name(src.path)
+    payload = {
+        "path": src.path,
+        "text": src.text,
+        "sha256": src.sha256,
+        "kind": src.kind,
+        "page_starts": list(src.page_starts),
+        "furniture": [list(x) for x in src.furniture],
+    }
+    lines = src.text.count("\n") + 1
+    try:
+        result = _run_worker(["--parse", "-"], json.dumps(payload).encode("utf-8"), settings)
+    except TimeoutError:
+        raise SourceError(
+            f"{name}: parsing {lines:,} lines took longer than {settings.pdf_timeout_s:g} s; "
+            "split the file, or raise pdf_timeout_s if you trust it",
+            lasting=True,
+        ) from None
+    reviews = result.get("reviews")
+    if isinstance(reviews, list):
+        return [Review.from_dict(r) for r in reviews]
+    if result.get("error") == "memory":
+        raise SourceError(
+            f"{name}: parsing {lines:,} lines needs more than {settings.pdf_memory_mb} MB; "
+            "split the file, or raise pdf_memory_mb if you trust it",
+            lasting=True,
+        )
+    raise SourceError(f"{name}: parser failed ({result.get('detail') or 'no details'}); check the file", lasting=True)
+
+
+def _run_worker(args: list[str], stdin: bytes | None, settings: Settings) -> dict[str, Any]:
+    """Run rag.pdfworker with `args` under the PDF limits; its JSON result, or {"error": ...}; TimeoutError.
+
+    The worker runs in its own process group, killed whole at the deadline or on any exception
+    here (Ctrl-C included); it also kills itself if this process dies (see rag/pdfworker.py).
+    """
+    cpu_s = math.ceil(settings.pdf_timeout_s) + 5  # only reached if we are no longer there to kill it
+    cmd = [sys.executable, "-m", "rag.pdfworker"]
+    if args[:1] == ["--parse"]:
+        cmd.append(args.pop(0))
+    cmd += ["--memory-mb", str(settings.pdf_memory_mb), "--cpu-s", str(cpu_s), "--parent-pid", str(os.getpid())]
+    cmd += args
+    # cwd puts this package first on the child's sys.path, wherever we were started from.
+    proc = subprocess.Popen(
+        cmd,
+        cwd=_PACKAGE_ROOT,
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        process_group=0,
+    )
+    try:
+        stdout, stderr = proc.communicate(input=stdin, timeout=settings.pdf_timeout_s)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        raise TimeoutError from None
     except BaseException:
         _kill_group(proc)
         raise
@@ -298,13 +374,7 @@ def _extract_pages(path: Path, name: str, settings: Settings) -> list[str]:
         result = {"error": kind, "detail": text.splitlines()[-1][:160] if text else _exit_reason(proc.returncode)}
     if not isinstance(result, dict):
         result = {"error": "crash", "detail": "unexpected output"}
-    pages = result.get("pages")
-    if isinstance(pages, list) and all(isinstance(p, str) for p in pages):
-        return pages
-    template = _PDF_ERRORS.get(str(result.get("error")), _PDF_ERRORS["crash"])
-    detail = result.get("detail") or "no details"
-    message = f"{name}: " + template.format(detail=detail, memory_mb=settings.pdf_memory_mb)
-    raise SourceError(message, lasting=result.get("error") != "dependency")  # a package can be installed
+    return result
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

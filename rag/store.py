@@ -319,7 +319,15 @@ def _write_files(
     _write_file(tmp / "chunks.jsonl", _jsonl([c.to_dict() for c in chunks]))
     _write_file(tmp / "reviews.jsonl", _jsonl([r.to_dict() for r in reviews]))
     rows = [
-        {"path": s.path, "sha256": s.sha256, "kind": s.kind, "page_starts": list(s.page_starts), "text": s.text}
+        {
+            "path": s.path,
+            "sha256": s.sha256,
+            "kind": s.kind,
+            "page_starts": list(s.page_starts),
+            "furniture": [list(x) for x in s.furniture],
+            "ocr_pages": list(s.ocr_pages),
+            "text": s.text,
+        }
         for s in sources
     ]
     _write_file(tmp / "sources.jsonl", _jsonl(rows))
@@ -537,7 +545,11 @@ def _load(gen: Path, model_name: str | None) -> IndexData:
         sources = []
         for line in _lines(gen / "sources.jsonl"):
             d = json.loads(line)
-            sources.append(SourceText(d["path"], d["text"], d["sha256"], d["kind"], tuple(d["page_starts"])))
+            furniture = tuple((int(a), int(b)) for a, b in d.get("furniture", []))
+            ocr = tuple(int(p) for p in d.get("ocr_pages", []))
+            sources.append(
+                SourceText(d["path"], d["text"], d["sha256"], d["kind"], tuple(d["page_starts"]), furniture, ocr)
+            )
         index: Any = faiss.read_index(str(gen / "vectors.faiss"))
         sentence_index: Any = faiss.read_index(str(gen / "sentences.faiss"))
         data = IndexData(

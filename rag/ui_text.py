@@ -73,6 +73,7 @@ def review_rows(data: IndexData) -> list[dict[str, Any]]:
                 "year": r.year,
                 "area": r.area,
                 "type": r.type,
+                "kind": r.kind,
                 "keywords": list(r.keywords),
                 "methodology": r.methodology,
                 "source": r.source,
@@ -96,8 +97,13 @@ def review_record(data: IndexData, review_id: str) -> dict[str, Any]:
 
 def review_text(data: IndexData, review_id: str) -> str:
     d = review_record(data, review_id)
-    meta = [f"{d['title']}", f"id: {d['id']}", f"year: {d['year'] or 'not stated'}   area: {d['area']}"]
+    published = " ".join(str(x) for x in (d.get("month"), d["year"]) if x) or "not stated"
+    meta = [f"{d['title']}", f"id: {d['id']}   kind: {d.get('kind', 'review')}"]
+    meta.append(f"published: {published}   area: {d['area']}")
     meta.append(f"type: {d['type'] or 'not stated'}   source: {d['source']}")
+    for field in ("partnership", "child", "author"):
+        if d.get(field):
+            meta.append(f"{field}: {d[field]}")
     if d["keywords"]:
         meta.append("keywords: " + ", ".join(d["keywords"]))
     if d["methodology"]:
@@ -106,7 +112,7 @@ def review_text(data: IndexData, review_id: str) -> str:
     for s in d["sections"]:
         page = f" (p. {s['page']})" if s.get("page") else ""
         body = textwrap.fill(" ".join(s["text"].split()), 100)
-        parts.append(f"[{s['label']}]{page}\n{body}")
+        parts.append(f"[{s.get('path') or s['label']}]{page}\n{body}")
     return "\n\n".join(parts)
 
 

@@ -20,7 +20,7 @@ COUNTS = {
     "nspcc-2018-learning-from-national-scrs.txt": 6,
     "nspcc-repository-march-2022.txt": 8,
     "cumbria-lessons-from-scrs.txt": 4,
-    "triennial-analysis-2011-2014-health-briefing.txt": 23,
+    "triennial-analysis-2011-2014-health-briefing.txt": 1,
 }
 
 
@@ -140,15 +140,29 @@ def test_lessons_page_fields_and_boilerplate() -> None:
         assert [s.kind for s in r.sections] == ["summary", "learning"]
 
 
-def test_briefing_records_by_heading() -> None:
+def test_analysis_is_one_record_with_chapters_as_sections() -> None:
     _, reviews = parse("triennial-analysis-2011-2014-health-briefing.txt")
-    titles = [r.title for r in reviews]
+    assert len(reviews) == 1
+    r = reviews[0]
+    assert (r.id, r.kind, r.type, r.area) == (
+        "triennial-analysis-2011-2014-health-briefing",
+        "analysis",
+        "briefing",
+        "National",
+    )
+    titles = [s.label for s in r.sections]
+    assert len(titles) == 23
     for heading in ("Domestic abuse", "Maternal ambivalence", "Information sharing", "Child sexual exploitation (CSE)"):
         assert heading in titles
     assert "Supporting engagement: moving from Did Not Attend (DNA) to Was Not Brought (WNB)" in titles
-    assert all(r.type == "briefing" and r.area == "National" for r in reviews)
     # Wrapped body lines are not mistaken for headings.
     assert not any(t.startswith(("This briefing is based", "For infants", "On first inspection")) for t in titles)
+
+
+def test_listing_entries_are_listing_entries() -> None:
+    for name in COUNTS:
+        if not name.startswith("triennial"):
+            assert {r.kind for r in parse(name)[1]} == {"listing entry"}
 
 
 def test_pdf_without_listing_is_one_record_with_pages() -> None:

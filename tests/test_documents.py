@@ -1,0 +1,332 @@
+"""Real-shaped documents (tests/docs): one record per file, page furniture masked, quotes verbatim on their page.
+
+Uses the real PDF worker and parser on the fictional fixtures; expectations come from tests/docs/expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import re
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rag import sources
+from rag.chunk import chunk_review, sentence_units
+from rag.errors import SourceError
+from rag.layout import furniture_spans, segments
+from rag.models import Chunk, Review, SourceText
+from rag.parse import parse_source
+from rag.settings import Settings
+from rag.sources import read_source
+
+DOCS = Path(__file__).resolve().parent / "docs"
+EXPECTED = DOCS / "expected"
+SCANNED = "westhaven-scr-family-k-executive-summary-scan.pdf"
+FILES = sorted(
+    p.name for p in DOCS.iterdir() if p.suffix in {".pdf", ".txt", ".md"} and p.parent == DOCS and p.name != SCANNED
+)
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def expected(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EXPECTED / f"{Path(name).stem}.json").read_text(encoding="utf-8"))
+    return data
+
+
+@functools.cache
+def parsed(name: str) -> tuple[SourceText, list[Review], list[Chunk]]:
+    src = read_source(DOCS / name, DOCS, Settings())
+    reviews = parse_source(src)
+    chunks = [c for r in reviews for c in chunk_review(r, src, 200)]
+    return src, reviews, chunks
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_one_record_per_file_of_the_right_kind(name: str) -> None:
+    _, reviews, _ = parsed(name)
+    assert len(reviews) == 1
+    assert reviews[0].kind == expected(name)["kind"]
+    assert reviews[0].id == Path(name).stem
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_no_furniture_in_any_chunk_or_quote(name: str) -> None:
+    src, _, chunks = parsed(name)
+    assert chunks
+    furniture = [flat(x) for x in expected(name).get("furniture") or []]
+    # Contents lines with their page numbers (a wrapped entry's first half is also the heading's text).
+    contents = [flat(x) for x in (expected(name).get("contents") or {}).get("lines", []) if re.search(r"\d$", x)]
+    for c in chunks:
+        assert src.text[c.start : c.end] == c.text
+        text = flat(c.text)
+        assert not [x for x in furniture + contents if x in text], c.text
+        if src.kind == "pdf":
+            assert "\uf0b7" not in c.text and "•" not in c.text
+        for s, e in src.furniture:
+            assert e <= c.start or s >= c.end, f"{c.id} overlaps furniture {src.text[s:e]!r}"
+        for s, e in c.sentences:
+            assert c.start <= s < e <= c.end
+
+
+@pytest.mark.parametrize("name", [n for n in FILES if n.endswith(".pdf")])
+def test_furniture_is_found_where_the_fixture_puts_it(name: str) -> None:
+    src, _, _ = parsed(name)
+    masked_text = flat(" ".join(src.text[s:e] for s, e in src.furniture))
+    for item in expected(name).get("furniture") or []:
+        assert flat(item) in masked_text
+    # Body text is not masked: the located facts are all outside the furniture.
+    for fact in expected(name).get("facts", []):
+        at = flat(src.text).find(flat(fact["starts"]))
+        assert at >= 0
+        raw = src.text.find(fact["starts"].split()[0] + " " + fact["starts"].split()[1])
+        assert not any(s <= raw < e for s, e in src.furniture)
+
+
+@pytest.mark.parametrize("name", [n for n in FILES if n.endswith(".pdf")])
+def test_a_sentence_cut_by_a_page_break_is_quoted_on_each_page(name: str) -> None:
+    _, _, chunks = parsed(name)
+    for item in expected(name).get("sentences_across_pages", []):
+        before = [c for c in chunks if flat(item["ends"]) in flat(c.text)]
+        after = [c for c in chunks if flat(item["continues"]) in flat(c.text)]
+        assert before and after
+        assert {c.page for c in before} == {item["page"]}
+        assert {c.page for c in after} == {item["page"] + 1}
+        assert not set(before) & set(after)
+
+
+REVIEWS = [n for n in FILES if expected(n)["kind"] == "review"]
+BRIEFINGS = [n for n in FILES if expected(n)["kind"] == "briefing"]
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_metadata_from_the_document(name: str) -> None:
+    (r,) = parsed(name)[1]
+    want = expected(name)
+    for field in ("area", "partnership", "type", "child", "author"):
+        assert getattr(r, field) == want[field], field
+    if name.endswith(".pdf") or name in REVIEWS:
+        # Never a date of birth, an incident or the period under review (the fixtures' traps).
+        assert (r.year, r.month) == (want["year"], want["month"])
+    else:
+        assert r.year in (want["year"], None)  # a text version may not carry the briefing's footer date
+    assert r.year not in set(want.get("other_years") or []) - {want["year"]}
+
+
+@pytest.mark.parametrize("name", REVIEWS)
+def test_review_titles_are_type_and_child(name: str) -> None:
+    assert parsed(name)[1][0].title == expected(name)["title"]
+
+
+@pytest.mark.parametrize("name", BRIEFINGS)
+def test_briefing_titles_name_the_briefing_and_its_child(name: str) -> None:
+    title = parsed(name)[1][0].title
+    want = expected(name)["title"]
+    assert title.split(":")[0].lower() == want.split(":")[0].lower()
+    assert expected(name)["child"].split(";")[0] in title
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_headings_found_with_their_paths(name: str) -> None:
+    (r,) = parsed(name)[1]
+    found = {s.label for s in r.sections} | {p for s in r.sections if s.path for p in s.path.split(" › ")}
+    missing = [h["text"] for h in expected(name).get("headings", []) if h["text"] not in found]
+    assert not missing
+    # Contents lines (with their page numbers) are never headings.
+    for line in (expected(name).get("contents") or {}).get("lines", []):
+        assert not re.search(r"\d$", line) or flat(line) not in {flat(x) for x in found}
+
+
+def test_sections_of_a_long_report_have_real_kinds_and_paths() -> None:
+    (r,) = parsed("northshire-scr-child-m.pdf")[1]
+    kinds = {s.label: s.kind for s in r.sections}
+    assert kinds["1. Introduction"] == "introduction"
+    assert kinds["2. Terms of reference and scope"] == "scope"
+    assert kinds["5. Key practice episodes"] == "chronology"
+    assert kinds["7. Good practice"] == "good practice"
+    assert kinds["8. Recommendations"] == "recommendations"
+    assert kinds["10. Glossary"] == "appendix"
+    finding = next(s for s in r.sections if s.label.startswith("Finding 2:"))
+    assert finding.kind == "learning"
+    assert finding.path.startswith("6. Analysis and findings › Finding 2: The mother’s apparent co-operation")
+
+
+@pytest.mark.parametrize("name", [n for n in FILES if any("para" in f for f in expected(n).get("facts", []))])
+def test_quotes_name_their_paragraph_and_page(name: str) -> None:
+    _, _, chunks = parsed(name)
+    for fact in expected(name)["facts"]:
+        (c,) = [c for c in chunks if flat(fact["starts"]) in flat(c.text)]
+        assert c.para == fact["para"]
+        if c.page is not None:
+            assert c.page == fact["page"]
+            assert f"p. {fact['page']}" in c.citation_label
+
+
+def test_citation_label_shows_heading_para_and_page() -> None:
+    _, _, chunks = parsed("northshire-scr-child-m.pdf")
+    c = next(c for c in chunks if c.para == "5.13")
+    assert c.citation_label.startswith("Serious Case Review: Child M, 2019, Northshire, Key practice episode 4")
+    assert c.citation_label.endswith(f"para 5.13 — northshire-scr-child-m.pdf, p. {c.page}")
+
+
+def test_markdown_title_is_its_first_heading() -> None:
+    (r,) = parsed("northshire-scr-child-m.md")[1]
+    assert r.title == "Serious Case Review: Child M"
+
+
+def test_pdf_and_text_versions_agree_on_the_record() -> None:
+    for stem in ("northshire-scr-child-m", "eastmere-rapid-review-learning-brief"):
+        records = [parsed(f"{stem}.{ext}")[1][0] for ext in ("pdf", "txt", "md")]
+        assert {(r.id, r.kind, r.area, r.type, r.child) for r in records} == {
+            (stem, expected(stem)["kind"], expected(stem)["area"], expected(stem)["type"], expected(stem)["child"])
+        }
+
+
+# --- furniture_spans on small inputs ---------------------------------------------------------------
+
+
+def pages_of(*pages: str) -> tuple[str, tuple[int, ...]]:
+    starts, pos = [], 0
+    for p in pages:
+        starts.append(pos)
+        pos += len(p) + 2
+    return "\n\n".join(pages), tuple(starts)
+
+
+def masked_lines(text: str, spans: tuple[tuple[int, int], ...]) -> list[str]:
+    return [flat(text[s:e]) for s, e in spans]
+
+
+@pytest.mark.parametrize("number", ["{n}", "Page {n}", "Page {n} of 3", "- {n} -", "– {n} –"])
+def test_page_number_lines(number: str) -> None:
+    body = {1: "The family moved twice.", 2: "Agencies did not share what they knew.", 3: "A plan was made."}
+    pages = [f"{body[n]}\nThe review looked at {body[4 - n].lower()}\n{number.format(n=n)}" for n in (1, 2, 3)]
+    text, starts = pages_of(*pages)
+    got = masked_lines(text, furniture_spans(text, starts))
+    assert got == [flat(number.format(n=n)) for n in (1, 2, 3)]
+
+
+def test_running_header_repeated_by_position_not_by_words() -> None:
+    words = {1: "The family moved twice.", 2: "Agencies did not share.", 3: "A plan was made."}
+    pages = [f"Anyshire SCP – Child Z\n{words[n]}\nNarrative of {words[4 - n].lower()}" for n in (1, 2, 3)]
+    text, starts = pages_of(*pages)
+    assert masked_lines(text, furniture_spans(text, starts)) == ["Anyshire SCP – Child Z"] * 3
+
+
+def test_a_repeated_body_sentence_in_a_text_file_is_not_furniture() -> None:
+    text = "Learning\nAnyshire SCP – Child Z\nbody\n\nAnyshire SCP – Child Z\n"
+    assert furniture_spans(text) == ()
+
+
+def test_contents_without_leaders_confirmed_by_the_headings() -> None:
+    text = (
+        "Contents\n1. Introduction\n2. What happened\nAppendix 1: Glossary\n\n"
+        "1. Introduction\nThis review was commissioned.\n2. What happened\nThe baby was bruised.\n"
+        "Appendix 1: Glossary\nGP: general practitioner.\n"
+    )
+    spans = furniture_spans(text)
+    assert masked_lines(text, spans) == ["Contents 1. Introduction 2. What happened Appendix 1: Glossary"]
+    src = SourceText("r.txt", text, "", "txt", furniture=spans)
+    (review,) = parse_source(src)
+    assert [s.label for s in review.sections] == ["1. Introduction", "2. What happened", "Appendix 1: Glossary"]
+
+
+def test_segments_leave_out_the_furniture() -> None:
+    assert segments(0, 100, ((10, 20), (50, 60))) == [(0, 10), (20, 50), (60, 100)]
+    assert segments(15, 55, ((10, 20), (50, 60))) == [(20, 50)]
+
+
+def test_quotes_leave_out_word_bullets() -> None:
+    text = "Key messages\n\uf0b7 See the child as a victim of exploitation, not as a young person making choices."
+    (s, e), *_ = sentence_units(text, 13, len(text))
+    assert text[s:e].startswith("See the child")
+
+
+def test_a_users_markdown_keeps_its_structure() -> None:
+    text = (
+        "# Child Q review\n\nNorthshire Safeguarding Children Partnership, published June 2022.\n\n"
+        "## What happened\n\nChild Q was seen by three agencies in a month.\n\n"
+        "Learning: agencies did not share what they knew about the household.\n\n"
+        "Recommendations:\n\n- The partnership should audit information sharing.\n\n"
+        "Keywords: neglect; information sharing\n"
+    )
+    (r,) = parse_source(SourceText("notes/child-q.md", text, "", "md"))
+    assert (r.title, r.area, r.kind, r.year, r.month) == ("Child Q review", "Northshire", "review", 2022, "June")
+    assert r.keywords == ("neglect", "information sharing")
+    kinds = {s.kind: text[s.start : s.end] for s in r.sections}
+    assert kinds["learning"].startswith("agencies did not share")
+    assert kinds["recommendations"] == "- The partnership should audit information sharing."
+    assert "audit" not in kinds.get("learning", "")
+
+
+def test_label_lines_in_a_text_report_are_sections() -> None:
+    (r,) = parsed("northshire-scr-child-m.txt")[1]
+    glance = [s for s in r.sections if s.path.startswith("Review at a glance ›")]
+    assert [s.kind for s in glance] == ["learning", "recommendations"]
+    assert "hidden men" in r.keywords and "domestic abuse" in r.keywords
+
+
+# --- bad input: large text files are parsed under the PDF limits -------------------------------------
+
+
+def heading_lines(n: int) -> str:
+    return "\n".join(["Practice Matters Here", "Some body text follows here."][i % 2] for i in range(n))
+
+
+def test_a_large_text_is_parsed_in_the_worker_with_the_same_result() -> None:
+    text = heading_lines(30_000)
+    src = SourceText("big.txt", text, "0" * 64, "txt")
+    assert text.count("\n") > sources.IN_PROCESS_LINES
+    assert sources.parse_limited(src, Settings()) == parse_source(src)
+
+
+def test_a_text_too_slow_to_parse_is_skipped_with_the_reason() -> None:
+    src = SourceText("huge.txt", heading_lines(400_000), "0" * 64, "txt")
+    settings = dataclasses.replace(Settings(), pdf_timeout_s=0.5)
+    started = time.monotonic()
+    with pytest.raises(SourceError, match=r"huge\.txt: parsing 400,000 lines took longer than 0\.5 s; split the file"):
+        sources.parse_limited(src, settings)
+    assert time.monotonic() - started < 10
+
+
+def test_parsing_is_linear() -> None:
+    timings = {}
+    for n in (20_000, 80_000):
+        src = SourceText("x.txt", heading_lines(n), "", "txt")
+        started = time.perf_counter()
+        parse_source(src)
+        timings[n] = time.perf_counter() - started
+    assert timings[80_000] < 8 * timings[20_000] + 0.5  # quadratic would be 16×
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract-ocr not installed")
+def test_scanned_page_is_read_by_ocr_and_marked() -> None:
+    src = read_source(DOCS / SCANNED, DOCS, Settings())
+    assert src.ocr_pages == (1,)
+    (r,) = parse_source(src)
+    want = expected(SCANNED)
+    assert (r.kind, r.area, r.type, r.child, r.author, r.year, r.month) == (
+        want["kind"],
+        want["area"],
+        want["type"],
+        want["child"],
+        want["author"],
+        want["year"],
+        want["month"],
+    )
+    labels = {s.label for s in r.sections}
+    assert set(want["headings"]) <= labels
+
+
+def test_scanned_pdf_without_tesseract_is_skipped_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(SourceError, match="scanned pages, no text layer: install tesseract-ocr"):
+        read_source(DOCS / SCANNED, DOCS, Settings())
