@@ -217,7 +217,7 @@ def test_model_mismatch_in_the_library(built_index: Settings) -> None:
     ("content", "fragment"),
     [
         ('{"id": "a", "question": "fathers"}\n{"id": "b", "question": \n', "line 2: not a valid question"),
-        ('{"id": "a"}\n', 'line 1: not a valid question (missing field \'question\')'),
+        ('{"id": "a"}\n', "line 1: not a valid question (missing field 'question')"),
         ("[1, 2]\n", "line 1: not a valid question (not a JSON object)"),
         ("\n\n", "has no questions"),
     ],
