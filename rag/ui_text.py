@@ -40,11 +40,15 @@ def progress_bar(enabled: bool = True) -> Iterator[Any]:
         yield update
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def ingest_summary(report: Any, settings: Any) -> str:
     lines = []
     for f in report.files:
         if f.status in ("indexed", "unchanged"):
-            lines.append(f"  {f.status:<9} {f.source}: {f.reviews} reviews, {f.chunks} chunks")
+            lines.append(f"  {f.status:<9} {f.source}: {_count(f.reviews, 'record')}, {_count(f.chunks, 'chunk')}")
         else:
             lines.append(f"  {f.status:<9} {f.reason}")
     t = report.totals
