@@ -242,17 +242,9 @@ def citation_html(data: IndexData, ans: dict[str, Any], n: str | None) -> str:
     cite = next((c for c in ans.get("citations", []) if str(c["n"]) == str(n)), None)
     if cite is None:
         return "<p class='rla-meta'>That citation is not part of the current answer.</p>"
-    start, end = int(cite["quote_start"]), int(cite["quote_end"])
-    src = data.sources.get(cite["source"])
-    if src is None or src.text[start:end] != cite["quote"]:
-        return (
-            "<p class='rla-notice'>The index has changed since this answer was given; ask again to see the excerpt "
-            f"in context.</p><blockquote>{esc(cite['quote'])}</blockquote>"
-        )
-    page = src.page_at(start)
-    where = f" on page {page}" if page else ""
-    note = f"Citation [{int(cite['n'])}] ({esc(cite['section'])}) is highlighted below{where}."
-    return record_html(data, cite["review_id"], (start, end), note)
+    return _in_context(
+        data, cite, int(cite["quote_start"]), int(cite["quote_end"]), cite["quote"], f"Citation [{int(cite['n'])}]"
+    )
 
 
 def ledger_html(led: Any) -> str:
@@ -277,17 +269,21 @@ def ledger_html(led: Any) -> str:
 
 def excerpt_html(data: IndexData, entry: dict[str, Any], n: int) -> str:
     """A ledger entry's excerpt highlighted in its whole review, or a note when the index has changed."""
-    start, end = int(entry["start"]), int(entry["end"])
-    src = data.sources.get(entry["source"])
-    if src is None or entry["review_id"] not in data.reviews or src.text[start:end] != entry["text"]:
+    return _in_context(data, entry, int(entry["start"]), int(entry["end"]), entry["text"], f"Entry [{n}]")
+
+
+def _in_context(data: IndexData, hit: dict[str, Any], start: int, end: int, quote: str, label: str) -> str:
+    """A quoted span highlighted in its whole review, or a note when the index no longer holds it there."""
+    src = data.sources.get(hit["source"])
+    if src is None or hit["review_id"] not in data.reviews or src.text[start:end] != quote:
         return (
-            "<p class='rla-notice'>The index has changed since this ledger was made; run it again to see the "
-            f"excerpt in context.</p><blockquote>{esc(entry['text'])}</blockquote>"
+            "<p class='rla-notice'>The index has changed since this was made; ask again to see the excerpt "
+            f"in context.</p><blockquote>{esc(quote)}</blockquote>"
         )
     page = src.page_at(start)
     where = f" on page {page}" if page else ""
-    note = f"Entry [{n}] ({esc(entry['section'])}) is highlighted below{where}."
-    return record_html(data, entry["review_id"], (start, end), note)
+    note = f"{label} ({esc(hit['section'])}) is highlighted below{where}."
+    return record_html(data, hit["review_id"], (start, end), note)
 
 
 def facets_html(reviews: list[Review], limit: int = 24) -> str:
