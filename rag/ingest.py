@@ -264,28 +264,29 @@ def _read_all(
 ) -> _New:
     """Read, parse and chunk each file; review ids are made unique across the corpus as they come."""
     new = _New()
+
+    def skip(key: str, reason: str, lasting_for: str | None) -> None:
+        """Report the file as skipped; remember it by hash when the same bytes would fail the same way."""
+        report.files.append(FileReport(key, "skipped", reason=reason))
+        if lasting_for:
+            new.skipped[key] = SkippedEntry(lasting_for, reason, _limits(settings))
+
     for i, f in enumerate(files):
         if progress:
             progress("reading", i, len(files))
         try:
             src = read_source(f.path, settings.corpus, settings)
         except SourceError as e:
-            report.files.append(FileReport(f.key, "skipped", reason=str(e)))
-            digest = digests.get(f.key)
-            if e.lasting and digest:
-                new.skipped[f.key] = SkippedEntry(digest, str(e), _limits(settings))
+            skip(f.key, str(e), digests.get(f.key) if e.lasting else None)
             continue
         try:
             try:
                 reviews = parse_limited(src, settings, parse_source)
-            except SourceError as e:  # too big or too slow to parse within the limits: skipped, with the reason
-                report.files.append(FileReport(f.key, "skipped", reason=str(e)))
-                new.skipped[f.key] = SkippedEntry(src.sha256, str(e), _limits(settings))
+            except SourceError as e:  # too big or too slow to parse within the limits
+                skip(f.key, str(e), src.sha256)
                 continue
             if not reviews:
-                reason = f"{shown_name(f.key)}: no text to index"
-                report.files.append(FileReport(f.key, "skipped", reason=reason))
-                new.skipped[f.key] = SkippedEntry(src.sha256, reason, _limits(settings))
+                skip(f.key, f"{shown_name(f.key)}: no text to index", src.sha256)
                 continue
             if new.embedder is None:
                 from rag.embed import load_embedder
