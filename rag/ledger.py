@@ -313,7 +313,7 @@ def _theme_vectors(retriever: Retriever) -> tuple[np.ndarray, np.ndarray]:
         path = default_cache() / "themes" / f"{digest}.npy"
         vectors = None
         try:
-            vectors = np.load(path, allow_pickle=False)
+            vectors = np.load(path)  # allow_pickle is off by default
             if vectors.shape != (len(texts), retriever.data.dim):
                 vectors = None
         except (OSError, ValueError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -126,7 +127,15 @@ def ask(pg, question: str) -> str:  # type: ignore[no-untyped-def]
     before = pg.evaluate(js)
     pg.click("#ask-btn")
     pg.wait_for_function(f"before => {{ const t = ({js})(); return t && t !== before; }}", arg=before)
-    return str(pg.evaluate(js))
+    # The answer is rendered by more than one event (the result, then its citations): read it once it holds still.
+    text, deadline = "", time.monotonic() + 15
+    while time.monotonic() < deadline:
+        pg.wait_for_timeout(300)
+        now = str(pg.evaluate(js))
+        if now and now == text:
+            break
+        text = now
+    return text
 
 
 def _words(text: str) -> str:
