@@ -184,16 +184,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_reviews(args: argparse.Namespace) -> int:
     from rag.store import open_index
-    from rag.ui_text import review_rows
+    from rag.ui_text import review_rows, reviews_text
 
-    data = open_index(settings_from(args).index)
-    rows = review_rows(data)
+    rows = review_rows(open_index(settings_from(args).index))
     if args.json:
         _print_json(rows)
     else:
-        for r in rows:
-            print(f"{r['id']:<60} {r['year'] or '':<5} {r['area'][:24]:<24} {r['title'][:60]}")
-        print(f"{len(rows)} reviews")
+        print(reviews_text(rows))
     return 0
 
 

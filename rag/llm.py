@@ -396,7 +396,7 @@ def generate_answer(
     scored = retriever.search_scored(
         question, k=k, mode=mode, filters=filters, per_review=retriever.settings.answer_per_review
     )
-    extractive = answer_from(retriever, question, scored, k)
+    extractive = answer_from(retriever, question, scored, k, filters=filters)
     if extractive.abstained:
         return extractive  # the honest "not covered": the model is not asked
     hits = scored.hits[:k]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import sys
 import textwrap
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from rag.models import Hit
+from rag.models import Hit, location
 from rag.store import IndexData
 
 
@@ -41,7 +42,12 @@ def progress_bar(enabled: bool = True) -> Iterator[Any]:
 
 
 def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+    """ "1 chunk", "3 chunks", "2 listing entries", "2 analyses"."""
+    if n == 1:
+        return f"{n} {noun}"
+    if noun.endswith("y"):
+        return f"{n} {noun[:-1]}ies"
+    return f"{n} {noun[:-2]}es" if noun.endswith("is") else f"{n} {noun}s"
 
 
 def ingest_summary(report: Any, settings: Any) -> str:
@@ -87,6 +93,24 @@ def review_rows(data: IndexData) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def reviews_text(rows: list[dict[str, Any]], width: int = 110) -> str:
+    """The records as a readable list: id, year, kind, type and area on one line, then the title, source,
+    sections, chunks and keywords, wrapped on word boundaries (nothing cut)."""
+    out = []
+    for r in rows:
+        head = "  ".join(
+            str(x) for x in (r["id"], r["year"] or "year not stated", r["kind"], r["type"], r["area"]) if x
+        )
+        body = (
+            f"{r['title']} · {location(r['source'], r['page'])} · {_count(len(r['sections']), 'section')}, "
+            f"{_count(r['chunks'], 'chunk')}" + (f" · keywords: {', '.join(r['keywords'])}" if r["keywords"] else "")
+        )
+        out += [head, textwrap.fill(body, width, initial_indent="    ", subsequent_indent="    ")]
+    kinds = Counter(r["kind"] for r in rows)
+    out.append(", ".join(_count(n, str(kind)) for kind, n in sorted(kinds.items())) or "no records")
+    return "\n".join(out)
 
 
 def review_record(data: IndexData, review_id: str) -> dict[str, Any]:
