@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 import re
+import threading
+import weakref
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,6 @@ import numpy as np
 from rag.lexical import expand_query, stem_tokens_many, topic_core, topic_variants
 from rag.models import Hit
 from rag.retrieve import Filters, Retriever, clean_query
-from rag.settings import default_cache
 from rag.themes import (
     Theme,
     evidence_terms,
@@ -293,15 +293,30 @@ def unknown_words(retriever: Retriever, text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-_THEME_VECTORS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+@dataclass
+class _Memo:
+    """What the ledger works out once per loaded index: theme vectors, and the themes of questions asked."""
+
+    theme_vectors: tuple[np.ndarray, np.ndarray] | None = None
+    themes: dict[str, tuple[Theme, ...]] = field(default_factory=dict)
+
+
+# Keyed weakly by retriever, so an index generation the web app has moved on from is freed with its retriever.
+_MEMO: weakref.WeakKeyDictionary[Retriever, _Memo] = weakref.WeakKeyDictionary()
+_MEMO_LOCK = threading.Lock()
+
+
+def _memo(retriever: Retriever) -> _Memo:
+    with _MEMO_LOCK:
+        return _MEMO.setdefault(retriever, _Memo())
 
 
 def _theme_vectors(retriever: Retriever) -> tuple[np.ndarray, np.ndarray]:
     """One vector per theme description and per everyday phrasing, and the theme index of each row.
 
-    Embedded once per model and vocabulary, then kept in the cache folder (`$RLA_CACHE/themes/`)."""
-    key = id(retriever.data)
-    if key not in _THEME_VECTORS:
+    Embedded once per model and vocabulary, then kept in the cache folder (`settings.cache/themes/`)."""
+    memo = _memo(retriever)
+    if memo.theme_vectors is None:
         texts, owner = [], []
         for i, theme in enumerate(load_themes()):
             for text in (f"{theme.name}: {theme.definition}", *theme.phrasings):
@@ -310,7 +325,7 @@ def _theme_vectors(retriever: Retriever) -> tuple[np.ndarray, np.ndarray]:
         digest = hashlib.sha256(
             "\n".join([retriever.data.manifest.model.name, str(retriever.data.manifest.model.sha256), *texts]).encode()
         ).hexdigest()[:24]
-        path = default_cache() / "themes" / f"{digest}.npy"
+        path = retriever.settings.cache / "themes" / f"{digest}.npy"
         vectors = None
         try:
             vectors = np.load(path)  # allow_pickle is off by default
@@ -328,9 +343,8 @@ def _theme_vectors(retriever: Retriever) -> tuple[np.ndarray, np.ndarray]:
                 os.replace(tmp, path)
             except OSError:
                 pass  # a read-only cache only costs the embedding again next time
-        _THEME_VECTORS.clear()
-        _THEME_VECTORS[key] = (vectors, np.asarray(owner))
-    return _THEME_VECTORS[key]
+        memo.theme_vectors = (vectors, np.asarray(owner))
+    return memo.theme_vectors
 
 
 def _review_share(retriever: Retriever, term: str) -> float:
@@ -341,12 +355,21 @@ def _review_share(retriever: Retriever, term: str) -> float:
     return len({data.chunks[r].review_id for r in rows}) / total
 
 
-@functools.lru_cache(maxsize=512)  # answers, coverage and the ledger ask about the same question
 def detect_themes(retriever: Retriever, question: str) -> tuple[Theme, ...]:
     """The themes a question is about. By wording first: a theme whose name, alias or everyday phrasing
     the question contains as a phrase; when several do, those named only by a word most reviews contain
     ("assessment", "infants") are left out. Else by meaning: the theme whose description or phrasing is
-    closest to the question, when at least `settings.theme_cosine`."""
+    closest to the question, when at least `settings.theme_cosine`. Remembered per index: answers,
+    coverage and the ledger ask about the same question."""
+    memo = _memo(retriever).themes
+    if question not in memo:
+        if len(memo) >= 512:
+            memo.clear()
+        memo[question] = _detect_themes(retriever, question)
+    return memo[question]
+
+
+def _detect_themes(retriever: Retriever, question: str) -> tuple[Theme, ...]:
     stems, spans = tokens(question)
     named: list[tuple[Theme, list[str]]] = []
     for theme in load_themes():

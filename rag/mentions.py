@@ -52,13 +52,14 @@ class Mentions:
         self.n = n_chunks
         if len(self._indptr) != len(terms) + 1 or (len(self._rows) and int(self._rows.max()) >= n_chunks):
             raise ValueError("mention postings do not match the chunks")
+        # A cache of this instance's own (lru_cache on the method would keep every loaded generation alive).
+        self.of = functools.lru_cache(maxsize=1024)(self._of)
 
     def _postings(self, term: str) -> np.ndarray | None:
         i = self._ids.get(term)
         return None if i is None else self._rows[self._indptr[i] : self._indptr[i + 1]]
 
-    @functools.lru_cache(maxsize=1024)  # noqa: B019  (one Mentions per loaded generation; thread-safe)
-    def of(self, topic: str) -> np.ndarray:
+    def _of(self, topic: str) -> np.ndarray:
         """Boolean mask over chunks: those whose title or text has every content word of the topic or a synonym."""
         found = np.zeros(self.n, dtype=bool)
         for words in stem_tokens_many(topic_variants(topic)):
