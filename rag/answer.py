@@ -41,15 +41,21 @@ def answer(
     mode: str | None = None,
 ) -> Answer:
     """Compose an answer from the best sentence of each of the top hits, grouped found/recommended."""
-    # Twice as many hits as are quoted, so that learning can come before case narrative. A question in
-    # everyday words is searched with the names of the themes it is about, which the reviews use.
+    return answer_from(retriever, question, retrieve_for_answer(retriever, question, k, mode, filters), k, filters)
+
+
+def retrieve_for_answer(
+    retriever: Retriever, question: str, k: int = 6, mode: str | None = None, filters: Filters | None = None
+) -> Scored:
+    """The one retrieval behind an answer (extractive, LLM, and as the evaluation scores it): 2k hits, so that
+    learning can come before case narrative. A question in everyday words is searched with the names of the
+    themes it is about, which the reviews use."""
     themes = detect_themes(retriever, question)
     unnamed = [t.name for t in themes if not phrase_spans(question, evidence_terms(t))]
     query = f"{question} ({'; '.join(unnamed)})" if unnamed else question
-    scored = retriever.search_scored(
+    return retriever.search_scored(
         query, k=2 * k, mode=mode, filters=filters, per_review=retriever.settings.answer_per_review
     )
-    return answer_from(retriever, question, scored, k, filters)
 
 
 def answer_from(
@@ -76,7 +82,7 @@ def answer_from(
             f"(closest match {scored.best:.2f}, threshold {abstain_below:.2f}). Try other words, or widen the filters."
         )
         return Answer(question, text, (), True)
-    hits = learning_first(question, scored.hits, k)
+    hits = learning_first(question, scored.hits[: 2 * k], k)
     ans = _compose(question, pick_sentences(retriever, hits, scored.query_vector), cov)
     notices = [f"No review in this collection addresses {t}." for t in cov.uncovered]
     if scored.best < weak_below and not scored.mentioned and not cov.ledger.entries:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag.answer import answer_from
+from rag.answer import answer_from, retrieve_for_answer
 from rag.errors import RlaError
 from rag.ledger import ledger
 from rag.models import Hit
@@ -131,7 +131,6 @@ def _mean(values: list[float]) -> float:
 def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], k: int = 10) -> EvalReport:
     """Each question is retrieved once per mode; the ledger once per topic question."""
     report = EvalReport(calibration=retriever.settings.calibration())
-    answer_per_review = retriever.settings.answer_per_review
     best: dict[tuple[str, str], float] = {}
     answerable = [q for q in questions if q.gold]
     per_q: dict[str, dict[str, Any]] = {
@@ -145,9 +144,7 @@ def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], 
             # One retrieval serves both: answers quote up to two excerpts a review from the first six hits,
             # and the review-level run is the reviews in order of their first hit (what one excerpt a review
             # and k gives), so 2k hits hold the first k reviews.
-            scored = retriever.search_scored(
-                q.question, k=2 * k, mode=mode, filters=Filters.parse(q.filters), per_review=answer_per_review
-            )
+            scored = retrieve_for_answer(retriever, q.question, k, mode, Filters.parse(q.filters))
             hits = _first_per_review(scored.hits)[:k]
             run[q.id] = _review_run(hits) or {"__none__": 0.0}
             best[(mode, q.id)] = scored.best

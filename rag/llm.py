@@ -11,7 +11,7 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import Any, Protocol
 
-from rag.answer import answer_from
+from rag.answer import answer_from, retrieve_for_answer
 from rag.chunk import count_tokens, sentence_spans
 from rag.errors import RlaError
 from rag.models import Answer, Citation
@@ -393,9 +393,7 @@ def generate_answer(
 ) -> Answer:
     """A model-written answer from the top k excerpts, kept only if it cites them; else the extractive one."""
     system, user_prompt = load_prompt("answer_system", prompts), load_prompt("answer_user", prompts)
-    scored = retriever.search_scored(
-        question, k=k, mode=mode, filters=filters, per_review=retriever.settings.answer_per_review
-    )
+    scored = retrieve_for_answer(retriever, question, k, mode, filters)
     extractive = answer_from(retriever, question, scored, k, filters=filters)
     if extractive.abstained:
         return extractive  # the honest "not covered": the model is not asked
