@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import textwrap
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.errors import RlaError
+from rag.facets import BY
 from rag.models import SECTION_KINDS
 from rag.settings import Settings
 
@@ -133,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("themes", help="the safeguarding themes, each with the number of reviews that name it")
     _add_filters(s)
     s.add_argument("--all", action="store_true", help="also the themes no review names")
+    s.add_argument("--by", choices=BY, help="split each theme's count by year, area, kind or type")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_themes)
 
@@ -259,25 +264,38 @@ def cmd_ledger(args: argparse.Namespace) -> int:
 
 
 def cmd_themes(args: argparse.Namespace) -> int:
+    from rag.facets import COUNTED, by_counted_kind, records_by_theme, theme_table
     from rag.retrieve import Retriever
     from rag.themes import load_themes
+    from rag.ui_text import count_noun
 
     retriever = Retriever(settings_from(args))
     allowed = retriever.mask(_filters(args))
-    counts: dict[str, set[str]] = {}
-    for row, chunk in enumerate(retriever.data.chunks):
-        if allowed is None or allowed[row]:
-            for theme_id in chunk.themes:
-                counts.setdefault(theme_id, set()).add(chunk.review_id)
-    rows = [(t, len(counts.get(t.id, ()))) for t in load_themes()]
-    rows = sorted((r for r in rows if r[1] or args.all), key=lambda r: (-r[1], r[0].name))
+    counts = {
+        tid: by_counted_kind(retriever.data, ids) for tid, ids in records_by_theme(retriever.data, allowed).items()
+    }
+    split = theme_table(retriever.data, allowed, args.by) if args.by else {}
+    rows = [(t, counts.get(t.id, Counter())) for t in load_themes()]
+    rows = sorted((r for r in rows if r[1] or args.all), key=lambda r: (-r[1]["review"], -r[1].total(), r[0].name))
     if args.json:
-        _print_json([{"id": t.id, "name": t.name, "reviews": n} for t, n in rows])
+        out = [
+            {"id": t.id, "name": t.name, **{f"{k}s" if k != "analysis" else "analyses": c[k] for k in COUNTED}}
+            for t, c in rows
+        ]
+        for d in out if args.by else ():
+            d[f"by_{args.by}"] = dict(sorted(split.get(str(d["id"]), {}).items()))
+        _print_json(out)
         return 0
-    if not any(counts.values()):
+    if not counts:
         print("No chunk in this index is tagged with a theme; rebuild it with: rla ingest --rebuild")
-    for t, n in rows:
-        print(f"{n:4d}  {t.name}  ({t.id})")
+    print("reviews  theme  (id)  [briefings and analyses beside]")
+    for t, c in rows:
+        beside = ", ".join(count_noun(c[k], k) for k in COUNTED[1:] if c[k])
+        print(f"{c['review']:7d}  {t.name}  ({t.id}){f'  [+ {beside}]' if beside else ''}")
+        if args.by and c:
+            parts = sorted(split[t.id].items(), key=lambda kv: (kv[0], 0) if args.by == "year" else (-kv[1], kv[0]))
+            line = " · ".join(f"{value} {n}" for value, n in parts)
+            print(textwrap.fill(line, 100, initial_indent=" " * 9, subsequent_indent=" " * 9))
     return 0
 
 
@@ -340,6 +358,9 @@ def main(argv: list[str] | None = None) -> int:
     except RlaError as e:
         print(f"rla: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`rla themes | head`): nothing to say, and nothing more to flush
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as e:  # a disk, permission or file problem the library did not foresee
         print(
             f"rla: {e.strerror or e}{f' ({e.filename})' if e.filename else ''}; check the file and try again",
@@ -349,8 +370,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rla: interrupted; the index is unchanged unless a new generation was completed", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
 
 
 if __name__ == "__main__":

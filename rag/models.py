@@ -43,6 +43,12 @@ SECTION_ALIASES = {
 DOCUMENT_KINDS: tuple[str, ...] = ("review", "briefing", "analysis", "listing entry")
 
 
+def counted_as(kind: str) -> str:
+    """What a record counts as when reviews are counted: a review report and a listing's entry are each one
+    review; briefings and analyses are counted beside them, never as reviews."""
+    return "review" if kind in ("review", "listing entry") else kind
+
+
 def location(source: str, page: int | None) -> str:
     """The one citation location label: "file.pdf, p. 4" (no page for text files)."""
     return source + (f", p. {page}" if page else "")

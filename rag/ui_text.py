@@ -41,7 +41,7 @@ def progress_bar(enabled: bool = True) -> Iterator[Any]:
         yield update
 
 
-def _count(n: int, noun: str) -> str:
+def count_noun(n: int, noun: str) -> str:
     """ "1 chunk", "3 chunks", "2 listing entries", "2 analyses"."""
     if n == 1:
         return f"{n} {noun}"
@@ -54,7 +54,9 @@ def ingest_summary(report: Any, settings: Any) -> str:
     lines = []
     for f in report.files:
         if f.status in ("indexed", "unchanged"):
-            lines.append(f"  {f.status:<9} {f.source}: {_count(f.reviews, 'record')}, {_count(f.chunks, 'chunk')}")
+            lines.append(
+                f"  {f.status:<9} {f.source}: {count_noun(f.reviews, 'record')}, {count_noun(f.chunks, 'chunk')}"
+            )
         else:
             lines.append(f"  {f.status:<9} {f.reason}")
     t = report.totals
@@ -104,12 +106,13 @@ def reviews_text(rows: list[dict[str, Any]], width: int = 110) -> str:
             str(x) for x in (r["id"], r["year"] or "year not stated", r["kind"], r["type"], r["area"]) if x
         )
         body = (
-            f"{r['title']} · {location(r['source'], r['page'])} · {_count(len(r['sections']), 'section')}, "
-            f"{_count(r['chunks'], 'chunk')}" + (f" · keywords: {', '.join(r['keywords'])}" if r["keywords"] else "")
+            f"{r['title']} · {location(r['source'], r['page'])} · {count_noun(len(r['sections']), 'section')}, "
+            f"{count_noun(r['chunks'], 'chunk')}"
+            + (f" · keywords: {', '.join(r['keywords'])}" if r["keywords"] else "")
         )
         out += [head, textwrap.fill(body, width, initial_indent="    ", subsequent_indent="    ")]
     kinds = Counter(r["kind"] for r in rows)
-    out.append(", ".join(_count(n, str(kind)) for kind, n in sorted(kinds.items())) or "no records")
+    out.append(", ".join(count_noun(n, str(kind)) for kind, n in sorted(kinds.items())) or "no records")
     return "\n".join(out)
 
 

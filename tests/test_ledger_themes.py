@@ -58,11 +58,28 @@ def test_rla_themes_lists_review_counts(built_index, capsys) -> None:  # type: i
 
     assert main(["--index", str(built_index.index), "themes", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    by_id = {r["id"]: r["reviews"] for r in rows}
-    assert by_id["domestic-abuse"] >= 10 and all(n > 0 for n in by_id.values())
+    by_id = {r["id"]: r for r in rows}
+    assert by_id["domestic-abuse"]["reviews"] >= 10 and all(r["reviews"] + r["analyses"] > 0 for r in rows)
     assert [r["reviews"] for r in rows] == sorted((r["reviews"] for r in rows), reverse=True)
+    # the triennial analysis is counted beside the reviews, never as one
+    assert by_id["domestic-abuse"]["analyses"] == 1 and by_id["hidden-men"]["analyses"] == 0
     assert main(["--index", str(built_index.index), "themes", "--theme", "nosuch-theme"]) == 2
     assert "unknown theme" in capsys.readouterr().err
+
+
+def test_rla_themes_by_year_and_area_split_each_count(built_index, capsys) -> None:  # type: ignore[no-untyped-def]
+    from rag.cli import main
+
+    for by in ("year", "area"):
+        assert main(["--index", str(built_index.index), "themes", "--json", "--by", by]) == 0
+        for r in json.loads(capsys.readouterr().out):
+            assert sum(r[f"by_{by}"].values()) == r["reviews"] + r["briefings"] + r["analyses"], (by, r["id"])
+    assert main(["--index", str(built_index.index), "themes", "--json", "--by", "area", "--area", "Croydon"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows and all(set(r["by_area"]) == {"Croydon"} for r in rows)
+    assert main(["--index", str(built_index.index), "themes", "--by", "year", "--year-from", "2018"]) == 0
+    shown = capsys.readouterr().out
+    assert "2018" in shown and "2017 " not in shown
 
 
 def test_question_themes_by_wording_and_by_meaning(retriever) -> None:  # type: ignore[no-untyped-def]
