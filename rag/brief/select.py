@@ -174,14 +174,14 @@ def case_ledger(retriever: Retriever, topic: str, filters: Filters | None) -> di
 
 
 def vignettes(retriever: Retriever, led: Ledger, filters: Filters | None) -> list[tuple[str, list[Candidate]]]:
-    """Short case stories, verbatim, from the reviews on the ledger (in its order, closest first) whose account
-    of the case addresses the topic: the sentence that opens the case, the one that names the topic, and what
-    follows the opening, 2–4 sentences."""
+    """Short case stories, verbatim, from the reviews on the ledger whose account of the case addresses the topic:
+    the sentence that opens the case, the one that names the topic, and what follows the opening, 2–4 sentences.
+    A review whose summary names the topic comes first (the topic is central to what happened), then background,
+    chronology, key issues; the ledger's order (closest first) within each."""
     case = case_ledger(retriever, led.topic, filters)
+    tier = {e.review_id: CASE_SECTIONS.index(SectionKind(e.hit.chunk.section)) for e in case.values()}
     out = []
-    for e in led.entries:
-        if e.review_id not in case:
-            continue
+    for e in sorted((e for e in led.entries if e.review_id in case), key=lambda e: tier[e.review_id]):
         review = retriever.data.reviews[e.review_id]
         picked = _vignette(retriever, review, case[e.review_id])
         if picked:

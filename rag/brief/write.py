@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from rag.brief.model import Brief, BriefError, Quote, Reference, Theme
-from rag.models import location
 
 MIN_VIGNETTES = 3  # with fewer case vignettes than this, the pack says why
 
@@ -113,7 +112,13 @@ def _learning_blocks(b: Brief) -> list[_Block]:
     out = [_one("h2", "Key learning points")]
     named = any(t.name for t in b.themes)
     if named:
-        out.append(_one("p", "Grouped by a term the points share; that term names the theme."))
+        out.append(
+            _one(
+                "p",
+                "Grouped by the safeguarding themes the points address (rla themes); a point on the topic and on "
+                "another theme is listed under the other.",
+            )
+        )
     for t in b.themes:
         if named:
             out.append(_one("h3", _heading(t)))
