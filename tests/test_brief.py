@@ -239,6 +239,11 @@ def test_question_templates_are_checked_when_loaded(tmp_path: Path, text: str, e
         load_questions(tmp_path)
 
 
+def test_a_missing_question_file_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(BriefError, match=r"cannot read the discussion questions .*brief_questions\.txt"):
+        load_questions(tmp_path)
+
+
 def test_the_shipped_question_templates_load() -> None:
     templates = load_questions()
     assert len(templates.theme) >= 4 and all("{theme}" in t for t in templates.theme)
@@ -312,6 +317,21 @@ def test_references_read_title_partnership_year_place_file(retriever: Retriever,
     assert all(p[0].isupper() for p in triennial.places)  # a chapter is named by its heading
     md = render_markdown(b).split("## References\n\n", 1)[1].split("\n\n", 1)[0]
     assert md.split("  \n") == [f"[{r.n}] {reference_label(r)}".replace("_", "\\_") for r in b.references]
+
+
+def test_a_reference_names_the_heading_paragraph_and_page_it_is_quoted_from() -> None:
+    from rag.brief.build import _place
+    from rag.models import Chunk
+
+    chunk = Chunk(
+        "r#3", "r", "learning", "northshire.pdf", 100, 200, "x" * 100, 10, "Serious Case Review: Child M", 2019,
+        "Northshire", "serious case review", heading="6. Analysis and findings › Finding 2: Men in the household",
+        para="6.4",
+    )  # fmt: skip
+    assert _place(chunk, 11) == "Finding 2: Men in the household, para 6.4, p. 11"
+    listing = Chunk("e#1", "e", "learning", "list.txt", 0, 10, "x" * 10, None, "Child J", 2017, "Luton", None,
+                    kind="listing entry", heading="Learning")  # fmt: skip
+    assert _place(listing, None) == "learning"
 
 
 def test_html_references_one_per_line_spaced_in_chromium(briefs: dict[str, Brief], tmp_path: Path) -> None:
