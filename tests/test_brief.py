@@ -202,6 +202,17 @@ def test_recommendations_come_from_recommendation_sections(briefs: dict[str, Bri
     assert all(q.section in ("learning", "key issues", "good practice") for t in b.themes for q in t.points)
 
 
+def test_a_case_fact_is_not_a_learning_point(briefs: dict[str, Brief]) -> None:
+    # Listing entries' key issues mix what happened with what was learned; a sentence naming the child is the case.
+    points = [q.display for t in TOPICS for th in briefs[t].themes for q in th.points]
+    assert points and not any(p.startswith(("Child J died", "Young Person lived")) for p in points)
+    assert not any(
+        re.search(r"\b(?:Child|Baby) [A-Z]{1,2}\d?\b", q.display)
+        for th in briefs["head injury"].themes
+        for q in th.points
+    )
+
+
 def _from_templates(templates: QuestionTemplates, b: Brief) -> set[str]:
     named = [VOCABULARY[t.id] for t in b.themes if t.id]
     out = {tpl.format(theme=t.name, definition=t.definition) for tpl in templates.theme for t in named}

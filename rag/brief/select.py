@@ -102,10 +102,13 @@ def _best_sentences(retriever: Retriever, topic: OnTopic, sections: tuple[str, .
             if c.section not in sections:
                 continue
             text = data.sources[c.source].text
+            names = _pseudonyms(data.reviews[rid])
             for s, e, cos in retriever.sentence_scores(row, topic.vector):
                 s, e = _trim(text, s, e)
                 if e <= s or not _is_point(text[s:e]):
                     continue
+                if c.section == SectionKind.KEY_ISSUES and _names_own_child(text[s:e], names):
+                    continue  # "Child J died of non-accidental head injuries …": the case, not what was learned
                 says_topic = bool(topic.terms.search(text[s:e]))
                 score = cos + LEARNING_BONUS * (c.section == SectionKind.LEARNING) + TOPIC_WORD_BONUS * says_topic
                 out.append(Candidate(rid, c.section, s, e, text[s:e], row, score, says_topic))
@@ -232,8 +235,13 @@ def _pseudonyms(review: Review) -> tuple[str, ...]:
     return tuple(n for n in out if n)
 
 
+def _names_own_child(sentence: str, names: tuple[str, ...]) -> bool:
+    """The sentence names the review's child by pseudonym ("Child J", "Young Person", "Nolan")."""
+    return bool(PSEUDONYM.search(sentence)) or any(n in sentence for n in names)
+
+
 def _names_child(sentence: str, names: tuple[str, ...]) -> bool:
-    return bool(_CHILD_WORD.search(sentence) or PSEUDONYM.search(sentence)) or any(n in sentence for n in names)
+    return bool(_CHILD_WORD.search(sentence)) or _names_own_child(sentence, names)
 
 
 def _tells_case(sentence: str, names: tuple[str, ...]) -> bool:
