@@ -63,7 +63,8 @@ def group_points(
     retriever: Retriever, topic: str, points: list[Candidate], scope: Sequence[str]
 ) -> list[tuple[VocabularyTheme | None, list[Candidate]]]:
     """The points grouped under the vocabulary themes they address, the themes ranked by how many reviews' points
-    address them (then by how many of the `scope` reviews are tagged with them).
+    address them (on a tie, the topic's own theme first, then by how many of the `scope` reviews are tagged with
+    them).
 
     A point goes to the best-ranked theme it addresses other than the topic's own (which every point is about),
     among the MAX_THEMES best; a point that addresses no such theme is listed under the topic's theme. A topic
@@ -79,8 +80,8 @@ def group_points(
     in_scope = {t: sum(t in retriever.data.reviews[r].themes for r in scope) for t in reviews}
     order = {t.id: i for i, t in enumerate(load_themes())}
 
-    def rank(t: str) -> tuple[int, int, int]:
-        return (-len(reviews.get(t, ())), -in_scope.get(t, 0), order[t])
+    def rank(t: str) -> tuple[int, bool, int, int]:
+        return (-len(reviews.get(t, ())), t not in own, -in_scope.get(t, 0), order[t])
 
     others = sorted((t for t in reviews if t not in own), key=rank)[:MAX_THEMES]
     groups: dict[str | None, list[Candidate]] = {}
