@@ -53,7 +53,8 @@ def _filters_text(filters: dict[str, Any]) -> str:
 def reference_label(r: Reference) -> str:
     """Title · partnership · year · where it is quoted (section, paragraph, page) · file."""
     where = "; ".join(r.places) if r.places else (f"p. {r.page}" if r.page else "")
-    bits = [r.title, r.partnership or r.area, str(r.year) if r.year else "year not stated", where, r.source]
+    by = r.partnership or r.area
+    bits = [r.title, by if by != r.title else "", str(r.year) if r.year else "year not stated", where, r.source]
     return " · ".join(b for b in bits if b)
 
 
@@ -130,10 +131,11 @@ def _vignette_blocks(b: Brief) -> list[_Block]:
     out = [_one("h2", "Case vignettes")]
     if len(b.vignettes) < MIN_VIGNETTES:
         told = "None" if not b.vignettes else f"Only {len(b.vignettes)}"
+        verb = "addresses" if len(b.vignettes) == 1 else "address"
         out.append(
             _one(
                 "p",
-                f"{told} of the {b.reviews} reviews on this topic address it in their account of the case "
+                f"{told} of the {b.reviews} reviews on this topic {verb} it in their account of the case "
                 "(summary, background, chronology or key issues) with enough of the story to quote; "
                 "vignettes come only from those.",
             )
