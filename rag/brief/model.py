@@ -6,6 +6,12 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from rag.errors import RlaError
+
+
+class BriefError(RlaError):
+    """A briefing pack cannot be made or written (unreadable question templates, unknown format, unwritable path)."""
+
 
 @dataclass(frozen=True)
 class Reference:
@@ -17,6 +23,8 @@ class Reference:
     type: str | None
     source: str
     page: int | None
+    partnership: str | None = None  # the safeguarding partnership or board, when the review names one
+    places: tuple[str, ...] = ()  # where the pack quotes it: "learning", "Finding 2: …, para 4.12, p. 11"
 
 
 @dataclass(frozen=True)
@@ -39,8 +47,11 @@ class Quote:
 
 @dataclass(frozen=True)
 class Theme:
-    name: str  # a term, as written in at least one of its quotes ("" for the points that share none)
+    """A vocabulary theme (rag/data/themes.toml) and the learning points that address it."""
+
+    name: str  # the theme's name in the vocabulary ("" for points on a topic that names no theme)
     points: tuple[Quote, ...]
+    id: str = ""  # the theme's id in the vocabulary
 
 
 @dataclass(frozen=True)

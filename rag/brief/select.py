@@ -8,9 +8,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from rag.chunk import sentence_spans
-from rag.ledger import Ledger
+from rag.ledger import Ledger, LedgerEntry, ledger
 from rag.lexical import expand_query
-from rag.models import SectionKind
+from rag.models import Review, SectionKind
 from rag.retrieve import Filters, Retriever
 
 POINT_SECTIONS = (SectionKind.LEARNING, SectionKind.KEY_ISSUES, SectionKind.GOOD_PRACTICE)
@@ -22,8 +22,28 @@ TOPIC_WORD_BONUS = 0.05  # the sentence says the topic (or a synonym) in so many
 MAX_POINTS, MAX_POINTS_PER_REVIEW = 14, 2
 MAX_RECOMMENDATIONS = 8
 MAX_VIGNETTES = 5
-VIGNETTE_WORDS = 90  # summary sentences are added while the vignette is shorter than this
-SHORT_SUMMARY_WORDS = 25  # below this, the first sentences of the background follow the summary
+# A vignette is told in the review's own account of the case: its summary, background, chronology, or the
+# key issues a listing entry gives for the case ("Child J lived with his parents for the first weeks of his life").
+CASE_SECTIONS = (SectionKind.SUMMARY, SectionKind.BACKGROUND, SectionKind.CHRONOLOGY, SectionKind.KEY_ISSUES)
+MIN_VIGNETTE_SENTENCES, MAX_VIGNETTE_SENTENCES = 2, 4
+VIGNETTE_WORDS = 90  # sentences after the opening are added while the vignette is shorter than this
+
+# A narrative of a case names a child, a family member or a person; "Learning is embedded within the
+# recommendations." names nobody. The child words also find the sentence that opens the case.
+_CHILD = (
+    r"child(?:ren)?|bab(?:y|ies)|infants?|boys?|girls?|sons?|daughters?|siblings?|brothers?|sisters?|toddlers?"
+    r"|young (?:person|people|man|woman)|teenagers?|\d+[- ]?(?:years?|months?|weeks?|days?)[- ]old|aged \d+"
+)
+_PERSON = (
+    _CHILD + r"|mother|father|parents?|partner|carers?|grand(?:mother|father|parents?)|mum|dad|step\w+|uncle|aunt"
+    r"|man|woman|men|women|he|she|his|her|him|they|their|them"
+)
+_CHILD_WORD = re.compile(rf"\b(?:{_CHILD})\b", re.IGNORECASE)
+_PERSON_WORD = re.compile(rf"\b(?:{_PERSON})\b", re.IGNORECASE)
+# What practice should be is learning, not the story of a case ("the need for robust assessment …").
+_PRESCRIPTIVE = re.compile(r"\b(?:should|must|ought|needs? (?:to|for)|importance|ensure|ensuring)\b", re.IGNORECASE)
+# A child's pseudonym as reviews write it: "Child J", "Baby C", "Infant D", "Siblings W and X", "Young Person".
+PSEUDONYM = re.compile(r"\b(?:Child(?:ren)?|Bab(?:y|ies)|Infant|Siblings?|Young Person|Family)\s+[A-Z][A-Z0-9]{0,3}\b")
 
 # A list number, bullet or "… include:" lead-in at the start of a sentence (matched at the sentence's offset).
 _LEAD = re.compile(r"(?:\d{1,2}[.)]\s+|[•>*-]\s+|(?:[\w’' ]{0,30}?\b)?includes?:\s+)+", re.IGNORECASE)
@@ -38,6 +58,7 @@ class Candidate:
     start: int
     end: int
     text: str
+    row: int  # the chunk the sentence is in
     score: float = 0.0
     says_topic: bool = False
 
@@ -81,13 +102,16 @@ def _best_sentences(retriever: Retriever, topic: OnTopic, sections: tuple[str, .
             if c.section not in sections:
                 continue
             text = data.sources[c.source].text
+            names = _pseudonyms(data.reviews[rid])
             for s, e, cos in retriever.sentence_scores(row, topic.vector):
                 s, e = _trim(text, s, e)
                 if e <= s or not _is_point(text[s:e]):
                     continue
+                if c.section == SectionKind.KEY_ISSUES and _names_own_child(text[s:e], names):
+                    continue  # "Child J died of non-accidental head injuries …": the case, not what was learned
                 says_topic = bool(topic.terms.search(text[s:e]))
                 score = cos + LEARNING_BONUS * (c.section == SectionKind.LEARNING) + TOPIC_WORD_BONUS * says_topic
-                out.append(Candidate(rid, c.section, s, e, text[s:e], score, says_topic))
+                out.append(Candidate(rid, c.section, s, e, text[s:e], row, score, says_topic))
     settings = retriever.settings
     floor = max(settings.brief_min_score, max((c.score for c in out), default=0.0) - settings.brief_floor)
     return [c for c in out if c.score >= floor or c.says_topic]
@@ -141,28 +165,99 @@ def _pick(cands: list[Candidate], limit: int, per_review: int) -> list[Candidate
     return out
 
 
-def vignettes(retriever: Retriever, led: Ledger) -> list[tuple[str, list[Candidate]]]:
-    """The closest reviews that have a summary: its first sentences, verbatim (plus background if it is short)."""
+def case_ledger(retriever: Retriever, topic: str, filters: Filters | None) -> dict[str, LedgerEntry]:
+    """The reviews whose narrative of the case addresses the topic, by the ledger's own rule run on their summary,
+    background and chronology sections: review id → the entry (its matching chunk and marked words)."""
+    base = filters or Filters()
+    out: dict[str, LedgerEntry] = {}
+    for kind in CASE_SECTIONS:
+        for e in ledger(retriever, topic, replace(base, section=kind)).entries:
+            out.setdefault(e.review_id, e)
+    return out
+
+
+def vignettes(retriever: Retriever, led: Ledger, filters: Filters | None) -> list[tuple[str, list[Candidate]]]:
+    """Short case stories, verbatim, from the reviews on the ledger whose account of the case addresses the topic:
+    the sentence that opens the case, the one that names the topic, and what follows the opening, 2–4 sentences.
+    A review whose summary names the topic comes first (the topic is central to what happened), then background,
+    chronology, key issues; the ledger's order (closest first) within each."""
+    case = case_ledger(retriever, led.topic, filters)
+    tier = {e.review_id: CASE_SECTIONS.index(SectionKind(e.hit.chunk.section)) for e in case.values()}
     out = []
-    for e in led.entries:
+    for e in sorted((e for e in led.entries if e.review_id in case), key=lambda e: tier[e.review_id]):
         review = retriever.data.reviews[e.review_id]
-        text = retriever.data.sources[review.source].text
-        picked: list[Candidate] = []
-        words = 0
-        for kind in ("summary", "background"):
-            if kind == "background" and words >= SHORT_SUMMARY_WORDS:
-                break
-            for sec in (s for s in review.sections if s.kind == kind):
-                for s, en in sentence_spans(text, sec.start, sec.end):
-                    s, en = _trim(text, s, en)
-                    n = len(text[s:en].split())
-                    if n < 4 or "](" in text[s:en] or words >= VIGNETTE_WORDS or (words and words + n > VIGNETTE_WORDS):
-                        continue
-                    picked.append(Candidate(e.review_id, kind, s, en, text[s:en]))
-                    words += n
-        if picked and any(c.section == "summary" for c in picked):
+        picked = _vignette(retriever, review, case[e.review_id])
+        if picked:
             where = ", ".join(str(x) for x in (review.area, review.year) if x and str(x) not in review.title)
             out.append((f"{review.title} ({where})" if where else review.title, picked))
         if len(out) == MAX_VIGNETTES:
             break
     return out
+
+
+def _vignette(retriever: Retriever, review: Review, entry: LedgerEntry) -> list[Candidate]:
+    text = retriever.data.sources[review.source].text
+    names = _pseudonyms(review)
+    story: list[tuple[int, int]] = []  # the narrative's sentences, in document order
+    for sec in review.sections:
+        if sec.kind in CASE_SECTIONS:
+            for s, e in sentence_spans(text, sec.start, sec.end):
+                s, e = _trim(text, s, e)
+                if len(text[s:e].split()) >= 4 and "](" not in text[s:e] and _tells_case(text[s:e], names):
+                    story.append((s, e))
+    opening = next((i for i, (s, e) in enumerate(story) if _names_child(text[s:e], names)), None)
+    marked = next((i for i, (s, e) in enumerate(story) if any(s < me and ms < e for ms, me in entry.marks)), None)
+    if opening is None or marked is None:
+        return []
+    keep = {opening, marked}
+    words = sum(len(text[story[i][0] : story[i][1]].split()) for i in keep)
+    for i in range(opening + 1, len(story)):
+        n = len(text[story[i][0] : story[i][1]].split())
+        if len(keep) >= MAX_VIGNETTE_SENTENCES or (len(keep) >= MIN_VIGNETTE_SENTENCES and words + n > VIGNETTE_WORDS):
+            break
+        if i not in keep:
+            keep.add(i)
+            words += n
+    if len(keep) < MIN_VIGNETTE_SENTENCES:
+        return []
+    rows = _rows(retriever, review.id)
+    return [
+        Candidate(review.id, _section_at(review, s), s, e, text[s:e], _row_at(retriever, rows, s))
+        for s, e in (story[i] for i in sorted(keep))
+    ]
+
+
+def _pseudonyms(review: Review) -> tuple[str, ...]:
+    """How the review names its child: its pseudonym, and its title when the title is just a name ("Nolan")."""
+    out = [review.child] if review.child else []
+    if len(review.title.split()) <= 3:
+        out.append(review.title)
+    return tuple(n for n in out if n)
+
+
+def _names_own_child(sentence: str, names: tuple[str, ...]) -> bool:
+    """The sentence names the review's child by pseudonym ("Child J", "Young Person", "Nolan")."""
+    return bool(PSEUDONYM.search(sentence)) or any(n in sentence for n in names)
+
+
+def _names_child(sentence: str, names: tuple[str, ...]) -> bool:
+    return bool(_CHILD_WORD.search(sentence)) or _names_own_child(sentence, names)
+
+
+def _tells_case(sentence: str, names: tuple[str, ...]) -> bool:
+    """A sentence of a case's story: it names a person and does not say what practice should be."""
+    return (bool(_PERSON_WORD.search(sentence)) or _names_child(sentence, names)) and not _PRESCRIPTIVE.search(sentence)
+
+
+def _section_at(review: Review, offset: int) -> str:
+    return next((s.kind for s in review.sections if s.start <= offset < s.end), SectionKind.OTHER)
+
+
+def _rows(retriever: Retriever, review_id: str) -> list[int]:
+    return [row for row, c in enumerate(retriever.data.chunks) if c.review_id == review_id]
+
+
+def _row_at(retriever: Retriever, rows: list[int], offset: int) -> int:
+    """The chunk of the review that holds the offset (the nearest one before it, between chunks)."""
+    chunks = retriever.data.chunks
+    return max((r for r in rows if chunks[r].start <= offset), key=lambda r: chunks[r].start, default=rows[0])

@@ -1,144 +1,111 @@
-"""Grouping learning points into themes named by a term they share, and discussion questions from the themes."""
+"""A pack's themes: the vocabulary themes (rag/data/themes.toml) its learning points address, and the
+discussion questions asked about them (prompts/brief_questions.txt)."""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterable, Sequence
+
+import numpy as np
 
 from rag.brief.model import Theme
-from rag.brief.select import Candidate
-from rag.lexical import expand_query, stem_words
+from rag.brief.questions import QuestionTemplates
+from rag.brief.select import PSEUDONYM, Candidate
+from rag.ledger import detect_themes
 from rag.retrieve import Retriever
-from rag.vocabulary import SYNONYMS, THEME_TERMS
+from rag.themes import Theme as VocabularyTheme
+from rag.themes import load_themes, phrase_spans, tag_text
 
-MAX_THEMES = 5
-
-# Words a theme is never named after: function words, and words nearly every review uses. Not BM25's stop
-# words (bm25s's 33-word English list, rag/lexical.py): with those, phrases such as "concerns about" name themes.
-_STOP_WORDS = """
-    a about above across after again against all also although an and any are around as at be because been
-    before being between both but by can could did do does doing done due during each either even every for from
-    further had has have having he her here his how however i if in into is it its may might more most much must
-    no nor not of off on once only or other our out over own per same she should since so some such than that
-    the their them then there these they this those though through thus to too under until up upon very was we
-    were what when where whether which while who whom whose why will with within without would
-"""
-_STOP = frozenset(_STOP_WORDS.split())
-_GENERIC_WORDS = """
-    practitioner practitioners professional professionals agency agencies child children family families parent
-    parents need needs needed ensure ensuring review reviews learning lesson lessons case cases work working
-    worked services service staff people person important importance issue issues include includes including
-    identified identify identifies highlight highlights highlighted consider considering considered role roles
-    use used using make making made time times way ways level levels example examples local lack lacking well
-    good better poor particularly particular always often sometimes many within across around key clear clearly
-    able
-"""
-_GENERIC = frozenset(_GENERIC_WORDS.split())
-_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]|[A-Za-z]")
-_QUESTIONS = (
-    "Where have you met “{term}” in your own work, and what did you do next?",
-    "What would help you and your team to notice “{term}” earlier in a case?",
-    "Which agencies would need to know about “{term}” in a family you work with, and how would you tell them?",
-    "Which learning point on “{term}” would change your own practice most, and why?",
-    "What gets in the way of acting on the learning about “{term}”, and what could help?",
-)
+MAX_THEMES = 5  # themes besides the topic's own; points on others are listed under the topic's theme
 
 
-def group_points(retriever: Retriever, topic: str, points: list[Candidate]) -> list[tuple[str, list[Candidate]]]:
-    """Greedy cover: the term shared by the most points not yet grouped names the next theme (two points at least).
+class PointThemes:
+    """Which vocabulary themes a learning point addresses, by the rule the ledger uses for a theme's words: its
+    name counts wherever it is said; an alias only in a passage on the theme (the chunk's dense score for the
+    theme's name ≥ settings.ledger_passage_cosine), so "preventive" work is not "Prevent". A child's pseudonym
+    is not a theme ("Infant D" does not say "infants")."""
 
-    Terms are the vocabulary (THEME_TERMS, the synonym groups, the reviews' keywords; matched on word stems) and
-    two- or three-word phrases; vocabulary terms, then longer ones, win ties. The topic's own words never name a
-    theme (every point would share them). Points that share no term with another are listed last, unnamed.
+    def __init__(self, retriever: Retriever) -> None:
+        self.retriever = retriever
+        self.themes = {t.id: t for t in load_themes()}
+        self._dense: dict[str, np.ndarray] = {}
+
+    def of(self, point: Candidate) -> tuple[str, ...]:
+        text = _masked(point.text, self._names(point.review_id))
+        return tuple(t for t in tag_text(text) if self._counts(self.themes[t], text, point.row))
+
+    def _counts(self, theme: VocabularyTheme, text: str, row: int) -> bool:
+        if phrase_spans(text, (theme.name,)):
+            return True
+        if theme.id not in self._dense:
+            self._dense[theme.id] = self.retriever.dense_scores([theme.name])[0]
+        return bool(self._dense[theme.id][row] >= self.retriever.settings.ledger_passage_cosine)
+
+    def _names(self, review_id: str) -> tuple[str, ...]:
+        review = self.retriever.data.reviews[review_id]
+        return tuple(n for n in (review.child, review.title if len(review.title.split()) <= 3 else None) if n)
+
+
+def _masked(text: str, names: Iterable[str]) -> str:
+    """The text with each pseudonym blanked out, offsets kept."""
+    spans = [m.span() for m in PSEUDONYM.finditer(text)]
+    for name in names:
+        at = text.find(name)
+        while at >= 0:
+            spans.append((at, at + len(name)))
+            at = text.find(name, at + 1)
+    chars = list(text)
+    for s, e in spans:
+        chars[s:e] = " " * (e - s)
+    return "".join(chars)
+
+
+def group_points(
+    retriever: Retriever, topic: str, points: list[Candidate], scope: Sequence[str]
+) -> list[tuple[VocabularyTheme | None, list[Candidate]]]:
+    """The points grouped under the vocabulary themes they address, the themes ranked by how many reviews' points
+    address them (on a tie, the topic's own theme first, then by how many of the `scope` reviews are tagged with
+    them).
+
+    A point goes to the best-ranked theme it addresses other than the topic's own (which every point is about),
+    among the MAX_THEMES best; a point that addresses no such theme is listed under the topic's theme. A topic
+    that names no theme lists those points last, under no theme (None).
     """
-    vocab = _vocabulary(retriever, topic)
-    excluded = set(_stems(expand_query(topic))[1])
-    terms = [_terms(p.text, vocab, excluded) for p in points]
-    in_vocab = set(vocab.values())
-    left = set(range(len(points)))
-    out: list[tuple[str, list[Candidate]]] = []
-    while left and len(out) < MAX_THEMES:
-        counts: dict[str, list[int]] = {}
-        for i in sorted(left):
-            for group in terms[i]:
-                counts.setdefault(group, []).append(i)
-        if not counts:
-            break
-        group, members = max(counts.items(), key=lambda kv: (len(kv[1]), kv[0] in in_vocab, len(kv[0].split()), kv[0]))
-        if len(members) < 2:
-            break
-        out.append((terms[members[0]][group], [points[i] for i in members]))
-        left -= set(members)
-    if left:
-        out.append(("", [points[i] for i in sorted(left, key=lambda i: -points[i].score)]))
+    tagger = PointThemes(retriever)
+    own = [t.id for t in detect_themes(retriever, topic)]
+    tags = [tagger.of(p) for p in points]
+    reviews: dict[str, set[str]] = {}
+    for p, ids in zip(points, tags, strict=True):
+        for t in ids:
+            reviews.setdefault(t, set()).add(p.review_id)
+    in_scope = {t: sum(t in retriever.data.reviews[r].themes for r in scope) for t in reviews}
+    order = {t.id: i for i, t in enumerate(load_themes())}
+
+    def rank(t: str) -> tuple[int, bool, int, int]:
+        return (-len(reviews.get(t, ())), t not in own, -in_scope.get(t, 0), order[t])
+
+    others = sorted((t for t in reviews if t not in own), key=rank)[:MAX_THEMES]
+    groups: dict[str | None, list[Candidate]] = {}
+    for p, ids in zip(points, tags, strict=True):
+        home = next((t for t in others if t in ids), None)
+        if home is None:
+            home = next((t for t in own if t in ids), own[0] if own else None)
+        groups.setdefault(home, []).append(p)
+    named = sorted((t for t in groups if t is not None), key=rank)
+    out: list[tuple[VocabularyTheme | None, list[Candidate]]] = [(tagger.themes[t], groups[t]) for t in named]
+    if None in groups:
+        out.append((None, groups[None]))
     return out
 
 
-def discussion_questions(themes: tuple[Theme, ...], recommendations: bool, vignettes: bool) -> tuple[str, ...]:
-    """Prompts for the group, templated from the theme names: questions only, never statements of fact."""
-    qs = [_QUESTIONS[i % len(_QUESTIONS)].format(term=t.name) for i, t in enumerate(t for t in themes if t.name)]
+def discussion_questions(
+    themes: tuple[Theme, ...], recommendations: bool, vignettes: bool, templates: QuestionTemplates
+) -> tuple[str, ...]:
+    """One question per theme, from the templates, in the vocabulary's words (its name and definition); then
+    one on the vignettes and one on the recommendations when the pack has them. Questions only, never findings."""
+    vocabulary = {t.id: t for t in load_themes()}
+    qs = [templates.about(vocabulary[t.id], n) for n, t in enumerate(t for t in themes if t.id)]
     if vignettes:
-        qs.append(
-            "Choose one of the case vignettes: what would you have wanted to know about this child, "
-            "and who could you have asked?"
-        )
+        qs.append(templates.vignettes[0])
     if recommendations:
-        qs.append(
-            "Which of the recommendations quoted here applies to your agency, "
-            "and how would you know it had made a difference?"
-        )
-    if not qs:
-        qs.append("What would you want colleagues to take from these reviews into their next home visit or meeting?")
-    return tuple(qs[:6])
-
-
-def _stems(text: str) -> tuple[list[re.Match[str]], list[str]]:
-    """The words of a text (with their positions) and their stems, a possessive 's dropped."""
-    words = list(_WORD.finditer(text))
-    return words, stem_words([re.sub(r"['’]s$", "", w.group(0).lower()) for w in words])
-
-
-def _vocabulary(retriever: Retriever, topic: str) -> dict[tuple[str, ...], str]:
-    """Theme terms as stem sequences → the group they count for: THEME_TERMS, synonym groups, review keywords.
-
-    Terms that share a stem with the topic (or its synonyms) are left out: every point would share them.
-    """
-    excluded = set(_stems(expand_query(topic))[1])
-    vocab: dict[tuple[str, ...], str] = {}
-    groups = [(g[0], g) for g in SYNONYMS] + [(t, (t,)) for t in THEME_TERMS]
-    groups += [(k, (k,)) for r in retriever.data.reviews.values() for k in r.keywords]
-    for name, terms in groups:
-        keys = [tuple(_stems(t)[1]) for t in terms]
-        if any(excluded & set(k) for k in keys):
-            continue
-        for k in keys:
-            if k:
-                vocab.setdefault(k, name)
-    return vocab
-
-
-def _terms(text: str, vocab: dict[tuple[str, ...], str], excluded: set[str]) -> dict[str, str]:
-    """The theme terms a sentence uses → the words as written: vocabulary terms, and 2–3 word phrases
-    that start and end with a content word (not a stop word, not a word every review uses)."""
-    words, stems = _stems(text)
-    longest = max((len(k) for k in vocab), default=0)
-    out: dict[str, str] = {}
-
-    def said(i: int, n: int) -> str:
-        return " ".join(text[words[i].start() : words[i + n - 1].end()].split())
-
-    for i in range(len(words)):
-        for n in range(min(longest, len(words) - i), 0, -1):
-            group = vocab.get(tuple(stems[i : i + n]))
-            if group is not None:
-                out.setdefault(group, said(i, n))
-                break
-        for n in (2, 3):
-            if i + n > len(words) or any(
-                text[words[k].end() : words[k + 1].start()].strip() for k in range(i, i + n - 1)
-            ):
-                break  # a phrase does not run across punctuation
-            edges = {words[i].group(0).lower(), words[i + n - 1].group(0).lower()}
-            key = tuple(stems[i : i + n])
-            if not (edges & (_STOP | _GENERIC) or excluded & set(key)):
-                out.setdefault(" ".join(key), said(i, n))
-    return out
+        qs.append(templates.recommendations[0])
+    return tuple(qs or templates.fallback[:1])

@@ -9,15 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.brief.model import Brief, Quote, Reference, Theme
-from rag.errors import RlaError
-from rag.models import location
+from rag.brief.model import Brief, BriefError, Quote, Reference, Theme
 
 MIN_VIGNETTES = 3  # with fewer case vignettes than this, the pack says why
-
-
-class BriefError(RlaError):
-    """A briefing pack cannot be written (unknown format, missing python-docx, unwritable path)."""
 
 
 Inline = str | int  # text, or a citation of reference n
@@ -57,8 +51,11 @@ def _filters_text(filters: dict[str, Any]) -> str:
 
 
 def reference_label(r: Reference) -> str:
-    bits = [r.title, str(r.year) if r.year else "year not stated", r.area, r.type or "type not stated"]
-    return f"{'. '.join(bits)}. Source: {location(r.source, r.page)} ({r.review_id})"
+    """Title · partnership · year · where it is quoted (section, paragraph, page) · file."""
+    where = "; ".join(r.places) if r.places else (f"p. {r.page}" if r.page else "")
+    by = r.partnership or r.area
+    bits = [r.title, by if by != r.title else "", str(r.year) if r.year else "year not stated", where, r.source]
+    return " · ".join(b for b in bits if b)
 
 
 def _heading(t: Theme) -> str:
@@ -91,7 +88,7 @@ def _blocks(b: Brief) -> list[_Block]:
         out += [_one("h2", "What the reviews recommended"), _Block("ul", tuple(map(_quoted, b.recommendations)))]
     out += _vignette_blocks(b)
     out += [_one("h2", "Questions for discussion"), _Block("ol", tuple((x,) for x in b.questions))]
-    out += [_one("h2", "References"), _Block("refs", tuple((r.n, f" {reference_label(r)}") for r in b.references))]
+    out += [_one("h2", "References"), _Block("refs", tuple((r.n, reference_label(r)) for r in b.references))]
     if b.others:
         out += [
             _one("h2", "Other reviews on this topic (not quoted)"),
@@ -116,7 +113,13 @@ def _learning_blocks(b: Brief) -> list[_Block]:
     out = [_one("h2", "Key learning points")]
     named = any(t.name for t in b.themes)
     if named:
-        out.append(_one("p", "Grouped by a term the points share; that term names the theme."))
+        out.append(
+            _one(
+                "p",
+                "Grouped by the safeguarding themes the points address (rla themes); a point on the topic and on "
+                "another theme is listed under the other.",
+            )
+        )
     for t in b.themes:
         if named:
             out.append(_one("h3", _heading(t)))
@@ -125,12 +128,17 @@ def _learning_blocks(b: Brief) -> list[_Block]:
 
 
 def _vignette_blocks(b: Brief) -> list[_Block]:
-    if not b.vignettes:
-        return []
     out = [_one("h2", "Case vignettes")]
     if len(b.vignettes) < MIN_VIGNETTES:
+        told = "None" if not b.vignettes else f"Only {len(b.vignettes)}"
+        verb = "addresses" if len(b.vignettes) == 1 else "address"
         out.append(
-            _one("p", f"Only {len(b.vignettes)} of the reviews on this topic have a summary to draw a vignette from.")
+            _one(
+                "p",
+                f"{told} of the {b.reviews} reviews on this topic {verb} it in their account of the case "
+                "(summary, background, chronology or key issues) with enough of the story to quote; "
+                "vignettes come only from those.",
+            )
         )
     for v in b.vignettes:
         out += [_one("h3", v.heading), _one("p", *(x for q in v.quotes for x in (*_quoted(q), " ")))]
@@ -155,7 +163,7 @@ def render_markdown(b: Brief) -> str:
         elif blk.kind == "ol":
             out.append("\n".join(f"{n}. {line(i)}" for n, i in enumerate(blk.items, 1)))
         else:  # references: one per line, hard line breaks
-            out.append("  \n".join(line(i) for i in blk.items))
+            out.append("  \n".join(f"{line(i[:1])} {line(i[1:])}" for i in blk.items))
     return "\n\n".join(out) + "\n"
 
 
@@ -169,6 +177,10 @@ _HTML_HEAD = """<!DOCTYPE html>
 body {{ font-family: Georgia, serif; max-width: 46em; margin: 2em auto; padding: 0 1em; line-height: 1.5; }}
 h1, h2, h3 {{ font-family: Arial, sans-serif; }}
 a.cite {{ text-decoration: none; }}
+li {{ margin-bottom: 0.3em; }}
+ol.refs {{ list-style: none; padding-left: 0; }}
+ol.refs li {{ margin: 0 0 0.7em; padding-left: 2.8em; text-indent: -2.8em; }}
+ol.refs .n {{ display: inline-block; min-width: 2.8em; text-indent: 0; }}
 </style>
 </head>
 <body>
@@ -189,8 +201,9 @@ def render_html(b: Brief) -> str:
             out.append(f"<{blk.kind}>{line(blk.items[0])}</{blk.kind}>")
         elif blk.kind in ("ul", "ol"):
             out.append(f"<{blk.kind}>\n" + "\n".join(f"<li>{line(i)}</li>" for i in blk.items) + f"\n</{blk.kind}>")
-        else:  # the reference list: anchors for the citations, not links
-            out += [f'<p id="ref-{i[0]}">[{i[0]}]{line(i[1:])}</p>' for i in blk.items]
+        else:  # the reference list, one per line: anchors for the citations, not links
+            items = (f'<li id="ref-{i[0]}"><span class="n">[{i[0]}]</span>{line(i[1:])}</li>' for i in blk.items)
+            out.append('<ol class="refs">\n' + "\n".join(items) + "\n</ol>")
     return "\n".join(out) + "\n</body>\n</html>\n"
 
 
@@ -213,9 +226,11 @@ def _write_docx(b: Brief, path: Path) -> None:
     for blk in _blocks(b):
         if blk.kind in ("h1", "h2", "h3"):
             d.add_heading(line(blk.items[0]), 0 if blk.kind == "h1" else int(blk.kind[1]) - 1)
-        elif blk.kind in ("p", "refs"):
+        elif blk.kind == "p":
+            d.add_paragraph(line(blk.items[0]))
+        elif blk.kind == "refs":
             for i in blk.items:
-                d.add_paragraph(line(i))
+                d.add_paragraph(f"{line(i[:1])} {line(i[1:])}")
         else:
             for i in blk.items:
                 d.add_paragraph(line(i), style="List Bullet" if blk.kind == "ul" else "List Number")
