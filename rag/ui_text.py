@@ -129,7 +129,7 @@ def review_text(data: IndexData, review_id: str) -> str:
     meta = [f"{d['title']}", f"id: {d['id']}   kind: {d.get('kind', 'review')}"]
     meta.append(f"published: {published}   area: {d['area']}")
     meta.append(f"type: {d['type'] or 'not stated'}   source: {d['source']}")
-    for field in ("partnership", "child", "author"):
+    for field in ("partnership", "child", "author", "url"):
         if d.get(field):
             meta.append(f"{field}: {d[field]}")
     if d["keywords"]:
