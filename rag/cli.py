@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 EXAMPLES = """examples:
   rla ingest                                  build or update the index from ./corpus
   rla reviews                                 list every review
+  rla reviews --check                         records with doubtful metadata, and the catalogue.csv line to add
   rla show 2017-durham-baby-bailey            one review with its sections
   rla search "disguised compliance" --k 5     cited excerpts
   rla search --queries questions.txt --json   one JSON line per query

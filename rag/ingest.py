@@ -206,7 +206,7 @@ def apply(
     """Carry over what the plan keeps, read and embed what it reads, apply the catalogue to every record, and
     write a generation if anything changed. Vectors are made from the records as parsed, so a catalogue
     change never re-embeds anything (and a rebuild gives the same vectors)."""
-    catalogue = catalogue or Catalogue(catalogue_path(settings.corpus), None)
+    catalogue = catalogue or read_catalogue(catalogue_path(settings.corpus))
     report = IngestReport(files=list(todo.skip))
     old_sources = old.manifest.sources if old else {}
     old_skipped = old.manifest.skipped if old else {}

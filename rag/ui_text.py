@@ -166,6 +166,8 @@ def reference_line(c: dict[str, Any]) -> str:
     if where:
         parts.append(where)
     parts.append(f"source file: {c.get('source', '')}")
+    if c.get("url"):  # from the catalogue (rag/catalogue.py); last, with no full stop to spoil the address
+        return ". ".join(parts) + f". Available at {c['url']}"
     return ". ".join(parts) + "."
 
 

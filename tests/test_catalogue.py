@@ -254,7 +254,7 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
             texts.append(len(batch))
             return inner(batch, *a, **kw)
 
-        embedder.embed_batch = embed_batch  # type: ignore[method-assign]
+        embedder.embed_batch = embed_batch  # type: ignore[method-assign,assignment]
         return embedder
 
     monkeypatch.setattr(rag.embed, "load_embedder", counting)
@@ -359,3 +359,56 @@ def test_check_lists_what_to_correct_and_its_line_once_filled_in_settles_it(
     assert main(_cli(small_copy, "reviews", "--check", "--json")) == 0
     after = {d["id"]: d for d in json.loads(capsys.readouterr().out)}
     assert "2022-emma" not in after
+
+
+# --- the Corpus tab's tables (rag/web/catalogue.py) ---------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parent / "docs"
+
+
+def test_an_upload_is_described_as_ingest_would_parse_it(tmp_path: Path) -> None:
+    from rag.web.catalogue import describe_upload
+
+    expected = json.loads((DOCS / "expected" / "northshire-scr-child-m.json").read_text(encoding="utf-8"))
+    row = describe_upload(DOCS / "northshire-scr-child-m.pdf", "child m.pdf", Settings(corpus=tmp_path))
+    assert row["file"] == "child m.pdf"
+    for key in ("title", "area", "partnership", "type", "kind"):
+        assert row[key] == expected[key]
+    assert (row["year"], row["url"]) == (str(expected["year"]), "")
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4 not really")
+    assert describe_upload(broken, "broken.pdf", Settings(corpus=tmp_path))["note"].startswith("cannot be read: ")
+
+
+def test_only_the_cells_a_keeper_changed_become_catalogue_cells(tmp_path: Path) -> None:
+    from rag.web.catalogue import check_edits, doubt_edits, upload_edits
+
+    parsed = [{"file": "a b.pdf", "title": "Child M", "area": "Anonymous", "year": "2019", "url": ""}]
+    edited = [{**parsed[0], "area": "Northshire", "url": " https://x.org/m.pdf "}]
+    saved = [("a b.pdf", tmp_path / "corpus" / "a-b.pdf")]
+    assert upload_edits(saved, edited, parsed, tmp_path / "corpus") == [
+        {"file": "a-b.pdf", "area": "Northshire", "url": "https://x.org/m.pdf"}
+    ]
+    assert upload_edits(saved, parsed, parsed, tmp_path / "corpus") == []
+
+    shown = [
+        {"file": "l.txt", "id": "2022-emma", "why": "no area", "area": "", "year": "2022", "row_id": "2022-emma"},
+        {"file": "one.pdf", "id": "one", "why": "no year", "area": "X", "year": "", "row_id": ""},
+    ]
+    edited_rows = [{**shown[0], "area": "Eastmere"}, {**shown[1], "year": "2020", "area": ""}]
+    assert doubt_edits(edited_rows, shown) == [
+        {"file": "l.txt", "id": "2022-emma", "area": "Eastmere"},
+        {"file": "one.pdf", "id": "", "year": "2020"},  # one record in its file: named by the file alone
+    ]
+    with pytest.raises(CatalogueError, match=r"^one.pdf: year '20x0' is not a year"):
+        check_edits([{"file": "one.pdf", "id": "", "year": "20x0"}])
+
+
+def test_a_reference_carries_the_catalogue_url() -> None:
+    from rag.ui_text import reference_line
+
+    cited = {"title": "Child M", "year": 2019, "area": "Northshire", "source": "m.pdf", "page": 4}
+    assert reference_line(cited).endswith("source file: m.pdf.")
+    assert reference_line({**cited, "url": "https://x.org/m.pdf"}).endswith(
+        "source file: m.pdf. Available at https://x.org/m.pdf"
+    )

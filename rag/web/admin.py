@@ -373,6 +373,7 @@ def corpus_tab(lib: Library, scratch: Scratch, status: gr.Markdown) -> Ingest:
             wrap=True,
             visible=False,
             static_columns=[0, len(UPLOAD_COLUMNS) - 1],
+            column_widths=["14%", "18%", "10%", "16%", "6%", "12%", "8%", "10%", "6%"],
             elem_id="upload-fields",
         )
         fields_note = gr.Markdown(elem_id="upload-fields-problem")
