@@ -412,3 +412,21 @@ def test_a_reference_carries_the_catalogue_url() -> None:
     assert reference_line({**cited, "url": "https://x.org/m.pdf"}).endswith(
         "source file: m.pdf. Available at https://x.org/m.pdf"
     )
+
+
+def test_vectors_come_from_the_records_as_parsed_so_a_rebuild_gives_the_same_index(small_copy: Settings) -> None:
+    import numpy as np
+
+    (small_copy.corpus / "catalogue.csv").write_text(
+        "file,id,title,area\nnspcc-repository-march-2022.txt,2022-liam,Learning Review: Liam and his father,Eastmere\n",
+        encoding="utf-8",
+    )
+    assert ingest(small_copy).embedded == 0
+    incremental = open_index(small_copy.index)
+    vectors, titles = incremental.vectors.copy(), [c.title for c in incremental.chunks]
+    assert "Learning Review: Liam and his father" in titles
+    assert ingest(small_copy, rebuild=True).embedded == len(titles)
+    rebuilt = open_index(small_copy.index)
+    assert [c.title for c in rebuilt.chunks] == titles
+    assert np.allclose(rebuilt.vectors, vectors, atol=1e-5)
+    assert rebuilt.reviews["2022-liam"] == incremental.reviews["2022-liam"]
