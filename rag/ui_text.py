@@ -136,12 +136,21 @@ def review_text(data: IndexData, review_id: str) -> str:
         meta.append("keywords: " + ", ".join(d["keywords"]))
     if d["methodology"]:
         meta.append("methodology: " + d["methodology"])
+    if d.get("parsed"):  # corrected by the catalogue (rag/catalogue.py): say what parsing had found
+        found = ", ".join(f"{k} {_shown_value(v)}" for k, v in d["parsed"].items())
+        meta.append(f"corrected in catalogue.csv; parsing found: {found}")
     parts = ["\n".join(meta)]
     for s in d["sections"]:
         page = f" (p. {s['page']})" if s.get("page") else ""
         body = textwrap.fill(" ".join(s["text"].split()), 100)
         parts.append(f"[{s.get('path') or s['label']}]{page}\n{body}")
     return "\n\n".join(parts)
+
+
+def _shown_value(value: Any) -> str:
+    if value is None or value == []:
+        return "(none)"
+    return repr("; ".join(value) if isinstance(value, list) else str(value))
 
 
 def hits_text(query: str, hits: list[Hit]) -> str:

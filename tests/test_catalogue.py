@@ -304,6 +304,7 @@ def test_a_catalogue_change_re_embeds_nothing_and_its_metadata_is_served(
     assert main(_cli(small_copy, "show", "2022-emma")) == 0
     shown = capsys.readouterr().out
     assert "area: Exampleton" in shown and "url: https://example.org/emma.pdf" in shown
+    assert "corrected in catalogue.csv; parsing found: area 'Anonymous', partnership (none), url (none)" in shown
 
     # Unchanged again: nothing written; the row removed: what parsing found is back, still nothing embedded.
     assert not ingest(small_copy).changed
