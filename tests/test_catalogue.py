@@ -431,3 +431,15 @@ def test_vectors_come_from_the_records_as_parsed_so_a_rebuild_gives_the_same_ind
     assert [c.title for c in rebuilt.chunks] == titles
     assert np.allclose(rebuilt.vectors, vectors, atol=1e-5)
     assert rebuilt.reviews["2022-liam"] == incremental.reviews["2022-liam"]
+
+
+def test_a_corrected_title_re_tags_the_record_s_themes(tmp_path: Path) -> None:
+    from rag.ingest import _catalogued
+
+    parsed = _review(title="Serious Case Review: Child M")
+    cat = _catalogue("file,title\nnorthshire-scr-child-m.pdf,Child M: domestic abuse and the baby's father\n", tmp_path)
+    (r,), (c,), changed = _catalogued(cat, [parsed], [_chunk(parsed)])
+    assert changed == {"child-m"}
+    assert {"domestic-abuse", "fathers-and-male-carers"} <= set(c.themes) and set(c.themes) <= set(r.themes)
+    (back,), (c2,), _ = _catalogued(_catalogue(HEADER, tmp_path), [r], [c])
+    assert "domestic-abuse" not in c2.themes and back.themes == c2.themes  # the parsed title's themes again
