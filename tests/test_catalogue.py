@@ -443,3 +443,16 @@ def test_a_corrected_title_re_tags_the_record_s_themes(tmp_path: Path) -> None:
     assert {"domestic-abuse", "fathers-and-male-carers"} <= set(c.themes) and set(c.themes) <= set(r.themes)
     (back,), (c2,), _ = _catalogued(_catalogue(HEADER, tmp_path), [r], [c])
     assert "domestic-abuse" not in c2.themes and back.themes == c2.themes  # the parsed title's themes again
+
+
+def test_a_manifest_whose_catalogue_digest_is_not_a_sha256_is_refused(small_index: Settings) -> None:
+    from rag.errors import IndexCorrupt
+    from rag.manifest import Manifest
+
+    data = open_index(small_index.index)
+    obj = data.manifest.to_json()
+    assert "catalogue" not in obj  # built without a catalogue: the manifest keeps its old shape
+    digest = "ab" * 32
+    assert Manifest.parse({**obj, "catalogue": digest}, data.path).catalogue == digest
+    with pytest.raises(IndexCorrupt, match=r"catalogue is 'nope', not a SHA-256"):
+        Manifest.parse({**obj, "catalogue": "nope"}, data.path)
