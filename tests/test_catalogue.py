@@ -456,3 +456,24 @@ def test_a_manifest_whose_catalogue_digest_is_not_a_sha256_is_refused(small_inde
     assert Manifest.parse({**obj, "catalogue": digest}, data.path).catalogue == digest
     with pytest.raises(IndexCorrupt, match=r"catalogue is 'nope', not a SHA-256"):
         Manifest.parse({**obj, "catalogue": "nope"}, data.path)
+
+
+def test_the_corpus_tab_refuses_to_add_files_while_the_catalogue_is_broken_and_says_why(
+    small_copy: Settings, tmp_path: Path
+) -> None:
+    from rag.web.admin import Keeper
+    from rag.web.library import Library
+    from rag.web.scratch import Scratch
+
+    lib = Library(small_copy, tmp_path / "questions.jsonl")
+    keeper = Keeper(lib, Scratch(tmp_path / "scratch", 60))
+    _, rows, note = keeper.load_doubts()
+    assert any(r["id"] == "2022-emma" for r in rows) and "records have missing or doubtful metadata" in note
+
+    (small_copy.corpus / "catalogue.csv").write_text("file,colour\nx.pdf,red\n", encoding="utf-8")
+    upload = tmp_path / "child-q.md"
+    upload.write_text("# Child Q review\n\nLearning: the school saw the bruises.\n", encoding="utf-8")
+    with pytest.raises(CatalogueError, match=r"catalogue.csv:1: unknown column 'colour'"):
+        keeper.add([str(upload)], False, lambda *a, **k: None, False)
+    assert upload.exists() and not (small_copy.corpus / "child-q.md").exists()  # nothing saved, nothing lost
+    assert "unknown column 'colour'" in keeper.load_doubts()[2]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 import pandas as pd
 
-from rag.catalogue import catalogue_path, save_rows
+from rag.catalogue import catalogue_path, read_catalogue, save_rows
 from rag.errors import RlaError
 from rag.retrieve import MODES
 from rag.web.catalogue import (
@@ -231,6 +231,7 @@ class Keeper:
         edited = _records(fields)
         given = [(Path(f).name, Path(f)) for f in files or []]
         check_edits(upload_edits(given, edited, parsed or [], settings.corpus))  # a bad cell: the files stay
+        read_catalogue(catalogue_path(settings.corpus))  # a broken catalogue.csv: said before anything is saved
         if not lib.ingesting.acquire(blocking=False):
             raise RlaError("an ingest is already running; wait for it to finish")
         try:
@@ -277,6 +278,9 @@ class Keeper:
             "Correct a cell and save: the correction goes into "
             f"`{self.lib.public(str(catalogue_path(self.settings.corpus)))}` and only the metadata is re-indexed."
         )
+        broken = _problem(lambda: read_catalogue(catalogue_path(self.settings.corpus)))
+        if broken:  # edited by hand and saved with a mistake: nothing can be indexed until it is fixed
+            note += f"\n\n{self.lib.public(broken)}"
         return pd.DataFrame(rows, columns=DOUBT_COLUMNS), rows, note
 
     def doubts_problem(self, table: pd.DataFrame | None, shown_rows: list[dict[str, str]] | None) -> str:
@@ -290,6 +294,7 @@ class Keeper:
         if not edits:
             raise RlaError("no cell was changed; correct a value in the table first")
         check_edits(edits)
+        read_catalogue(catalogue_path(self.settings.corpus))
         if not self.lib.ingesting.acquire(blocking=False):
             raise RlaError("an ingest is already running; wait for it to finish")
         try:
