@@ -16,6 +16,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -77,14 +78,22 @@ class Catalogue:
     digest: str | None  # SHA-256 of the file's bytes; None when there is no catalogue
     rows: tuple[Row, ...] = ()
 
+    @cached_property
+    def _by_file(self) -> dict[str, list[Row]]:
+        out: dict[str, list[Row]] = {}
+        for row in self.rows:
+            out.setdefault(row.file, []).append(row)
+        return out
+
     def values_for(self, review: Review) -> dict[str, Any]:
         """What the rows naming this record's file (then the record itself) set, the record's own row last."""
+        rows = self._by_file.get(review.source, [])
         out: dict[str, Any] = {}
-        for row in self.rows:
-            if row.file == review.source and row.id is None:
+        for row in rows:
+            if row.id is None:
                 out.update(row.values)
-        for row in self.rows:
-            if row.file == review.source and row.id == review.id:
+        for row in rows:
+            if row.id == review.id:
                 out.update(row.values)
         return out
 
@@ -118,7 +127,9 @@ def parse_rows(text: str, name: str) -> tuple[Row, ...]:
         if header is None:
             return ()
         columns = [c.strip().lower() for c in header]
-        for c in columns:
+        for i, c in enumerate(columns, 1):
+            if not c:
+                raise CatalogueError(f"{name}:1: column {i} has no name; name it or delete the empty column")
             if c not in ACCEPTED:
                 raise CatalogueError(
                     f"{name}:1: unknown column {c!r}; the columns are {', '.join(ACCEPTED)} (only file is required)"

@@ -111,6 +111,7 @@ def test_blank_cells_keep_what_parsing_found_and_a_dash_says_none() -> None:
         ("file,area\na.pdf,X\n\na.pdf,Y\n", "c.csv:4: a.pdf already has a row (line 2); merge the two rows"),
         ("file,area\na.pdf,X,Y\n", "c.csv:2: 3 cells for 2 columns; quote a value that holds a comma"),
         ("file,area,area\na.pdf,X,Y\n", "c.csv:1: a column is named twice"),
+        ("file,area,\na.pdf,X,\n", "c.csv:1: column 3 has no name; name it or delete the empty column"),
     ],
 )
 def test_a_bad_catalogue_is_refused_in_one_line_naming_its_line_and_the_fix(text: str, says: str) -> None:
