@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 EXAMPLES = """examples:
   rla ingest                                  build or update the index from ./corpus
   rla reviews                                 list every review
+  rla reviews --check                         records with doubtful metadata, and the catalogue.csv line to add
   rla show 2017-durham-baby-bailey            one review with its sections
   rla search "disguised compliance" --k 5     cited excerpts
   rla search --queries questions.txt --json   one JSON line per query
@@ -101,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_ingest)
 
     s = sub.add_parser("reviews", help="list every review in the index")
+    s.add_argument(
+        "--check",
+        action="store_true",
+        help="only records with missing or doubtful metadata, each with the catalogue.csv line that corrects it",
+    )
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_reviews)
 
@@ -184,6 +190,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         _print_json(report.to_dict())
     else:
         print(ingest_summary(report, settings))
+        for warning in report.warnings:
+            print(f"rla: warning: {warning}", file=sys.stderr)
     return 0
 
 
@@ -191,7 +199,17 @@ def cmd_reviews(args: argparse.Namespace) -> int:
     from rag.store import open_index
     from rag.ui_text import review_rows, reviews_text
 
-    rows = review_rows(open_index(settings_from(args).index))
+    data = open_index(settings_from(args).index)
+    if args.check:
+        from rag.catalogue_check import doubts, doubts_text
+
+        found = doubts(data.reviews.values())
+        if args.json:
+            _print_json([d.to_dict() for d in found])
+        else:
+            print(doubts_text(found, len(data.reviews)))
+        return 0
+    rows = review_rows(data)
     if args.json:
         _print_json(rows)
     else:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.catalogue import CATALOGUE_NAME, Catalogue, apply_catalogue, catalogue_path, read_catalogue, warnings
 from rag.chunk import chunk_review, embedding_text, sentence_texts
 from rag.embed import Embedder
 from rag.errors import IndexMissing, RlaError, SourceError
@@ -37,7 +38,8 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 @dataclass(frozen=True)
 class FileReport:
     source: str  # the file's corpus key
-    status: str  # "indexed", "unchanged", "skipped", "removed"
+    # "indexed", "unchanged", "updated" (metadata from the catalogue, nothing embedded), "skipped", "removed"
+    status: str
     reviews: int = 0
     chunks: int = 0
     reason: str = ""
@@ -52,10 +54,11 @@ class IngestReport:
     changed: bool = False
     model: ModelInfo | None = None  # the model that built the index
     query_encoder: str = "pytorch"  # "onnxruntime" (rag/embed_onnx.py), or "pytorch (why not)"
+    warnings: list[str] = field(default_factory=list)  # catalogue rows that name no corpus file or record
 
     @property
     def totals(self) -> dict[str, int]:
-        live = [f for f in self.files if f.status in ("indexed", "unchanged")]
+        live = [f for f in self.files if f.status in ("indexed", "unchanged", "updated")]
         return {
             "files": len(live),
             "reviews": sum(f.reviews for f in live),
@@ -70,6 +73,7 @@ class IngestReport:
             "changed": self.changed,
             "query_encoder": self.query_encoder,
             "totals": self.totals,
+            "warnings": self.warnings,
             "files": [{**f.__dict__, "source": shown_name(f.source)} for f in self.files],
         }
 
@@ -82,6 +86,7 @@ class Plan:
     read: tuple[CorpusFile, ...] = ()  # to read, parse, chunk and embed
     remove: tuple[str, ...] = ()  # in the old index, no longer in the corpus
     skip: tuple[FileReport, ...] = ()  # refused without reading: a problem with the entry, or a remembered failure
+    recatalogue: bool = False  # the catalogue changed: kept records get its metadata again (nothing re-embedded)
 
 
 def plan(
@@ -91,12 +96,14 @@ def plan(
     digests: Mapping[str, str | None],
     only: set[str] | None,
     limits: str,
+    catalogue: tuple[str | None, str | None] = (None, None),
 ) -> Plan:
     """Keep what is unchanged (or outside `only`), read what is new or changed, remove what is gone.
 
     `sources` and `skipped` are the old manifest's entries by key; `digests` the files' SHA-256 (None
     when the file cannot be hashed: read_source gives the reason); `limits` the settings a remembered
-    failure was found under (a file that timed out is tried again when the time limit changes).
+    failure was found under (a file that timed out is tried again when the time limit changes); `catalogue`
+    the digests of the catalogue the old index applied and of today's (rag.catalogue).
     """
     keep: list[str] = []
     read: list[CorpusFile] = []
@@ -115,7 +122,7 @@ def plan(
         else:
             read.append(f)
     remove = tuple(sorted(k for k in sources if k not in present))
-    return Plan(tuple(keep), tuple(read), remove, tuple(skip))
+    return Plan(tuple(keep), tuple(read), remove, tuple(skip), recatalogue=catalogue[0] != catalogue[1])
 
 
 def ingest(
@@ -126,6 +133,7 @@ def ingest(
     wait_s: float = 0.0,
 ) -> IngestReport:
     """Bring the index in line with the corpus folder (or with `paths`, re-reading just those files)."""
+    catalogue = read_catalogue(catalogue_path(settings.corpus))  # a bad one stops here, before anything is read
     with write_lock(settings.index, wait_s):
         old = _previous(settings, rebuild)
         files = corpus_files(settings.corpus, settings) if settings.corpus.exists() else []
@@ -138,8 +146,9 @@ def ingest(
             files = sorted({f.key: f for f in [*files, *chosen]}.values(), key=lambda f: f.key)
         digests = {f.key: _sha256(f.path, settings.max_file_mb * 1024 * 1024) for f in files if not f.problem}
         sources, skipped = (old.manifest.sources, old.manifest.skipped) if old else ({}, {})
-        todo = plan(sources, skipped, files, digests, only, _limits(settings))
-        report = apply(settings, todo, old, digests, progress)
+        old_catalogue = old.manifest.catalogue if old else None
+        todo = plan(sources, skipped, files, digests, only, _limits(settings), (old_catalogue, catalogue.digest))
+        report = apply(settings, todo, old, digests, progress, catalogue)
         if settings.onnx_queries:
             report.query_encoder = _query_encoder(settings, report.model, rebuild, progress)
         return report
@@ -192,8 +201,12 @@ def apply(
     old: IndexData | None,
     digests: Mapping[str, str | None],
     progress: Progress | None = None,
+    catalogue: Catalogue | None = None,
 ) -> IngestReport:
-    """Carry over what the plan keeps, read and embed what it reads, and write a generation if anything changed."""
+    """Carry over what the plan keeps, read and embed what it reads, apply the catalogue to every record, and
+    write a generation if anything changed. Vectors are made from the records as parsed, so a catalogue
+    change never re-embeds anything (and a rebuild gives the same vectors)."""
+    catalogue = catalogue or read_catalogue(catalogue_path(settings.corpus))
     report = IngestReport(files=list(todo.skip))
     old_sources = old.manifest.sources if old else {}
     old_skipped = old.manifest.skipped if old else {}
@@ -209,15 +222,27 @@ def apply(
     report.files.sort(key=lambda f: f.source)
 
     dropped = set(old_sources) - set(todo.keep)  # removed, changed, or now unreadable
-    if old is not None and not new.sources and not dropped and new.skipped == old_skipped:
+    unchanged = old is not None and not new.sources and not dropped and new.skipped == old_skipped
+    present = [*todo.keep, *(f.key for f in todo.read), *(f.source for f in todo.skip)]
+    if unchanged and not todo.recatalogue:
+        assert old is not None
         report.generation = old.path.name
         report.model = old.manifest.model
+        report.warnings = warnings(catalogue, old.reviews.values(), present)
         return report  # nothing changed: no model load, no write
     if old is None and not new.sources:
         reasons = "; ".join(f.reason for f in report.files) or f"no .txt, .md or .pdf files in {settings.corpus}"
         raise RlaError(f"nothing to index: {reasons}")
 
     kept = _carry_over(old, todo.keep)
+    reviews, chunks, corrected = _catalogued(catalogue, kept.reviews + new.reviews, kept.chunks + new.chunks)
+    report.warnings = warnings(catalogue, reviews, present)
+    if unchanged and not corrected:
+        assert old is not None
+        report.generation = old.path.name
+        report.model = old.manifest.model
+        return report  # the catalogue changed, but no record's metadata did
+    _mark_updated(report, {r.source for r in reviews if r.id in corrected})
     embedder = new.embedder
     model = _model_info(embedder) if embedder is not None else old.manifest.model  # type: ignore[union-attr]
     vectors_new = sentences_new = np.zeros((0, model.dim), dtype=np.float32)
@@ -231,18 +256,43 @@ def apply(
         settings.index,
         model,
         settings.chunker_config(),
-        kept.chunks + new.chunks,
+        chunks,
         np.vstack([kept.vectors, vectors_new]) if len(kept.vectors) else vectors_new,
-        kept.reviews + new.reviews,
+        reviews,
         kept.sources + new.sources,
         settings.hnsw_threshold,
         np.vstack([kept.sentence_vectors, sentences_new]) if len(kept.sentence_vectors) else sentences_new,
         skipped=dict(sorted(new.skipped.items())),
+        catalogue=catalogue.digest,
     )
     report.generation = gen.name
     report.changed = True
     report.model = model
     return report
+
+
+def _catalogued(
+    catalogue: Catalogue, reviews: list[Review], chunks: list[Chunk]
+) -> tuple[list[Review], list[Chunk], set[str]]:
+    """The catalogue's metadata on every record and its chunks; the changed ones re-tagged with themes (a
+    chunk's themes read its title)."""
+    reviews, chunks, changed = apply_catalogue(catalogue, reviews, chunks)
+    if not changed:
+        return reviews, chunks, changed
+    tagged_reviews, tagged_chunks = tag_records(
+        [r for r in reviews if r.id in changed], [c for c in chunks if c.review_id in changed]
+    )
+    by_review = {r.id: r for r in tagged_reviews}
+    by_chunk = {c.id: c for c in tagged_chunks}
+    return [by_review.get(r.id, r) for r in reviews], [by_chunk.get(c.id, c) for c in chunks], changed
+
+
+def _mark_updated(report: IngestReport, sources: set[str]) -> None:
+    """A kept file whose records the catalogue changed is "updated": new metadata, nothing read or embedded."""
+    for i, f in enumerate(report.files):
+        if f.status == "unchanged" and f.source in sources:
+            reason = f"{shown_name(f.source)}: metadata from {CATALOGUE_NAME}; nothing re-read or re-embedded"
+            report.files[i] = replace(f, status="updated", reason=reason)
 
 
 def _model_info(embedder: Embedder) -> ModelInfo:

@@ -3,7 +3,7 @@
 Shape on disk (format 2): {"format", "generation", "created", "model": {name, sha256, dim, max_tokens},
 "chunker": {name: int}, "faiss": {"type": "flat"|"hnsw", "M", "efConstruction"}, "counts": {sources,
 reviews, chunks}, "files": {path: sha256}, "sources": {path: {sha256, reviews, chunks}}, "skipped":
-{path: {sha256, reason}} (absent when empty)}.
+{path: {sha256, reason}} (absent when empty), "catalogue": SHA-256 of corpus/catalogue.csv (absent without one)}.
 """
 
 from __future__ import annotations
@@ -95,6 +95,7 @@ class Manifest:
     files: dict[str, str]  # path inside the generation → SHA-256
     sources: dict[str, SourceEntry]
     skipped: dict[str, SkippedEntry] = field(default_factory=dict)
+    catalogue: str | None = None  # SHA-256 of the catalogue the records' metadata was corrected with (rag.catalogue)
 
     @classmethod
     def parse(cls, obj: Any, gen_path: Path) -> Manifest:
@@ -127,6 +128,8 @@ class Manifest:
             out["skipped"] = {
                 k: {"sha256": s.sha256, "reason": s.reason, "limits": s.limits} for k, s in self.skipped.items()
             }
+        if self.catalogue:
+            out["catalogue"] = self.catalogue
         return out
 
 
@@ -188,6 +191,7 @@ def _parse_manifest(obj: Any) -> Manifest:
             )
             for k, e in _entries(m.get("skipped", {}), "skipped").items()
         },
+        catalogue=_optional(_digest, m.get("catalogue"), "catalogue"),
     )
 
 

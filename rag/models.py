@@ -41,6 +41,25 @@ SECTION_ALIASES = {
 # What a record is: a review report (or its executive summary), a learning brief about one or more reviews,
 # a national or thematic analysis, or one entry of a listing of many reviews (the NSPCC-style pages).
 DOCUMENT_KINDS: tuple[str, ...] = ("review", "briefing", "analysis", "listing entry")
+# Every review type a record may have: what parsing finds on covers (rag.metadata, rag.parse) and what a
+# catalogue row may set (rag.catalogue). tests/test_catalogue.py checks the parsers name no other.
+REVIEW_TYPES: tuple[str, ...] = (
+    "serious case review",
+    "child safeguarding practice review",
+    "rapid review",
+    "learning review",
+    "practice review",
+    "child practice review",
+    "significant case review",
+    "national review",
+    "thematic analysis",
+    "learning summary",
+    "learning brief",
+    "learning briefing",
+    "7-minute briefing",
+    "six-step briefing",
+    "briefing",
+)
 
 
 def counted_as(kind: str) -> str:
@@ -113,21 +132,29 @@ class Review:
     month: str | None = None  # of publication ("March")
     partnership: str | None = None  # "Northshire Safeguarding Children Board"
     themes: tuple[str, ...] = ()  # vocabulary theme ids (rag/data/themes.toml) its chunks name, tagged at ingest
+    url: str | None = None  # where the document is published (from the catalogue; parsing never sets it)
+    # What parsing found for each field a catalogue row overrides (rag/catalogue.py), so the row can be undone.
+    parsed: tuple[tuple[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["keywords"] = list(self.keywords)
         d["sections"] = [asdict(s) for s in self.sections]
         d["themes"] = list(self.themes)
-        if not self.themes:  # untagged (as parsed, before ingest): the record as it always was
-            del d["themes"]
+        # Absent rather than empty, so that a record as parsed keeps the shape it always had.
+        for key in ("themes", "url", "parsed"):
+            if not d[key]:
+                del d[key]
+        if self.parsed:
+            d["parsed"] = {k: list(v) if isinstance(v, tuple) else v for k, v in self.parsed}
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Review:
         sections = tuple(Section(**s) for s in d["sections"])
         themes = tuple(str(t) for t in d.get("themes", ()))
-        return cls(**{**d, "keywords": tuple(d["keywords"]), "sections": sections, "themes": themes})
+        parsed = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in d.get("parsed", {}).items())
+        return cls(**{**d, "keywords": tuple(d["keywords"]), "sections": sections, "themes": themes, "parsed": parsed})
 
 
 @dataclass(frozen=True)
@@ -152,6 +179,7 @@ class Chunk:
     para: str | None = None  # the paragraph number where the report numbers them ("4.12")
     # Vocabulary theme ids (rag/data/themes.toml) whose name or an alias the chunk contains, tagged at ingest.
     themes: tuple[str, ...] = field(default=())
+    url: str | None = None  # the record's, from the catalogue
 
     @property
     def review_label(self) -> str:
@@ -174,6 +202,8 @@ class Chunk:
         d["keywords"] = list(self.keywords)
         d["sentences"] = [list(x) for x in self.sentences]
         d["themes"] = list(self.themes)
+        if not self.url:
+            del d["url"]
         return d
 
     @classmethod
@@ -205,6 +235,7 @@ class Hit:
             "start": c.start,
             "end": c.end,
             "text": c.text,
+            **({"url": c.url} if c.url else {}),
         }
 
 

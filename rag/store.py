@@ -237,6 +237,7 @@ def write_generation(
     hnsw_threshold: int,
     sentence_vectors: np.ndarray | None = None,
     skipped: Mapping[str, SkippedEntry] | None = None,
+    catalogue: str | None = None,
 ) -> Path:
     """Write a complete new generation, fsync it, then switch CURRENT to it. Caller holds the lock.
 
@@ -265,6 +266,7 @@ def write_generation(
             hnsw_threshold,
             sentence_vectors,
             skipped or {},
+            catalogue,
         )
         _write_file(tmp / "manifest.json", json.dumps(manifest.to_json(), indent=1, ensure_ascii=False).encode())
         for sub in {p for p in tmp.rglob("*") if p.is_dir()} | {tmp}:
@@ -307,6 +309,7 @@ def _write_files(
     hnsw_threshold: int,
     sentence_vectors: np.ndarray | None,
     skipped: Mapping[str, SkippedEntry],
+    catalogue: str | None = None,
 ) -> Manifest:
     """Every file of a generation but its manifest, which is returned."""
     from rag.lexical import save_bm25
@@ -358,6 +361,7 @@ def _write_files(
         files=files,
         sources={s.path: SourceEntry(s.sha256, n_reviews.get(s.path, 0), n_chunks.get(s.path, 0)) for s in sources},
         skipped=dict(skipped),
+        catalogue=catalogue,
     )
 
 

@@ -132,19 +132,28 @@ def review_text(data: IndexData, review_id: str) -> str:
     meta = [f"{d['title']}", f"id: {d['id']}   kind: {d.get('kind', 'review')}"]
     meta.append(f"published: {published}   area: {d['area']}")
     meta.append(f"type: {d['type'] or 'not stated'}   source: {d['source']}")
-    for field in ("partnership", "child", "author"):
+    for field in ("partnership", "child", "author", "url"):
         if d.get(field):
             meta.append(f"{field}: {d[field]}")
     if d["keywords"]:
         meta.append("keywords: " + ", ".join(d["keywords"]))
     if d["methodology"]:
         meta.append("methodology: " + d["methodology"])
+    if d.get("parsed"):  # corrected by the catalogue (rag/catalogue.py): say what parsing had found
+        found = ", ".join(f"{k} {_shown_value(v)}" for k, v in d["parsed"].items())
+        meta.append(f"corrected in catalogue.csv; parsing found: {found}")
     parts = ["\n".join(meta)]
     for s in d["sections"]:
         page = f" (p. {s['page']})" if s.get("page") else ""
         body = textwrap.fill(" ".join(s["text"].split()), 100)
         parts.append(f"[{s.get('path') or s['label']}]{page}\n{body}")
     return "\n\n".join(parts)
+
+
+def _shown_value(value: Any) -> str:
+    if value is None or value == []:
+        return "(none)"
+    return repr("; ".join(value) if isinstance(value, list) else str(value))
 
 
 def hits_text(query: str, hits: list[Hit]) -> str:
@@ -169,6 +178,8 @@ def reference_line(c: dict[str, Any]) -> str:
     if where:
         parts.append(where)
     parts.append(f"source file: {c.get('source', '')}")
+    if c.get("url"):  # from the catalogue (rag/catalogue.py); last, with no full stop to spoil the address
+        return ". ".join(parts) + f". Available at {c['url']}"
     return ". ".join(parts) + "."
 
 

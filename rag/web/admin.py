@@ -11,8 +11,18 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 import pandas as pd
 
+from rag.catalogue import catalogue_path, read_catalogue, save_rows
 from rag.errors import RlaError
 from rag.retrieve import MODES
+from rag.web.catalogue import (
+    DOUBT_COLUMNS,
+    UPLOAD_COLUMNS,
+    check_edits,
+    describe_upload,
+    doubt_edits,
+    doubt_rows,
+    upload_edits,
+)
 from rag.web.html import esc, uploads_html
 from rag.web.inputs import shown
 from rag.web.library import Library
@@ -169,13 +179,59 @@ class Ingest:
     files: gr.File
 
 
-def corpus_tab(lib: Library, scratch: Scratch, status: gr.Markdown) -> Ingest:
-    """Corpus: save uploaded review files into the corpus folder and bring the index up to date."""
-    settings = lib.settings
+class Keeper:
+    """What the Corpus tab does: add files with their catalogue fields, correct records' metadata, re-index."""
 
-    def add(files: list[str] | None, rebuild: bool, progress: Any, all_refused_is_error: bool) -> tuple[Any, ...]:
+    def __init__(self, lib: Library, scratch: Scratch) -> None:
+        self.lib, self.scratch, self.settings = lib, scratch, lib.settings
+
+    def _report_rows(self, report: Any) -> list[dict[str, Any]]:
+        public = self.lib.public
+        return [
+            {"file": f.source, "status": f.status, "reviews": f.reviews, "chunks": f.chunks, "reason": public(f.reason)}
+            for f in report.files
+        ]
+
+    def _verdict(self, report: Any, served: str) -> str:
+        t = report.totals
+        said = (
+            f"Index updated to {report.generation}"
+            if report.changed
+            else f"Index is up to date ({report.generation}); nothing new to embed"
+        )
+        if served != report.generation:  # another ingest switched the index since this one finished
+            said = f"Index {report.generation} was written, then replaced by {served}, which is served"
+        warned = "".join(f"<p>Catalogue: {esc(self.lib.public(w))}</p>" for w in report.warnings)
+        return (
+            f"<p><strong>{esc(said)}</strong>: {t['files']} files, {t['reviews']} reviews, "
+            f"{t['chunks']} excerpts, {t['embedded']} newly embedded, {t['skipped']} skipped.</p>{warned}"
+        )
+
+    def _ingest(self, rebuild: bool, progress: Any) -> tuple[Any, str]:
         from rag.ingest import ingest
 
+        def report_progress(stage: str, done: int, total: int) -> None:
+            progress((done, max(total, 1)), desc=stage)
+
+        report = ingest(self.settings, rebuild=bool(rebuild), progress=report_progress)
+        progress((1, 1), desc="loading the index")
+        return report, self.lib.current().data.path.name  # the generation CURRENT names, whoever wrote it
+
+    def add(
+        self,
+        files: list[str] | None,
+        rebuild: bool,
+        progress: Any,
+        all_refused_is_error: bool,
+        fields: pd.DataFrame | None = None,
+        parsed: list[dict[str, str]] | None = None,
+    ) -> tuple[Any, ...]:
+        """Save the uploads (and the catalogue cells changed for them), then bring the index up to date."""
+        lib, settings = self.lib, self.settings
+        edited = _records(fields)
+        given = [(Path(f).name, Path(f)) for f in files or []]
+        check_edits(upload_edits(given, edited, parsed or [], settings.corpus))  # a bad cell: the files stay
+        read_catalogue(catalogue_path(settings.corpus))  # a broken catalogue.csv: said before anything is saved
         if not lib.ingesting.acquire(blocking=False):
             raise RlaError("an ingest is already running; wait for it to finish")
         try:
@@ -183,49 +239,80 @@ def corpus_tab(lib: Library, scratch: Scratch, status: gr.Markdown) -> Ingest:
                 uploads = save_uploads(list(files or []), settings)
             finally:
                 for f in files or []:
-                    scratch.discard(f)  # saved into the corpus or refused, the server's copy is done with
+                    self.scratch.discard(f)  # saved into the corpus or refused, the server's copy is done with
             if uploads and not any(u.saved for u in uploads):
                 if all_refused_is_error:
                     raise RlaError("; ".join(u.reason for u in uploads))
                 # In the page, each refusal stays in the per-file table with its reason, not only in a message.
                 summary = f"{uploads_html(uploads)}<p><strong>Nothing was added</strong>; the index is unchanged.</p>"
                 return summary, pd.DataFrame(_refused_rows(uploads), columns=INGEST_COLUMNS), lib.status()
-
-            def report_progress(stage: str, done: int, total: int) -> None:
-                progress((done, max(total, 1)), desc=stage)
-
-            report = ingest(settings, rebuild=bool(rebuild), progress=report_progress)
-            progress((1, 1), desc="loading the index")
-            served = lib.current().data.path.name  # the generation CURRENT names, whoever wrote it
+            saved = [(u.name, u.saved) for u in uploads if u.saved is not None]
+            edits = upload_edits(saved, edited, parsed or [], settings.corpus)
+            if edits:
+                save_rows(catalogue_path(settings.corpus), edits)
+            report, served = self._ingest(rebuild, progress)
         finally:
             lib.ingesting.release()
-        table = pd.DataFrame(
-            _refused_rows(uploads)
-            + [
-                {
-                    "file": f.source,
-                    "status": f.status,
-                    "reviews": f.reviews,
-                    "chunks": f.chunks,
-                    "reason": lib.public(f.reason),
-                }
-                for f in report.files
-            ],
-            columns=INGEST_COLUMNS,
+        table = pd.DataFrame(_refused_rows(uploads) + self._report_rows(report), columns=INGEST_COLUMNS)
+        return uploads_html(uploads) + self._verdict(report, served), table, lib.status()
+
+    def describe(self, files: list[str] | None) -> tuple[Any, list[dict[str, str]], str]:
+        """Each chosen file read and parsed as ingest would, its catalogue fields shown for editing."""
+        rows = [describe_upload(Path(f), Path(f).name, self.settings) for f in files or []]
+        table = pd.DataFrame(rows, columns=UPLOAD_COLUMNS)
+        return gr.update(value=table, visible=bool(rows)), rows, ""
+
+    def fields_problem(self, fields: pd.DataFrame | None, parsed: list[dict[str, str]] | None) -> str:
+        """What is wrong with an edited upload cell, said while editing (adding is refused until it is fixed)."""
+        given = [(str(r["file"]), Path(str(r["file"]))) for r in parsed or []]
+        return _problem(lambda: check_edits(upload_edits(given, _records(fields), parsed or [], self.settings.corpus)))
+
+    def load_doubts(self) -> tuple[pd.DataFrame, list[dict[str, str]], str]:
+        """The records `rla reviews --check` lists, as an editable table."""
+        retriever, _ = self.lib.view()
+        if retriever is None:
+            return pd.DataFrame([], columns=DOUBT_COLUMNS), [], "No index yet."
+        rows = doubt_rows(retriever.data.reviews.values())
+        note = (
+            f"{len(rows)} of {len(retriever.data.reviews)} records have missing or doubtful metadata. "
+            "Correct a cell and save: the correction goes into "
+            f"`{self.lib.public(str(catalogue_path(self.settings.corpus)))}` and only the metadata is re-indexed."
         )
-        t = report.totals
-        verdict = (
-            f"Index updated to {report.generation}"
-            if report.changed
-            else f"Index is up to date ({report.generation}); nothing new to embed"
-        )
-        if served != report.generation:  # another ingest switched the index since this one finished
-            verdict = f"Index {report.generation} was written, then replaced by {served}, which is served"
-        summary = (
-            f"{uploads_html(uploads)}<p><strong>{esc(verdict)}</strong>: {t['files']} files, {t['reviews']} reviews, "
-            f"{t['chunks']} excerpts, {t['embedded']} newly embedded, {t['skipped']} skipped.</p>"
-        )
-        return summary, table, lib.status()
+        broken = _problem(lambda: read_catalogue(catalogue_path(self.settings.corpus)))
+        if broken:  # edited by hand and saved with a mistake: nothing can be indexed until it is fixed
+            note += f"\n\n{self.lib.public(broken)}"
+        return pd.DataFrame(rows, columns=DOUBT_COLUMNS), rows, note
+
+    def doubts_problem(self, table: pd.DataFrame | None, shown_rows: list[dict[str, str]] | None) -> str:
+        return _problem(lambda: check_edits(doubt_edits(_records(table), shown_rows or [])))
+
+    def save_corrections(
+        self, table: pd.DataFrame | None, shown_rows: list[dict[str, str]] | None, progress: Any
+    ) -> tuple[Any, ...]:
+        """Write the corrected cells into catalogue.csv, then re-index (metadata only: nothing is re-embedded)."""
+        edits = doubt_edits(_records(table), shown_rows or [])
+        if not edits:
+            raise RlaError("no cell was changed; correct a value in the table first")
+        check_edits(edits)
+        read_catalogue(catalogue_path(self.settings.corpus))
+        if not self.lib.ingesting.acquire(blocking=False):
+            raise RlaError("an ingest is already running; wait for it to finish")
+        try:
+            save_rows(catalogue_path(self.settings.corpus), edits)
+            report, served = self._ingest(False, progress)
+        finally:
+            self.lib.ingesting.release()
+        saved = f"<p>Saved {len(edits)} correction{'s' if len(edits) != 1 else ''} to the catalogue.</p>"
+        doubts_table, rows, note = self.load_doubts()
+        out_table = pd.DataFrame(self._report_rows(report), columns=INGEST_COLUMNS)
+        return saved + self._verdict(report, served), out_table, doubts_table, rows, note, self.lib.status()
+
+
+def corpus_tab(lib: Library, scratch: Scratch, status: gr.Markdown) -> Ingest:
+    """Corpus: save uploaded review files into the corpus folder with their catalogue fields, correct the metadata
+    of records already indexed (corpus/catalogue.csv), and bring the index up to date."""
+    settings = lib.settings
+    keeper = Keeper(lib, scratch)
 
     @shown(lib.public)
     def add_files(
@@ -234,17 +321,27 @@ def corpus_tab(lib: Library, scratch: Scratch, status: gr.Markdown) -> Ingest:
         progress: gr.Progress = gr.Progress(),  # noqa: B008
     ) -> tuple[str, pd.DataFrame, str]:
         """Save uploaded review files into the corpus folder and bring the index up to date."""
-        return add(files, rebuild, progress, all_refused_is_error=True)
+        return keeper.add(files, rebuild, progress, all_refused_is_error=True)
 
     @shown(lib.public)
     def add_files_in_page(
         files: list[str] | None,
         rebuild: bool = False,
+        fields: pd.DataFrame | None = None,
+        parsed: list[dict[str, str]] | None = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008
     ) -> tuple[str, pd.DataFrame, str]:
-        return add(files, rebuild, progress, all_refused_is_error=False)
+        return keeper.add(files, rebuild, progress, False, fields, parsed)
 
-    with gr.Tab("Corpus", id="corpus"):
+    @shown(lib.public)
+    def save_corrections(
+        table: pd.DataFrame | None,
+        shown_rows: list[dict[str, str]] | None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008
+    ) -> tuple[Any, ...]:
+        return keeper.save_corrections(table, shown_rows, progress)
+
+    with gr.Tab("Corpus", id="corpus") as tab:
         allowed = ", ".join(sorted(settings.allowed_suffixes))
         gr.Markdown(
             f"Add review files ({allowed}, up to {settings.max_file_mb} MB each) to the corpus folder "
@@ -274,15 +371,75 @@ def corpus_tab(lib: Library, scratch: Scratch, status: gr.Markdown) -> Ingest:
                     elem_id="ingest-table",
                     column_widths=["38%", "13%", "11%", "10%", "28%"],
                 )
+        fields = gr.Dataframe(
+            headers=UPLOAD_COLUMNS,
+            label="Catalogue fields of the files to add, as parsing found them: correct any cell before adding",
+            interactive=True,
+            wrap=True,
+            visible=False,
+            static_columns=[0, len(UPLOAD_COLUMNS) - 1],
+            column_widths=["14%", "18%", "10%", "16%", "6%", "12%", "8%", "10%", "6%"],
+            elem_id="upload-fields",
+        )
+        fields_note = gr.Markdown(elem_id="upload-fields-problem")
+        parsed = gr.State([])
+        gr.Markdown("### Records to check")
+        doubts_note = gr.Markdown(elem_id="doubts-note")
+        doubts_table = gr.Dataframe(
+            headers=DOUBT_COLUMNS,
+            label="Missing or doubtful metadata (rla reviews --check): correct the cells, then save",
+            interactive=True,
+            wrap=True,
+            max_height=420,
+            static_columns=[0, 1, 2],
+            show_search="search",
+            column_widths=["14%", "10%", "15%", "14%", "8%", "9%", "5%", "8%", "6%", "5%", "6%"],
+            elem_id="doubts-table",
+        )
+        doubts_problem_note = gr.Markdown(elem_id="doubts-problem")
+        doubts_shown = gr.State([])
+        save_btn = gr.Button("Save corrections and update index", elem_id="save-corrections-btn")
 
     heavy: dict[str, Any] = {"concurrency_id": "heavy", "concurrency_limit": 1}
+    private: dict[str, Any] = {"api_visibility": "private"}
     outputs = [ingest_summary, ingest_table, status]
     # The API's /add_files refuses with an error when every file is refused; the page keeps the reasons in the table.
     gr.Button(visible=False).click(add_files, [uploads, rebuild], outputs, api_name="add_files", **heavy)
+    uploads.change(shown(lib.public)(keeper.describe), [uploads], [fields, parsed, fields_note], **private)
+    fields.change(keeper.fields_problem, [fields, parsed], [fields_note], queue=False, **private)
     ingested = ingest_btn.click(
         lambda: ("", None), None, [ingest_summary, ingest_table], queue=False, api_visibility="private"
-    ).then(add_files_in_page, [uploads, rebuild], outputs, api_visibility="private", **heavy)
+    ).then(add_files_in_page, [uploads, rebuild, fields, parsed], outputs, **private, **heavy)
+    doubt_outputs = [doubts_table, doubts_shown, doubts_note]
+    ingested.then(keeper.load_doubts, None, doubt_outputs, **private)
+    tab.select(keeper.load_doubts, None, doubt_outputs, **private)
+    doubts_table.change(
+        keeper.doubts_problem, [doubts_table, doubts_shown], [doubts_problem_note], queue=False, **private
+    )
+    save_btn.click(
+        save_corrections,
+        [doubts_table, doubts_shown],
+        [ingest_summary, ingest_table, *doubt_outputs, status],
+        **private,
+        **heavy,
+    )
     return Ingest(ingested, uploads)
+
+
+def _problem(check: Any) -> str:
+    """The one-line reason `check()` refuses, as a warning to show beside the table; "" when it passes."""
+    try:
+        check()
+    except RlaError as e:
+        return f"⚠ {esc(str(e))}"
+    return ""
+
+
+def _records(table: pd.DataFrame | None) -> list[dict[str, Any]]:
+    """A table's rows as dicts (an empty or missing table: none)."""
+    if table is None or not isinstance(table, pd.DataFrame) or table.empty:
+        return []
+    return [{str(k): v for k, v in row.items()} for row in table.to_dict("records")]
 
 
 def _round(v: float | None) -> float | None:
