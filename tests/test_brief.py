@@ -330,10 +330,16 @@ def test_references_read_title_partnership_year_place_file(
         assert parts[2] == (str(review.year) if review.year else "year not stated") and parts[-1] == review.source
         places = {q.section for q in b.quotes() if q.ref == r.n}
         assert r.places and all(any(p.startswith(s) or s == "learning" for p in r.places) for s in places)
+
     for triennial in (r for r in b.references if r.review_id.startswith("triennial")):
         assert all(p[0].isupper() for p in triennial.places)  # a chapter is named by its heading
     md = render_markdown(b).split("## References\n\n", 1)[1].split("\n\n", 1)[0].rstrip("\n")
     assert md.split("  \n") == [f"[{r.n}] {reference_label(r)}".replace("_", "\\_") for r in b.references]
+
+
+def test_a_reference_ends_with_the_url_the_catalogue_gives() -> None:
+    r = Reference(1, "x", "Child Q", 2021, "Northshire", None, "q.pdf", 3, url="https://example.org/child-q.pdf")
+    assert reference_label(r).split(" · ")[-2:] == ["q.pdf", "https://example.org/child-q.pdf"]
 
 
 def test_a_reference_names_the_heading_paragraph_and_page_it_is_quoted_from() -> None:

@@ -90,7 +90,7 @@ def _place(chunk: Chunk, page: int | None) -> str:
 
 def _reference(retriever: Retriever, review_id: str, n: int, places: tuple[str, ...] = ()) -> Reference:
     r = retriever.data.reviews[review_id]
-    return Reference(n, r.id, r.title, r.year, r.area, r.type, r.source, r.page, r.partnership, places)
+    return Reference(n, r.id, r.title, r.year, r.area, r.type, r.source, r.page, r.partnership, places, r.url)
 
 
 # --- generated overview --------------------------------------------------------------------

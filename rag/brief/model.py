@@ -25,6 +25,7 @@ class Reference:
     page: int | None
     partnership: str | None = None  # the safeguarding partnership or board, when the review names one
     places: tuple[str, ...] = ()  # where the pack quotes it: "learning", "Finding 2: …, para 4.12, p. 11"
+    url: str | None = None  # where it is published (corpus/catalogue.csv)
 
 
 @dataclass(frozen=True)

@@ -51,10 +51,11 @@ def _filters_text(filters: dict[str, Any]) -> str:
 
 
 def reference_label(r: Reference) -> str:
-    """Title · partnership · year · where it is quoted (section, paragraph, page) · file."""
+    """Title · partnership · year · where it is quoted (section, paragraph, page) · file · URL when catalogued."""
     where = "; ".join(r.places) if r.places else (f"p. {r.page}" if r.page else "")
     by = r.partnership or r.area
     bits = [r.title, by if by != r.title else "", str(r.year) if r.year else "year not stated", where, r.source]
+    bits.append(r.url or "")
     return " · ".join(b for b in bits if b)
 
 
