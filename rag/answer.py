@@ -60,13 +60,19 @@ def retrieve_for_answer(
 
 
 def answer_from(
-    retriever: Retriever, question: str, scored: Scored, k: int = 6, filters: Filters | None = None
+    retriever: Retriever,
+    question: str,
+    scored: Scored,
+    k: int = 6,
+    filters: Filters | None = None,
+    cov: Coverage | None = None,
 ) -> Answer:
-    """The answer for hits already retrieved (the first k of them), or an abstention (`abstention`)."""
+    """The answer for hits already retrieved (the first k of them), or an abstention (`abstention`).
+    `cov` is the question's `coverage`, when the caller has it already."""
     if not scored.hits:
         text = "The corpus does not answer this question: no review matches the filters; widen them or remove some."
         return Answer(question, text, (), True)
-    cov = coverage(retriever, question, filters)
+    cov = coverage(retriever, question, filters) if cov is None else cov
     refusal = abstention(retriever.settings, scored, cov)
     if refusal is not None:
         return Answer(question, refusal, (), True)

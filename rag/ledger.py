@@ -102,6 +102,21 @@ def topic_phrases(topic: str, themes: tuple[Theme, ...] | None = None) -> tuple[
     return tuple(p for p in out if phrase_stems(p))
 
 
+def _named_terms(text: str, themes: tuple[Theme, ...]) -> list[str]:
+    """The themes' names and aliases the text itself uses, longest first: a term found only inside a longer
+    one it uses is left out ("child protection conferences" names conferences, not child protection)."""
+    stems, spans = tokens(text)
+    found = {t: find_term(text, stems, spans, t) for theme in themes for t in evidence_terms(theme)}
+    found = {t: at for t, at in found.items() if at}
+    inside = {
+        t
+        for t, at in found.items()
+        for u, bt in found.items()
+        if u != t and all(any(b0 <= a0 and a1 <= b1 and (b1 - b0) > (a1 - a0) for b0, b1 in bt) for a0, a1 in at)
+    }
+    return [t for t in found if t not in inside]
+
+
 def phrase_rows(retriever: Retriever, phrases: tuple[str, ...], mask: np.ndarray) -> dict[int, list[tuple[int, int]]]:
     """Chunk row → the source spans where one of the phrases occurs in its text (rows `mask` allows)."""
     data = retriever.data
@@ -133,12 +148,9 @@ def ledger(retriever: Retriever, topic: str, filters: Filters | None = None) -> 
     short = len(phrase_stems(core)) <= _MAX_PHRASE_WORDS
     # The words the topic itself uses count wherever they occur (a single word only when the topic is that
     # short); the theme's other names count in a passage on the topic.
-    stems, spans = tokens(topic)
     own = set(topic_phrases(topic, ()))
-    for theme in themes:
-        for term in evidence_terms(theme):
-            if find_term(topic, stems, spans, term):
-                own.update(v.lower() for v in topic_variants(term))
+    for term in _named_terms(topic, themes):
+        own.update(v.lower() for v in topic_variants(term))
     direct = tuple(p for p in phrases if p in own and (short or len(phrase_stems(p)) > 1))
     marks = phrase_rows(retriever, direct, mask)
     threshold = retriever.settings.ledger_passage_cosine
