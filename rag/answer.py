@@ -10,6 +10,7 @@ import numpy as np
 from rag.ledger import Coverage, coverage, detect_themes
 from rag.models import Answer, Citation, Hit, SectionKind
 from rag.retrieve import Filters, Retriever, Scored
+from rag.settings import Settings
 from rag.themes import evidence_terms, phrase_spans
 
 _ASKS_FOR_LEARNING = re.compile(
@@ -59,33 +60,26 @@ def retrieve_for_answer(
 
 
 def answer_from(
-    retriever: Retriever, question: str, scored: Scored, k: int = 6, filters: Filters | None = None
+    retriever: Retriever,
+    question: str,
+    scored: Scored,
+    k: int = 6,
+    filters: Filters | None = None,
+    cov: Coverage | None = None,
 ) -> Answer:
-    """The answer for hits already retrieved (the first k of them), abstaining when no review addresses
-    what the question names (`rag.ledger.coverage`), or, when it names nothing the ledger knows, when no
-    excerpt scores `settings.abstain_below`."""
-    abstain_below, weak_below = retriever.settings.abstain_below, retriever.settings.weak_below
+    """The answer for hits already retrieved (the first k of them), or an abstention (`abstention`).
+    `cov` is the question's `coverage`, when the caller has it already."""
     if not scored.hits:
         text = "The corpus does not answer this question: no review matches the filters; widen them or remove some."
         return Answer(question, text, (), True)
-    cov = coverage(retriever, question, filters)
-    if cov.silent:
-        return Answer(question, _silent_text(cov), (), True)
-    # A question that names a covered theme in words the collection uses is answered however loosely its
-    # wording matches ("What role did the GP have?"); one that also asks about things no review mentions is not.
-    # A theme reached through everyday wording counts too ("keeps agreeing to everything but nothing changes").
-    named_covered = bool(cov.asked and cov.ledger.entries and (cov.everyday or not cov.unknown))
-    if scored.best < abstain_below and not scored.mentioned and not named_covered:
-        unknown = f"; none mentions {_quoted(cov.unknown)}" if cov.unknown else ""
-        text = (
-            f"The corpus does not answer this question: no review in this collection appears to address it{unknown} "
-            f"(closest match {scored.best:.2f}, threshold {abstain_below:.2f}). Try other words, or widen the filters."
-        )
-        return Answer(question, text, (), True)
+    cov = coverage(retriever, question, filters) if cov is None else cov
+    refusal = abstention(retriever.settings, scored, cov)
+    if refusal is not None:
+        return Answer(question, refusal, (), True)
     hits = learning_first(question, scored.hits[: 2 * k], k)
     ans = _compose(question, pick_sentences(retriever, hits, scored.query_vector), cov)
     notices = [f"No review in this collection addresses {t}." for t in cov.uncovered]
-    if scored.best < weak_below and not scored.mentioned and not cov.ledger.entries:
+    if scored.best < retriever.settings.weak_below and not scored.mentioned and not cov.ledger.entries:
         notices.append(
             "The closest excerpts match this question only loosely; the reviews may not address it directly."
         )
@@ -94,9 +88,52 @@ def answer_from(
     return ans
 
 
+def abstention(settings: Settings, scored: Scored, cov: Coverage) -> str | None:
+    """Why the question is not answered (the text to show), or None to answer it (README: "Abstention").
+
+    1. It names topics (themes, or a short topic) and no review addresses any of them, and no excerpt scores
+       `settings.answer_above`.
+    2. No excerpt scores `settings.abstain_below`, no chunk mentions its topic, and it names no covered theme
+       in words the collection uses ("What role did the GP have?" is answered however loosely it matches).
+    3. What it asks about lies in words no review contains: without them the question keeps less than
+       `settings.unknown_share_below` of its meaning ("…a child with type 1 diabetes who needs insulin"),
+       and no excerpt scores `settings.answer_above`. The everyday words it shares with the collection
+       ("school", "foster carers") do not make it answerable."""
+    # (An excerpt scoring `answer_above` covers the question in other words: answered, with the notice.)
+    if cov.silent and scored.best < settings.answer_above:
+        return _silent_text(cov)
+    # A theme reached through everyday wording counts too ("keeps agreeing to everything but nothing changes").
+    # A service or group it names ("school", "teenagers") counts only when the question is about it.
+    named_covered = bool(
+        cov.asked
+        and cov.ledger.entries
+        and (cov.everyday or not cov.unknown)
+        and cov.context_share >= settings.context_share_min
+    )
+    if scored.best < settings.abstain_below and not scored.mentioned and not named_covered:
+        unknown = f"; none mentions {_quoted(cov.unknown)}" if cov.unknown else ""
+        return (
+            f"The corpus does not answer this question: no review in this collection appears to address it{unknown} "
+            f"(closest match {scored.best:.2f}, threshold {settings.abstain_below:.2f}). Try other words, or widen "
+            "the filters."
+        )
+    if cov.unknown_share < settings.unknown_share_below and scored.best < settings.answer_above:
+        return _absent_text(cov)
+    return None
+
+
 def _quoted(words: tuple[str, ...]) -> str:
     shown = [f"“{w}”" for w in words[:4]]
     return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]
+
+
+def _absent_text(cov: Coverage) -> str:
+    lines = [f"No review in this collection addresses {_quoted(cov.unknown)}: no review contains the words."]
+    covered = [a for a in cov.asked if a not in cov.uncovered]
+    if covered and cov.ledger.entries:
+        lines += ["", "Related themes that are covered (see `rla ledger`):"]
+        lines += [f"  {cov.label}: {len(cov.ledger.entries)} review{'s' if len(cov.ledger.entries) != 1 else ''}"]
+    return "\n".join(lines)
 
 
 def _silent_text(cov: Coverage) -> str:

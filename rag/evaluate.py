@@ -6,15 +6,16 @@ import json
 import math
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from rag.answer import answer_from, retrieve_for_answer
+from rag.answer import abstention, answer_from, retrieve_for_answer
 from rag.errors import RlaError
-from rag.ledger import ledger
+from rag.ledger import Coverage, coverage, ledger
 from rag.models import Hit
-from rag.retrieve import Filters, Retriever
+from rag.retrieve import Filters, Retriever, Scored
+from rag.settings import Settings
 
 # pytrec_eval measure → column. Hit@5: a gold review among the first five reviews retrieved.
 IR_MEASURES = {
@@ -79,7 +80,9 @@ class EvalReport:
     modes: dict[str, dict[str, float]] = field(default_factory=dict)  # mode → metric → value
     by_kind: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # mode → group → metric
     questions: list[dict[str, Any]] = field(default_factory=list)  # per question, per mode
-    abstention: list[dict[str, float]] = field(default_factory=list)  # threshold → trade-off
+    # setting, value → share of no-answer and of answerable questions refused, the other settings as calibrated
+    abstention: list[dict[str, Any]] = field(default_factory=list)
+    ledger: list[dict[str, Any]] = field(default_factory=list)  # per topic question: listed, gold, found, P, R
     calibration: dict[str, float] = field(default_factory=dict)  # the thresholds the answers were made with
     quotes: dict[str, int] = field(default_factory=lambda: {"checked": 0, "verbatim": 0})
 
@@ -89,6 +92,7 @@ class EvalReport:
             "by_kind": self.by_kind,
             "questions": self.questions,
             "abstention": self.abstention,
+            "ledger": self.ledger,
             "calibration": self.calibration,
             "quotes": self.quotes,
         }
@@ -131,7 +135,7 @@ def _mean(values: list[float]) -> float:
 def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], k: int = 10) -> EvalReport:
     """Each question is retrieved once per mode; the ledger once per topic question."""
     report = EvalReport(calibration=retriever.settings.calibration())
-    best: dict[tuple[str, str], float] = {}
+    support: dict[str, tuple[Scored, Coverage, bool]] = {}  # first mode's: what abstention was decided on
     answerable = [q for q in questions if q.gold]
     per_q: dict[str, dict[str, Any]] = {
         q.id: {"id": q.id, "question": q.question, "kind": q.kind, "paraphrased": q.paraphrased, "gold": list(q.gold)}
@@ -147,8 +151,10 @@ def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], 
             scored = retrieve_for_answer(retriever, q.question, k, mode, Filters.parse(q.filters))
             hits = _first_per_review(scored.hits)[:k]
             run[q.id] = _review_run(hits) or {"__none__": 0.0}
-            best[(mode, q.id)] = scored.best
-            ans = answer_from(retriever, q.question, scored, filters=Filters.parse(q.filters))
+            cov = coverage(retriever, q.question, Filters.parse(q.filters))
+            if mode == modes[0] and scored.hits:
+                support[q.id] = (scored, cov, bool(q.gold))
+            ans = answer_from(retriever, q.question, scored, filters=Filters.parse(q.filters), cov=cov)
             cites = [c.hit.chunk.review_id for c in ans.citations]
             # Quotes are source slices by construction; counting them checks that no change broke the offsets.
             report.quotes["checked"] += len(ans.citations)
@@ -175,7 +181,8 @@ def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], 
         qrels = {q.id: {g: 1 for g in q.gold} for q in answerable}
         ir = _ir(qrels, {qid: run[qid] for qid in qrels})
         if mode == modes[0]:  # the ledger does not depend on the mode
-            ledger_rows = _ledger_scores(retriever, [q for q in questions if q.kind == "topic"])
+            ledger_counts = _ledger_scores(retriever, [q for q in questions if q.kind == "topic"])
+            ledger_rows = {qid: (c["precision"], c["recall"]) for qid, c in ledger_counts.items()}
         groups: dict[str, list[str]] = defaultdict(list)
         for q in questions:
             groups[q.kind].append(q.id)
@@ -203,37 +210,58 @@ def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], 
         for qid, (p, r) in ledger_rows.items():
             per_q[qid].setdefault("ledger", {"precision": p, "recall": r})
     report.questions = list(per_q.values())
-    # The best dense score does not depend on the mode: any mode's will do.
-    report.abstention = abstention_tradeoff([(best[(modes[0], q.id)], bool(q.gold)) for q in questions])
+    report.abstention = abstention_tradeoff(retriever.settings, list(support.values()))
+    report.ledger = [
+        {"id": q.id, "topic": q.question, **ledger_counts[q.id]} for q in questions if q.id in ledger_counts
+    ]
     return report
 
 
-def abstention_tradeoff(best: list[tuple[float, bool]]) -> list[dict[str, float]]:
-    """For thresholds around the default: share of no-answer questions abstained on, and of answerable ones.
+# The calibrated settings of abstention and the values around them that the trade-off table tries.
+TRADEOFF = {
+    "abstain_below": (0.40, 0.42, 0.44, 0.46, 0.48, 0.50),
+    "unknown_share_below": (0.0, 0.80, 0.82, 0.84, 0.86, 0.88, 0.90),
+    "answer_above": (0.55, 0.60, 0.65, 1.0),
+    "context_share_min": (0.0, 0.5, 0.6, 0.7),
+}
 
-    `best` is each question's best dense score and whether it has an answer in the corpus."""
-    answerable = [b for b, g in best if g]
-    unanswerable = [b for b, g in best if not g]
-    rows = []
-    for t in (0.40, 0.42, 0.44, 0.46, 0.48, 0.50):
-        rows.append(
-            {
-                "threshold": t,
-                "no_answer_abstained": _mean([float(b < t) for b in unanswerable]),
-                "answerable_abstained": _mean([float(b < t) for b in answerable]),
-            }
-        )
+
+def abstention_tradeoff(settings: Settings, support: list[tuple[Scored, Coverage, bool]]) -> list[dict[str, Any]]:
+    """Each setting of `rag.answer.abstention` varied around its calibrated value, the others as calibrated:
+    the share of no-answer questions refused and of answerable ones. `support` is each question's retrieval,
+    coverage and whether it has an answer in the corpus."""
+    rows: list[dict[str, Any]] = []
+    for name, values in TRADEOFF.items():
+        for value in sorted({*values, getattr(settings, name)}):
+            varied = replace(settings, **{name: value})
+            refused = [(abstention(varied, sc, cov) is not None, gold) for sc, cov, gold in support]
+            rows.append(
+                {
+                    "setting": name,
+                    "value": value,
+                    "calibrated": value == getattr(settings, name),
+                    "no_answer_abstained": _mean([float(r) for r, g in refused if not g]),
+                    "answerable_abstained": _mean([float(r) for r, g in refused if g]),
+                }
+            )
     return rows
 
 
-def _ledger_scores(retriever: Retriever, topics: list[Question]) -> dict[str, tuple[float, float]]:
+def _ledger_scores(retriever: Retriever, topics: list[Question]) -> dict[str, dict[str, Any]]:
+    """Per topic question: reviews listed, gold reviews, gold reviews listed, precision and recall."""
     out = {}
     for q in topics:
         got = {e.review_id for e in ledger(retriever, q.question, Filters.parse(q.filters)).entries}
         gold = set(q.gold)
         precision = len(got & gold) / len(got) if got else 0.0
         recall = len(got & gold) / len(gold) if gold else 1.0
-        out[q.id] = (round(precision, 4), round(recall, 4))
+        out[q.id] = {
+            "listed": len(got),
+            "gold": len(gold),
+            "found": len(got & gold),
+            "precision": round(precision, 4),
+            "recall": round(recall, 4),
+        }
     return out
 
 
@@ -266,11 +294,23 @@ def report_table(report: EvalReport) -> str:
         f"Quotes checked against their source text: {report.quotes['checked']}, verbatim: {report.quotes['verbatim']}",
     ]
     if report.abstention:
-        lines += ["", "Abstention threshold trade-off (best dense score below the threshold → abstain)", ""]
-        lines += ["| threshold | no-answer questions abstained | answerable questions abstained |", "|---|---|---|"]
+        lines += ["", "Abstention trade-off (each setting varied, the others as calibrated; * calibrated)", ""]
+        lines += ["| setting | value | no-answer questions abstained | answerable questions abstained |"]
+        lines.append("|---|---|---|---|")
         for row in report.abstention:
+            mark = " *" if row["calibrated"] else ""
             lines.append(
-                f"| {row['threshold']:.2f} | {_fmt(row['no_answer_abstained'])} | {_fmt(row['answerable_abstained'])} |"
+                f"| {row['setting']} | {row['value']:.2f}{mark} | {_fmt(row['no_answer_abstained'])} "
+                f"| {_fmt(row['answerable_abstained'])} |"
+            )
+    if report.ledger:
+        lines += ["", "Ledger per topic question (reviews listed, gold reviews, gold reviews listed)", ""]
+        lines += ["| id | topic | listed | gold | found | precision | recall |", "|---|---|---|---|---|---|---|"]
+        for row in report.ledger:
+            topic = row["topic"] if len(row["topic"]) <= 70 else row["topic"][:69] + "…"
+            lines.append(
+                f"| {row['id']} | {topic} | {row['listed']} | {row['gold']} | {row['found']} "
+                f"| {row['precision']:.2f} | {row['recall']:.2f} |"
             )
     for mode in modes:
         groups = [g for g in report.by_kind[mode] if g != "all"]

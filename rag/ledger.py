@@ -19,7 +19,7 @@ from rag.retrieve import Filters, Retriever, clean_query
 from rag.themes import (
     Theme,
     evidence_terms,
-    find_phrase,
+    find_term,
     load_themes,
     phrase_spans,
     phrase_stems,
@@ -102,6 +102,21 @@ def topic_phrases(topic: str, themes: tuple[Theme, ...] | None = None) -> tuple[
     return tuple(p for p in out if phrase_stems(p))
 
 
+def _named_terms(text: str, themes: tuple[Theme, ...]) -> list[str]:
+    """The themes' names and aliases the text itself uses, longest first: a term found only inside a longer
+    one it uses is left out ("child protection conferences" names conferences, not child protection)."""
+    stems, spans = tokens(text)
+    found = {t: find_term(text, stems, spans, t) for theme in themes for t in evidence_terms(theme)}
+    found = {t: at for t, at in found.items() if at}
+    inside = {
+        t
+        for t, at in found.items()
+        for u, bt in found.items()
+        if u != t and all(any(b0 <= a0 and a1 <= b1 and (b1 - b0) > (a1 - a0) for b0, b1 in bt) for a0, a1 in at)
+    }
+    return [t for t in found if t not in inside]
+
+
 def phrase_rows(retriever: Retriever, phrases: tuple[str, ...], mask: np.ndarray) -> dict[int, list[tuple[int, int]]]:
     """Chunk row → the source spans where one of the phrases occurs in its text (rows `mask` allows)."""
     data = retriever.data
@@ -117,9 +132,11 @@ def phrase_rows(retriever: Retriever, phrases: tuple[str, ...], mask: np.ndarray
 
 def ledger(retriever: Retriever, topic: str, filters: Filters | None = None) -> Ledger:
     """Every review that addresses the topic: one of its chunks contains one of `topic_phrases(topic)` as a
-    phrase (in order, at most `PHRASE_GAP` words between two of its words, inflections allowed). Each entry's
-    excerpt is its matching chunk closest to the topic, with the matched spans kept as source offsets.
-    (README: "The ledger")."""
+    phrase (in order, at most `PHRASE_GAP` words between two of its words, inflections allowed). A phrase of
+    several words counts wherever it occurs; a single word ("fathers", "alcohol") only in a passage on the
+    topic — one scoring at least `settings.ledger_passage_cosine` against the topic or a theme's description —
+    unless the topic is that short phrase itself. Each entry's excerpt is its matching chunk closest to the
+    topic, with the matched spans kept as source offsets (README: "The ledger")."""
     topic = clean_query(topic)
     core = topic_core(topic)
     data = retriever.data
@@ -128,14 +145,19 @@ def ledger(retriever: Retriever, topic: str, filters: Filters | None = None) -> 
     themes = detect_themes(retriever, topic)
     phrases = topic_phrases(topic, themes)
     dense = retriever.dense_scores([core])[0]
-    passage = retriever.settings.ledger_passage_cosine
-    # The topic's own words (or a synonym) count wherever they are; a theme's alias only in a passage on the topic.
-    direct = set(topic_phrases(topic, ()))
-    marks = phrase_rows(retriever, tuple(p for p in phrases if p in direct), mask)
+    short = len(phrase_stems(core)) <= _MAX_PHRASE_WORDS
+    # The words the topic itself uses count wherever they occur (a single word only when the topic is that
+    # short); the theme's other names count in a passage on the topic.
+    own = set(topic_phrases(topic, ()))
+    for term in _named_terms(topic, themes):
+        own.update(v.lower() for v in topic_variants(term))
+    direct = tuple(p for p in phrases if p in own and (short or len(phrase_stems(p)) > 1))
+    marks = phrase_rows(retriever, direct, mask)
+    threshold = retriever.settings.ledger_passage_cosine
     for row, m in phrase_rows(retriever, tuple(p for p in phrases if p not in direct), mask).items():
-        if dense[row] >= passage:
+        if dense[row] >= threshold:
             marks.setdefault(row, []).extend(m)
-    if not marks and not themes and len(phrase_stems(core)) > _MAX_PHRASE_WORDS:
+    if not marks and not themes and not short:
         # A question in everyday words that names no theme: the passages closest in meaning, unmarked.
         marks = {int(row): [] for row in np.flatnonzero(mask & (dense >= retriever.settings.ledger_cosine))}
     if not marks:
@@ -219,6 +241,13 @@ class Coverage:
     related: tuple[tuple[str, int], ...]  # covered neighbouring themes of uncovered ones: (name, reviews)
     unknown: tuple[str, ...] = ()  # the question's content words that no indexed text contains
     everyday: bool = False  # a theme was reached through everyday wording or meaning, not by its name or alias
+    # How much of the question's meaning survives without its unknown words: the cosine between the question
+    # and the question with them left out (1.0 when there are none). Low: the unknown words are what it asks about.
+    unknown_share: float = 1.0
+    # When every theme the question names is a service or a group ("school", "teenagers"), how close the
+    # question is in meaning to those words alone (cosine; 1.0 otherwise): "What role did the GP have?" is
+    # about the GP, "How should a school manage a child with type 1 diabetes?" is not about schools.
+    context_share: float = 1.0
 
     @property
     def silent(self) -> bool:
@@ -243,14 +272,17 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
     everyday = False
     related: dict[str, int] = {}
     for theme in themes:
-        found = {t: find_phrase(stems, spans, phrase_stems(t)) for t in evidence_terms(theme)}
+        found = {t: find_term(question, stems, spans, t) for t in evidence_terms(theme)}
         named = [t for t, at in found.items() if at]
         # Named as the question words it: "FGM", "female genital mutilation".
         label = max((question[s:e] for t in named for s, e in found[t]), key=len) if named else theme.name
-        everyday = everyday or not named
         check = tuple(dict.fromkeys(v.lower() for t in named for v in topic_variants(t))) or evidence_terms(theme)
+        addressed = bool(phrase_rows(retriever, check, everything))
+        if not named and not addressed:
+            continue  # reached through everyday wording or meaning: a guess at the topic, not what it names
+        everyday = everyday or not named
         asked.append(label)
-        if not phrase_rows(retriever, check, everything):
+        if not addressed:
             uncovered.append(label)
             for rid in theme.related:
                 other = theme_by_id(rid)
@@ -269,6 +301,7 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
             uncovered.append(core)
     label = "; ".join(t.name for t in themes) if themes else core
     covered_related = tuple(sorted(related.items(), key=lambda kv: -kv[1]))
+    unknown = unknown_words(retriever, question)
     return Coverage(
         led.topic,
         label,
@@ -276,21 +309,54 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
         tuple(asked),
         tuple(uncovered),
         covered_related,
-        unknown_words(retriever, question),
+        unknown,
         everyday,
+        unknown_share(retriever, question, unknown),
+        _context_share(retriever, question, themes, tuple(asked)),
     )
 
 
+def _context_share(retriever: Retriever, question: str, themes: tuple[Theme, ...], asked: tuple[str, ...]) -> float:
+    if not themes or not asked or any(t.kind == "issue" for t in themes):
+        return 1.0
+    q, *named = retriever.embed_queries([question, *asked])
+    return max(float(q @ v) for v in named)
+
+
 def unknown_words(retriever: Retriever, text: str) -> tuple[str, ...]:
-    """The text's content words (as written, each once) that no title or text in the index contains."""
+    """The text's content words (as written, each once) that no title, text or record detail (area,
+    partnership, type) in the index contains, and that the vocabulary does not know as everyday wording."""
     out: dict[str, None] = {}
+    known = _memo(retriever).known_words(retriever)
     for m in _WORD.finditer(text):
         word = m.group()
         stems = stem_tokens_many([word])[0]
-        # An everyday word the vocabulary translates ("mum" → "mother") names nothing new.
-        if stems and word.lower() not in LAY_TERMS and not retriever.mentions(word).any():
+        # An everyday word the vocabulary translates ("mum" → "mother", "not crawling" → "non-mobile")
+        # names nothing new.
+        if stems and not stems <= known and not retriever.mentions(word).any():
             out.setdefault(word, None)
     return tuple(out)
+
+
+def unknown_share(retriever: Retriever, text: str, unknown: tuple[str, ...]) -> float:
+    """Cosine between the text and the text without its unknown words: near 1 when they are incidental
+    ("Mum barely speaks our language…"), low when they are what it asks about ("…type 1 diabetes and insulin")."""
+    if not unknown:
+        return 1.0
+    gone = re.compile(r"(?iu)\b(?:" + "|".join(re.escape(w) for w in unknown) + r")\b")
+    rest = " ".join(gone.sub(" ", text).split())
+    if not _WORD.search(rest):
+        return 0.0
+    a, b = retriever.embed_queries([text, rest])
+    return float(a @ b)
+
+
+def _vocabulary_stems() -> frozenset[str]:
+    """Stems of the words the vocabulary knows: everyday words it translates into the reviews' words
+    (LAY_TERMS' phrases), and the themes' names and aliases — a question naming a theme no review addresses
+    ("FGM") is answered by coverage, which names the theme."""
+    words = [*LAY_TERMS, *(term for theme in load_themes() for term in evidence_terms(theme))]
+    return frozenset(s for stems in stem_tokens_many(words) for s in stems)
 
 
 @dataclass
@@ -299,6 +365,17 @@ class _Memo:
 
     theme_vectors: tuple[np.ndarray, np.ndarray] | None = None
     themes: dict[str, tuple[Theme, ...]] = field(default_factory=dict)
+    known: frozenset[str] | None = None
+
+    def known_words(self, retriever: Retriever) -> frozenset[str]:
+        """Stems no question word needs to find in the text: the records' details and the vocabulary's words."""
+        if self.known is None:
+            details = [
+                " ".join(x for x in (r.area, r.partnership, r.type, r.child) if x)
+                for r in retriever.data.reviews.values()
+            ]
+            self.known = frozenset(s for stems in stem_tokens_many(details) for s in stems) | _vocabulary_stems()
+        return self.known
 
 
 # Keyed weakly by retriever, so an index generation the web app has moved on from is freed with its retriever.
@@ -373,7 +450,7 @@ def _detect_themes(retriever: Retriever, question: str) -> tuple[Theme, ...]:
     stems, spans = tokens(question)
     named: list[tuple[Theme, list[str]]] = []
     for theme in load_themes():
-        hits = [t for t in terms(theme) if find_phrase(stems, spans, phrase_stems(t))]
+        hits = [t for t in terms(theme) if find_term(question, stems, spans, t)]
         if hits:
             named.append((theme, hits))
     if named:
@@ -382,11 +459,19 @@ def _detect_themes(retriever: Retriever, question: str) -> tuple[Theme, ...]:
             for t, hits in named
             if any(len(phrase_stems(h)) > 1 or _review_share(retriever, h) <= _GENERIC_SHARE for h in hits)
         ]
-        return tuple(specific or [t for t, _ in named])
+        found = specific or [t for t, _ in named]
+        # What the question asks about is an issue; the service or group it names is the context it is
+        # asked in ("dad gets left out when the health visitor assesses" is about fathers).
+        issues = [t for t in found if t.kind == "issue"]
+        return tuple(issues or found)
+    closest = _closest_theme(retriever, question)
+    return (closest,) if closest is not None else ()
+
+
+def _closest_theme(retriever: Retriever, question: str) -> Theme | None:
+    """The theme whose description or everyday phrasing is closest in meaning to the question, when at least
+    `settings.theme_cosine`."""
     vectors, owner = _theme_vectors(retriever)
-    qv = retriever.embed_queries([question])[0]
-    cos = vectors @ qv
+    cos = vectors @ retriever.embed_queries([question])[0]
     best = int(np.argmax(cos))
-    if float(cos[best]) < retriever.settings.theme_cosine:
-        return ()
-    return (load_themes()[int(owner[best])],)
+    return load_themes()[int(owner[best])] if float(cos[best]) >= retriever.settings.theme_cosine else None

@@ -57,6 +57,14 @@ class Settings:
     # uses (rag.answer); below `weak_below` the answer says the match is weak.
     abstain_below: float = 0.46
     weak_below: float = 0.50
+    # A question whose unknown words (in no review, unknown to the vocabulary) carry its meaning — the question
+    # without them has cosine below `unknown_share_below` to the question — is answered "No review in this
+    # collection addresses …", unless an excerpt scores at least `answer_above` (README: "Abstention").
+    unknown_share_below: float = 0.84
+    answer_above: float = 0.60
+    # A question naming only services or groups ("GP", "teenagers") is held to `abstain_below` unless it is
+    # this close in meaning to those words alone (README: "Abstention").
+    context_share_min: float = 0.5
     # An excerpt is quoted in an answer only if its best sentence is this close to the best sentence found.
     answer_floor: float = 0.15
     # With no phrase evidence, a question in everyday words lists the reviews with a chunk scoring at least this.
@@ -94,6 +102,9 @@ class Settings:
         return {
             "abstain_below": self.abstain_below,
             "weak_below": self.weak_below,
+            "unknown_share_below": self.unknown_share_below,
+            "answer_above": self.answer_above,
+            "context_share_min": self.context_share_min,
             "answer_floor": self.answer_floor,
             "ledger_cosine": self.ledger_cosine,
             "theme_cosine": self.theme_cosine,

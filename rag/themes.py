@@ -28,6 +28,9 @@ SOURCES: tuple[str, ...] = (
 
 _TEXT_FIELDS = ("id", "name", "definition")
 _LIST_FIELDS = ("aliases", "phrasings", "nspcc_keywords", "related", "sources")
+# What a theme names: an issue (the default: neglect, hidden men), or the context a question is asked in —
+# a service ("health visitor", "GP", "school") or a group of children ("babies", "teenagers").
+KINDS = ("issue", "service", "group")
 _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
@@ -45,6 +48,7 @@ class Theme:
     nspcc_keywords: tuple[str, ...]
     related: tuple[str, ...]
     sources: tuple[str, ...]
+    kind: str = "issue"  # one of KINDS
 
 
 @dataclass(frozen=True)
@@ -129,9 +133,11 @@ def _theme(entry: object, label: str, number: int) -> Theme:
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
             raise ThemeError(f"{where}: field {name!r} must be a list of non-empty strings, not {value!r}")
         fields[name] = tuple(v.strip() for v in value)
-    unknown = sorted(set(entry) - set(_TEXT_FIELDS) - set(_LIST_FIELDS))
+    fields["kind"] = _kind(entry, where)
+    unknown = sorted(set(entry) - set(_TEXT_FIELDS) - set(_LIST_FIELDS) - {"kind"})
     if unknown:
-        raise ThemeError(f"{where}: unknown field(s) {unknown}; allowed: {', '.join(_TEXT_FIELDS + _LIST_FIELDS)}")
+        allowed = ", ".join((*_TEXT_FIELDS, *_LIST_FIELDS, "kind"))
+        raise ThemeError(f"{where}: unknown field(s) {unknown}; allowed: {allowed}")
     theme = Theme(**fields)
     if not _SLUG.fullmatch(theme.id):
         raise ThemeError(f"{where}: field 'id' must be a lower-case slug like 'hidden-men'")
@@ -145,6 +151,13 @@ def _theme(entry: object, label: str, number: int) -> Theme:
     if bool(theme.nspcc_keywords) != (NSPCC_SOURCE in theme.sources):
         raise ThemeError(f"{where}: field 'sources' must name {NSPCC_SOURCE!r} exactly when 'nspcc_keywords' is set")
     return theme
+
+
+def _kind(entry: dict[str, Any], where: str) -> str:
+    kind = entry.get("kind", "issue")
+    if kind not in KINDS:
+        raise ThemeError(f"{where}: field 'kind' must be one of {', '.join(KINDS)}, not {kind!r}")
+    return str(kind)
 
 
 def _unmapped(value: object, label: str) -> dict[str, str]:
@@ -177,6 +190,7 @@ def _check_links(themes: list[Theme], unmapped: dict[str, str], label: str) -> N
 # --- phrases: a topic found as a phrase, never as a bag of words ---------------------------------
 
 _TOKEN = re.compile(r"(?u)\w+(?:['’]\w+)*")
+_ARTICLES = frozenset({"a", "an", "the"})
 PHRASE_GAP = 1  # other words allowed between two words of a phrase: "sharing the information", not "brought to live"
 
 
@@ -193,14 +207,16 @@ def _norm_word(word: str) -> str:
 
 @functools.lru_cache(maxsize=8192)
 def phrase_stems(phrase: str) -> tuple[str, ...]:
-    """The phrase as stemmed words, function words kept: "was not brought" → ("was", "not", "brought")."""
-    words = [_norm_word(m.group()) for m in _TOKEN.finditer(phrase)]
+    """The phrase as stemmed words, function words kept but articles left out: "was not brought" →
+    ("was", "not", "brought"); "the voice of the child" → ("voic", "of", "child")."""
+    words = [w for w in (_norm_word(m.group()) for m in _TOKEN.finditer(phrase)) if w not in _ARTICLES]
     return tuple(_stemmer().stemWords(words))
 
 
 def tokens(text: str) -> tuple[list[str], list[tuple[int, int]]]:
-    """Stemmed words of a text and their character spans."""
-    found = list(_TOKEN.finditer(text))
+    """Stemmed words of a text, articles left out ("the voice of a child" is "the voice of the child"), and
+    their character spans."""
+    found = [m for m in _TOKEN.finditer(text) if _norm_word(m.group()) not in _ARTICLES]
     stems = _stemmer().stemWords([_norm_word(m.group()) for m in found])
     return stems, [m.span() for m in found]
 
@@ -216,6 +232,27 @@ def _match_at(stems: list[str], i: int, phrase: tuple[str, ...], gap: int) -> in
             return None
         pos = nxt
     return pos
+
+
+def _plain(word: str) -> str:
+    """A word without its plural or possessive ending: "babies" → "baby", "GPs" → "gp", "house" → "house"."""
+    w = _norm_word(word)
+    for end, repl in (("ies", "y"), ("sses", "ss"), ("shes", "sh"), ("ches", "ch"), ("xes", "x"), ("s", "")):
+        if w.endswith(end) and len(w) > len(end) + 1 and not w.endswith("ss"):
+            return w[: -len(end)] + repl
+    return w
+
+
+def find_term(text: str, stems: list[str], spans: list[tuple[int, int]], term: str) -> list[tuple[int, int]]:
+    """`find_phrase` for a vocabulary term in a question. A one-word term matches only its own plural or
+    possessive: stemming alone would make a question about "the house" one about housing, and "prevention"
+    one about the Prevent strategy. (In the reviews' text a term's stem is evidence enough: "groomed".)"""
+    phrase = phrase_stems(term)
+    found = find_phrase(stems, spans, phrase)
+    if len(phrase) != 1:
+        return found
+    plain = _plain(term)
+    return [(s, e) for s, e in found if _plain(text[s:e]) == plain]
 
 
 def find_phrase(
@@ -282,6 +319,4 @@ def evidence_terms(theme: Theme) -> tuple[str, ...]:
 def question_themes(question: str, path: Path | None = None) -> tuple[Theme, ...]:
     """The themes a question names, by any of their terms (name, aliases, everyday phrasings) as a phrase."""
     stems, spans = tokens(question)
-    return tuple(
-        t for t in load_themes(path) if any(find_phrase(stems, spans, phrase_stems(term)) for term in terms(t))
-    )
+    return tuple(t for t in load_themes(path) if any(find_term(question, stems, spans, term) for term in terms(t)))
