@@ -110,9 +110,10 @@ def resolve_gold_files(questions: list[Question], reviews: Iterable[Review]) -> 
 
 
 def _passage_hit(q: Question, hits: list[Hit]) -> float:
-    """1.0 when a hit's text holds one of the question's answer phrases (whitespace aside), else 0.0."""
+    """1.0 when a hit holds one of the question's answer phrases (whitespace aside), else 0.0. A passage is
+    its heading path and its text, as a citation shows it ("Finding 1: Agencies did not know …" over its paragraphs)."""
     phrases = [_norm(p) for p in (q.answer_contains or q.learning_points) if p.strip()]
-    texts = [_norm(h.chunk.text) for h in hits]
+    texts = [_norm(f"{h.chunk.heading}\n{h.chunk.text}") for h in hits]
     return float(any(p in t for p in phrases for t in texts))
 
 

@@ -154,6 +154,16 @@ def test_contents_pages(stem: str, style: str) -> None:
         assert not numbered
 
 
+@pytest.mark.parametrize("stem", [*LONG_REPORTS, *BRIEFING_PAGES])
+def test_table_header_rows_are_lines_of_their_own(stem: str) -> None:
+    """A parser meets each table's header row as a short capitalised line, the way it meets a heading."""
+    lines = {flat(line) for page in pages(stem) for line in page.split("\n")}
+    for table in expected(stem)["tables"]:
+        assert flat(table["header"]) in lines
+        assert len(table["header"].split()) <= 4 and table["cells"]
+    assert sum(len(expected(s)["tables"]) for s in LONG_REPORTS) >= 6
+
+
 def test_bullets_as_word_draws_them() -> None:
     for stem in ("northshire-scr-child-m", "eastmere-cspr-baby-r", *BRIEFING_PAGES):
         assert re.search(rf"^{WORD_BULLET} \S", "\n".join(pages(stem)), re.M), stem

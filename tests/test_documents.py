@@ -22,7 +22,7 @@ from rag.errors import SourceError
 from rag.layout import furniture_spans, segments
 from rag.metadata import read_cover
 from rag.models import Chunk, Review, SourceText
-from rag.parse import parse_source
+from rag.parse import _headings, parse_source
 from rag.settings import Settings
 from rag.sources import read_source
 
@@ -169,6 +169,73 @@ def test_headings_found_with_their_paths(name: str) -> None:
     # Contents lines (with their page numbers) are never headings.
     for line in (expected(name).get("contents") or {}).get("lines", []):
         assert not re.search(r"\d$", line) or flat(line) not in {flat(x) for x in found}
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_every_heading_found_is_a_heading_of_the_document(name: str) -> None:
+    """Precision: no table header row or cell, banner line or wrapped body line becomes a section."""
+    (r,) = parsed(name)[1]
+    want = {flat(h["text"]) for h in expected(name)["headings"]}
+    labels = {"Learning", "Recommendations", "Keywords"}  # "Learning: …" lines in the report's summary box
+    extra = [s.label for s in r.sections if flat(s.label) not in want | labels and s.label not in ("Cover", "Opening")]
+    assert not extra
+
+
+@pytest.mark.parametrize("name", [n for n in FILES if expected(n).get("tables")])
+def test_table_rows_are_not_headings(name: str) -> None:
+    (r,) = parsed(name)[1]
+    found = [flat(s.label) for s in r.sections] + [flat(p) for s in r.sections if s.path for p in s.path.split(" › ")]
+    for table in expected(name)["tables"]:
+        assert flat(table["header"]) not in found, table["header"]
+        for cell in table["cells"]:
+            cell = flat(cell)
+            assert not [h for h in found if h == cell or (" " in cell and h.startswith(cell))], cell
+
+
+def doc_lines(*lines: str) -> str:
+    return "\n".join(lines) + "\n"
+
+
+PROSE = (
+    "The review looked at the work of every agency that knew the family in the two years",
+    "before the incident, and at how they shared what they knew with each other.",
+)
+
+
+@pytest.mark.parametrize(
+    "header,rows,is_table",
+    [
+        ("Date Agency Event", ("03/02/2020 GP Pregnancy confirmed.", "26/02/2020 Midwifery Booking visit."), True),
+        ("When What happened", ("Autumn 2017 Attendance falls.", "May 2018 Registered."), True),
+        (
+            "Agency Contribution",
+            ("Northshire Police Chronology", "Millbrook Surgery Summary", "Riverside School Notes"),
+            True,
+        ),
+        ("Key Practice Episodes", PROSE, False),  # a heading in title case, prose under it
+        ("Professional Curiosity", PROSE, False),
+        ("What Child T said", ("“Nobody asked me why.”", "He said that one person made a difference."), False),
+        ("Practice in the pandemic", ("October 2020 was the month the second lockdown began, when", *PROSE), False),
+    ],
+)
+def test_table_header_rows_told_from_headings_by_their_rows(header: str, rows: tuple[str, ...], is_table: bool) -> None:
+    text = doc_lines(
+        "1. Introduction", "1.1 The agencies that took part are listed below.", header, *rows, "2. Findings", *PROSE
+    )
+    titles = [h.title for h in _headings(text)]
+    assert (header not in titles) == is_table, titles
+    assert titles[0] == "1. Introduction" and titles[-1] == "2. Findings"
+
+
+def test_a_wrapped_body_line_after_a_comma_clause_is_not_a_heading() -> None:
+    text = doc_lines(
+        "1. Background",
+        "The serious case review, by Dr Helen",
+        "Marsh, was published by Northshire",
+        "Safeguarding Children Board in March",
+        "2019.",
+    )
+    assert [h.title for h in _headings(text)] == ["1. Background"]
 
 
 def test_sections_of_a_long_report_have_real_kinds_and_paths() -> None:
