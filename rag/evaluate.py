@@ -204,7 +204,7 @@ def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], 
             )
             row: dict[str, float] = {"abstention_acc": float(ans.abstained == (not q.gold))}
             if q.gold and (q.answer_contains or q.learning_points):
-                row["passage_10"] = _passage_hit(q, scored.hits[:PASSAGE_AT])
+                row["Passage@10"] = _passage_hit(q, scored.hits[:PASSAGE_AT])
             row["no_answer_abstain" if not q.gold else "wrong_abstain"] = float(ans.abstained)
             if q.gold and not ans.abstained:
                 row["lp_coverage"] = (
@@ -236,14 +236,8 @@ def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], 
             with_gold = [i for i in ids if i in ir]
             for key, name in IR_MEASURES.items():
                 m[name] = _mean([ir[i][key] for i in with_gold])
-            for metric in (
-                "passage_10",
-                "lp_coverage",
-                "citation_precision",
-                "abstention_acc",
-                "no_answer_abstain",
-                "wrong_abstain",
-            ):
+            m["Passage@10"] = _mean([answer_rows[i]["Passage@10"] for i in ids if "Passage@10" in answer_rows[i]])
+            for metric in ("lp_coverage", "citation_precision", "abstention_acc", "no_answer_abstain", "wrong_abstain"):
                 vals = [
                     answer_rows[i][metric]
                     for i in ids
@@ -299,7 +293,7 @@ METRIC_ORDER = [
     "Recall@10",
     "MRR",
     "nDCG@10",
-    "passage_10",
+    "Passage@10",
     "lp_coverage",
     "citation_precision",
     "abstention_acc",
