@@ -87,8 +87,8 @@ def measure_text(lines: int) -> dict[str, Any]:
 # ---- a long report PDF and its scanned twin ----------------------------------------------------------------------
 
 
-def make_pdfs(pages: int, out: Path) -> dict[str, Any]:
-    """`pages`-page report PDF (text layer) and the same pages as images; their paths and sizes."""
+def make_pdfs(pages: int, out: Path, scanned: int) -> dict[str, Any]:
+    """A `pages`-page report PDF (text layer) and its first `scanned` pages as images; their paths and sizes."""
     sys.path.insert(0, str(DOCS))
     import house_styles
     import make_docs
@@ -115,9 +115,9 @@ def make_pdfs(pages: int, out: Path) -> dict[str, Any]:
         raise RuntimeError(f"laid out only {len(layout.pages)} pages, wanted {pages}")
     layout.pages = layout.pages[:pages]
     out.mkdir(parents=True, exist_ok=True)
-    text_pdf, scan_pdf = out / f"report-{pages}p.pdf", out / f"report-{pages}p-scan.pdf"
+    text_pdf, scan_pdf = out / f"report-{pages}p.pdf", out / f"report-{scanned}p-scan.pdf"
     make_docs.write_pdf(doc, layout, text_pdf)
-    scan_pdf.write_bytes(image_pdf([_page_image(ops, style.page) for ops in layout.pages], style.page))
+    scan_pdf.write_bytes(image_pdf([_page_image(ops, style.page) for ops in layout.pages[:scanned]], style.page))
     return {
         "pages": pages,
         "pdf": str(text_pdf),
@@ -211,11 +211,13 @@ def measure_pdf(path: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
+    sys.path.insert(0, str(ROOT))  # this checkout's rag, also when run as a script from anywhere
     what, arg, out = argv
     if what == "text":
         result = measure_text(int(arg))
-    elif what == "make":
-        result = make_pdfs(int(arg), Path(out))
+    elif what == "make":  # "60:6": a 60-page report, and a scan of its first 6 pages
+        pages, _, scanned = arg.partition(":")
+        result = make_pdfs(int(pages), Path(out), int(scanned or pages))
         out = str(Path(out) / "made.json")
     elif what == "pdf":
         result = measure_pdf(Path(arg))
