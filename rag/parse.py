@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 
@@ -628,7 +628,6 @@ def _headings(text: str, oracle: frozenset[str] = frozenset()) -> list[_Heading]
         offsets.append(pos)
         pos += len(line) + 1
     next_text = _next_nonblank(lines)
-    following = _following_nonblank(lines)
     heads: list[_Heading] = []
     numbered = 0  # level of the last numbered heading, for unnumbered ones below it
     tables = _Tables()
@@ -656,7 +655,7 @@ def _headings(text: str, oracle: frozenset[str] = frozenset()) -> list[_Heading]
                 level = 1
         elif _is_numbered_heading(line, next_text[i]) and (not oracle or len(line.split()) <= 7):
             level = _number_level(line)
-        elif _is_heading(lines, i, next_text[i]) and tables.heading(line, following(i, _TABLE_WINDOW)):
+        elif _is_heading(lines, i, next_text[i]) and tables.heading(line, _block_after(lines, i, _TABLE_WINDOW)):
             level = numbered + 1 if numbered else 1
         tables.saw(line, bool(level))
         if not level:
@@ -774,6 +773,8 @@ class _Tables:
         elif line:
             self.after_sentence, self.after_heading = line[-1] in ".:", False
             self.read_prose = self.read_prose or line[-1] == "."
+        elif self.shape == "word":
+            self.shape = None  # rows told only by their capitals end at a blank line (a page break in a PDF)
 
 
 def _in_table(shape: str, rows: list[str]) -> bool:
@@ -782,21 +783,15 @@ def _in_table(shape: str, rows: list[str]) -> bool:
     return not rows or rows[0][:1].isdigit() or any(_row_shape(r) == shape for r in rows[:2])
 
 
-def _following_nonblank(lines: list[str]) -> Callable[[int, int], list[str]]:
-    """following(i, n): the next n non-blank lines after line i, stripped (an index built in one pass)."""
-    nonblank = [j for j, x in enumerate(lines) if x.strip()]
-    after = [0] * (len(lines) + 1)
-    k = len(nonblank)
-    for i in range(len(lines) - 1, -1, -1):
-        after[i] = k
-        if lines[i].strip():
-            k -= 1
-    # after[i] is the position in `nonblank` of the first non-blank line after line i.
-
-    def following(i: int, n: int) -> list[str]:
-        return [lines[j].strip() for j in nonblank[after[i] : after[i] + n]]
-
-    return following
+def _block_after(lines: list[str], i: int, n: int) -> list[str]:
+    """Up to n lines after line i, stripped, as far as the next blank line: the rows of a table printed under
+    its header row (a text file's heading has a blank line under it; a PDF's page break is one too)."""
+    out = []
+    for line in lines[i + 1 : i + 1 + n]:
+        if not line.strip():
+            break
+        out.append(line.strip())
+    return out
 
 
 def _next_nonblank(lines: list[str]) -> list[str]:
