@@ -588,13 +588,13 @@ REPORT_PAGES = 60
 
 def _documents(quick: bool, work: Path) -> dict[str, Any]:
     """Parse speed for text reports of 10k / 100k / 1M lines (--quick: the first two), and pages/s for a 60-page
-    report PDF read as ingest reads it, with a text layer and scanned (OCR; --quick: its first 6 pages). The PDFs
+    report PDF read as ingest reads it, with a text layer and scanned (OCR; --quick: its first 3 pages). The PDFs
     are made now, in `work`, by the fixtures' generators (eval/bench_documents.py); each measurement is a child."""
     out: dict[str, Any] = {"text": [], "pdf": {}}
     for n in TEXT_LINES[:2] if quick else TEXT_LINES:
         log(f"documents: furniture + parse of a {n:,}-line text report")
         out["text"].append(_documents_child("text", str(n), work))
-    scanned = 6 if quick else REPORT_PAGES
+    scanned = 3 if quick else REPORT_PAGES
     log(f"documents: making a {REPORT_PAGES}-page report PDF and a {scanned}-page scan of it (tests/docs generators)")
     made = _documents_child("make", f"{REPORT_PAGES}:{scanned}", work / "documents")
     for side in ("pdf", "scan"):
