@@ -34,6 +34,7 @@ HERE = Path(__file__).resolve().parent
 QUESTIONS = HERE / "questions.jsonl"
 TUTORIAL = HERE / "tutorial_stack.py"
 WORKER_SCRIPT = HERE / "bench_workers.py"
+DOCUMENTS_SCRIPT = HERE / "bench_documents.py"
 
 EXPORT_ENCODER = """
 from rag.embed import load_embedder
@@ -303,6 +304,7 @@ def run_benchmark(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
     if args.scale:
         res["scale"] = _scale(args.scale, 500 if args.quick else 2000, index, queries, work)
+    res["documents"] = _documents(args.quick, work)
     res["loadavg_end"] = os.getloadavg()
     stall = _cpu_stall_us()
     if stall is not None and started[1] is not None:
@@ -384,7 +386,8 @@ def _scale(n: int, n_real: int, index: Path, queries: list[str], work: Path) -> 
 
 def table_rows(res: dict[str, Any]) -> list[Row]:
     """The measured results as table rows, with each target's PASS/FAIL."""
-    return _ingest_rows(res) + _query_rows(res) + (_scale_rows(res["scale"]) if res.get("scale") else [])
+    rows = _ingest_rows(res) + _query_rows(res) + (_scale_rows(res["scale"]) if res.get("scale") else [])
+    return rows + (_document_rows(res["documents"]) if res.get("documents") else [])
 
 
 def _ingest_rows(res: dict[str, Any]) -> list[Row]:
@@ -575,6 +578,76 @@ def _scale_rows(sc: dict[str, Any]) -> list[Row]:
             "info",
         ),
     ]
+
+
+# ---- documents: parse speed of text inputs, pages/s of a long report PDF with and without OCR ---------------------
+
+TEXT_LINES = (10_000, 100_000, 1_000_000)
+REPORT_PAGES = 60
+
+
+def _documents(quick: bool, work: Path) -> dict[str, Any]:
+    """Parse speed for text reports of 10k / 100k / 1M lines (--quick: the first two), and pages/s for a 60-page
+    report PDF read as ingest reads it, with a text layer and scanned (OCR; --quick: its first 3 pages). The PDFs
+    are made now, in `work`, by the fixtures' generators (eval/bench_documents.py); each measurement is a child."""
+    out: dict[str, Any] = {"text": [], "pdf": {}}
+    for n in TEXT_LINES[:2] if quick else TEXT_LINES:
+        log(f"documents: furniture + parse of a {n:,}-line text report")
+        out["text"].append(_documents_child("text", str(n), work))
+    scanned = 3 if quick else REPORT_PAGES
+    log(f"documents: making a {REPORT_PAGES}-page report PDF and a {scanned}-page scan of it (tests/docs generators)")
+    made = _documents_child("make", f"{REPORT_PAGES}:{scanned}", work / "documents")
+    for side in ("pdf", "scan"):
+        log(f"documents: reading and parsing {Path(made[side]).name}" + (" (OCR)" if side == "scan" else ""))
+        out["pdf"][side] = _documents_child("pdf", made[side], work)
+    return out
+
+
+def _documents_child(what: str, arg: str, work: Path) -> dict[str, Any]:
+    ofile = work / "made.json" if what == "make" else work / f"documents-{what}.json"
+    proc = run_measured(
+        [sys.executable, str(DOCUMENTS_SCRIPT), what, arg, str(ofile.parent if what == "make" else ofile)]
+    )
+    if proc.returncode != 0 or not ofile.exists():
+        raise RuntimeError(f"bench_documents {what} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    return {**json.loads(ofile.read_text(encoding="utf-8")), "wall_s": proc.wall_s, "maxrss_mb": proc.maxrss_mb}
+
+
+def _document_rows(doc: dict[str, Any]) -> list[Row]:
+    text = doc["text"]
+    rows = [
+        Row(
+            f"parse a text report of {t['lines']:,} lines, lines/s (CPU time; wall {t['wall_s']:.1f} s)",
+            f"{t['lines_per_s']:,.0f}",
+            "",
+            "",
+            "info" if i == 0 else f"linear: ≥ 0.5× the {text[0]['lines']:,}-line rate",
+            "" if i == 0 else verdict(t["lines_per_s"] >= 0.5 * text[0]["lines_per_s"]),
+        )
+        for i, t in enumerate(text)
+    ]
+    rows.append(Row("  peak RSS, largest text parse, MiB", f"{text[-1]['maxrss_mb']:,.0f}", "", "", "info"))
+    pdf, scan = doc["pdf"]["pdf"], doc["pdf"]["scan"]
+    rows.append(
+        Row(
+            f"report PDF, {pdf['pages']} pages with a text layer: read + parse, pages/s",
+            f"{pdf['pages_per_s']:.1f} ({pdf['seconds']:.1f} s)",
+            "",
+            "",
+            "info",
+        )
+    )
+    fits = int(scan["pages_per_s"] * scan["default_timeout_s"])
+    rows.append(
+        Row(
+            f"same report scanned, {scan['pages']} pages, OCR (Tesseract): read + parse, pages/s",
+            f"{scan['pages_per_s']:.2f} ({scan['seconds']:.0f} s)",
+            "",
+            f"{pdf['pages_per_s'] / scan['pages_per_s']:.0f}× slower",
+            f"info: ~{fits} pages fit pdf_timeout_s {scan['default_timeout_s']:g} s",
+        )
+    )
+    return rows
 
 
 def report(res: dict[str, Any], command: str) -> str:

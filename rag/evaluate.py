@@ -6,14 +6,15 @@ import json
 import math
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from rag.answer import abstention, answer_from, retrieve_for_answer
 from rag.errors import RlaError
 from rag.ledger import Coverage, coverage, ledger
-from rag.models import Hit
+from rag.models import Hit, Review
 from rag.retrieve import Filters, Retriever, Scored
 from rag.settings import Settings
 
@@ -25,6 +26,8 @@ IR_MEASURES = {
     "recip_rank": "MRR",
     "ndcg_cut_10": "nDCG@10",
 }
+# Passage@10: a chunk among the first ten hits holds one of the question's answer phrases verbatim.
+PASSAGE_AT = 10
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 
 
@@ -37,6 +40,8 @@ class Question:
     gold: tuple[str, ...]
     learning_points: tuple[str, ...]
     filters: dict[str, Any]
+    gold_files: tuple[str, ...] = ()  # gold given as corpus file names, resolved to ids by resolve_gold_files
+    answer_contains: tuple[str, ...] = ()  # verbatim phrases of the answering passage (else the learning points)
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -62,6 +67,8 @@ def load_questions(path: Path) -> list[Question]:
                     tuple(str(g) for g in d.get("gold", [])),
                     tuple(str(p) for p in d.get("learning_points", [])),
                     dict(d.get("filters") or {}),
+                    tuple(str(f) for f in d.get("gold_files", [])),
+                    tuple(str(a) for a in d.get("answer_contains", [])),
                 )
             )
         except (ValueError, KeyError, TypeError, RecursionError) as e:
@@ -73,6 +80,42 @@ def load_questions(path: Path) -> list[Question]:
     if not out:
         raise RlaError(f"{path.name} has no questions (one JSON object per line)")
     return out
+
+
+def resolve_gold_files(questions: list[Question], reviews: Iterable[Review]) -> list[Question]:
+    """Gold given as file names ("gold_files") becomes the ids of the records those files became in this index.
+
+    A name matches a record's source by its corpus path or by its file name alone (the set may have been
+    written for a folder ingested under another name); a name no record comes from is an error, since
+    scoring without it would count a miss for every question that names it."""
+    if not any(q.gold_files for q in questions):
+        return questions
+    by_name: dict[str, list[str]] = defaultdict(list)
+    for r in reviews:
+        for name in dict.fromkeys((r.source, PurePosixPath(r.source).name)):
+            by_name[name].append(r.id)
+    out = []
+    for q in questions:
+        if not q.gold_files:
+            out.append(q)
+            continue
+        missing = [f for f in q.gold_files if f not in by_name]
+        if missing:
+            raise RlaError(
+                f"question {q.id}: gold file {missing[0]} is not in this index; ingest the folder the questions "
+                "were written for (e.g. rla --corpus tests/docs --index IDX ingest) and evaluate that index"
+            )
+        ids = [rid for f in q.gold_files for rid in by_name[f]]
+        out.append(replace(q, gold=tuple(dict.fromkeys([*q.gold, *ids]))))
+    return out
+
+
+def _passage_hit(q: Question, hits: list[Hit]) -> float:
+    """1.0 when a hit holds one of the question's answer phrases (whitespace aside), else 0.0. A passage is
+    its heading path and its text, as a citation shows it ("Finding 1: Agencies did not know …" over its paragraphs)."""
+    phrases = [_norm(p) for p in (q.answer_contains or q.learning_points) if p.strip()]
+    texts = [_norm(f"{h.chunk.heading}\n{h.chunk.text}") for h in hits]
+    return float(any(p in t for p in phrases for t in texts))
 
 
 @dataclass
@@ -135,6 +178,7 @@ def _mean(values: list[float]) -> float:
 def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], k: int = 10) -> EvalReport:
     """Each question is retrieved once per mode; the ledger once per topic question."""
     report = EvalReport(calibration=retriever.settings.calibration())
+    questions = resolve_gold_files(questions, retriever.data.reviews.values())
     support: dict[str, tuple[Scored, Coverage, bool]] = {}  # first mode's: what abstention was decided on
     answerable = [q for q in questions if q.gold]
     per_q: dict[str, dict[str, Any]] = {
@@ -162,6 +206,8 @@ def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], 
                 retriever.data.sources[c.hit.chunk.source].text[c.start : c.end] == c.quote for c in ans.citations
             )
             row: dict[str, float] = {"abstention_acc": float(ans.abstained == (not q.gold))}
+            if q.gold and (q.answer_contains or q.learning_points):
+                row["Passage@10"] = _passage_hit(q, scored.hits[:PASSAGE_AT])
             row["no_answer_abstain" if not q.gold else "wrong_abstain"] = float(ans.abstained)
             if q.gold and not ans.abstained:
                 row["lp_coverage"] = (
@@ -194,6 +240,7 @@ def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], 
             with_gold = [i for i in ids if i in ir]
             for key, name in IR_MEASURES.items():
                 m[name] = _mean([ir[i][key] for i in with_gold])
+            m["Passage@10"] = _mean([answer_rows[i]["Passage@10"] for i in ids if "Passage@10" in answer_rows[i]])
             for metric in ("lp_coverage", "citation_precision", "abstention_acc", "no_answer_abstain", "wrong_abstain"):
                 vals = [
                     answer_rows[i][metric]
@@ -271,6 +318,7 @@ METRIC_ORDER = [
     "Recall@10",
     "MRR",
     "nDCG@10",
+    "Passage@10",
     "lp_coverage",
     "citation_precision",
     "abstention_acc",

@@ -179,10 +179,32 @@ def _title(lines: list[str], at: int | None, children: list[str], kind: str, par
         title, rest = f"{title} {rest[0]}", rest[1:]
     if ":" in title:
         return title
-    if kind == "briefing" and rest:
-        sub = rest[0]
-        if len(sub.split()) >= 4 and sub != partnership and not _CHILD.fullmatch(sub):
-            return f"{title}: {sub}"
+    if kind == "briefing":
+        block = _title_block(rest, partnership)
+        if block:
+            return f"{title}: {' '.join(block)}"
     if children and children[0] not in title:
         return f"{title}: {children[0]}"
     return title
+
+
+_DATE_LINE = re.compile(rf"\b(?:{_MONTH}|spring|summer|autumn|winter)\s+(?:19|20)\d\d\b", re.IGNORECASE)
+
+
+def _title_block(lines: list[str], partnership: str | None) -> list[str]:
+    """A briefing's subtitle: the cover lines after its type line, as printed ("Child M" / "Serious Case Review"),
+    up to the partnership's name, a date, a label ("Published: …") or a sentence."""
+    out: list[str] = []
+    for line in lines:
+        if (
+            (partnership and line in partnership)
+            or _PARTNERSHIP.search(line)
+            or _DATE_LINE.search(line)
+            or re.match(r"^[\w ]{1,30}:\s", line)
+            or not (line[:1].isupper() or line[:1].isdigit())
+            or line[-1:] in ".,;"
+            or len(line.split()) > 20
+        ):
+            break
+        out.append(line)
+    return out

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 
 from rag.layout import masked
-from rag.metadata import cover_text, has_cover, read_cover
+from rag.metadata import Cover, cover_text, has_cover, read_cover
 from rag.models import Review, Section, SourceText
 
 # "Learning includes:", "Key findings:", "Recommendations  include:" … → section kind.
@@ -41,9 +41,8 @@ _NUMBERED_RE = re.compile(r"^(?P<n>\d{1,2})\.[ \t]+(?P<title>\S.{2,100})$", re.M
 _LESSONS_RE = re.compile(
     r"^Learning from Serious Case Review[ \t]+(?P<title>\S.*?)(?:[ \t]*\((?P<year>\d{4})\))?[ \t]*$", re.MULTILINE
 )
-_MONTH_YEAR_RE = re.compile(
-    r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\s+((?:19|20)\d\d)\b"
-)
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_MONTH_YEAR_RE = re.compile(rf"\b(?:{_MONTHS})\s+((?:19|20)\d\d)\b")
 _AREA_RE = re.compile(r"\b([A-Z][A-Za-z ]{2,40}?) (?:Safeguarding Children (?:Partnership|Board)|LSCB)\b")
 
 # Type phrases, longest first; matched case-insensitively in titles.
@@ -418,7 +417,13 @@ def _is_heading(lines: list[str], i: int, nxt: str) -> bool:
 
 
 def _is_heading_shape(line: str) -> bool:
-    return 3 <= len(line) <= 80 and line[:1].isupper() and line[-1] not in ".,;"
+    """A line that could itself be a heading: short, capitalised, not a clause of a sentence."""
+    return (
+        3 <= len(line) <= 80
+        and line[:1].isupper()
+        and line[-1] not in ".,;"
+        and not re.search(r", [a-z]|\b(?:is|was|were|are|has|had|have)\b", line)
+    )
 
 
 def _parse_document(src: SourceText, oracle: frozenset[str] = frozenset(), footers: str = "") -> list[Review]:
@@ -428,11 +433,12 @@ def _parse_document(src: SourceText, oracle: frozenset[str] = frozenset(), foote
     """
     text = src.text
     cover_end = len(cover_text(text, src.page_starts))
-    heads, md_title = _document_heads(src, oracle, cover_end)
     stem = PurePosixPath(src.path).stem
     opening = text[:3000]
     kind = _document_kind(opening)
     cover = read_cover(text[:cover_end], kind, footers)
+    heads, md_title = _document_heads(src, oracle, cover_end)
+    heads = _without_banner(text, heads, cover)
     doc_type = cover.type or ("briefing" if "briefing" in opening.lower() else _type_of(opening))
     if kind == "analysis" and "briefing" in opening.lower():
         doc_type = "briefing"
@@ -474,6 +480,31 @@ def _document_heads(src: SourceText, oracle: frozenset[str], cover_end: int) -> 
     if len(md_titles) == 1 and src.kind == "md":
         heads = [h for h in heads if h is not md_titles[0]]  # the title: part of the opening, not of every path
     return heads, (md_titles[0].title if md_titles else None)
+
+
+_SENTENCE_END = re.compile(r"[a-z”’)]\.(?:\s|$)")
+_DATE_ONLY = re.compile(rf"^(?:\d{{1,2}}\s+)?(?:{_MONTHS})\s+(?:19|20)\d\d$")
+
+
+def _without_banner(text: str, heads: list[_Heading], cover: Cover) -> list[_Heading]:
+    """A briefing's banner at the top of its first page (no cover page of its own): the lines the title, the
+    partnership's name and the date were read from are the title block, not headings. A heading that is the
+    whole title ("Learning briefing: Child T") stays one."""
+    first_sentence = _SENTENCE_END.search(text)
+    end = first_sentence.start() if first_sentence else len(text)
+    title = " ".join((cover.title or "").split())
+    partnership = cover.partnership or ""
+
+    def banner_piece(piece: str) -> bool:
+        return bool(piece) and (piece in title or piece in partnership or _DATE_ONLY.match(piece) is not None)
+
+    return [
+        h
+        for h in heads
+        if h.start >= end
+        or h.title == title
+        or not all(banner_piece(" ".join(x.split())) for x in h.title.split(" — "))
+    ]
 
 
 def _document_sections(src: SourceText, heads: list[_Heading], kind: str) -> list[Section]:
@@ -599,6 +630,7 @@ def _headings(text: str, oracle: frozenset[str] = frozenset()) -> list[_Heading]
     next_text = _next_nonblank(lines)
     heads: list[_Heading] = []
     numbered = 0  # level of the last numbered heading, for unnumbered ones below it
+    tables = _Tables()
     i = 0
     while i < len(lines):
         line = lines[i].strip()
@@ -623,8 +655,9 @@ def _headings(text: str, oracle: frozenset[str] = frozenset()) -> list[_Heading]
                 level = 1
         elif _is_numbered_heading(line, next_text[i]) and (not oracle or len(line.split()) <= 7):
             level = _number_level(line)
-        elif _is_heading(lines, i, next_text[i]):
+        elif _is_heading(lines, i, next_text[i]) and tables.heading(line, _block_after(lines, i, _TABLE_WINDOW)):
             level = numbered + 1 if numbered else 1
+        tables.saw(line, bool(level))
         if not level:
             i += 1
             continue
@@ -667,6 +700,98 @@ def _is_numbered_heading(line: str, nxt: str) -> bool:
     if words[-1].lower() in _CONTINUES:
         return False
     return bool(nxt) and not nxt[0].islower()
+
+
+_TABLE_WINDOW = 12  # lines after a header row looked at for its rows
+_ROW_SHAPES = (
+    ("date", re.compile(r"^\d{1,2}/\d{1,2}/\d{2,4}\b")),
+    ("period", re.compile(rf"^(?:{_MONTHS}|Spring|Summer|Autumn|Winter)\w*\s+(?:19|20)\d\d\b")),
+    ("number", re.compile(r"^\d{1,3}\.?[ \t]+[A-Z]")),
+    ("word", re.compile(r"^[A-Z]")),
+)
+# Words a column header never holds but a heading often does ("About this briefing", "Review at a glance").
+_PHRASE_WORDS = _CONTINUES | {"this", "that", "these", "our", "your", "their", "his", "her", "its", "at", "on", "by"}
+
+
+def _row_shape(line: str) -> str | None:
+    """What a table row opens with: a date, a month or season and year, a number, a capitalised word."""
+    return next((name for name, rx in _ROW_SHAPES if rx.match(line)), None)
+
+
+def _table_header(line: str, rows: list[str]) -> str | None:
+    """The row shape of the table whose header row `line` is ("Date Agency Event", "Term Meaning"), else None.
+
+    A header row is a few column names (no phrase words, no colon or question mark) over rows: either rows that
+    open with a date, a period or a number (the first row and at least one more in the lines that follow), or,
+    for names in capitals that name no section, lines most of which open with a capital, as rows do and the
+    wrapped lines of a paragraph do not. Positions are not available in the text, so the rows tell."""
+    words = line.split()
+    if not (2 <= len(words) <= 6) or re.search(r"[:?]", line) or not rows:
+        return None
+    if {w.lower().strip(".") for w in words} & _PHRASE_WORDS:
+        return None
+    first = _row_shape(rows[0])
+    if first in ("date", "period", "number") and sum(_row_shape(r) == first for r in rows) >= 2:
+        return first
+    capitals = [w for w in words if w[:1].isupper()]
+    if (
+        len(capitals) >= 2
+        and len(capitals) * 2 >= len(words)
+        and not any(len(w) == 1 for w in words)  # "Child T", "Baby R": a name, not columns
+        and not re.match(r"(?:What|How|Why|Who|When|Where|Which)\b", line)
+        and _heading_kind(line) == "other"
+        and sum(r[:1].isupper() for r in rows[:6]) >= 3
+        and first == "word"
+    ):
+        return "word"
+    return None
+
+
+@dataclass
+class _Tables:
+    """Tables met while reading a document's lines: a heading-like line may be a header row or a cell."""
+
+    shape: str | None = None  # the row shape of the table being read, once its header row was seen
+    after_sentence: bool = False  # the last non-blank line ended a sentence ("… listed below.")
+    after_heading: bool = False  # … or was a heading
+    read_prose: bool = False  # a sentence has been read: the cover is behind
+
+    def heading(self, line: str, rows: list[str]) -> bool:
+        """Whether a line that looks like a heading is one (not a table's header row or a cell on its own line)."""
+        if self.shape and _in_table(self.shape, rows):
+            return False  # a cell of the table above (a wrapped "Lead" column, the last row's tail)
+        if self.read_prose and (self.after_sentence or self.after_heading):
+            header = _table_header(line, rows)
+            if header:
+                self.shape = header
+                return False
+        return True
+
+    def saw(self, line: str, heading: bool) -> None:
+        if heading:
+            self.shape, self.after_sentence, self.after_heading = None, False, True  # a heading ends any table
+        elif line:
+            self.after_sentence, self.after_heading = line[-1] in ".:", False
+            self.read_prose = self.read_prose or line[-1] == "."
+        elif self.shape == "word":
+            self.shape = None  # rows told only by their capitals end at a blank line (a page break in a PDF)
+
+
+def _in_table(shape: str, rows: list[str]) -> bool:
+    """A heading-like line inside a table is a cell when a row of the table's shape follows (the cell may wrap
+    onto one more line), or a numbered paragraph does (the table's last row); a heading has prose under it."""
+    return not rows or rows[0][:1].isdigit() or any(_row_shape(r) == shape for r in rows[:2])
+
+
+def _block_after(lines: list[str], i: int, n: int) -> list[str]:
+    """Up to n lines after line i, stripped, as far as the next blank line: the rows of a table printed under
+    its header row (a text file's heading has a blank line under it; a PDF's page break is one too)."""
+    out = []
+    for line in lines[i + 1 : i + 1 + n]:
+        if not line.strip():
+            break
+        out.append(line.strip())
+    return out
 
 
 def _next_nonblank(lines: list[str]) -> list[str]:

@@ -111,6 +111,11 @@ def markdown_version(doc: Document) -> str:
     return "\n\n".join(out) + "\n"
 
 
+def _cells(table: Table) -> list[str]:
+    """A table's body cells, once each: none of them, nor its header row, is a heading."""
+    return list(dict.fromkeys(clean(c) for row in table.rows[1:] for c in row if clean(c)))
+
+
 def expectations(doc: Document, layout: Layout, files: list[str]) -> dict[str, object]:
     meta = doc.meta
     total = len(layout.pages)
@@ -139,6 +144,11 @@ def expectations(doc: Document, layout: Layout, files: list[str]) -> dict[str, o
             "bullet": meta.get("bullet", ""),
             "line_wraps": layout.wraps,
             "sentences_across_pages": layout.splits,
+            "tables": [
+                {"header": " ".join(clean(c) for c in block.rows[0]), "cells": _cells(block)}
+                for block in iter_blocks(doc.blocks)
+                if isinstance(block, Table)
+            ],
             "other_years": [int(y) for y in meta.get("other_years", "").split()],
             "about": meta.get("about", "").split(),
         }
