@@ -637,14 +637,14 @@ def _document_rows(doc: dict[str, Any]) -> list[Row]:
             "info",
         )
     )
-    fits = int(scan["pages_per_s"] * scan["default_timeout_s"])
+    per_page = 1 / scan["pages_per_s"]
     rows.append(
         Row(
             f"same report scanned, {scan['pages']} pages, OCR (Tesseract): read + parse, pages/s",
             f"{scan['pages_per_s']:.2f} ({scan['seconds']:.0f} s)",
             "",
             f"{pdf['pages_per_s'] / scan['pages_per_s']:.0f}× slower",
-            f"info: ~{fits} pages fit pdf_timeout_s {scan['default_timeout_s']:g} s",
+            f"info: {per_page:.0f} s a page; ocr_page_timeout_s allows {scan['ocr_page_timeout_s']:g} s",
         )
     )
     return rows

@@ -206,7 +206,7 @@ def measure_pdf(path: Path) -> dict[str, Any]:
         "records": len(reviews),
         "sections": sum(len(r.sections) for r in reviews),
         "chars": len(src.text),
-        "default_timeout_s": Settings().pdf_timeout_s,
+        "ocr_page_timeout_s": Settings().ocr_page_timeout_s,
     }
 
 

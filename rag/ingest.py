@@ -155,7 +155,10 @@ def ingest(
 
 
 def _limits(settings: Settings) -> str:
-    return f"{settings.max_file_mb} MB, {settings.pdf_timeout_s:g} s, {settings.pdf_memory_mb} MB memory"
+    return (
+        f"{settings.max_file_mb} MB, {settings.pdf_timeout_s:g} s + {settings.ocr_page_timeout_s:g} s a scanned page, "
+        f"{settings.pdf_memory_mb} MB memory"
+    )
 
 
 def _sha256(path: Path, max_bytes: int) -> str | None:

@@ -63,7 +63,9 @@ def _die_with_parent(parent_pid: int) -> bool:
     return os.getppid() == parent_pid
 
 
-def extract(path: str) -> dict[str, Any]:
+def extract(path: str, ocr: bool = False) -> dict[str, Any]:
+    """The text of every page; with `ocr`, pages that are only images are read by Tesseract (the caller gives
+    that run a time budget per scanned page), else they are listed as "scanned"."""
     from pypdf import PasswordType, PdfReader
     from pypdf.errors import DependencyError
 
@@ -78,7 +80,7 @@ def extract(path: str) -> dict[str, Any]:
         scanned = [i for i in scanned if reader.pages[i].images]
         if not scanned:
             return {"pages": pages}
-        if shutil.which("tesseract") is None:
+        if not ocr or shutil.which("tesseract") is None:
             return {"pages": pages, "scanned": scanned}
         for i in scanned:
             pages[i] = ocr_page(reader.pages[i])
@@ -124,11 +126,11 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _options(argv: list[str]) -> tuple[dict[str, int], str] | None:
-    """({option: value}, FILE) from `--memory-mb N --cpu-s N --parent-pid PID FILE`, or None if malformed."""
+    """({option: value}, FILE) from `[--parse|--ocr] --memory-mb N --cpu-s N --parent-pid PID FILE`, or None."""
     names = {"--memory-mb", "--cpu-s", "--parent-pid"}
     options: dict[str, int] = {}
-    if argv[:1] == ["--parse"]:  # parse a source given as JSON on stdin (FILE is "-")
-        options["--parse"] = 1
+    if argv[:1] in (["--parse"], ["--ocr"]):  # parse a source given as JSON on stdin (FILE is "-"); OCR scans
+        options[argv[0]] = 1
         argv = argv[1:]
     while len(argv) > 1 and argv[0] in names:
         if not argv[1].isdigit():
@@ -142,7 +144,7 @@ def main(argv: list[str]) -> int:
     parsed = _options(argv)
     if parsed is None:
         print(
-            "usage: python -m rag.pdfworker [--parse] [--memory-mb N] [--cpu-s N] [--parent-pid PID] FILE|-",
+            "usage: python -m rag.pdfworker [--parse|--ocr] [--memory-mb N] [--cpu-s N] [--parent-pid PID] FILE|-",
             file=sys.stderr,
         )
         return 2
@@ -155,7 +157,7 @@ def main(argv: list[str]) -> int:
         _limit_memory(options["--memory-mb"])
     out, sys.stdout = sys.stdout, sys.stderr  # nothing but our JSON may reach stdout
     try:
-        result = parse(sys.stdin.read()) if "--parse" in options else extract(path)
+        result = parse(sys.stdin.read()) if "--parse" in options else extract(path, ocr="--ocr" in options)
     except MemoryError:  # e.g. while importing pypdf under a tight limit
         result = {"error": "memory", "detail": ""}
     try:

@@ -33,6 +33,8 @@ class Settings:
     # Files
     max_file_mb: int = 50
     pdf_timeout_s: float = 30.0
+    # Each page that is only a scan adds this much to the time a PDF may take (OCR: 5–19 s a page here).
+    ocr_page_timeout_s: float = 60.0
     pdf_memory_mb: int = 1024
     allowed_suffixes: tuple[str, ...] = (".txt", ".md", ".pdf")
     # A corpus entry whose real path lies outside the corpus folder (a symlink to /etc/passwd, say) is

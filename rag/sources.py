@@ -10,6 +10,7 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import stat
 import subprocess
@@ -269,15 +270,13 @@ def _read_pdf(path: Path, name: str, settings: Settings) -> tuple[str, tuple[int
 
 
 def _extract_pages(path: Path, name: str, settings: Settings) -> tuple[list[str], tuple[int, ...]]:
-    """Run rag.pdfworker under a timeout and memory and CPU limits; pypdf has had hangs and bombs."""
-    try:
-        result = _run_worker([str(path.absolute())], None, settings)
-    except TimeoutError:
-        raise SourceError(
-            f"{name}: PDF parsing timed out after {settings.pdf_timeout_s:g} s; "
-            "re-export the file, or raise pdf_timeout_s if it is just very large",
-            lasting=True,
-        ) from None
+    """Run rag.pdfworker under a timeout and memory and CPU limits; pypdf has had hangs and bombs. Scanned
+    pages are read by OCR in a second run, whose time limit grows with their number (`ocr_page_timeout_s`)."""
+    result = _pdf_worker([str(path.absolute())], name, settings, settings.pdf_timeout_s)
+    scanned = result.get("scanned")
+    if isinstance(scanned, list) and scanned and shutil.which("tesseract"):
+        seconds = settings.pdf_timeout_s + settings.ocr_page_timeout_s * len(scanned)
+        result = _pdf_worker(["--ocr", str(path.absolute())], name, settings, seconds, len(scanned))
     pages = result.get("pages")
     if isinstance(pages, list) and all(isinstance(p, str) for p in pages):
         if result.get("scanned") and not any(p.strip() for p in pages):
@@ -288,6 +287,21 @@ def _extract_pages(path: Path, name: str, settings: Settings) -> tuple[list[str]
     detail = result.get("detail") or "no details"
     message = f"{name}: " + template.format(detail=detail, memory_mb=settings.pdf_memory_mb)
     raise SourceError(message, lasting=result.get("error") != "dependency")  # a package can be installed
+
+
+def _pdf_worker(args: list[str], name: str, settings: Settings, seconds: float, scanned: int = 0) -> dict[str, Any]:
+    """One worker run on a PDF; a timeout is a lasting failure, said in the words of what took too long."""
+    try:
+        return _run_worker(args, None, settings, seconds)
+    except TimeoutError:
+        if scanned:
+            why = (
+                f"OCR of {scanned} scanned page{'s' if scanned != 1 else ''} timed out after {seconds:g} s; "
+                f"raise ocr_page_timeout_s (now {settings.ocr_page_timeout_s:g} s a page) on a slow machine"
+            )
+        else:
+            why = f"PDF parsing timed out after {seconds:g} s; re-export it, or raise pdf_timeout_s if it is very large"
+        raise SourceError(f"{name}: {why}", lasting=True) from None
 
 
 # Sources up to this size are parsed in-process (parsing is linear: ~0.2 s per 10,000 lines); larger ones
@@ -337,15 +351,19 @@ def parse_limited(
     raise SourceError(f"{name}: parser failed ({result.get('detail') or 'no details'}); check the file", lasting=True)
 
 
-def _run_worker(args: list[str], stdin: bytes | None, settings: Settings) -> dict[str, Any]:
-    """Run rag.pdfworker with `args` under the PDF limits; its JSON result, or {"error": ...}; TimeoutError.
+def _run_worker(
+    args: list[str], stdin: bytes | None, settings: Settings, seconds: float | None = None
+) -> dict[str, Any]:
+    """Run rag.pdfworker with `args` under the PDF limits (`seconds`, default `pdf_timeout_s`); its JSON result,
+    or {"error": ...}; TimeoutError.
 
     The worker runs in its own process group, killed whole at the deadline or on any exception
     here (Ctrl-C included); it also kills itself if this process dies (see rag/pdfworker.py).
     """
-    cpu_s = math.ceil(settings.pdf_timeout_s) + 5  # only reached if we are no longer there to kill it
+    seconds = settings.pdf_timeout_s if seconds is None else seconds
+    cpu_s = math.ceil(seconds) + 5  # only reached if we are no longer there to kill it
     cmd = [sys.executable, "-m", "rag.pdfworker"]
-    if args[:1] == ["--parse"]:
+    if args[:1] in (["--parse"], ["--ocr"]):
         cmd.append(args.pop(0))
     cmd += ["--memory-mb", str(settings.pdf_memory_mb), "--cpu-s", str(cpu_s), "--parent-pid", str(os.getpid())]
     cmd += args
@@ -359,7 +377,7 @@ def _run_worker(args: list[str], stdin: bytes | None, settings: Settings) -> dic
         process_group=0,
     )
     try:
-        stdout, stderr = proc.communicate(input=stdin, timeout=settings.pdf_timeout_s)
+        stdout, stderr = proc.communicate(input=stdin, timeout=seconds)
     except subprocess.TimeoutExpired:
         _kill_group(proc)
         raise TimeoutError from None

@@ -55,13 +55,13 @@ def _doc(rate_10k: float, rate_1m: float) -> dict[str, Any]:
         {"lines": 1_000_000, "lines_per_s": rate_1m, "wall_s": 90.0, "maxrss_mb": 900.0},
     ]
     pdf = {"pages": 60, "pages_per_s": 20.0, "seconds": 3.0}
-    scan = {"pages": 60, "pages_per_s": 0.5, "seconds": 120.0, "default_timeout_s": 30.0}
+    scan = {"pages": 60, "pages_per_s": 0.5, "seconds": 120.0, "ocr_page_timeout_s": 60.0}
     return {"text": text, "pdf": {"pdf": pdf, "scan": scan}}
 
 
 def test_document_rows_judge_linearity_and_say_what_fits_the_ocr_limit() -> None:
     rows = bench._document_rows(_doc(15_000, 12_000))
     assert [r.result for r in rows[:2]] == ["", "PASS"]
-    assert rows[-1].pipeline == "0.50 (120 s)" and "~15 pages fit pdf_timeout_s 30 s" in rows[-1].target
+    assert rows[-1].pipeline == "0.50 (120 s)" and "2 s a page; ocr_page_timeout_s allows 60 s" in rows[-1].target
     assert rows[-1].ratio == "40× slower"
     assert bench._document_rows(_doc(15_000, 5_000))[1].result == "FAIL"  # a third of the rate: not linear

@@ -445,6 +445,28 @@ def test_scanned_page_is_read_by_ocr_and_marked() -> None:
     assert set(want["headings"]) <= labels
 
 
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract-ocr not installed")
+def test_ocr_has_its_own_time_per_scanned_page() -> None:
+    # Reading the text layer fits in 5 s; OCR of the page takes longer (5–19 s here), and is given 60 s a page.
+    settings = dataclasses.replace(Settings(), pdf_timeout_s=5.0, ocr_page_timeout_s=60.0)
+    assert read_source(DOCS / SCANNED, DOCS, settings).ocr_pages == (1,)
+
+
+def test_an_ocr_timeout_names_ocr_and_the_setting_to_raise(monkeypatch: pytest.MonkeyPatch) -> None:
+    import rag.sources
+
+    def slow(args: list[str], stdin: bytes | None, settings: Settings, seconds: float | None = None) -> dict:
+        if args[0] == "--ocr":
+            raise TimeoutError
+        return {"pages": [""], "scanned": [0]}
+
+    monkeypatch.setattr(rag.sources, "_run_worker", slow)
+    monkeypatch.setattr(rag.sources.shutil, "which", lambda name: "/usr/bin/" + name)
+    with pytest.raises(SourceError, match=r"OCR of 1 scanned page timed out after 90 s; raise ocr_page_timeout_s") as e:
+        read_source(DOCS / SCANNED, DOCS, Settings())
+    assert e.value.lasting
+
+
 def test_scanned_pdf_without_tesseract_is_skipped_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(SourceError, match="scanned pages, no text layer: install tesseract-ocr"):
