@@ -30,7 +30,7 @@ from rag.store import (
     write_generation,
     write_lock,
 )
-from rag.themes import tag_records
+from rag.themes import tag_records, vocabulary_digest
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -87,6 +87,7 @@ class Plan:
     remove: tuple[str, ...] = ()  # in the old index, no longer in the corpus
     skip: tuple[FileReport, ...] = ()  # refused without reading: a problem with the entry, or a remembered failure
     recatalogue: bool = False  # the catalogue changed: kept records get its metadata again (nothing re-embedded)
+    retag: bool = False  # the theme vocabulary or tagging rule changed: kept chunks are tagged again (nor here)
 
 
 def plan(
@@ -97,13 +98,15 @@ def plan(
     only: set[str] | None,
     limits: str,
     catalogue: tuple[str | None, str | None] = (None, None),
+    vocabulary: tuple[str | None, str | None] = (None, None),
 ) -> Plan:
     """Keep what is unchanged (or outside `only`), read what is new or changed, remove what is gone.
 
     `sources` and `skipped` are the old manifest's entries by key; `digests` the files' SHA-256 (None
     when the file cannot be hashed: read_source gives the reason); `limits` the settings a remembered
     failure was found under (a file that timed out is tried again when the time limit changes); `catalogue`
-    the digests of the catalogue the old index applied and of today's (rag.catalogue).
+    the digests of the catalogue the old index applied and of today's (rag.catalogue); `vocabulary` those of
+    the theme vocabulary its chunks were tagged with and of today's (rag.themes.vocabulary_digest).
     """
     keep: list[str] = []
     read: list[CorpusFile] = []
@@ -122,7 +125,8 @@ def plan(
         else:
             read.append(f)
     remove = tuple(sorted(k for k in sources if k not in present))
-    return Plan(tuple(keep), tuple(read), remove, tuple(skip), recatalogue=catalogue[0] != catalogue[1])
+    retag = bool(keep) and vocabulary[0] != vocabulary[1]
+    return Plan(tuple(keep), tuple(read), remove, tuple(skip), catalogue[0] != catalogue[1], retag)
 
 
 def ingest(
@@ -147,7 +151,17 @@ def ingest(
         digests = {f.key: _sha256(f.path, settings.max_file_mb * 1024 * 1024) for f in files if not f.problem}
         sources, skipped = (old.manifest.sources, old.manifest.skipped) if old else ({}, {})
         old_catalogue = old.manifest.catalogue if old else None
-        todo = plan(sources, skipped, files, digests, only, _limits(settings), (old_catalogue, catalogue.digest))
+        old_vocabulary = old.manifest.vocabulary if old else None
+        todo = plan(
+            sources,
+            skipped,
+            files,
+            digests,
+            only,
+            _limits(settings),
+            (old_catalogue, catalogue.digest),
+            (old_vocabulary, vocabulary_digest()),
+        )
         report = apply(settings, todo, old, digests, progress, catalogue)
         if settings.onnx_queries:
             report.query_encoder = _query_encoder(settings, report.model, rebuild, progress)
@@ -227,7 +241,7 @@ def apply(
     dropped = set(old_sources) - set(todo.keep)  # removed, changed, or now unreadable
     unchanged = old is not None and not new.sources and not dropped and new.skipped == old_skipped
     present = [*todo.keep, *(f.key for f in todo.read), *(f.source for f in todo.skip)]
-    if unchanged and not todo.recatalogue:
+    if unchanged and not todo.recatalogue and not todo.retag:
         assert old is not None
         report.generation = old.path.name
         report.model = old.manifest.model
@@ -238,14 +252,19 @@ def apply(
         raise RlaError(f"nothing to index: {reasons}")
 
     kept = _carry_over(old, todo.keep)
+    if todo.retag:  # tagged under another vocabulary: tag again (as parsed: the catalogue's changes re-tag below)
+        kept_reviews, kept_chunks = tag_records(kept.reviews, kept.chunks)
+        kept = replace(kept, reviews=kept_reviews, chunks=kept_chunks)
     reviews, chunks, corrected = _catalogued(catalogue, kept.reviews + new.reviews, kept.chunks + new.chunks)
     report.warnings = warnings(catalogue, reviews, present)
-    if unchanged and not corrected:
+    if unchanged and not corrected and not todo.retag:
         assert old is not None
         report.generation = old.path.name
         report.model = old.manifest.model
         return report  # the catalogue changed, but no record's metadata did
-    _mark_updated(report, {r.source for r in reviews if r.id in corrected})
+    _mark_updated(report, {r.source for r in reviews if r.id in corrected}, f"metadata from {CATALOGUE_NAME}")
+    if todo.retag:
+        _mark_updated(report, set(todo.keep), "themes tagged again with the current vocabulary")
     embedder = new.embedder
     model = _model_info(embedder) if embedder is not None else old.manifest.model  # type: ignore[union-attr]
     vectors_new = sentences_new = np.zeros((0, model.dim), dtype=np.float32)
@@ -267,6 +286,7 @@ def apply(
         np.vstack([kept.sentence_vectors, sentences_new]) if len(kept.sentence_vectors) else sentences_new,
         skipped=dict(sorted(new.skipped.items())),
         catalogue=catalogue.digest,
+        vocabulary=vocabulary_digest(),
     )
     report.generation = gen.name
     report.changed = True
@@ -290,11 +310,12 @@ def _catalogued(
     return [by_review.get(r.id, r) for r in reviews], [by_chunk.get(c.id, c) for c in chunks], changed
 
 
-def _mark_updated(report: IngestReport, sources: set[str]) -> None:
-    """A kept file whose records the catalogue changed is "updated": new metadata, nothing read or embedded."""
+def _mark_updated(report: IngestReport, sources: set[str], what: str) -> None:
+    """A kept file whose records the catalogue changed (or whose chunks were tagged again) is "updated": new
+    metadata, nothing read or embedded."""
     for i, f in enumerate(report.files):
         if f.status == "unchanged" and f.source in sources:
-            reason = f"{shown_name(f.source)}: metadata from {CATALOGUE_NAME}; nothing re-read or re-embedded"
+            reason = f"{shown_name(f.source)}: {what}; nothing re-read or re-embedded"
             report.files[i] = replace(f, status="updated", reason=reason)
 
 

@@ -3,7 +3,8 @@
 Shape on disk (format 2): {"format", "generation", "created", "model": {name, sha256, dim, max_tokens},
 "chunker": {name: int}, "faiss": {"type": "flat"|"hnsw", "M", "efConstruction"}, "counts": {sources,
 reviews, chunks}, "files": {path: sha256}, "sources": {path: {sha256, reviews, chunks}}, "skipped":
-{path: {sha256, reason}} (absent when empty), "catalogue": SHA-256 of corpus/catalogue.csv (absent without one)}.
+{path: {sha256, reason}} (absent when empty), "catalogue": SHA-256 of corpus/catalogue.csv (absent without one),
+"vocabulary": digest of the theme vocabulary and tagging rule the chunks were tagged with (rag.themes)}.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ class Manifest:
     sources: dict[str, SourceEntry]
     skipped: dict[str, SkippedEntry] = field(default_factory=dict)
     catalogue: str | None = None  # SHA-256 of the catalogue the records' metadata was corrected with (rag.catalogue)
+    vocabulary: str | None = None  # what the chunks' themes were tagged with (rag.themes.vocabulary_digest)
 
     @classmethod
     def parse(cls, obj: Any, gen_path: Path) -> Manifest:
@@ -130,6 +132,8 @@ class Manifest:
             }
         if self.catalogue:
             out["catalogue"] = self.catalogue
+        if self.vocabulary:
+            out["vocabulary"] = self.vocabulary
         return out
 
 
@@ -192,6 +196,7 @@ def _parse_manifest(obj: Any) -> Manifest:
             for k, e in _entries(m.get("skipped", {}), "skipped").items()
         },
         catalogue=_optional(_digest, m.get("catalogue"), "catalogue"),
+        vocabulary=_optional(_digest, m.get("vocabulary"), "vocabulary"),
     )
 
 

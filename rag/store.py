@@ -238,6 +238,7 @@ def write_generation(
     sentence_vectors: np.ndarray | None = None,
     skipped: Mapping[str, SkippedEntry] | None = None,
     catalogue: str | None = None,
+    vocabulary: str | None = None,
 ) -> Path:
     """Write a complete new generation, fsync it, then switch CURRENT to it. Caller holds the lock.
 
@@ -267,6 +268,7 @@ def write_generation(
             sentence_vectors,
             skipped or {},
             catalogue,
+            vocabulary,
         )
         _write_file(tmp / "manifest.json", json.dumps(manifest.to_json(), indent=1, ensure_ascii=False).encode())
         for sub in {p for p in tmp.rglob("*") if p.is_dir()} | {tmp}:
@@ -310,6 +312,7 @@ def _write_files(
     sentence_vectors: np.ndarray | None,
     skipped: Mapping[str, SkippedEntry],
     catalogue: str | None = None,
+    vocabulary: str | None = None,
 ) -> Manifest:
     """Every file of a generation but its manifest, which is returned."""
     from rag.lexical import save_bm25
@@ -362,6 +365,7 @@ def _write_files(
         sources={s.path: SourceEntry(s.sha256, n_reviews.get(s.path, 0), n_chunks.get(s.path, 0)) for s in sources},
         skipped=dict(skipped),
         catalogue=catalogue,
+        vocabulary=vocabulary,
     )
 
 

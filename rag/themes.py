@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import hashlib
 import re
 import tomllib
 from collections.abc import Mapping
@@ -283,6 +284,17 @@ def tag_text(text: str, path: Path | None = None) -> tuple[str, ...]:
                 out.append(theme.id)
                 break
     return tuple(out)
+
+
+# Raised when the way chunks are tagged changes (tag_text, phrase matching), so that ingest re-tags kept chunks.
+TAGGING_VERSION = 2  # 2: articles do not break a phrase
+
+
+def vocabulary_digest() -> str:
+    """What chunks' themes depend on: the shipped vocabulary's bytes and the tagging rule's version. An index
+    tagged under another digest is re-tagged at the next ingest (no text re-read, nothing re-embedded)."""
+    data = (files("rag") / "data" / "themes.toml").read_bytes()
+    return hashlib.sha256(data + f"\ntagging {TAGGING_VERSION}".encode()).hexdigest()
 
 
 def tag_records(reviews: list[Review], chunks: list[Chunk]) -> tuple[list[Review], list[Chunk]]:

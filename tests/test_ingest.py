@@ -23,6 +23,26 @@ def test_unchanged_corpus_embeds_nothing_and_writes_nothing(index_copy: Settings
     assert current_generation(index_copy.index) == before
 
 
+def test_a_new_theme_vocabulary_re_tags_kept_chunks_and_embeds_nothing(
+    small_copy: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rag.themes
+
+    assert open_index(small_copy.index).manifest.vocabulary == rag.themes.vocabulary_digest()
+    monkeypatch.setattr(rag.themes, "TAGGING_VERSION", rag.themes.TAGGING_VERSION + 1)  # a changed tagging rule
+    monkeypatch.setattr(rag.themes, "tag_text", lambda text, path=None: ("neglect",))
+    report = ingest(small_copy)
+    assert report.embedded == 0 and report.changed
+    assert {f.status for f in report.files} == {"updated"}
+    assert all("themes tagged again" in f.reason for f in report.files)
+    data = open_index(small_copy.index)
+    assert data.manifest.vocabulary == rag.themes.vocabulary_digest()
+    assert {c.themes for c in data.chunks} == {("neglect",)} and {r.themes for r in data.reviews.values()} == {
+        ("neglect",)
+    }
+    assert not ingest(small_copy).changed  # tagged under today's vocabulary: nothing more to do
+
+
 def test_changed_file_updates_only_its_records(small_corpus: Path, tmp_path: Path) -> None:
     settings = Settings(corpus=small_corpus, index=tmp_path / "index")
     first = ingest(settings)
