@@ -228,7 +228,7 @@ def find_phrase(
     """Character spans where the phrase's words occur in order, at most `gap` other words between two."""
     if not phrase:
         return []
-    out = []
+    out: list[tuple[int, int]] = []
     i = -1
     while True:  # from one occurrence of the phrase's first word to the next (list.index runs in C)
         try:

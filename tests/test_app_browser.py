@@ -483,7 +483,10 @@ def _index_data(app: AppServer):  # type: ignore[no-untyped-def]
     return open_index(app.index)
 
 
-def test_filters_offer_kind_and_theme_with_counts_from_the_index(page, app: AppServer) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1366px", "390px"])
+def test_filters_offer_kind_and_theme_with_counts_from_the_index(
+    browser, app: AppServer, viewport: dict[str, int]
+) -> None:  # type: ignore[no-untyped-def]
     from collections import Counter
 
     from rag.themes import load_themes
@@ -491,29 +494,32 @@ def test_filters_offer_kind_and_theme_with_counts_from_the_index(page, app: AppS
     reviews = list(_index_data(app).reviews.values())
     kinds = Counter(r.kind for r in reviews)
     themes = Counter(t for r in reviews for t in r.themes)
-    (top, n), *_ = sorted(themes.items(), key=lambda kv: (-kv[1], kv[0]))
-    name = next(t.name for t in load_themes() if t.id == top)
-    open_tab(page, "Reviews")
-    page.wait_for_function("document.querySelector('#reviews-count')?.innerText.includes('of')")
-    page.click("#reviews-theme input")
-    options = page.locator("#reviews-theme [role=option]").all_inner_texts()
-    assert f"{name} ({n})" in [o.strip() for o in options]  # the most common theme first, with its count
-    assert [o.strip() for o in options][1] == f"{name} ({n})"
-    page.keyboard.press("Escape")
-    kind, k = kinds.most_common()[-1]  # the rarest kind
-    choose(page, "reviews-kind", f"{kind} ({k})")
-    page.wait_for_function(
-        "t => document.querySelector('#reviews-count').innerText.trim() === t", arg=f"{k} of {len(reviews)} reviews"
-    )
-    # The Ask tab's filters have the same facets, and a theme narrows the answer to reviews that name it.
-    open_tab(page, "Ask")
-    page.click("#ask-filters")
-    choose(page, "ask-theme", f"{name} ({n})")
-    ask(page, QUESTION)
-    cited = {t.strip() for t in page.locator("#answer .rla-sources li strong").all_inner_texts()}
-    with_theme = {r.title for r in reviews if top in r.themes}
-    assert cited and cited <= with_theme
-    shot(page, "ask-theme-filter")
+    names = {t.id: t.name for t in load_themes()}
+    (top, n), *_ = sorted(themes.items(), key=lambda kv: (-kv[1], names[kv[0]].lower()))  # as the app orders them
+    name = names[top]
+    with opened(browser, app.url, viewport) as page:
+        open_tab(page, "Reviews")
+        page.wait_for_function("document.querySelector('#reviews-count')?.innerText.includes('of')")
+        page.click("#reviews-theme input")
+        options = page.locator("#reviews-theme [role=option]").all_inner_texts()
+        assert f"{name} ({n})" in [o.strip() for o in options]  # the most common theme first, with its count
+        assert [o.strip() for o in options][1] == f"{name} ({n})"
+        page.keyboard.press("Escape")
+        kind, k = kinds.most_common()[-1]  # the rarest kind
+        choose(page, "reviews-kind", f"{kind} ({k})")
+        page.wait_for_function(
+            "t => document.querySelector('#reviews-count').innerText.trim() === t", arg=f"{k} of {len(reviews)} reviews"
+        )
+        # The Ask tab's filters have the same facets, and a theme narrows the answer to reviews that name it.
+        open_tab(page, "Ask")
+        page.click("#ask-filters")
+        choose(page, "ask-theme", f"{name} ({n})")
+        ask(page, QUESTION)
+        cited = {t.strip() for t in page.locator("#answer .rla-sources li strong").all_inner_texts()}
+        with_theme = {r.title for r in reviews if top in r.themes}
+        assert cited and cited <= with_theme
+        assert page.evaluate(OVERFLOW)
+        shot(page, f"ask-theme-filter-{viewport['width']}")
 
 
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1366px", "390px"])
