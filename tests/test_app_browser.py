@@ -400,13 +400,27 @@ def test_evaluation_in_hybrid_mode_shows_the_metrics_table(page, app: AppServer)
 
 def test_status_line_follows_an_ingest_from_the_command_line(page, app: AppServer) -> None:  # type: ignore[no-untyped-def]
     """An open page shows the generation the app serves, whoever wrote it (here: this process, not the app)."""
+    from collections import Counter
     from dataclasses import replace
 
     from rag.ingest import ingest
+    from rag.store import open_index
+
+    removed = "cumbria-lessons-from-scrs.txt"
+    before = Counter(r.area for r in open_index(app.index).reviews.values())
+    gone = Counter(r.area for r in open_index(app.index).reviews.values() if r.source == removed)
+    area = max(gone, key=lambda a: gone[a])  # the area most of the removed file's records name
+
+    def area_choice() -> str:
+        page.click("#reviews-area input")
+        options = [o.strip() for o in page.locator("#reviews-area [role=option]").all_inner_texts()]
+        page.keyboard.press("Escape")
+        return next((o for o in options if o.rsplit(" (", 1)[0] == area), "")
 
     open_tab(page, "Reviews")
     page.wait_for_function("document.querySelector('#reviews-count')?.innerText.includes('of')")
-    (app.corpus / "cumbria-lessons-from-scrs.txt").unlink()
+    assert area_choice() == f"{area} ({before[area]})"
+    (app.corpus / removed).unlink()
     report = ingest(replace(Settings(), corpus=app.corpus, index=app.index))
     assert report.changed and report.generation
     reviews = report.totals["reviews"]
@@ -417,6 +431,9 @@ def test_status_line_follows_an_ingest_from_the_command_line(page, app: AppServe
     page.wait_for_function(
         "n => document.querySelector('#reviews-count').innerText.includes(`of ${n} reviews`)", arg=reviews
     )
+    # The facet counts follow the generation served: the removed file's records are no longer counted.
+    left = before[area] - gone[area]
+    assert area_choice() == (f"{area} ({left})" if left else "")
     shot(page, "status-followed")
 
 
