@@ -595,7 +595,7 @@ def test_each_n_in_a_briefing_opens_its_quote_in_the_review(browser, app: AppSer
             link.click()
             pg.wait_for_function(
                 "t => document.querySelector('#brief-record')?.innerText.includes(t)",
-                arg=f"Reference [{quotes[i - 1].ref}]",
+                arg=f"Quote {i}, reference [{quotes[i - 1].ref}]",
             )
             mark = pg.locator("#brief-record mark").first
             mark.wait_for()

@@ -467,7 +467,7 @@ def briefing_tab(lib: Library, scratch: Scratch) -> FilterInputs:
         if not quotes or not 1 <= i <= len(quotes):
             return ""
         q = quotes[i - 1]
-        return SHEET_CLOSE + excerpt_html(lib.current().data, q, q["ref"], "Reference")
+        return SHEET_CLOSE + excerpt_html(lib.current().data, q, q["ref"], f"Quote {i}, reference")
 
     with gr.Tab("Briefing", id="briefing"):
         available = importlib.util.find_spec("rag.brief") is not None
