@@ -95,8 +95,6 @@ def main(argv: list[str] | None = None) -> int:
         from rag.web.library import Library
 
         lib = Library(settings, questions)
-        print(f"app.py: loading the index at {settings.index} …", file=sys.stderr, flush=True)
-        lib.try_load()
         scratch.start(every_s=min(60.0, args.keep_files * 30))
         serve(lib, scratch, args.host, args.port, auth, hosts)
     finally:

@@ -302,6 +302,7 @@ def run_benchmark(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         embedded=sum(r["totals"]["embedded"] for r in reports), changed=any(r["changed"] for r in reports)
     )
 
+    res["web"] = web_section(index, queries)
     if args.scale:
         res["scale"] = _scale(args.scale, 500 if args.quick else 2000, index, queries, work)
     res["documents"] = _documents(args.quick, work)
@@ -386,7 +387,8 @@ def _scale(n: int, n_real: int, index: Path, queries: list[str], work: Path) -> 
 
 def table_rows(res: dict[str, Any]) -> list[Row]:
     """The measured results as table rows, with each target's PASS/FAIL."""
-    rows = _ingest_rows(res) + _query_rows(res) + (_scale_rows(res["scale"]) if res.get("scale") else [])
+    rows = _ingest_rows(res) + _query_rows(res) + (_web_rows(res["web"]) if res.get("web") else [])
+    rows += _scale_rows(res["scale"]) if res.get("scale") else []
     return rows + (_document_rows(res["documents"]) if res.get("documents") else [])
 
 
@@ -650,6 +652,53 @@ def _document_rows(doc: dict[str, Any]) -> list[Row]:
     return rows
 
 
+# ---- the web app (issue 15): time to the first page and the first answer, 16 users asking at once --------------
+
+WEB_USERS, WEB_PER_USER, WEB_P95_S = 16, 5, 0.5
+
+
+def web_section(index: Path, queries: list[str]) -> dict[str, Any]:
+    """`python app.py` over the index: launch → first page → first answer; then 16 users ask 5 questions each at
+    once over HTTP, through Gradio's queue as the page does (eval/bench_workers.py web_app)."""
+    sys.path.insert(0, str(HERE))
+    from bench_workers import web_app
+
+    log(f"web app: time to first page and first answer; {WEB_USERS} users asking {WEB_PER_USER} questions each")
+    return web_app(str(index), str(ROOT), queries, users=WEB_USERS, per_user=WEB_PER_USER)
+
+
+def _web_rows(w: dict[str, Any]) -> list[Row]:
+    n = f"{w['users']} users × {w['per_user']} questions at once"
+    rows = [
+        Row("web app: launch → first page served, s", f"{w['first_page_s']:.2f}", "—", "", "", "info"),
+        Row("web app: launch → first answer, s", f"{w['first_answer_s']:.2f}", "—", "", "", "info"),
+    ]
+    for run, how, target in (
+        (w, "a session each, as pages and gradio_client have", True),
+        (w["no_sessions"], "raw HTTP without a session", False),
+    ):
+        lat = run["latency"]
+        rows.append(
+            Row(
+                f"web app: {n} ({how}), s: p50 / p95; server CPU ms per answer",
+                f"{lat['p50'] / 1000:.2f} / {lat['p95'] / 1000:.2f}; {run['server_cpu_ms_per_answer']:.0f}",
+                "—",
+                "",
+                f"p95 ≤ {WEB_P95_S} s, 0 errors" if target else "",
+                verdict(lat["p95"] / 1000 <= WEB_P95_S and not run["error_count"]) if target else "info",
+            )
+        )
+    return rows
+
+
+def web_only(index: Path, n_queries: int) -> str:
+    queries, _ = load_queries()
+    w = web_section(index, queries[:n_queries])
+    errors = w["error_count"] + w["no_sessions"]["error_count"]
+    load = f"load average (1 min) {os.getloadavg()[0]:.2f} at the end; {errors} errors {w['errors']}"
+    return render_table(_web_rows(w)) + "\n" + load
+
+
 def report(res: dict[str, Any], command: str) -> str:
     m, v, tp = res["machine"], res["machine"]["versions"], res["throughput"]
     p0, t0 = res["pipeline_ingest"][0], res["tutorial_ingest"][0]
@@ -704,7 +753,11 @@ def main(argv: list[str] | None = None) -> int:
         "--scale", type=int, default=None, metavar="N", help="chunks in the scale test (default 100000; 0 skips it)"
     )
     p.add_argument("--json", type=Path, metavar="OUT", help="also write every measurement as JSON")
+    p.add_argument("--web", type=Path, metavar="INDEX", help="only the web app's rows, over this built index")
     args = p.parse_args(argv)
+    if args.web:
+        print(web_only(args.web, 80))
+        return 0
     if args.scale is None:
         args.scale = 20_000 if args.quick else 100_000
     if args.scale and args.scale < 1000:

@@ -433,6 +433,147 @@ WORKERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 }
 
 
+# ---- the web app: start-up, and users asking at once (run from eval/bench.py, the app in its own process) ----------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# /ask's parameters after the question, in order: year_from, year_to, area, review_type, keyword, section, mode, kind,
+# theme (api.py).
+ASK_DEFAULTS: list[Any] = [None, None, "", "", "", "", "hybrid", "", ""]
+
+
+def _ask_over_http(client: Any, url: str, question: str, session: str | None = None) -> tuple[float, str | None]:
+    """One /ask through Gradio's queue (POST, then read the event stream), in a session as a page or a
+    gradio_client Client has one, or with none (each call then sets up a session of its own): seconds, and an
+    error (None when the answer arrived)."""
+    t = time.perf_counter()
+    body: dict[str, Any] = {"data": [question, *ASK_DEFAULTS]} | ({"session_hash": session} if session else {})
+    try:
+        r = client.post(f"{url}gradio_api/call/ask", json=body)
+        r.raise_for_status()
+        body = client.get(f"{url}gradio_api/call/ask/{r.json()['event_id']}").text
+    except Exception as e:  # counted, not raised: the load test reports errors
+        return time.perf_counter() - t, f"{type(e).__name__}: {e}"
+    ok = "event: complete" in body and '"answer"' in body
+    return time.perf_counter() - t, None if ok else body[:200]
+
+
+def web_app(index: str, root: str, questions: list[str], users: int = 16, per_user: int = 5) -> dict[str, Any]:
+    """`python app.py` on a free port over `index`: seconds from launch to the first page (GET / answered) and to
+    the first answer; then `users` simulated users, each asking `per_user` questions one after another, all at
+    once (p50 / p95 / errors / answers per second)."""
+    import os
+    import subprocess
+    import tempfile
+
+    import httpx
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    with tempfile.TemporaryDirectory(prefix="rla-bench-web-") as tmp:
+        env = {**os.environ, "RLA_CACHE": os.environ.get("RLA_CACHE", tmp)}
+        cmd = [sys.executable, str(Path(root) / "app.py"), "--index", index, "--corpus", tmp, "--port", str(port)]
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            with httpx.Client(timeout=120) as c:
+                while True:
+                    if proc.poll() is not None:
+                        raise RuntimeError(
+                            f"app.py exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}"
+                        )
+                    try:
+                        if c.get(url).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        time.sleep(0.05)
+                first_page = time.perf_counter() - t0
+                seconds, error = _ask_over_http(c, url, questions[0])
+                first_answer = time.perf_counter() - t0
+                if error:
+                    raise RuntimeError(f"the first answer failed: {error}")
+                for q in questions[-3:]:  # warm: the theme vectors, the per-generation caches
+                    _ask_over_http(c, url, q)
+
+            runs = {
+                # Different questions for each run: a question asked before is partly remembered (its vector).
+                "sessions": _users_at_once(url, questions, users, per_user, proc.pid, sessions=True),
+                "no_sessions": _users_at_once(url, questions[::-1], users, per_user, proc.pid, sessions=False),
+            }
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    return {
+        "first_page_s": first_page,
+        "first_answer_s": first_answer,
+        "first_answer_alone_s": seconds,
+        "users": users,
+        "per_user": per_user,
+        **runs["sessions"],
+        "no_sessions": runs["no_sessions"],
+        "loadavg": os.getloadavg(),
+    }
+
+
+def _users_at_once(
+    url: str, questions: list[str], users: int, per_user: int, pid: int, sessions: bool
+) -> dict[str, Any]:
+    """`users` threads, each asking `per_user` questions one after another (a session each, or none), all at once."""
+    import threading
+    import uuid
+
+    import httpx
+
+    results: list[tuple[float, str | None]] = []
+    lock = threading.Lock()
+
+    def user(i: int) -> None:
+        session = uuid.uuid4().hex if sessions else None
+        with httpx.Client(timeout=120) as uc:
+            for j in range(per_user):
+                got = _ask_over_http(uc, url, questions[(i * per_user + j) % len(questions)], session)
+                with lock:
+                    results.append(got)
+
+    threads = [threading.Thread(target=user, args=(i,)) for i in range(users)]
+    cpu = _cpu_s(pid)
+    t = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    wall = time.perf_counter() - t
+    cpu = _cpu_s(pid) - cpu
+    return {
+        "answers": sum(r[1] is None for r in results),
+        "errors": [r[1] for r in results if r[1] is not None][:5],
+        "error_count": sum(r[1] is not None for r in results),
+        "latency": asdict(Latency.of([r[0] * 1000 for r in results])),
+        "wall_s": wall,
+        # The server's own CPU time per answer (user + system): what the load costs whatever else runs on the machine.
+        "server_cpu_ms_per_answer": cpu * 1000 / max(1, len(results)),
+    }
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main(argv: list[str]) -> int:
     name, params, out = argv
     result = WORKERS[name](json.loads(Path(params).read_text(encoding="utf-8")))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from rag.errors import RlaError
 from rag.facets import BY
-from rag.models import SECTION_KINDS
+from rag.models import DOCUMENT_KINDS, SECTION_KINDS
 from rag.settings import Settings
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ FILTER_OPTIONS = (
     ("keyword", "KEYWORD", 'a review keyword, e.g. "disguised compliance"'),
     ("section", "SECTION", ", ".join(SECTION_KINDS)),
     ("theme", "THEME", 'a theme id or name, e.g. "hidden-men" (rla themes lists them)'),
+    ("kind", "KIND", "what the record is: " + ", ".join(DOCUMENT_KINDS)),
 )
 
 

@@ -223,6 +223,9 @@ def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], 
                 "missed": [g for g in q.gold if g not in found],
                 "abstained": ans.abstained,
                 "citations": cites,
+                "passages": [h.chunk.id for h in hits],  # the excerpts retrieved, first per review, in rank order
+                # The learning points the answer does not cover (all of them when it abstained).
+                "missed_points": [p for p in q.learning_points if ans.abstained or not _covered(p, ans.text)],
             }
         qrels = {q.id: {g: 1 for g in q.gold} for q in answerable}
         ir = _ir(qrels, {qid: run[qid] for qid in qrels})

@@ -17,7 +17,7 @@ from rag.embed import Embedder
 from rag.errors import IndexCorrupt, QueryError
 from rag.lexical import Bm25, expand_query, topic_core
 from rag.mentions import Mentions
-from rag.models import SECTION_ALIASES, SECTION_KINDS, Chunk, Hit, Review
+from rag.models import DOCUMENT_KINDS, SECTION_ALIASES, SECTION_KINDS, Chunk, Hit, Review
 from rag.settings import Settings
 from rag.store import IndexData, check_model, open_index
 
@@ -37,6 +37,7 @@ class Filters:
     keyword: str | None = None
     section: str | None = None
     theme: str | None = None  # a vocabulary theme id (rag/data/themes.toml), e.g. "hidden-men"
+    kind: str | None = None  # what the record is, one of DOCUMENT_KINDS: review, briefing, analysis, listing entry
 
     def active(self) -> bool:
         return any(getattr(self, f.name) is not None for f in fields(self))
@@ -54,6 +55,8 @@ class Filters:
         if self.keyword and self.keyword.lower() not in {k.lower() for k in record.keywords}:
             return False
         if self.theme and self.theme not in record.themes:
+            return False
+        if self.kind and record.kind != self.kind:
             return False
         if not self.section:
             return True
@@ -91,6 +94,12 @@ class Filters:
                 out[key] = str(raw[key]).strip()
         if "theme" in raw:
             out["theme"] = _theme_id(str(raw["theme"]))
+        if "kind" in raw:
+            kind = " ".join(str(raw["kind"]).lower().split())
+            kind = "listing entry" if kind == "listing" else kind
+            if kind not in DOCUMENT_KINDS:
+                raise QueryError(f"unknown kind {raw['kind']!r}; choose one of: {', '.join(DOCUMENT_KINDS)}")
+            out["kind"] = kind
         if "section" in raw:
             section = str(raw["section"]).strip().lower()
             section = SECTION_ALIASES.get(section, section)

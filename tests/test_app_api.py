@@ -227,8 +227,10 @@ def test_ledger_endpoint_counts_reviews(client) -> None:  # type: ignore[no-unty
 
 def test_api_parameters_are_typed_and_documented(client) -> None:  # type: ignore[no-untyped-def]
     api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    for name in ("/ask", "/ledger"):
+    for name in ("/ask", "/ledger", "/brief"):
         params = {p["parameter_name"]: p for p in api[name]["parameters"]}
+        assert {"year_from", "year_to", "area", "review_type", "keyword", "section", "kind", "theme"} <= set(params)
+        assert api[name]["description"]  # the docstring's first paragraph
         assert params["year_from"]["python_type"]["type"].replace(" ", "").count("int") == 1
         assert "None" in params["year_from"]["python_type"]["type"]
         assert params["area"]["python_type"]["type"] == "str"
@@ -244,6 +246,54 @@ def test_years_outside_1900_to_this_year_are_refused(client, year_from: object, 
     with pytest.raises(AppError) as err:
         client.predict(question=QUESTION, year_from=year_from, api_name="/ask")
     assert message in str(err.value) and "Traceback" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"year_from": 2030}, "year_from must be a year from 1900 to"),
+        ({"year_from": 1850}, "from 1900"),
+        ({"year_from": 2020, "year_to": 2017}, "put the earlier year first"),
+        ({"section": "minutes"}, "unknown section 'minutes'; choose one of:"),
+        ({"kind": "minutes"}, "unknown kind 'minutes'; choose one of: review, briefing"),
+        ({"theme": "hiden men"}, "unknown theme 'hiden men'; did you mean 'hidden-men'?"),
+        ({"topic": "  "}, "type a topic for the briefing"),
+    ],
+)
+def test_brief_refuses_bad_values_with_the_clis_one_line_messages(client, kwargs: dict, message: str) -> None:  # type: ignore[no-untyped-def,type-arg]
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError) as err:
+        client.predict(**{"topic": "fathers", **kwargs}, api_name="/brief")
+    assert message in str(err.value) and "Traceback" not in str(err.value) and "\n" not in str(err.value)
+
+
+def test_brief_endpoint_returns_the_pack_and_its_markdown(client, app: AppServer) -> None:  # type: ignore[no-untyped-def]
+    from rag.brief import build_brief, render_markdown
+    from rag.retrieve import Filters, Retriever
+
+    got = client.predict(topic="professional curiosity", year_from=2015, api_name="/brief")
+    pack = build_brief(
+        Retriever(Settings(corpus=app.corpus, index=app.index)), "professional curiosity", Filters(year_from=2015)
+    )
+    assert got["topic"] == "professional curiosity"
+    assert got["markdown"] == render_markdown(
+        pack
+    )  # the same pack as `rla brief "professional curiosity" --year-from 2015`
+    assert got["pack"]["references"] and got["pack"]["filters"] == {"year_from": 2015}
+
+
+def test_ask_and_ledger_filter_by_kind_and_theme(client, app: AppServer) -> None:  # type: ignore[no-untyped-def]
+    from rag.store import open_index
+
+    reviews = open_index(app.index).reviews
+    ans = client.predict(question=QUESTION, kind="listing entry", theme="hidden-men", api_name="/ask")
+    assert ans["citations"]
+    for c in ans["citations"]:
+        r = reviews[c["review_id"]]
+        assert r.kind == "listing entry" and "hidden-men" in r.themes
+    led = client.predict(topic="neglect", kind="analysis", api_name="/ledger")
+    assert {reviews[e["review_id"]].kind for e in led["reviews"]} <= {"analysis"}
 
 
 def test_a_plausible_year_with_no_review_says_no_review_matches(client) -> None:  # type: ignore[no-untyped-def]

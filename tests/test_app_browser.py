@@ -400,13 +400,27 @@ def test_evaluation_in_hybrid_mode_shows_the_metrics_table(page, app: AppServer)
 
 def test_status_line_follows_an_ingest_from_the_command_line(page, app: AppServer) -> None:  # type: ignore[no-untyped-def]
     """An open page shows the generation the app serves, whoever wrote it (here: this process, not the app)."""
+    from collections import Counter
     from dataclasses import replace
 
     from rag.ingest import ingest
+    from rag.store import open_index
+
+    removed = "cumbria-lessons-from-scrs.txt"
+    before = Counter(r.area for r in open_index(app.index).reviews.values())
+    gone = Counter(r.area for r in open_index(app.index).reviews.values() if r.source == removed)
+    area = max(gone, key=lambda a: gone[a])  # the area most of the removed file's records name
+
+    def area_choice() -> str:
+        page.click("#reviews-area input")
+        options = [o.strip() for o in page.locator("#reviews-area [role=option]").all_inner_texts()]
+        page.keyboard.press("Escape")
+        return next((o for o in options if o.rsplit(" (", 1)[0] == area), "")
 
     open_tab(page, "Reviews")
     page.wait_for_function("document.querySelector('#reviews-count')?.innerText.includes('of')")
-    (app.corpus / "cumbria-lessons-from-scrs.txt").unlink()
+    assert area_choice() == f"{area} ({before[area]})"
+    (app.corpus / removed).unlink()
     report = ingest(replace(Settings(), corpus=app.corpus, index=app.index))
     assert report.changed and report.generation
     reviews = report.totals["reviews"]
@@ -417,6 +431,9 @@ def test_status_line_follows_an_ingest_from_the_command_line(page, app: AppServe
     page.wait_for_function(
         "n => document.querySelector('#reviews-count').innerText.includes(`of ${n} reviews`)", arg=reviews
     )
+    # The facet counts follow the generation served: the removed file's records are no longer counted.
+    left = before[area] - gone[area]
+    assert area_choice() == (f"{area} ({left})" if left else "")
     shot(page, "status-followed")
 
 
@@ -460,8 +477,164 @@ def test_every_tab_reads_without_sideways_scrolling(browser, app: AppServer, vie
             if tab == "Evaluate":
                 pg.click("#eval-btn")
                 pg.locator("#eval-files").wait_for(state="visible")
-                missed = pg.locator("#eval-questions th", has_text="missed").first.bounding_box()
-                assert missed is not None and missed["x"] + missed["width"] <= width, "the missed column is off-screen"
+                if width > 700:
+                    missed = pg.locator("#eval-questions th", has_text="missed").first.bounding_box()
+                    assert missed is not None and missed["x"] + missed["width"] <= width, "missed column off-screen"
+                else:  # on a phone each question is a card, its missed reviews in view, its question wrapped
+                    assert not pg.locator("#eval-questions").is_visible()
+                    card = pg.locator("#eval-cards .rla-eval-card").first
+                    box = card.bounding_box()
+                    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+                    missed = pg.locator("#eval-cards .rla-missed").first
+                    if missed.count():
+                        b = missed.bounding_box()
+                        assert b is not None and b["x"] + b["width"] <= width, "missed reviews off-screen"
             pg.wait_for_timeout(300)
             assert pg.evaluate(OVERFLOW), f"{tab} scrolls sideways at {width}px"
             pg.screenshot(path=str(SHOTS / f"{tab.lower()}-{width}.png"), full_page=True)
+
+
+def _index_data(app: AppServer):  # type: ignore[no-untyped-def]
+    from rag.store import open_index
+
+    return open_index(app.index)
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1366px", "390px"])
+def test_filters_offer_kind_and_theme_with_counts_from_the_index(
+    browser, app: AppServer, viewport: dict[str, int]
+) -> None:  # type: ignore[no-untyped-def]
+    from collections import Counter
+
+    from rag.themes import load_themes
+
+    reviews = list(_index_data(app).reviews.values())
+    kinds = Counter(r.kind for r in reviews)
+    themes = Counter(t for r in reviews for t in r.themes)
+    names = {t.id: t.name for t in load_themes()}
+    (top, n), *_ = sorted(themes.items(), key=lambda kv: (-kv[1], names[kv[0]].lower()))  # as the app orders them
+    name = names[top]
+    with opened(browser, app.url, viewport) as page:
+        open_tab(page, "Reviews")
+        page.wait_for_function("document.querySelector('#reviews-count')?.innerText.includes('of')")
+        page.click("#reviews-theme input")
+        options = page.locator("#reviews-theme [role=option]").all_inner_texts()
+        assert f"{name} ({n})" in [o.strip() for o in options]  # the most common theme first, with its count
+        assert [o.strip() for o in options][1] == f"{name} ({n})"
+        page.keyboard.press("Escape")
+        kind, k = kinds.most_common()[-1]  # the rarest kind
+        choose(page, "reviews-kind", f"{kind} ({k})")
+        page.wait_for_function(
+            "t => document.querySelector('#reviews-count').innerText.trim() === t", arg=f"{k} of {len(reviews)} reviews"
+        )
+        # The Ask tab's filters have the same facets, and a theme narrows the answer to reviews that name it.
+        open_tab(page, "Ask")
+        page.click("#ask-filters")
+        choose(page, "ask-theme", f"{name} ({n})")
+        ask(page, QUESTION)
+        cited = {t.strip() for t in page.locator("#answer .rla-sources li strong").all_inner_texts()}
+        with_theme = {r.title for r in reviews if top in r.themes}
+        assert cited and cited <= with_theme
+        assert page.evaluate(OVERFLOW)
+        shot(page, f"ask-theme-filter-{viewport['width']}")
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1366px", "390px"])
+def test_the_coverage_line_opens_the_ledger_on_its_topic(browser, app: AppServer, viewport: dict[str, int]) -> None:  # type: ignore[no-untyped-def]
+    with opened(browser, app.url, viewport) as pg:
+        ask(pg, QUESTION)
+        line = pg.locator("#answer a.rla-coverage")
+        total = int(re.search(r"of the (\d+) reviews", line.inner_text()).group(1))  # type: ignore[union-attr]
+        href = line.get_attribute("href") or ""
+        assert href.startswith("?tab=ledger&topic=")
+        line.click()
+        pg.locator("#ledger-list li").first.wait_for()
+        assert pg.locator("#ledger-topic textarea, #ledger-topic input").first.input_value()
+        assert f"{total} reviews" in pg.inner_text("#ledger-list")  # the answer's count is the ledger's
+        assert pg.locator("#ledger-list li").count() == total
+        assert pg.evaluate(OVERFLOW)
+        shot(pg, f"coverage-to-ledger-{viewport['width']}")
+
+
+def test_a_ledger_link_opens_the_ledger_tab_filled_and_run(browser, app: AppServer) -> None:  # type: ignore[no-untyped-def]
+    from urllib.parse import quote
+
+    from rag.ledger import ledger
+    from rag.retrieve import Filters, Retriever
+
+    retriever = Retriever(Settings(corpus=app.corpus, index=app.index))
+    everyone = ledger(retriever, "was not brought")
+    year = max(e.year for e in everyone.entries if e.year)
+    expected = ledger(retriever, "was not brought", Filters.parse({"year_from": year, "kind": "listing entry"}))
+    assert 0 < len(expected.entries) < len(everyone.entries)  # so that a dropped filter would show
+    url = app.url + f"?tab=ledger&topic={quote('was not brought')}&year_from={year}&kind=listing+entry"
+    with opened(browser, url) as pg:
+        pg.locator("#ledger-list li").first.wait_for()
+        assert pg.input_value("#ledger-topic textarea, #ledger-topic input") == "was not brought"
+        assert f"{len(expected.entries)} reviews" in pg.inner_text("#ledger-list")
+        assert pg.locator("#ledger-list li").count() == len(expected.entries)
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1366px", "390px"])
+def test_each_n_in_a_briefing_opens_its_quote_in_the_review(browser, app: AppServer, viewport: dict[str, int]) -> None:  # type: ignore[no-untyped-def]
+    from rag.brief import build_brief
+    from rag.retrieve import Retriever
+
+    pack = build_brief(Retriever(Settings(corpus=app.corpus, index=app.index)), "professional curiosity")
+    quotes = list(pack.quotes())
+    with opened(browser, app.url, viewport) as pg:
+        open_tab(pg, "Briefing")
+        pg.fill("#brief-topic textarea, #brief-topic input", "professional curiosity")
+        pg.click("#brief-btn")
+        links = pg.locator("#brief-view a.rla-cite")
+        links.first.wait_for()
+        assert links.count() >= len(quotes)
+        for i in sorted({1, len(quotes)}):  # the first quote and the last (a vignette's)
+            link = pg.locator(f"#brief-view a.rla-cite[data-cite='{i}']").first
+            assert link.inner_text() == f"[{quotes[i - 1].ref}]"  # the pack's reference number, as printed
+            link.click()
+            pg.wait_for_function(
+                "t => document.querySelector('#brief-record')?.innerText.includes(t)",
+                arg=f"Quote {i}, reference [{quotes[i - 1].ref}]",
+            )
+            mark = pg.locator("#brief-record mark").first
+            mark.wait_for()
+            assert _words(mark.inner_text()) == _words(quotes[i - 1].text)
+            if viewport["width"] < 700:
+                assert pg.evaluate("getComputedStyle(document.querySelector('#brief-record')).position") == "fixed"
+                pg.click("#brief-record .rla-sheet-close")
+        assert pg.evaluate(OVERFLOW)
+        shot(pg, f"briefing-quote-{viewport['width']}")
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1366px", "390px"])
+def test_evaluate_shows_each_questions_passages_and_what_it_missed(
+    browser, app: AppServer, viewport: dict[str, int]
+) -> None:  # type: ignore[no-untyped-def]
+    from rag.evaluate import evaluate, load_questions
+    from rag.retrieve import Retriever
+
+    retriever = Retriever(Settings(corpus=app.corpus, index=app.index))
+    report = evaluate(retriever, load_questions(app.questions), ["hybrid"])
+    chunks = {c.id: c for c in retriever.data.chunks}
+    with opened(browser, app.url, viewport) as pg:
+        open_tab(pg, "Evaluate")
+        pg.click("#eval-btn")
+        pg.locator("#eval-cards .rla-eval-card").first.wait_for()
+        cards = pg.locator("#eval-cards .rla-eval-card")
+        assert cards.count() == len(report.questions)
+        for i, q in enumerate(report.questions):
+            card = cards.nth(i)
+            text = _words(card.inner_text())
+            assert _words(q["question"]) in text
+            for missed in q["hybrid"]["missed"]:
+                assert missed in text  # the missed reviews are in plain sight
+            card.locator("summary").click()  # the retrieved passages, by their citation labels
+            labels = [_words(x) for x in card.locator(".rla-passages a").all_inner_texts()]
+            assert labels == [_words(chunks[c].citation_label) for c in q["hybrid"]["passages"]]
+        first = report.questions[0]["hybrid"]["passages"][0]
+        cards.nth(0).locator(".rla-passages a").first.click()
+        pg.locator("#eval-record mark").first.wait_for()
+        assert _words(pg.locator("#eval-record mark").first.inner_text()) == _words(chunks[first].text)
+        assert pg.evaluate(OVERFLOW)
+        shot(pg, f"evaluate-passage-{viewport['width']}")

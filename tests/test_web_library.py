@@ -105,3 +105,51 @@ def test_app_answers_to_the_host_names_it_is_given(app: AppServer) -> None:
         req = urllib.request.Request(app.url + "gradio_api/info", headers={"Host": host})
         with urllib.request.urlopen(req, timeout=30) as r:
             assert r.status == 200 and "named_endpoints" in json.load(r), host
+
+
+def test_a_background_load_lets_the_page_say_loading_and_the_first_question_wait(
+    small_copy: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app serves its page before the index and the model are loaded: the status says so without waiting,
+    and a question asked meanwhile waits for that one load, then is answered from it."""
+    import threading
+
+    import rag.web.library as library
+
+    release, started = threading.Event(), threading.Event()
+    real = library.Retriever
+
+    def slow(settings: Settings) -> object:
+        started.set()
+        assert release.wait(60)
+        return real(settings)
+
+    monkeypatch.setattr(library, "Retriever", slow)
+    lib = Library(small_copy, tmp_path / "questions.jsonl")
+    server_up = threading.Event()
+    thread = lib.load_in_background(after=server_up.is_set)
+    assert lib.loading
+    assert lib.view(wait=False) == (None, library.LOADING)  # at once, while nothing has loaded
+    assert not started.wait(0.3)  # the load waits for the server
+    server_up.set()
+    assert started.wait(30)
+
+    got: list[object] = []
+    asker = threading.Thread(target=lambda: got.append(lib.current()))
+    asker.start()
+    asker.join(0.5)
+    assert asker.is_alive() and not got  # the first question waits for the load …
+    release.set()
+    asker.join(60)
+    thread.join(60)
+    assert not lib.loading and len(got) == 1
+    retriever, status = lib.view(wait=False)
+    assert got[0] is retriever  # … and is answered from it: one load, not two
+    assert retriever is not None and "reviews" in status
+
+
+def test_without_a_background_load_the_first_request_loads_the_index(small_copy: Settings, tmp_path: Path) -> None:
+    lib = Library(small_copy, tmp_path / "questions.jsonl")
+    assert not lib.loading
+    retriever, status = lib.view(wait=False)
+    assert retriever is not None and retriever.data.path.name in status

@@ -23,7 +23,7 @@ from rag.web.catalogue import (
     doubt_rows,
     upload_edits,
 )
-from rag.web.html import esc, uploads_html
+from rag.web.html import SHEET_CLOSE, esc, eval_cards_html, excerpt_html, to_mark, uploads_html
 from rag.web.inputs import shown
 from rag.web.library import Library
 from rag.web.scratch import Scratch
@@ -45,7 +45,7 @@ def evaluate_tab(lib: Library, scratch: Scratch) -> None:
         mode: str = "hybrid",
         own_set: str | None = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's idiom: it finds the tracker by this default)
-    ) -> tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame, Any]:
+    ) -> tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame, Any, str, dict[str, list[str]]]:
         """Score the evaluation set (or an uploaded one: .jsonl or .csv) in one or all retrieval modes."""
         import json
 
@@ -104,7 +104,26 @@ def evaluate_tab(lib: Library, scratch: Scratch) -> None:
         (folder / f"{stem}.csv").write_text(report_csv(report), encoding="utf-8")
         summary = f"Scored **{len(questions)} questions** from `{set_name}` in {', '.join(modes)} mode."
         files = [str(folder / f"{stem}.json"), str(folder / f"{stem}.csv")]
-        return summary, metrics, chart, pd.DataFrame(rows, columns=EVAL_COLUMNS), gr.update(value=files, visible=True)
+        chunks = {c.id: c for c in retriever.data.chunks}
+        passages = {f"{q['id']}|{m}": q.get(m, {}).get("passages", []) for q in report.questions for m in modes}
+        labels = {cid: chunks[cid].citation_label for ids in passages.values() for cid in ids if cid in chunks}
+        cards = eval_cards_html(report.questions, modes, labels)
+        table = pd.DataFrame(rows, columns=EVAL_COLUMNS)
+        return summary, metrics, chart, table, gr.update(value=files, visible=True), cards, passages
+
+    @shown(lib.public)
+    def open_passage(value: str | None, passages: dict[str, list[str]] | None) -> str:
+        """A retrieved passage ("question id|mode|rank") highlighted in its whole review."""
+        key, _, rank = (value or "").rsplit(":", 1)[0].rpartition("|")
+        ids = (passages or {}).get(key, [])
+        if not rank.isdigit() or not 1 <= int(rank) <= len(ids):
+            return ""
+        data = lib.current().data
+        chunk = next((c for c in data.chunks if c.id == ids[int(rank) - 1]), None)
+        if chunk is None:
+            return "<p class='rla-notice'>The index has changed since this evaluation; run it again.</p>"
+        span = {k: getattr(chunk, k) for k in ("source", "review_id", "section", "start", "end", "text")}
+        return SHEET_CLOSE + excerpt_html(data, span, rank, f"Passage ranked {rank} for {key.split('|')[0]} ·")
 
     with gr.Tab("Evaluate", id="evaluate"):
         with gr.Row():
@@ -151,23 +170,45 @@ def evaluate_tab(lib: Library, scratch: Scratch) -> None:
                 elem_id="eval-chart",
                 scale=3,
             )
-        eval_questions = gr.Dataframe(
-            headers=EVAL_COLUMNS,
-            label="Per question: gold reviews missed in the top 10",
-            interactive=False,
-            wrap=True,
-            max_height=360,
-            elem_id="eval-questions",
-            column_widths=["7%", "9%", "18%", "34%", "18%", "7%", "7%"],
-        )
+        with gr.Row():
+            with gr.Column(scale=3, min_width=300):
+                eval_questions = gr.Dataframe(
+                    headers=EVAL_COLUMNS,
+                    label="Per question: gold reviews missed in the top 10",
+                    interactive=False,
+                    wrap=True,
+                    max_height=360,
+                    elem_id="eval-questions",
+                    column_widths=["7%", "9%", "18%", "34%", "18%", "7%", "7%"],
+                )
+                gr.Markdown(
+                    "**Each question**: the gold reviews and learning points it missed, and its retrieved passages "
+                    "(choose one to read it in its review).",
+                    elem_id="eval-cards-head",
+                )
+                eval_cards = gr.HTML(elem_id="eval-cards-box")
+            with gr.Column(scale=2, min_width=300):
+                eval_open = gr.Textbox(visible="hidden", elem_id="eval-open")
+                eval_record = gr.HTML(elem_id="eval-record")
+                passages = gr.State({})
 
     eval_btn.click(
+        lambda: ("", None, ""),
+        None,
+        [eval_cards, eval_files, eval_record],
+        queue=False,
+        show_progress="hidden",
+        api_visibility="private",
+    ).then(
         run_eval,
         [eval_mode, eval_set],
-        [eval_summary, eval_metrics, eval_chart, eval_questions, eval_files],
+        [eval_summary, eval_metrics, eval_chart, eval_questions, eval_files, eval_cards, passages],
         api_name="evaluate",
         concurrency_id="heavy",
         concurrency_limit=1,
+    )
+    eval_open.change(open_passage, [eval_open, passages], eval_record, api_visibility="private").then(
+        None, js=to_mark("eval-record")
     )
 
 

@@ -49,9 +49,21 @@ a.rla-cite:hover, a.rla-cite:focus { text-decoration: underline; }
 .rla-answer, .rla-record, .rla-scroll { overflow-wrap: break-word; }
 .rla-cards { display: none; }
 .rla-card { border-bottom: 1px solid var(--border-color-primary); padding: 0.45rem 0.1rem; }
+.rla-eval-cards { max-height: 70vh; overflow-y: auto; }
+.rla-eval-card p { margin: 0.15rem 0; }
+.rla-eval-card .rla-eval-q, .rla-eval-card .rla-missed { overflow-wrap: break-word; }
+.rla-missed { color: #b45309; }
+.rla-missed ul { margin: 0.1rem 0 0.2rem 1.1rem; }
+.rla-passages { margin: 0.2rem 0 0.3rem 1.2rem; font-size: 0.92em; }
+.rla-passages li { margin: 0.15rem 0; overflow-wrap: anywhere; }
+.rla-passages a.rla-cite { white-space: normal; font-weight: normal; }
+a.rla-coverage { color: var(--link-text-color, #2563eb); }
+.rla-brief h1 { font-size: 1.4em; }
+.rla-brief { overflow-wrap: break-word; }
 @media (max-width: 700px) {
-  /* On a phone the Reviews table becomes cards, and an opened passage or record slides up as a sheet. */
-  #reviews-table { display: none !important; }
+  /* On a phone the Reviews and Evaluate tables become cards, and an opened passage or record slides up as a
+     sheet. */
+  #reviews-table, #eval-questions { display: none !important; }
   .rla-cards { display: block; max-height: 70vh; overflow-y: auto; }
   .rla-sheet-open {
     position: fixed !important; left: 0; right: 0; bottom: 0; z-index: 1000;
@@ -71,11 +83,12 @@ document.addEventListener('click', (e) => {
   if (close) { close.closest('.rla-sheet-open')?.classList.remove('rla-sheet-open'); return; }
   const a = e.target.closest('a[data-cite]');
   if (!a) return;
-  e.preventDefault();
   const box = document.querySelector('#' + a.dataset.picker + ' textarea, #' + a.dataset.picker + ' input');
-  if (!box) return;
+  if (!box) return;  // the link's own address still works (the coverage line's opens the Ledger tab)
+  e.preventDefault();
   box.value = a.dataset.cite + ':' + Date.now();  // a new value each time, so the same [n] opens again
   box.dispatchEvent(new Event('input', { bubbles: true }));
+  if (!a.dataset.sheet) { window.scrollTo({ top: 0 }); return; }
   document.querySelectorAll('.rla-sheet-open').forEach((el) => el.classList.remove('rla-sheet-open'));
   const sheet = document.getElementById(a.dataset.sheet);
   sheet?.classList.add('rla-sheet-open');
@@ -95,12 +108,19 @@ document.addEventListener('click', (e) => {
 SHEET_CLOSE = "<button type='button' class='rla-sheet-close' aria-label='Close'>Close ✕</button>"
 
 
-def cite_link(n: int, picker: str = "cite-open", sheet: str = "ask-record") -> str:
-    """A clickable [n] that opens citation n in the record `sheet` (see HEAD)."""
+def open_link(value: str, text: str, picker: str, sheet: str = "", cls: str = "rla-cite", href: str = "#") -> str:
+    """A link whose click puts `value` in the hidden chooser `picker` (see HEAD), which opens it in `sheet`."""
+    sheet_attr = f" data-sheet='{esc(sheet)}'" if sheet else ""
     return (
-        f"<a class='rla-cite' href='#' role='button' data-cite='{int(n)}' data-picker='{esc(picker)}' "
-        f"data-sheet='{esc(sheet)}' title='Open the quoted passage in its review'>[{int(n)}]</a>"
+        f"<a class='{cls}' href='{esc(href)}' role='button' data-cite='{esc(value)}' data-picker='{esc(picker)}'"
+        f"{sheet_attr} title='Open the quoted passage in its review'>{text}</a>"
     )
+
+
+def cite_link(n: int, picker: str = "cite-open", sheet: str = "ask-record", shown_as: int | None = None) -> str:
+    """A clickable [n] that opens citation n in the record `sheet` (see HEAD); `shown_as` is the number printed
+    when it differs (a briefing prints the reference number; the click opens that very quote)."""
+    return open_link(str(int(n)), f"[{int(n if shown_as is None else shown_as)}]", picker, sheet)
 
 
 def review_cards_html(reviews: list[Review], limit: int = 300) -> str:
@@ -143,8 +163,20 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def answer_html(ans: dict[str, Any]) -> str:
-    """The answer with its numbered citations, or the abstention said plainly."""
+# The answer's coverage line names the ledger that lists every review (rag/answer.py _coverage_line).
+COVERAGE = re.compile(r'^(?P<line>.*?)\s*\(full list: rla ledger "(?P<topic>[^"]+)"\):?\s*$')
+
+
+def coverage_topic(ans: dict[str, Any]) -> str | None:
+    """The ledger topic the answer's first line points to ("Showing 6 of the 35 reviews that address …")."""
+    first = next((line for line in ans.get("answer", "").splitlines() if line.strip()), "")
+    m = COVERAGE.match(first)
+    return m.group("topic") if m and not ans.get("abstained") else None
+
+
+def answer_html(ans: dict[str, Any], ledger_href: str = "") -> str:
+    """The answer with its numbered citations, or the abstention said plainly. With `ledger_href` (the Ledger tab's
+    address for the answer's topic and filters) the coverage line links to the full list."""
     if ans.get("abstained"):
         return (
             "<div class='rla-answer rla-abstain'><p><strong>The reviews in the index do not answer this.</strong></p>"
@@ -167,7 +199,15 @@ def answer_html(ans: dict[str, Any]) -> str:
             continue
         flush()
         # The first line says how many reviews; later "…:" lines head the found / recommended groups.
-        parts.append(f"<p><strong>{esc(line)}</strong></p>" if i == 0 else f"<h4>{esc(line)}</h4>")
+        m = COVERAGE.match(line) if i == 0 and ledger_href else None
+        if m:
+            link = open_link(ledger_href, esc(m.group("line")), "ledger-go", cls="rla-coverage", href=ledger_href)
+            parts.append(
+                f"<p class='rla-coverage-line'><strong>{link}</strong> <span class='rla-meta'>(the full list "
+                "in the Ledger)</span></p>"
+            )
+        else:
+            parts.append(f"<p><strong>{esc(line)}</strong></p>" if i == 0 else f"<h4>{esc(line)}</h4>")
     flush()
     if ans.get("notice"):
         parts.append(f"<p class='rla-notice'>{esc(ans['notice'])}</p>")
@@ -267,9 +307,10 @@ def ledger_html(led: Any) -> str:
     return "".join(parts)
 
 
-def excerpt_html(data: IndexData, entry: dict[str, Any], n: int) -> str:
-    """A ledger entry's excerpt highlighted in its whole review, or a note when the index has changed."""
-    return _in_context(data, entry, int(entry["start"]), int(entry["end"]), entry["text"], f"Entry [{n}]")
+def excerpt_html(data: IndexData, entry: dict[str, Any], n: int | str, label: str = "Entry") -> str:
+    """A span (a ledger entry's excerpt, a briefing's quote, a retrieved passage: source, review_id, section, start,
+    end, text) highlighted in its whole review, or a note when the index has changed."""
+    return _in_context(data, entry, int(entry["start"]), int(entry["end"]), entry["text"], f"{label} [{n}]")
 
 
 def _in_context(data: IndexData, hit: dict[str, Any], start: int, end: int, quote: str, label: str) -> str:
@@ -310,3 +351,85 @@ def uploads_html(uploads: list[Upload]) -> str:
         else:
             rows.append(f"<li><strong>Refused</strong> {esc(u.reason)}</li>")
     return "<ul>" + "".join(rows) + "</ul>"
+
+
+_QUOTE_CITE = re.compile(r'”(\s*)<a class="cite" href="#ref-(\d+)">\[\d+\]</a>')
+_REF_CITE = re.compile(r'<a class="cite" href="#ref-(\d+)">\[(\d+)\]</a>')
+
+
+def brief_html(pack: Any) -> str:
+    """A briefing pack as the app shows it: the pack's own HTML (rag.brief.render_html), each quote's [n] opening
+    that quote highlighted in its review, an overview's [n] the first quote from reference n. The quotes are
+    `pack.quotes()`, in the order the pack prints them; the links' values index that list from 1."""
+    from rag.brief import render_html
+
+    body = render_html(pack).split("<body>", 1)[1].rsplit("</body>", 1)[0]
+    quotes = list(pack.quotes())
+    first: dict[int, int] = {}
+    for i, q in enumerate(quotes, 1):
+        first.setdefault(q.ref, i)
+
+    def link(i: int, ref: int) -> str:
+        return cite_link(i, "brief-open", "brief-record", shown_as=ref)
+
+    if len(_QUOTE_CITE.findall(body)) == len(quotes):  # each quote's own [n], in order
+        numbers = iter(range(1, len(quotes) + 1))
+        body = _QUOTE_CITE.sub(lambda m: f"”{m.group(1)}{link(next(numbers), int(m.group(2)))}", body)
+    # Whatever [n] is left (an overview's, or every one if the pack's layout was not the one expected) opens the
+    # first quote from that review.
+    body = _REF_CITE.sub(
+        lambda m: link(first[int(m.group(1))], int(m.group(2))) if int(m.group(1)) in first else m.group(0), body
+    )
+    body = body.replace("{", "&#123;").replace("}", "&#125;").replace("$", "&#36;")
+    return f"<div class='rla-brief'>{body}</div>"
+
+
+def eval_cards_html(questions: list[dict[str, Any]], modes: list[str], labels: dict[str, str]) -> str:
+    """The evaluation per question and mode as cards: the question wrapped, the gold reviews it missed and the
+    learning points the answer missed in plain sight, its retrieved passages (citation labels) to open in context.
+    A passage link's value is "question id|mode|rank"."""
+    cards = []
+    for q in questions:
+        for mode in modes:
+            r = q.get(mode, {})
+            missed = r.get("missed", [])
+            points = r.get("missed_points", [])
+            gold = ", ".join(q["gold"]) or "none: the set expects an abstention"
+            verdict = "abstained" if r.get("abstained") else "answered"
+            qid = str(q["id"])
+            passages = "".join(
+                f"<li>{open_link(f'{qid}|{mode}|{i}', esc(labels.get(cid, cid)), 'eval-open', 'eval-record')}</li>"
+                for i, cid in enumerate(r.get("passages", []), 1)
+            )
+            cards.append(
+                f"<div class='rla-card rla-eval-card' data-question='{esc(str(q['id']))}' data-mode='{esc(mode)}'>"
+                f"<p class='rla-meta'>{esc(str(q['id']))} · {esc(mode)} · {esc(str(q.get('kind', '')))} · {verdict}</p>"
+                f"<p class='rla-eval-q'><strong>{esc(q['question'])}</strong></p>"
+                f"<p class='rla-meta'>Gold: {esc(gold)}</p>"
+                + (
+                    f"<p class='rla-missed'>Missed reviews: <strong>{esc(', '.join(missed))}</strong></p>"
+                    if missed
+                    else ("<p class='rla-meta'>Missed reviews: none</p>" if q["gold"] else "")
+                )
+                + (
+                    "<div class='rla-missed'>Learning points missed:<ul>"
+                    + "".join(f"<li>{esc(p)}</li>" for p in points)
+                    + "</ul></div>"
+                    if points
+                    else ""
+                )
+                + (
+                    f"<details><summary>Retrieved passages ({len(r.get('passages', []))})</summary>"
+                    f"<ol class='rla-passages'>{passages}</ol></details>"
+                    if passages
+                    else "<p class='rla-meta'>No passage retrieved.</p>"
+                )
+                + "</div>"
+            )
+    return "<div class='rla-eval-cards' id='eval-cards'>" + "".join(cards) + "</div>"
+
+
+def to_mark(elem_id: str) -> str:
+    """Browser code that scrolls the highlighted passage of a record into view once it has been drawn."""
+    scroll_js = f"document.querySelector('#{elem_id} mark')?.scrollIntoView({{block: 'center'}})"
+    return f"() => setTimeout(() => {scroll_js}, 150)"

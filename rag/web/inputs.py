@@ -7,14 +7,14 @@ import html
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import gradio as gr
 
 from rag.errors import RlaError
-from rag.models import SECTION_KINDS
+from rag.models import DOCUMENT_KINDS, SECTION_KINDS
 from rag.retrieve import Filters
 from rag.store import IndexData
 from rag.web.html import one_line
@@ -55,44 +55,52 @@ def shown(public: Callable[[str], str]) -> Callable[[F], F]:
     return decorate
 
 
-def parse_filters(
-    year_from: str | int | None = None,
-    year_to: str | int | None = None,
-    area: str | None = None,
-    review_type: str | None = None,
-    keyword: str | None = None,
-    section: str | None = None,
-) -> Filters:
-    """Filters from the form or the API (Filters.parse checks them, as it does the CLI's)."""
-    return Filters.parse(
-        {
-            "year_from": year_from,
-            "year_to": year_to,
-            "area": area,
-            "type": review_type,
-            "keyword": keyword,
-            "section": section,
-        }
-    )
+# The filters a tab offers, in the order its inputs are listed and its handlers receive them (section last:
+# the Reviews tab has none). They are Filters' fields, as the CLI's options are.
+FILTER_KEYS = ("year_from", "year_to", "area", "type", "keyword", "kind", "theme", "section")
+
+
+def parse_filters(*values: Any, **named: Any) -> Filters:
+    """Filters from the form (values in FILTER_KEYS order) or the API (by name); Filters.parse checks them, as it
+    does the CLI's."""
+    raw = dict(zip(FILTER_KEYS, values, strict=False))
+    if "review_type" in named:
+        named["type"] = named.pop("review_type")
+    return Filters.parse({**raw, **named})
+
+
+def _counted(values: Iterable[str], label: Callable[[str], str] = one_line) -> list[tuple[str, str]]:
+    """(label (n), value), most common first, after "Any". Values are counted as the filters match them, whatever
+    their case ("Neglect" and "neglect" are one keyword), under their most common spelling."""
+    spellings: dict[str, Counter[str]] = {}
+    for v in values:
+        if v:
+            spellings.setdefault(v.lower(), Counter())[v] += 1
+    counts = {c.most_common(1)[0][0]: c.total() for c in spellings.values()}
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], label(kv[0]).lower()))
+    return [ANY] + [(f"{label(v)} ({n})", v) for v, n in ordered]
 
 
 def filter_choices(data: IndexData | None) -> dict[str, list[tuple[str, str]]]:
-    """Dropdown choices (label, value) for years, and for area, type and keyword most common first, with counts."""
+    """Dropdown choices (label, value) for every filter, each value with the number of records in the index that
+    have it ("domestic abuse (41)"): years newest first, sections in reading order, the others most common first."""
+    from rag.themes import load_themes
+
     reviews = list(data.reviews.values()) if data else []
-
-    def counted(values: list[str]) -> list[tuple[str, str]]:
-        c = Counter(v for v in values if v)
-        return [ANY] + [
-            (f"{one_line(v)} ({n})", v) for v, n in sorted(c.items(), key=lambda kv: (-kv[1], kv[0].lower()))
-        ]
-
-    years = [ANY] + [(str(y), str(y)) for y in sorted({r.year for r in reviews if r.year}, reverse=True)]
+    year_counts = Counter(r.year for r in reviews if r.year)
+    years = [ANY] + [(f"{y} ({year_counts[y]})", str(y)) for y in sorted(year_counts, reverse=True)]
+    sections = Counter(kind for r in reviews for kind in {s.kind for s in r.sections})
+    names = {t.id: t.name for t in load_themes()}
     return {
         "year_from": years,
         "year_to": years,
-        "area": counted([r.area for r in reviews]),
-        "type": counted([r.type or "" for r in reviews]),
-        "keyword": counted([k for r in reviews for k in r.keywords]),
+        "area": _counted(r.area for r in reviews),
+        "type": _counted(r.type or "" for r in reviews),
+        # A review counts once for a keyword, however many times (or spellings) it lists it.
+        "keyword": _counted(k for r in reviews for k in {k.lower(): k for k in r.keywords}.values()),
+        "kind": [ANY] + [(f"{k} ({n})", k) for k in DOCUMENT_KINDS if (n := sum(r.kind == k for r in reviews))],
+        "theme": _counted((t for r in reviews for t in r.themes), lambda t: names.get(t, t)),
+        "section": [ANY] + [(f"{k} ({sections[k]})", k) for k in SECTION_KINDS if sections[k]],
     }
 
 
@@ -103,51 +111,61 @@ class FilterInputs:
     area: gr.Dropdown
     review_type: gr.Dropdown
     keyword: gr.Dropdown
+    kind: gr.Dropdown
+    theme: gr.Dropdown
     section: gr.Dropdown | None
 
     @property
-    def inputs(self) -> list[Any]:
-        out = [self.year_from, self.year_to, self.area, self.review_type, self.keyword]
-        return out + ([self.section] if self.section is not None else [])
-
-    @property
     def from_index(self) -> dict[str, gr.Dropdown]:
-        """The inputs whose choices come from the index, by filter_choices key."""
-        return {
+        """The inputs by FILTER_KEYS name, in that order; their choices and counts come from the index."""
+        out = {
             "year_from": self.year_from,
             "year_to": self.year_to,
             "area": self.area,
             "type": self.review_type,
             "keyword": self.keyword,
+            "kind": self.kind,
+            "theme": self.theme,
         }
+        return out | ({"section": self.section} if self.section is not None else {})
+
+    @property
+    def inputs(self) -> list[Any]:
+        return list(self.from_index.values())
 
 
 def filter_inputs(prefix: str, section: bool = True, one_row: bool = False) -> FilterInputs:
-    """Year range, area, type, keyword (and section) inputs; choices are filled from the index on page load.
+    """Year range, area, type, keyword, kind, theme (and section) inputs; their choices, with counts, are filled
+    from the index on page load and whenever another generation is served.
 
-    Free text is allowed (the filter parser validates it), so API callers are not bound to the choices of the
-    index as it was when the page was built."""
+    Free text is allowed (the filter parser validates it), so a shared link or an API caller is not bound to the
+    choices of the index as it was when the page was built."""
 
-    def pick(label: str, suffix: str, choices: list[tuple[str, str]] | None = None, custom: bool = True) -> gr.Dropdown:
+    def pick(label: str, suffix: str, choices: list[tuple[str, str]] | None = None) -> gr.Dropdown:
         return gr.Dropdown(
             choices or [ANY],
             value="",
             label=label,
-            allow_custom_value=custom,
+            allow_custom_value=True,
             elem_id=f"{prefix}-{suffix}",
             min_width=110,
         )
 
-    def years() -> tuple[gr.Dropdown, gr.Dropdown]:
-        return pick("From year", "year-from"), pick("To year", "year-to")
+    def sec() -> gr.Dropdown | None:
+        return pick("Section", "section", [ANY] + [(s, s) for s in SECTION_KINDS]) if section else None
+
+    def what() -> tuple[gr.Dropdown, gr.Dropdown]:
+        return pick("Kind", "kind", [ANY] + [(k, k) for k in DOCUMENT_KINDS]), pick("Theme", "theme")
 
     if one_row:  # inside the caller's row
-        (year_from, year_to), area = years(), pick("Area", "area")
-        review_type, keyword, sec = pick("Review type", "type"), pick("Keyword", "keyword"), None
+        year_from, year_to, area = pick("From year", "year-from"), pick("To year", "year-to"), pick("Area", "area")
+        review_type, keyword = pick("Review type", "type"), pick("Keyword", "keyword")
+        (kind, theme), section_pick = what(), sec()
     else:
         with gr.Row():
-            (year_from, year_to), area = years(), pick("Area", "area")
+            year_from, year_to, area = pick("From year", "year-from"), pick("To year", "year-to"), pick("Area", "area")
         with gr.Row():
             review_type, keyword = pick("Review type", "type"), pick("Keyword", "keyword")
-            sec = pick("Section", "section", [ANY] + [(s, s) for s in SECTION_KINDS], custom=False) if section else None
-    return FilterInputs(year_from, year_to, area, review_type, keyword, sec)
+        with gr.Row():
+            (kind, theme), section_pick = what(), sec()
+    return FilterInputs(year_from, year_to, area, review_type, keyword, kind, theme, section_pick)

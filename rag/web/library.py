@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rag.errors import IndexMissing, RlaError
@@ -14,6 +16,7 @@ from rag.store import current_generation
 from rag.web.security import PublicPaths
 
 log = logging.getLogger("rla.web")
+LOADING = "**Loading the index and the model…** The page works now; a first question waits a few seconds for them."
 
 
 class Library:
@@ -37,6 +40,9 @@ class Library:
         self._seen: str | None = None  # the generation CURRENT named at the last (attempted) load
         self._swap = threading.Lock()  # guards the three fields above
         self._loading = threading.Lock()  # one load at a time
+        # Cleared while a load started by load_in_background runs; until then requests wait for it.
+        self._first = threading.Event()
+        self._first.set()
         self.ingesting = threading.Lock()
 
     def _live(self) -> str | None:
@@ -46,7 +52,10 @@ class Library:
     def load(self) -> Retriever:
         """Open the live generation and warm it (model, BM25) before anyone waits on it; raises what went wrong."""
         with self._loading:
-            return self._load()
+            try:
+                return self._load()
+            finally:
+                self._first.set()
 
     def _load(self) -> Retriever:
         live = self._live()
@@ -77,8 +86,34 @@ class Library:
         with contextlib.suppress(RlaError):
             self.load()
 
+    def load_in_background(self, after: Callable[[], bool] | None = None) -> threading.Thread:
+        """Load in a thread, once `after()` is true (the server has started), so that the page is served without
+        waiting for the index and the model; requests that need them wait for this load, not for another."""
+
+        def run() -> None:
+            deadline = time.monotonic() + 60
+            while after is not None and not after() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            try:
+                self.try_load()
+            except Exception:  # a bug: logged; load() has marked the first load done, and the next request retries
+                log.exception("loading the index failed")
+            finally:
+                self._first.set()
+
+        self._first.clear()  # here, not in the thread: a request arriving before the thread runs waits for it
+        thread = threading.Thread(target=run, name="rla-load", daemon=True)
+        thread.start()
+        return thread
+
+    @property
+    def loading(self) -> bool:
+        """True until the first load has ended: the page says "loading", a question waits for it."""
+        return not self._first.is_set()
+
     def _snapshot(self) -> tuple[Retriever | None, str | None]:
         """What to serve now: reload first if CURRENT has moved since the last load."""
+        self._first.wait()  # the first load, when it runs in the background
         live = self._live()
         with self._swap:
             retriever, problem, seen = self._retriever, self._problem, self._seen
@@ -104,8 +139,11 @@ class Library:
             raise RlaError((problem or "no index loaded").replace("**", ""))
         return retriever
 
-    def view(self) -> tuple[Retriever | None, str]:
-        """The Retriever being served (None without an index) and the status line about it, from one look."""
+    def view(self, wait: bool = True) -> tuple[Retriever | None, str]:
+        """The Retriever being served (None without an index) and the status line about it, from one look;
+        with `wait=False`, while the first load runs, None and a line saying so."""
+        if not wait and self.loading:
+            return None, LOADING
         retriever, problem = self._snapshot()
         if retriever is None:
             return None, f"**No index loaded.** {problem}"

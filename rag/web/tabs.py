@@ -17,8 +17,10 @@ from rag.web.html import (
     HOW_IT_WORKS,
     SHEET_CLOSE,
     answer_html,
+    brief_html,
     citation_choices,
     citation_html,
+    coverage_topic,
     esc,
     excerpt_html,
     facets_html,
@@ -27,8 +29,9 @@ from rag.web.html import (
     record_html,
     review_cards_html,
     scroll,
+    to_mark,
 )
-from rag.web.inputs import ASK_CONCURRENCY, FilterInputs, filter_inputs, parse_filters, shown
+from rag.web.inputs import ASK_CONCURRENCY, FILTER_KEYS, FilterInputs, filter_inputs, parse_filters, shown
 from rag.web.library import Library
 from rag.web.scratch import Scratch
 
@@ -43,7 +46,11 @@ BRIEF_INTRO = "A briefing pack for trainers: what the reviews found and recommen
 REVIEW_COLUMNS = ["Title", "Year", "Area", "Type", "Keywords", "Id"]
 
 
-URL_KEYS = ("q", "year_from", "year_to", "area", "type", "keyword", "section", "mode")
+URL_KEYS = ("q", *FILTER_KEYS, "mode")
+LOADING_ANSWER = (
+    "<p class='rla-notice' id='answer-loading'>Loading the model and the index… the first answer follows in a few "
+    "seconds.</p>"
+)
 
 
 @dataclass(frozen=True)
@@ -59,13 +66,26 @@ class AskTab:
     show: dict[str, Any]
 
 
-def share_link(question: str, values: list[Any], mode: str | None) -> str:
-    """A relative link (?q=…) that reproduces the question with its filters and mode."""
+def _query(pairs: dict[str, Any]) -> str:
     from urllib.parse import urlencode
 
-    pairs = {"q": question, **dict(zip(URL_KEYS[1:7], values, strict=True)), "mode": mode or "hybrid"}
-    kept = {k: str(v) for k, v in pairs.items() if v not in (None, "") and not (k == "mode" and v == "hybrid")}
-    return "?" + urlencode(kept)
+    return "?" + urlencode({k: str(v) for k, v in pairs.items() if v not in (None, "")})
+
+
+def share_link(question: str, values: list[Any], mode: str | None) -> str:
+    """A relative link (?q=…) that reproduces the question with its filters and mode."""
+    pairs = {"q": question, **dict(zip(FILTER_KEYS, values, strict=False))}
+    return _query(pairs | ({"mode": mode} if mode and mode != "hybrid" else {}))
+
+
+def ledger_link(topic: str, values: list[Any]) -> str:
+    """A relative link (?tab=ledger&topic=…) that opens the Ledger tab on a topic with these filters, and runs it."""
+    return _query({"tab": "ledger", "topic": topic, **dict(zip(FILTER_KEYS, values, strict=False))})
+
+
+def url_filters(params: dict[str, str], section: bool = True) -> list[str]:
+    """The filter values a link names, in FILTER_KEYS order ("" where it names none)."""
+    return [params.get(k, "") for k in FILTER_KEYS if section or k != "section"]
 
 
 def ask_tab(lib: Library, scratch: Scratch) -> AskTab:
@@ -75,28 +95,21 @@ def ask_tab(lib: Library, scratch: Scratch) -> AskTab:
     from rag.web.export import write_answer
 
     @shown(lib.public)
-    def ask(
-        question: str,
-        year_from: str | int | None = None,
-        year_to: str | int | None = None,
-        area: str | None = "",
-        review_type: str | None = "",
-        keyword: str | None = "",
-        section: str | None = "",
-        mode: str | None = "hybrid",
-    ) -> dict[str, Any]:
-        """Answer a question with numbered citations of review excerpts, or say the reviews do not cover it."""
+    def ask(question: str, *values: Any) -> dict[str, Any]:
+        """Answer a question with numbered citations of review excerpts, or say the reviews do not cover it.
+        `values`: the filters in FILTER_KEYS order, then the search mode."""
         from rag.answer import answer
 
         q = clean_query(question or "")
-        filters = parse_filters(year_from, year_to, area, review_type, keyword, section)
-        return answer(lib.current(), q, filters=filters, mode=mode or None).to_dict()
+        filters = parse_filters(*values[:-1])
+        return answer(lib.current(), q, filters=filters, mode=values[-1] or None).to_dict()
 
     def clear() -> tuple[Any, ...]:
-        """Before each question: the previous answer goes, so an error is never shown under a stale answer."""
+        """Before each question: the previous answer goes, so an error is never shown under a stale answer; while
+        the model is still loading, the answer's place says so."""
         return (
             None,
-            "",
+            LOADING_ANSWER if lib.loading else "",
             gr.update(choices=[], value=None, visible=False),
             HOW_IT_WORKS,
             "",
@@ -111,13 +124,15 @@ def ask_tab(lib: Library, scratch: Scratch) -> AskTab:
         choices = citation_choices(ans)
         hint = HOW_IT_WORKS if ans.get("abstained") else citation_html(lib.current().data, ans, None)
         link = share_link(question, list(rest[:-1]), rest[-1])
+        topic = coverage_topic(ans)
+        ledger_href = ledger_link(topic, list(rest[:-1])) if topic else ""
         share = (
             f"<p class='rla-share'><a id='share-link' href='{esc(link)}'>Link to this answer</a> "
             "<span class='rla-meta'>(opens the same question with the same filters)</span></p>"
         )
         files = [str(f) for f in write_answer(ans, scratch.downloads("rla-answer-"))]
         return (
-            answer_html(ans),
+            answer_html(ans, ledger_href),
             gr.update(choices=choices, value=None, visible=bool(choices)),
             hint,
             share,
@@ -136,9 +151,8 @@ def ask_tab(lib: Library, scratch: Scratch) -> AskTab:
         params = dict(request.query_params) if request is not None else {}
         if not params.get("q"):
             return [gr.skip()] * len(URL_KEYS)
-        out: list[Any] = [params.get(k, "") for k in URL_KEYS[:7]]
         mode_value = params.get("mode", "hybrid")
-        return [*out, mode_value if mode_value in MODES else "hybrid"]
+        return [params["q"], *url_filters(params), mode_value if mode_value in MODES else "hybrid"]
 
     with gr.Tab("Ask", id="ask"), gr.Row():
         with gr.Column(scale=1, min_width=300):
@@ -194,10 +208,10 @@ def ask_tab(lib: Library, scratch: Scratch) -> AskTab:
             ask, ask_inputs, answer_data, concurrency_id="ask", concurrency_limit=ASK_CONCURRENCY, **private
         ).success(**show)
     cite_pick.change(open_citation, [cite_pick, answer_data], record_view, **private).then(
-        None, js=_to_mark("ask-record")
+        None, js=to_mark("ask-record")
     )
     cite_open.change(open_citation, [cite_open, answer_data], record_view, **private).then(
-        None, js=_to_mark("ask-record")
+        None, js=to_mark("ask-record")
     )
     return AskTab(ask_f, from_url, [question, *ask_f.inputs, mode], ask, ask_inputs, answer_data, show)
 
@@ -216,15 +230,8 @@ def reviews_tab(lib: Library) -> ReviewList:
     """Reviews: the reviews in the index as a table, narrowed by text and filters; a chosen row opens its record."""
 
     @shown(lib.public)
-    def list_reviews(
-        text: str,
-        year_from: str | int | None,
-        year_to: str | int | None,
-        area: str | None,
-        review_type: str | None,
-        keyword: str | None,
-    ) -> tuple[pd.DataFrame, str, str, str]:
-        f = parse_filters(year_from, year_to, area, review_type, keyword)
+    def list_reviews(text: str, *values: Any) -> tuple[pd.DataFrame, str, str, str]:
+        f = parse_filters(*values)
         data = lib.current().data  # one snapshot for the table, its count and its facets
         needle = one_line(text or "").lower()
         reviews = [
@@ -299,7 +306,26 @@ def count_axis(counts: list[int]) -> list[float]:
     return [0, float(max([5, *counts]))]
 
 
-def ledger_tab(lib: Library, scratch: Scratch) -> FilterInputs:
+@dataclass(frozen=True)
+class LedgerTab:
+    """The Ledger tab's filters, and what opens it pre-filled from a link (?tab=ledger&topic=…&area=…): the inputs
+    to fill (topic, then the filters), and `show`, which lists the reviews into `outputs` (the entry panel last)."""
+
+    filters: FilterInputs
+    inputs: list[Any]
+    show: Callable[..., tuple[Any, ...]]
+    outputs: list[Any]
+
+
+def ledger_params(value: str | None) -> dict[str, str]:
+    """A coverage link's query ("?tab=ledger&topic=…&area=…:stamp", as the page's chooser gets it) as parameters."""
+    from urllib.parse import parse_qsl
+
+    query = (value or "").rsplit(":", 1)[0] if ":" in (value or "") else (value or "")
+    return dict(parse_qsl(query.lstrip("?")))
+
+
+def ledger_tab(lib: Library, scratch: Scratch) -> LedgerTab:
     """Ledger: every review that addresses a topic, one excerpt each, with counts by year and area; each entry
     opens in its whole review, and the ledger downloads as .md and .docx with its references."""
     from rag.web.export import write_ledger
@@ -391,26 +417,30 @@ def ledger_tab(lib: Library, scratch: Scratch) -> FilterInputs:
             show_ledger, led_inputs, shown_outputs, **private
         )
     ledger_open.change(open_entry, [ledger_open, entries], ledger_record, **private).then(
-        None, js=_to_mark("ledger-record")
+        None, js=to_mark("ledger-record")
     )
-    return led_f
+    return LedgerTab(led_f, led_inputs, lambda *v: (*show_ledger(*v), ""), [*shown_outputs, ledger_record])
 
 
 def briefing_tab(lib: Library, scratch: Scratch) -> FilterInputs:
-    """Briefing: a trainers' pack on a topic, shown as Markdown and offered as .md, .html and .docx files."""
+    """Briefing: a trainers' pack on a topic, shown with every [n] opening its quote in the whole review, and
+    offered as .md, .html and .docx files. (The typed /brief endpoint is in api.py.)"""
+    from dataclasses import asdict
 
     @shown(lib.public)
     def make_brief(
         topic: str,
-        year_from: str | int | None = None,
-        year_to: str | int | None = None,
-        area: str | None = "",
-        review_type: str | None = "",
-        keyword: str | None = "",
-        section: str | None = "",
+        year_from: str | None = None,
+        year_to: str | None = None,
+        area: str | None = None,
+        review_type: str | None = None,
+        keyword: str | None = None,
+        kind: str | None = None,
+        theme: str | None = None,
+        section: str | None = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's idiom: it finds the tracker by this default)
-    ) -> tuple[str, Any]:
-        """A trainers' briefing pack on a topic, as Markdown, with .md/.html (and .docx) downloads."""
+    ) -> tuple[str, Any, list[dict[str, Any]]]:
+        """A trainers' briefing pack on a topic, as HTML whose [n] open their quotes, with .md/.html/.docx files."""
         if importlib.util.find_spec("rag.brief") is None:
             raise RlaError("briefings are not available in this build (the rag.brief package is missing)")
         from rag import brief as briefing
@@ -418,7 +448,7 @@ def briefing_tab(lib: Library, scratch: Scratch) -> FilterInputs:
         if not " ".join((topic or "").split()):
             raise RlaError('type a topic for the briefing, e.g. "professional curiosity", then press Build briefing')
         topic = clean_query(topic or "")
-        filters = parse_filters(year_from, year_to, area, review_type, keyword, section)
+        filters = parse_filters(year_from, year_to, area, review_type, keyword, kind, theme, section)
         progress((0, 3), desc="Finding every review on the topic")
         pack = briefing.build_brief(lib.current(), topic, filters if filters.active() else None)
         progress((2, 3), desc="Writing the Markdown, web page and Word files")
@@ -428,7 +458,16 @@ def briefing_tab(lib: Library, scratch: Scratch) -> FilterInputs:
             files.append(briefing.write_brief(pack, folder / f"{_slug(topic)}.docx"))
         except (ImportError, RlaError) as e:  # .docx needs the optional python-docx
             gr.Warning(esc(f"No Word file: {e}"))
-        return briefing.render_markdown(pack), gr.update(value=[str(f) for f in files], visible=True)
+        quotes = [asdict(q) for q in pack.quotes()]
+        return scroll(brief_html(pack)), gr.update(value=[str(f) for f in files], visible=True), quotes
+
+    @shown(lib.public)
+    def open_quote(n: str | None, quotes: list[dict[str, Any]] | None) -> str:
+        i = int((n or "0").split(":")[0] or 0)
+        if not quotes or not 1 <= i <= len(quotes):
+            return ""
+        q = quotes[i - 1]
+        return SHEET_CLOSE + excerpt_html(lib.current().data, q, q["ref"], f"Quote {i}, reference")
 
     with gr.Tab("Briefing", id="briefing"):
         available = importlib.util.find_spec("rag.brief") is not None
@@ -455,28 +494,24 @@ def briefing_tab(lib: Library, scratch: Scratch) -> FilterInputs:
                     elem_id="brief-files",
                 )
             with gr.Column(scale=3, min_width=300):
-                brief_view = gr.Markdown(
-                    BRIEF_INTRO,
-                    elem_id="brief-view",
-                    max_height=600,
-                )
+                brief_view = gr.HTML(scroll(f"<p class='rla-meta'>{BRIEF_INTRO}</p>"), elem_id="brief-view")
+            with gr.Column(scale=3, min_width=300):
+                brief_open = gr.Textbox(visible="hidden", elem_id="brief-open")
+                brief_record = gr.HTML(elem_id="brief-record")
+                quotes = gr.State([])
 
+    private: dict[str, Any] = {"api_visibility": "private"}
     brief_btn.click(
-        lambda: (BRIEF_INTRO, gr.update(value=None, visible=False)),
+        lambda: (scroll(f"<p class='rla-meta'>{BRIEF_INTRO}</p>"), gr.update(value=None, visible=False), [], ""),
         None,
-        [brief_view, brief_files],
+        [brief_view, brief_files, quotes, brief_record],
         queue=False,
         show_progress="hidden",
-        api_visibility="private",
-    ).then(make_brief, [brief_topic, *brief_f.inputs], [brief_view, brief_files], api_name="brief")
+        **private,
+    ).then(make_brief, [brief_topic, *brief_f.inputs], [brief_view, brief_files, quotes], **private)
+    brief_open.change(open_quote, [brief_open, quotes], brief_record, **private).then(None, js=to_mark("brief-record"))
     return brief_f
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "briefing"
-
-
-def _to_mark(elem_id: str) -> str:
-    """Browser code that scrolls the highlighted passage of a record into view once it has been drawn."""
-    scroll_js = f"document.querySelector('#{elem_id} mark')?.scrollIntoView({{block: 'center'}})"
-    return f"() => setTimeout(() => {scroll_js}, 150)"

@@ -1,0 +1,38 @@
+"""eval/bench.py's web section against the real app: it starts it, times the first page and answer, and counts
+every answer of the simulated users (the figures themselves are never asserted)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from rag.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load(name: str):  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "eval" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_web_section_answers_every_simulated_user_and_reports_its_rows(built_index: Settings) -> None:
+    workers, bench = _load("bench_workers"), _load("bench")
+    questions = ["What did reviews say about fathers?", "What did reviews find about neglect?", "disguised compliance"]
+    w = workers.web_app(str(built_index.index), str(ROOT), questions * 3, users=3, per_user=2)
+    assert 0 < w["first_page_s"] <= w["first_answer_s"]
+    for run in (w, w["no_sessions"]):
+        assert run["answers"] == 6 and run["error_count"] == 0, run["errors"]
+        assert run["latency"]["n"] == 6 and 0 < run["latency"]["p50"] <= run["latency"]["p95"]
+        assert run["server_cpu_ms_per_answer"] > 0
+    rows = bench._web_rows(w)
+    assert [r.metric.split(",")[0] for r in rows[:2]] == [
+        "web app: launch → first page served",
+        "web app: launch → first answer",
+    ]
+    assert rows[2].result in ("PASS", "FAIL") and rows[3].result == "info"  # only the sessions run has the target
