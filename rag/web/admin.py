@@ -440,12 +440,13 @@ def corpus_tab(lib: Library, scratch: Scratch, status: gr.Markdown) -> Ingest:
         doubts_problem_note = gr.Markdown(elem_id="doubts-problem")
         doubts_shown = gr.State([])
         save_btn = gr.Button("Save corrections and update index", elem_id="save-corrections-btn")
+        api_only = gr.Button(visible=False)  # inside the tab: gr.Tabs may only hold tabs
 
     heavy: dict[str, Any] = {"concurrency_id": "heavy", "concurrency_limit": 1}
     private: dict[str, Any] = {"api_visibility": "private"}
     outputs = [ingest_summary, ingest_table, status]
     # The API's /add_files refuses with an error when every file is refused; the page keeps the reasons in the table.
-    gr.Button(visible=False).click(add_files, [uploads, rebuild], outputs, api_name="add_files", **heavy)
+    api_only.click(add_files, [uploads, rebuild], outputs, api_name="add_files", **heavy)
     uploads.change(shown(lib.public)(keeper.describe), [uploads], [fields, parsed, fields_note], **private)
     fields.change(keeper.fields_problem, [fields, parsed], [fields_note], queue=False, **private)
     ingested = ingest_btn.click(
