@@ -57,8 +57,19 @@ class Settings:
     # uses (rag.answer); below `weak_below` the answer says the match is weak.
     abstain_below: float = 0.46
     weak_below: float = 0.50
-    # An excerpt is quoted in an answer only if its best sentence is this close to the best sentence found.
-    answer_floor: float = 0.15
+    # An answer quotes whole statements from its hits' chunks, best first: none scoring more than `answer_floor`
+    # below the best, at most `answer_quotes_per_review` from one review. A statement's score is its cosine to
+    # the question, plus `answer_learning_bonus` in learning, findings, good practice or recommendations (minus
+    # it in case narrative), plus `answer_theme_bonus` when its chunk carries one of the question's themes.
+    answer_floor: float = 0.25
+    answer_quotes_per_review: int = 2
+    answer_learning_bonus: float = 0.05
+    answer_theme_bonus: float = 0.08
+    # Two statements from different reviews make the same point (one bullet citing both) when their vectors'
+    # cosine and their content-word overlap (shared words / the shorter's words) reach these (README: "How
+    # answers are made").
+    duplicate_cosine: float = 0.80
+    duplicate_overlap: float = 0.5
     # With no phrase evidence, a question in everyday words lists the reviews with a chunk scoring at least this.
     ledger_cosine: float = 0.48
     # A question is about the theme whose description or everyday phrasing it is closest to, at least this
@@ -95,6 +106,10 @@ class Settings:
             "abstain_below": self.abstain_below,
             "weak_below": self.weak_below,
             "answer_floor": self.answer_floor,
+            "answer_learning_bonus": self.answer_learning_bonus,
+            "answer_theme_bonus": self.answer_theme_bonus,
+            "duplicate_cosine": self.duplicate_cosine,
+            "duplicate_overlap": self.duplicate_overlap,
             "ledger_cosine": self.ledger_cosine,
             "theme_cosine": self.theme_cosine,
             "ledger_passage_cosine": self.ledger_passage_cosine,
