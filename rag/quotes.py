@@ -162,10 +162,19 @@ def select(retriever: Retriever, cands: list[Statement], max_bullets: int) -> li
 
 
 def same_point(a: Statement, b: Statement, min_cosine: float, min_overlap: float) -> bool:
-    """Two statements make the same point: close in meaning and sharing most of their content words."""
+    """Two statements make the same point: close in meaning and sharing most of their content words. Case
+    narrative makes no point ("Death of a 14-month old girl in July 2014." is not "Death of a 16-year-old
+    girl."), nor do statements whose numbers differ."""
+    if a.hit.chunk.section in NARRATIVE or b.hit.chunk.section in NARRATIVE:
+        return False
+    if set(_NUMBER.findall(a.text)) != set(_NUMBER.findall(b.text)):
+        return False
     if float(a.vector @ b.vector) < min_cosine:
         return False
     return overlap(a.text, b.text) >= min_overlap
+
+
+_NUMBER = re.compile(r"\d+")
 
 
 def overlap(a: str, b: str) -> float:
