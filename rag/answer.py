@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from rag.ledger import Coverage, coverage, detect_themes
 from rag.models import Answer, AnswerCoverage, Citation, SectionKind, record_group
-from rag.quotes import ASKS_FOR_LEARNING, Bullet, by_theme, learning_rank, select, statements
+from rag.quotes import ASKS_FOR_LEARNING, ASKS_FOR_RECOMMENDATIONS, Bullet, by_theme, learning_rank, select, statements
 from rag.retrieve import Filters, Retriever, Scored
 from rag.themes import Theme, evidence_terms, phrase_spans
 
@@ -25,7 +25,7 @@ def answer(
     filters: Filters | None = None,
     mode: str | None = None,
 ) -> Answer:
-    """Compose an answer from the best sentence of each of the top hits, grouped found/recommended."""
+    """An answer of at most k whole statements quoted from the top 2k hits (`rag.quotes`), with its coverage."""
     return answer_from(retriever, question, retrieve_for_answer(retriever, question, k, mode, filters), k, filters)
 
 
@@ -178,7 +178,9 @@ def _compose(
     headings when they span several themes, else grouped found / recommended; learning first when the
     question asks what reviews said, learned or recommended."""
     learning = bool(ASKS_FOR_LEARNING.search(question))
-    bullets = select(retriever, statements(retriever, scored.hits, scored.query_vector, themes, learning), k)
+    recommend = bool(ASKS_FOR_RECOMMENDATIONS.search(question))
+    cands = statements(retriever, scored.hits, scored.query_vector, themes, learning, recommend)
+    bullets = select(retriever, cands, k)
     groups = by_theme(retriever, bullets, themes, learning)
     answer_cov = answer_coverage(cov, bullets)
     quoted = len({c.hit.chunk.review_id for b in bullets for c in (b.main, *b.also)})
@@ -190,6 +192,8 @@ def _compose(
         if learning:
             found.sort(key=learning_rank)
         sections = [("What the reviews found:", None, found), ("What the reviews recommended:", None, recommended)]
+        if recommend:
+            sections.reverse()
     else:
         sections = [(f"{t.name[:1].upper()}{t.name[1:]}:" if t else "Other points:", t, g) for t, g in groups]
     citations: list[Citation] = []

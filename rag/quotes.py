@@ -12,12 +12,13 @@ import numpy as np
 
 from rag.models import SECTION_ALIASES, SECTION_KINDS, Hit, SectionKind
 from rag.retrieve import Retriever
-from rag.themes import Theme, load_themes
+from rag.themes import Theme, load_themes, tag_text
 
 ASKS_FOR_LEARNING = re.compile(
-    r"\b(?:say|says|said|learn\w*|lessons?|recommend\w*|found|find\w*|warn\w*|highlight\w*|identif\w*|draw)\b",
+    r"\b(?:say|says|said|learn\w*|lessons?|recommend\w*|found|find\w*|warn\w*|highlight\w*|identif\w*|draw|should)\b",
     re.IGNORECASE,
 )
+ASKS_FOR_RECOMMENDATIONS = re.compile(r"\brecommend\w*", re.IGNORECASE)
 # What a review learned: its findings, learning, good practice and recommendations; key issues next.
 LEARNING = frozenset({SectionKind.LEARNING, SectionKind.RECOMMENDATIONS, SectionKind.GOOD_PRACTICE})
 NARRATIVE = frozenset({SectionKind.BACKGROUND, SectionKind.SUMMARY, SectionKind.METHODOLOGY, SectionKind.OTHER})
@@ -93,12 +94,18 @@ def is_statement(text: str) -> bool:
 
 
 def statements(
-    retriever: Retriever, hits: list[Hit], qv: np.ndarray, themes: tuple[Theme, ...], learning: bool = True
+    retriever: Retriever,
+    hits: list[Hit],
+    qv: np.ndarray,
+    themes: tuple[Theme, ...],
+    learning: bool = True,
+    recommend: bool = False,
 ) -> list[Statement]:
     """Every whole statement of the hits' chunks, scored against the question. For a question about what
     reviews said, learned or recommended (`learning`), learning, findings and recommendations are preferred
     (`settings.answer_learning_bonus`) and case narrative (background, case summaries) held back as much;
-    a chunk tagged with one of the question's themes is preferred (`settings.answer_theme_bonus`)."""
+    a chunk tagged with one of the question's themes is preferred (`settings.answer_theme_bonus`). A question
+    about what reviews recommended (`recommend`) prefers recommendations by as much again."""
     st = retriever.settings
     wanted = {t.id for t in themes}
     out: list[Statement] = []
@@ -111,6 +118,8 @@ def statements(
             1.0 if chunk.section in LEARNING else -1.0 if chunk.section in NARRATIVE else 0.0
         )
         prior = prior if learning else 0.0
+        if recommend and chunk.section == SectionKind.RECOMMENDATIONS:
+            prior += st.answer_learning_bonus  # "what did reviews recommend": recommendations before findings
         if wanted & set(chunk.themes):
             prior += st.answer_theme_bonus
         vectors = _sentence_vectors(retriever, row)
@@ -197,10 +206,13 @@ def learning_rank(b: Bullet) -> int:
 def by_theme(
     retriever: Retriever, bullets: list[Bullet], themes: tuple[Theme, ...], learning: bool = True
 ) -> list[tuple[Theme | None, list[Bullet]]]:
-    """Bullets under theme headings when they span several themes: the question's themes first, then any
-    theme at least two bullets share that most reviews do not carry; the rest under no heading. One group
-    (heading None) when fewer than two headings would have bullets."""
+    """Bullets under theme headings when they span several themes. A bullet stands under one of the
+    question's themes its chunk was tagged with at ingest; else under a theme its quote names (a chunk's other
+    tags may come from other sentences), when at least two bullets name it and at most half the records carry
+    it; the rest under no heading. One group (heading None) when fewer than two headings would have bullets."""
     share = _theme_share(retriever)
+    order = {t.id: i for i, t in enumerate(load_themes())}
+    by_id = {t.id: t for t in load_themes()}
     left = list(bullets)
     groups: list[tuple[Theme | None, list[Bullet]]] = []
     for theme in themes:
@@ -208,13 +220,13 @@ def by_theme(
         if mine:
             groups.append((theme, mine))
             left = [b for b in left if b not in mine]
-    by_id = {t.id: t for t in load_themes()}
+    named = {id(b): [t for t in tag_text(b.main.text) if share.get(t, 0.0) <= _COMMON_THEME] for b in left}
     while left:
-        counts = Counter(t for b in left for t in b.main.hit.chunk.themes if share.get(t, 0.0) <= _COMMON_THEME)
-        best = max(counts.items(), key=lambda kv: (kv[1], -list(by_id).index(kv[0])), default=None)
+        counts = Counter(t for b in left for t in named[id(b)])
+        best = max(counts.items(), key=lambda kv: (kv[1], -order[kv[0]]), default=None)
         if best is None or best[1] < 2:
             break
-        mine = [b for b in left if best[0] in b.main.hit.chunk.themes]
+        mine = [b for b in left if best[0] in named[id(b)]]
         groups.append((by_id[best[0]], mine))
         left = [b for b in left if b not in mine]
     if len(groups) < 2:

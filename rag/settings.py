@@ -62,7 +62,7 @@ class Settings:
     # the question, plus `answer_learning_bonus` in learning, findings, good practice or recommendations (minus
     # it in case narrative), plus `answer_theme_bonus` when its chunk carries one of the question's themes.
     answer_floor: float = 0.25
-    answer_quotes_per_review: int = 2
+    answer_quotes_per_review: int = 3
     answer_learning_bonus: float = 0.05
     answer_theme_bonus: float = 0.08
     # Two statements from different reviews make the same point (one bullet citing both) when their vectors'

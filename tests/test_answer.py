@@ -249,3 +249,14 @@ def test_one_theme_answers_keep_found_and_recommended(retriever) -> None:  # typ
     lines = ans.text.splitlines()
     assert "What the reviews found:" in lines or "What the reviews recommended:" in lines
     assert not any(line in HEADINGS - {"What the reviews found:", "What the reviews recommended:"} for line in lines)
+
+
+def test_a_question_about_recommendations_quotes_them_first(retriever) -> None:  # type: ignore[no-untyped-def]
+    ans = answer(retriever, "What did reviews recommend about sharing information between agencies?")
+    _check_answer(retriever, ans)
+    headings = [line for line in ans.text.splitlines() if line in HEADINGS]
+    mains = [c for c in ans.citations if c.also_of is None]
+    if headings[0] == "What the reviews recommended:":  # one theme: recommendations are the first group
+        assert mains[0].hit.chunk.section == "recommendations"
+    recommended = sum(c.hit.chunk.section == "recommendations" for c in mains)
+    assert recommended >= 3, ans.text

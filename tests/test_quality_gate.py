@@ -20,9 +20,9 @@ GATE = {
     "Recall@10": 0.76,
     "MRR": 0.87,
     "nDCG@10": 0.79,
-    # Answers quote up to ten statements (learning-point coverage 0.42 → 0.60); more of them come from records
-    # outside the gold lists, so citation precision fell from 0.633 to 0.550.
-    "citation_precision": 0.53,
+    # Answers quote up to ten statements (learning-point coverage 0.42 → 0.62); more of them come from records
+    # outside the gold lists, so citation precision fell from 0.633 to 0.578.
+    "citation_precision": 0.55,
     "abstention_acc": 0.82,
     "no_answer_abstain": 0.58,
     "ledger_precision": 0.58,
@@ -70,9 +70,9 @@ def test_held_out_gate(retriever) -> None:  # type: ignore[no-untyped-def]
 
 
 # Answers (issue 14 item 8): honest floors a little under what was measured (README: "Evaluation";
-# measured Recall@5 0.727, lp_coverage 0.602, MRR 0.907, held-out MRR 0.899). Targets: learning-point
+# measured Recall@5 0.727, lp_coverage 0.617, MRR 0.907, held-out MRR 0.899). Targets: learning-point
 # coverage ≥ 0.6, MRR ≥ 0.92 and held-out MRR ≥ 0.92 (the MRR targets are not reached yet).
-ANSWER_GATE = {"Recall@5": 0.70, "lp_coverage": 0.58, "MRR": 0.89}
+ANSWER_GATE = {"Recall@5": 0.70, "lp_coverage": 0.60, "MRR": 0.89}
 HELD_OUT_MRR = 0.88
 
 
