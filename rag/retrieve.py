@@ -374,18 +374,26 @@ class Retriever:
         return sorted(fused.items(), key=lambda kv: -kv[1])
 
     def _diversify(self, ranked: list[tuple[int, float]], k: int, per_review: int) -> list[Hit]:
-        """At most `per_review` excerpts from one review in the top k."""
-        per: dict[str, int] = {}
-        hits: list[Hit] = []
-        for row, score in ranked:
-            chunk = self.data.chunks[row]
-            if per.get(chunk.review_id, 0) >= per_review:
-                continue
-            per[chunk.review_id] = per.get(chunk.review_id, 0) + 1
-            hits.append(Hit(chunk, float(score), len(hits) + 1))
-            if len(hits) == k:
-                break
-        return hits
+        """The top k excerpts, at most `per_review` from one review. A review's best excerpt is ranked by its
+        score plus `settings.review_second_weight` × its second best's, when that one is among the first
+        `settings.review_second_within` excerpts too (whatever k, so a shorter list is a prefix of a longer one):
+        a review with two passages on the question ranks above one that touches it once (README: "Retrieval").
+        Other excerpts keep their own score."""
+        by_review: dict[str, list[tuple[int, float]]] = {}
+        top: dict[str, int] = {}  # how many of a review's excerpts are among the first `review_second_within`
+        within = self.settings.review_second_within
+        for i, (row, score) in enumerate(ranked):
+            rid = self.data.chunks[row].review_id
+            by_review.setdefault(rid, []).append((row, score))
+            top[rid] = top.get(rid, 0) + (i < within)
+        w = self.settings.review_second_weight
+        keyed: list[tuple[float, int, float]] = []  # (rank key, row, score)
+        for rid, rows in by_review.items():
+            second = rows[1][1] if len(rows) > 1 and top[rid] > 1 else 0.0
+            keyed.append((rows[0][1] + w * max(second, 0.0), *rows[0]))
+            keyed += [(score, row, score) for row, score in rows[1:per_review]]
+        keyed.sort(key=lambda t: -t[0])  # stable: ties keep the ranked order of reviews
+        return [Hit(self.data.chunks[row], float(score), i) for i, (_, row, score) in enumerate(keyed[:k], start=1)]
 
 
 def _top(scores: np.ndarray, n: int, mask: np.ndarray | None) -> list[tuple[int, float]]:
