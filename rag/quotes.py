@@ -12,7 +12,7 @@ import numpy as np
 
 from rag.models import SECTION_ALIASES, SECTION_KINDS, Hit, SectionKind
 from rag.retrieve import Retriever
-from rag.themes import Theme, load_themes, tag_text
+from rag.themes import Theme, evidence_terms, find_phrase, load_themes, phrase_stems, tokens
 
 ASKS_FOR_LEARNING = re.compile(
     r"\b(?:say|says|said|learn\w*|lessons?|recommend\w*|found|find\w*|warn\w*|highlight\w*|identif\w*|draw|should)\b",
@@ -122,7 +122,7 @@ def statements(
             prior += st.answer_learning_bonus  # "what did reviews recommend": recommendations before findings
         if wanted & set(chunk.themes):
             prior += st.answer_theme_bonus
-        vectors = _sentence_vectors(retriever, row)
+        vectors = retriever.sentence_vectors(row)
         scores = retriever.sentence_scores(row, qv)
         spans = [(s, e) for s, e, _ in scores]
         for i, ((_, _, cos), vec) in enumerate(zip(scores, vectors, strict=True)):
@@ -132,13 +132,6 @@ def statements(
             seen.add((chunk.source, s, e))
             out.append(Statement(hit, s, e, text[s:e], cos, cos + prior, vec))
     return out
-
-
-def _sentence_vectors(retriever: Retriever, row: int) -> np.ndarray:
-    """One vector per sentence of the chunk (a one-sentence chunk: its chunk vector), as sentence_scores."""
-    off = retriever.data.sentence_offsets
-    a, b = off[row], off[row + 1]
-    return retriever.data.vectors[row : row + 1] if b == a else retriever.data.sentence_vectors[a:b]
 
 
 def select(retriever: Retriever, cands: list[Statement], max_bullets: int) -> list[Bullet]:
@@ -220,7 +213,7 @@ def by_theme(
         if mine:
             groups.append((theme, mine))
             left = [b for b in left if b not in mine]
-    named = {id(b): [t for t in tag_text(b.main.text) if share.get(t, 0.0) <= _COMMON_THEME] for b in left}
+    named = {id(b): _named(b.main.text, b.main.hit.chunk.themes, share, by_id) for b in left}
     while left:
         counts = Counter(t for b in left for t in named[id(b)])
         best = max(counts.items(), key=lambda kv: (kv[1], -order[kv[0]]), default=None)
@@ -234,6 +227,17 @@ def by_theme(
     if left:
         groups.append((None, left))
     return [(theme, sorted(group, key=learning_rank) if learning else group) for theme, group in groups]
+
+
+def _named(text: str, tagged: tuple[str, ...], share: dict[str, float], by_id: dict[str, Theme]) -> list[str]:
+    """Which of its chunk's themes (`tagged`) a quote itself names, leaving out those most records carry."""
+    stems, spans = tokens(text)
+    return [
+        t
+        for t in tagged
+        if share.get(t, 0.0) <= _COMMON_THEME
+        and any(find_phrase(stems, spans, phrase_stems(term)) for term in evidence_terms(by_id[t]))
+    ]
 
 
 _COMMON_THEME = 0.5  # a theme more than this share of reviews carry ("learning from reviews") heads nothing

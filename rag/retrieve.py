@@ -346,6 +346,11 @@ class Retriever:
     def row_of(self) -> dict[str, int]:
         return {c.id: i for i, c in enumerate(self.data.chunks)}
 
+    def sentence_vectors(self, row: int) -> np.ndarray:
+        """One vector per sentence of a chunk, in the order of `sentence_scores` (one-sentence chunk: its own)."""
+        a, b = self._offsets[row], self._offsets[row + 1]
+        return self.data.vectors[row : row + 1] if b == a else self.data.sentence_vectors[a:b]
+
     def sentence_scores(self, row: int, qv: np.ndarray) -> list[tuple[int, int, float]]:
         """(start, end, cosine) of each sentence of a chunk; a one-sentence chunk scores its chunk vector."""
         chunk = self.data.chunks[row]
