@@ -49,9 +49,9 @@ class Settings:
     rrf_k: int = 10
     dense_weight: float = 3.0
     candidates: int = 100
-    # A review ranks by its best excerpt's score plus this much of its second best's, when that one is among the
-    # first `review_second_within` excerpts too (0: its best alone). `rla eval`, hybrid, MRR eval set / held-out
-    # dev: 0 → 0.907 / 0.899, 0.4 within 20 → 0.930 / 0.910 (README: "Retrieval").
+    # Hybrid: a review ranks by its best excerpt's fused score plus this much of its second best's, when that
+    # one is among the first `review_second_within` excerpts too (0: its best alone). `rla eval`, hybrid, MRR
+    # eval set / held-out dev: 0 → 0.907 / 0.899, 0.4 within 20 → 0.930 / 0.910 (README: "Retrieval").
     review_second_weight: float = 0.4
     review_second_within: int = 20
     # Above this many chunks the vector index is HNSW rather than exact search.
