@@ -2,51 +2,36 @@
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
-import numpy as np
+import threading
+import weakref
+from collections import Counter, OrderedDict
+from dataclasses import replace
 
 from rag.ledger import Coverage, coverage, detect_themes
-from rag.models import Answer, Citation, Hit, SectionKind
+from rag.models import Answer, AnswerCoverage, Citation, SectionKind, record_group
+from rag.quotes import ASKS_FOR_LEARNING, ASKS_FOR_RECOMMENDATIONS, Bullet, by_theme, learning_rank, select, statements
 from rag.retrieve import Filters, Retriever, Scored
 from rag.settings import Settings
-from rag.themes import evidence_terms, phrase_spans
+from rag.themes import Theme, evidence_terms, phrase_spans
 
-_ASKS_FOR_LEARNING = re.compile(
-    r"\b(?:say|says|said|learn\w*|lessons?|recommend\w*|found|find\w*|warn\w*|highlight\w*|identif\w*|draw)\b",
-    re.IGNORECASE,
-)
-_NARRATIVE = frozenset({SectionKind.BACKGROUND, SectionKind.SUMMARY, SectionKind.METHODOLOGY, SectionKind.OTHER})
-_WORDS = re.compile(r"(?u)\b\w+\b")
-_MIN_WORDS = 6  # a shorter quote is a fragment of a list, not a statement
-# "Learning includes:", "Key issues:", "Recommendations include the need to:" — a label, not part of the point.
-_LEAD_IN = re.compile(r"\s*(?:[^\s.;:]+\s+){0,5}?(?:[^\s.;:]+):\s+", re.IGNORECASE)
 _NUMBERS = ["No", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten"]
-
-
-@dataclass(frozen=True)
-class _Candidate:
-    hit: Hit
-    start: int
-    end: int
-    text: str
-    cos: float
+# Record kinds as coverage counts them (rag.models.record_group), in the order the coverage line names them.
+_KINDS = {"review": ("review", "reviews"), "briefing": ("briefing", "briefings"), "analysis": ("analysis", "analyses")}
 
 
 def answer(
     retriever: Retriever,
     question: str,
-    k: int = 6,
+    k: int = 10,
     filters: Filters | None = None,
     mode: str | None = None,
 ) -> Answer:
-    """Compose an answer from the best sentence of each of the top hits, grouped found/recommended."""
+    """An answer of at most k whole statements quoted from the top 2k hits (`rag.quotes`), with its coverage."""
     return answer_from(retriever, question, retrieve_for_answer(retriever, question, k, mode, filters), k, filters)
 
 
 def retrieve_for_answer(
-    retriever: Retriever, question: str, k: int = 6, mode: str | None = None, filters: Filters | None = None
+    retriever: Retriever, question: str, k: int = 10, mode: str | None = None, filters: Filters | None = None
 ) -> Scored:
     """The one retrieval behind an answer (extractive, LLM, and as the evaluation scores it): 2k hits, so that
     learning can come before case narrative. A question in everyday words is searched with the names of the
@@ -63,7 +48,7 @@ def answer_from(
     retriever: Retriever,
     question: str,
     scored: Scored,
-    k: int = 6,
+    k: int = 10,
     filters: Filters | None = None,
     cov: Coverage | None = None,
 ) -> Answer:
@@ -72,19 +57,19 @@ def answer_from(
     if not scored.hits:
         text = "The corpus does not answer this question: no review matches the filters; widen them or remove some."
         return Answer(question, text, (), True)
-    cov = coverage(retriever, question, filters) if cov is None else cov
+    cov = cached_coverage(retriever, question, filters) if cov is None else cov
     refusal = abstention(retriever.settings, scored, cov)
     if refusal is not None:
         return Answer(question, refusal, (), True)
-    hits = learning_first(question, scored.hits[: 2 * k], k)
-    ans = _compose(question, pick_sentences(retriever, hits, scored.query_vector), cov)
+    themes = detect_themes(retriever, question)
+    ans = _compose(retriever, question, scored, k, themes, cov)
     notices = [f"No review in this collection addresses {t}." for t in cov.uncovered]
     if scored.best < retriever.settings.weak_below and not scored.mentioned and not cov.ledger.entries:
         notices.append(
             "The closest excerpts match this question only loosely; the reviews may not address it directly."
         )
     if notices:  # before any bullet, in the text itself, so that every reader of the answer sees it first
-        ans = Answer(ans.question, f"Note: {' '.join(notices)}\n\n{ans.text}", ans.citations, False)
+        ans = replace(ans, text=f"Note: {' '.join(notices)}\n\n{ans.text}")
     return ans
 
 
@@ -144,75 +129,124 @@ def _silent_text(cov: Coverage) -> str:
     return "\n".join(lines)
 
 
-def learning_first(question: str, hits: list[Hit], k: int) -> list[Hit]:
-    """The k hits to quote. A question about what reviews said, learned or recommended quotes learning,
-    findings and recommendations first, then key issues, then case narrative (background, case summaries)."""
-    if not _ASKS_FOR_LEARNING.search(question):
-        return hits[:k]
-    rank: dict[str, int] = {SectionKind.KEY_ISSUES: 1, **dict.fromkeys(_NARRATIVE, 2)}
-    return sorted(hits, key=lambda h: rank.get(h.chunk.section, 0))[:k]  # stable: retrieval order within a rank
+def cached_coverage(retriever: Retriever, question: str, filters: Filters | None = None) -> Coverage:
+    """`rag.ledger.coverage`, remembered per loaded index (the retriever), question and filters: the web app,
+    the LLM answer and `rla eval` ask the same question of the same generation again."""
+    key = (question, filters if filters is not None and filters.active() else None)
+    with _COVERAGE_LOCK:
+        memo = _COVERAGE.setdefault(retriever, OrderedDict())
+        if key in memo:
+            memo.move_to_end(key)
+            return memo[key]
+    cov = coverage(retriever, question, filters)
+    with _COVERAGE_LOCK:
+        memo[key] = cov
+        while len(memo) > _COVERAGE_SIZE:
+            memo.popitem(last=False)
+    return cov
 
 
-def pick_sentences(retriever: Retriever, hits: list[Hit], qv: np.ndarray) -> list[_Candidate]:
-    """For each hit, its sentence closest in meaning to the question, as a whole statement; weak ones dropped.
-
-    A fragment ("parental mental health problems;") gives way to the chunk's next closest sentence that
-    states something, and a label lead-in ("Learning includes:") is left out of the quote, which stays
-    a verbatim slice of the source. A sentence is kept when it is within `settings.answer_floor` of the
-    best sentence found, so a strong answer is not padded with loosely related excerpts.
-    """
-    picked: list[_Candidate] = []
-    for hit in hits:
-        row = retriever.row_of[hit.chunk.id]
-        text = retriever.data.sources[hit.chunk.source].text
-        ranked = sorted(retriever.sentence_scores(row, qv), key=lambda t: -t[2])
-        spans = [_statement(text, s, e) for s, e, _ in ranked]
-        best = next((i for i, (s, e) in enumerate(spans) if len(_WORDS.findall(text[s:e])) >= _MIN_WORDS), 0)
-        (s, e), cos = spans[best], ranked[best][2]
-        picked.append(_Candidate(hit, s, e, text[s:e], cos))
-    if not picked:
-        return []
-    top = max(c.cos for c in picked)
-    kept = [c for c in picked if c.cos >= top - retriever.settings.answer_floor]
-    return kept or picked[:1]
+_COVERAGE_SIZE = 256
+# Keyed weakly by retriever (one per loaded generation), so a generation the web app has left is freed.
+_COVERAGE: weakref.WeakKeyDictionary[Retriever, OrderedDict[tuple[str, Filters | None], Coverage]] = (
+    weakref.WeakKeyDictionary()
+)
+_COVERAGE_LOCK = threading.Lock()
 
 
-def _statement(text: str, start: int, end: int) -> tuple[int, int]:
-    """The span without a short label lead-in ("Learning includes: …", "Key issues:") when a statement follows."""
-    m = _LEAD_IN.match(text, start, end)
-    if m and len(_WORDS.findall(text[m.end() : end])) >= _MIN_WORDS:
-        return m.end(), end
-    return start, end
+def answer_coverage(cov: Coverage, bullets: list[Bullet]) -> AnswerCoverage:
+    """The records the answer quotes that the ledger lists, and all those the ledger lists, by kind."""
+    listed = {e.review_id: record_group(e.hit.chunk.kind) for e in cov.ledger.entries}
+    quoted = {c.hit.chunk.review_id: record_group(c.hit.chunk.kind) for b in bullets for c in (b.main, *b.also)}
+    total = Counter(listed.values())
+    shown = Counter(kind for rid, kind in quoted.items() if rid in listed)
+    order = [k for k in _KINDS if k in total] + sorted(set(total) - set(_KINDS))
+    return AnswerCoverage(
+        cov.topic,
+        cov.label,
+        tuple((k, shown[k]) for k in order if shown[k]),
+        tuple((k, total[k]) for k in order),
+        sum(rid not in listed for rid in quoted),
+    )
 
 
-def _coverage_line(cited: int, cov: Coverage) -> str:
-    """ "Showing 6 of the 35 reviews that address fathers (full list: rla ledger "fathers")." """
-    total = len(cov.ledger.entries)
+def _noun(kind: str, n: int) -> str:
+    one, many = _KINDS.get(kind, (kind, kind))
+    return one if n == 1 else many
+
+
+def _joined(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def coverage_line(cov: AnswerCoverage, quoted: int) -> str:
+    """ "Showing 6 of the 35 reviews that address fathers and male carers; also 1 analysis (full list:
+    rla ledger "fathers and male carers"):" — counts by kind from the ledger; `quoted`: records quoted in all."""
+    total = dict(cov.total)
     if not total:
-        return f"{_count(cited)} {'review discusses' if cited == 1 else 'reviews discuss'} this:"
+        return f"{_count(quoted)} {'review discusses' if quoted == 1 else 'reviews discuss'} this:"
+    shown = dict(cov.shown)
     pointer = f'(full list: rla ledger "{cov.topic}")'
-    if total >= cited:
-        return f"Showing {cited} of the {total} reviews that address {cov.label} {pointer}:"
-    return f"Showing {cited} reviews; {total} in the collection address {cov.label} by name {pointer}:"
+    also = [f"{n} {_noun(k, n)}" for k, n in cov.total if not shown.get(k)]
+    if not shown:
+        n = sum(total.values())
+        return (
+            f"Showing {quoted} {_noun('review', quoted)}; {n} in the collection "
+            f"{'addresses' if n == 1 else 'address'} {cov.label} by name ({_joined(also)}) {pointer}:"
+        )
+    kinds = [k for k, _ in cov.total if shown.get(k)]
+    parts = [f"{shown[k]} of the {total[k]} {_noun(k, total[k])}" for k in kinds]
+    parts[1:] = [f"the {_noun(k, 1)}" if total[k] == 1 else p for k, p in zip(kinds[1:], parts[1:], strict=True)]
+    if total[kinds[0]] == 1:
+        parts[0] = f"1 of 1 {_noun(kinds[0], 1)}"
+    verb = "address" if sum(total[k] for k in kinds) > 1 else "addresses"
+    line = f"Showing {_joined(parts)} that {verb} {cov.label}"
+    if cov.other:
+        line += f", and {cov.other} more that {'matches' if cov.other == 1 else 'match'} the question in other words"
+    if also:
+        line += f"; also {_joined(also)}"
+    return f"{line} {pointer}:"
 
 
-def _compose(question: str, picked: list[_Candidate], cov: Coverage) -> Answer:
-    recommended = [c for c in picked if c.hit.chunk.section == SectionKind.RECOMMENDATIONS]
-    found = [c for c in picked if c not in recommended]
+def _compose(
+    retriever: Retriever, question: str, scored: Scored, k: int, themes: tuple[Theme, ...], cov: Coverage
+) -> Answer:
+    """Whole statements from the hits (rag.quotes), at most k bullets, near-duplicates merged; under theme
+    headings when they span several themes, else grouped found / recommended; learning first when the
+    question asks what reviews said, learned or recommended."""
+    learning = bool(ASKS_FOR_LEARNING.search(question))
+    recommend = bool(ASKS_FOR_RECOMMENDATIONS.search(question))
+    cands = statements(retriever, scored.hits, scored.query_vector, themes, learning, recommend)
+    bullets = select(retriever, cands, k)
+    groups = by_theme(retriever, bullets, themes, learning)
+    answer_cov = answer_coverage(cov, bullets)
+    quoted = len({c.hit.chunk.review_id for b in bullets for c in (b.main, *b.also)})
+    lines = [coverage_line(answer_cov, quoted)]
+    sections: list[tuple[str, Theme | None, list[Bullet]]]
+    if len(groups) == 1:
+        recommended = [b for b in bullets if b.main.hit.chunk.section == SectionKind.RECOMMENDATIONS]
+        found = [b for b in bullets if b not in recommended]
+        if learning:
+            found.sort(key=learning_rank)
+        sections = [("What the reviews found:", None, found), ("What the reviews recommended:", None, recommended)]
+        if recommend:
+            sections.reverse()
+    else:
+        sections = [(f"{t.name[:1].upper()}{t.name[1:]}:" if t else "Other points:", t, g) for t, g in groups]
     citations: list[Citation] = []
-    lines: list[str] = []
-    reviews = len({c.hit.chunk.review_id for c in picked})
-    lines.append(_coverage_line(reviews, cov))
-    for heading, group in (("What the reviews found:", found), ("What the reviews recommended:", recommended)):
+    for heading, theme, group in sections:
         if not group:
             continue
-        lines.append("")
-        lines.append(heading)
-        for c in group:
+        lines += ["", heading]
+        name = theme.name if theme else None
+        for b in group:
             n = len(citations) + 1
-            citations.append(Citation(n, c.text, c.hit, c.start, c.end))
-            lines.append(f"- {' '.join(c.text.split())} [{n}]")
-    return Answer(question, "\n".join(lines), tuple(citations), False)
+            citations.append(Citation(n, b.main.text, b.main.hit, b.main.start, b.main.end, theme=name))
+            for a in b.also:
+                citations.append(Citation(len(citations) + 1, a.text, a.hit, a.start, a.end, n, name))
+            also = f"; also {', '.join(f'[{m}]' for m in range(n + 1, len(citations) + 1))}" if b.also else ""
+            lines.append(f"- {' '.join(b.main.text.split())} [{n}]{also}")
+    return Answer(question, "\n".join(lines), tuple(citations), False, coverage=answer_cov)
 
 
 def _count(n: int) -> str:

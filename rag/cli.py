@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("ask", help="a cited answer made of review excerpts")
     s.add_argument("question")
-    s.add_argument("--k", type=int, default=6, help="at most this many excerpts (default 6)")
+    s.add_argument("--k", type=int, default=10, help="at most this many quoted statements (default 10)")
     s.add_argument("--mode", choices=("dense", "bm25", "hybrid"), default="hybrid")
     _add_llm(s)
     _add_filters(s)

@@ -246,11 +246,45 @@ class Citation:
     hit: Hit
     start: int  # offsets of the quote itself in the source text
     end: int
+    # Another review making the same point as the bullet citing [also_of]: cited "also [n]", its own quote
+    # still openable, not shown in the answer's text.
+    also_of: int | None = None
+    theme: str | None = None  # the theme heading the bullet stands under, when the answer has headings
 
     def to_dict(self) -> dict[str, Any]:
         d = self.hit.to_dict()
         d.update({"n": self.n, "quote": self.quote, "quote_start": self.start, "quote_end": self.end})
+        if self.also_of is not None:
+            d["also_of"] = self.also_of
+        if self.theme:
+            d["theme"] = self.theme
         return d
+
+
+def record_group(kind: str) -> str:
+    """How coverage counts a record kind: a listing entry is a review; briefings and analyses apart."""
+    return "review" if kind == "listing entry" else kind
+
+
+@dataclass(frozen=True)
+class AnswerCoverage:
+    """How much of the collection an answer shows: records quoted and records on the ledger, by kind
+    ("review", "briefing", "analysis"), and the ledger topic that lists them all."""
+
+    topic: str  # `rla ledger "<topic>"`; the app's Ledger tab pre-filled with it
+    label: str  # what the records address, in words ("fathers and male carers")
+    shown: tuple[tuple[str, int], ...]  # (kind, records quoted that the ledger lists)
+    total: tuple[tuple[str, int], ...]  # (kind, records the ledger lists)
+    other: int = 0  # records quoted that the ledger does not list (they match the question in other words)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "topic": self.topic,
+            "label": self.label,
+            "shown": dict(self.shown),
+            "total": dict(self.total),
+            "other": self.other,
+        }
 
 
 @dataclass(frozen=True)
@@ -260,6 +294,7 @@ class Answer:
     citations: tuple[Citation, ...]
     abstained: bool
     notice: str | None = None
+    coverage: AnswerCoverage | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -270,4 +305,6 @@ class Answer:
         }
         if self.notice:
             d["notice"] = self.notice
+        if self.coverage:
+            d["coverage"] = self.coverage.to_dict()
         return d

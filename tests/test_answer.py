@@ -1,17 +1,27 @@
-"""Cited answers: only source sentences, every citation used and verbatim, honest abstention, the ledger."""
+"""Cited answers: only source sentences, every citation used and verbatim, honest abstention, the ledger;
+coverage by kind, whole statements, near-duplicates merged, theme headings."""
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 
-from rag.answer import answer, answer_markdown
+from rag.answer import answer, answer_markdown, cached_coverage, coverage_line
 from rag.ledger import ledger
-from rag.retrieve import Filters
+from rag.models import AnswerCoverage, record_group
+from rag.quotes import MIN_WORDS, is_label, overlap, statement_span
+from rag.retrieve import Filters, Retriever
+from rag.themes import load_themes
 
+HEADINGS = {f"{t.name[:1].upper()}{t.name[1:]}:" for t in load_themes()} | {
+    "Other points:",
+    "What the reviews found:",
+    "What the reviews recommended:",
+}
 FRAMING = re.compile(
-    r"^(?:\w+ reviews? discuss(?:es)? this:|Showing \d+ .* \(full list: rla ledger \".+\"\):"
-    r"|Note: .*|What the reviews (?:found|recommended):)$"
+    r"^(?:\w+ reviews? discuss(?:es)? this:|Showing \d+ .* \(full list: rla ledger \".+\"\):|Note: .*)$"
 )
+BULLET = re.compile(r"- (.+?) \[(\d+)\](?:; also ((?:\[\d+\], )*\[\d+\]))?")
 
 
 def _check_answer(retriever, ans) -> None:  # type: ignore[no-untyped-def]
@@ -26,11 +36,17 @@ def _check_answer(retriever, ans) -> None:  # type: ignore[no-untyped-def]
         assert src.text[c.start : c.end] == c.quote
         assert c.hit.chunk.start <= c.start < c.end <= c.hit.chunk.end
     for line in ans.text.splitlines():
-        if not line.strip() or FRAMING.match(line):
+        if not line.strip() or FRAMING.match(line) or line in HEADINGS:
             continue
-        m = re.fullmatch(r"- (.+) \[(\d+)\]", line)
+        m = BULLET.fullmatch(line)
         assert m, f"unexpected line: {line!r}"
-        assert m.group(1) == " ".join(by_n[int(m.group(2))].quote.split())
+        main = by_n[int(m.group(2))]
+        assert m.group(1) == " ".join(main.quote.split()) and main.also_of is None
+        also = [by_n[int(n)] for n in re.findall(r"\d+", m.group(3) or "")]
+        # The other reviews making the same point: each cited once, its own quote kept, none the bullet's own review.
+        assert all(a.also_of == main.n for a in also)
+        reviews = [main.hit.chunk.review_id, *(a.hit.chunk.review_id for a in also)]
+        assert len(reviews) == len(set(reviews))
 
 
 def test_answer_is_made_of_cited_source_sentences(retriever) -> None:  # type: ignore[no-untyped-def]
@@ -110,3 +126,137 @@ def test_ledger_lists_every_review_mentioning_the_topic(retriever) -> None:  # t
 def test_ledger_respects_filters(retriever) -> None:  # type: ignore[no-untyped-def]
     led = ledger(retriever, "disguised compliance", Filters.parse({"year_from": 2018}))
     assert led.entries and all(e.year and e.year >= 2018 for e in led.entries)
+
+
+# --- coverage by kind (issue 14 item 4) ---
+
+
+def test_coverage_line_counts_by_kind_with_a_pointer_to_the_ledger() -> None:
+    cov = AnswerCoverage("fathers", "fathers and male carers", (("review", 6),), (("review", 35), ("analysis", 1)))
+    assert coverage_line(cov, 6) == (
+        "Showing 6 of the 35 reviews that address fathers and male carers; also 1 analysis "
+        '(full list: rla ledger "fathers"):'
+    )
+    both = AnswerCoverage(
+        "x", "x", (("review", 2), ("analysis", 1)), (("review", 9), ("briefing", 2), ("analysis", 1)), 1
+    )
+    assert coverage_line(both, 4) == (
+        "Showing 2 of the 9 reviews and the analysis that address x, and 1 more that matches the question in "
+        'other words; also 2 briefings (full list: rla ledger "x"):'
+    )
+    one = AnswerCoverage("x", "x", (("review", 1),), (("review", 1),), 2)
+    assert coverage_line(one, 3).startswith("Showing 1 of 1 review that addresses x, and 2 more that match")
+    assert coverage_line(AnswerCoverage("x", "x", (), ()), 3) == "Three reviews discuss this:"
+
+
+def test_answer_coverage_is_the_ledger_count_by_kind(retriever) -> None:  # type: ignore[no-untyped-def]
+    ans = answer(retriever, "What did reviews learn about fathers and men in the household?")
+    _check_answer(retriever, ans)
+    cov = ans.coverage
+    assert cov is not None and ans.to_dict()["coverage"]["topic"] == cov.topic
+    listed = ledger(retriever, cov.topic).entries
+    assert dict(cov.total) == dict(Counter(record_group(e.hit.chunk.kind) for e in listed))
+    on_ledger = {e.review_id for e in listed}
+    quoted = {c.hit.chunk.review_id for c in ans.citations}
+    assert sum(n for _, n in cov.shown) == len(quoted & on_ledger) and cov.other == len(quoted - on_ledger)
+    first = ans.text.splitlines()[0]
+    reviews = dict(cov.total)["review"]
+    assert first.startswith(f"Showing {dict(cov.shown)['review']} of the {reviews} reviews that address ")
+    assert first.endswith(f'(full list: rla ledger "{cov.topic}"):')
+    assert "1 analysis" in first  # the triennial analysis speaks of fathers too
+
+
+def test_coverage_is_remembered_per_index_question_and_filters(retriever) -> None:  # type: ignore[no-untyped-def]
+    q = "What did reviews say about disguised compliance?"
+    first = cached_coverage(retriever, q)
+    assert cached_coverage(retriever, q) is first
+    assert cached_coverage(retriever, q, Filters()) is first  # no active filter is no filter
+    later = cached_coverage(retriever, q, Filters(year_from=2018))
+    assert later is not first and len(later.ledger.entries) < len(first.ledger.entries)
+    other = Retriever(retriever.settings, retriever.data)  # another loaded generation: its own cache
+    assert cached_coverage(other, q) is not first
+
+
+# --- whole statements, near-duplicates, theme headings (issue 14 item 6) ---
+
+
+def test_label_lead_ins_are_left_out_and_content_lead_ins_kept() -> None:
+    text = "Learning includes: practitioners should be alert to signs of disguised compliance by parents;"
+    s, e = statement_span(text, 0, len(text))
+    assert text[s:e] == "practitioners should be alert to signs of disguised compliance by parents;"
+    text = "Recommendations include improved arrangements for: multi-agency working and information sharing;"
+    assert statement_span(text, 0, len(text)) == (0, len(text))
+    assert is_label("Key issues") and is_label("Recommendations include the need to")
+    assert not is_label("Recommendations include improved arrangements for")
+
+
+ISSUE_QUESTIONS = (
+    "What did reviews recommend about sharing information between agencies?",
+    "What did reviews learn about fathers and men in the household?",
+    "What did reviews say about teenage self-harm?",
+    "What should happen when a baby who can't crawl has a bruise?",
+    "The family keeps agreeing to everything but nothing changes",
+)
+
+
+def test_every_bullet_is_a_whole_statement(retriever) -> None:  # type: ignore[no-untyped-def]
+    for q in ISSUE_QUESTIONS:
+        ans = answer(retriever, q)
+        _check_answer(retriever, ans)
+        for c in ans.citations:
+            words = re.findall(r"\w+", c.quote)
+            assert len(words) >= MIN_WORDS, (q, c.quote)
+            assert not re.match(r"(?i)(?:learning|key issues|recommendations?)(?: includes?)?:", c.quote), c.quote
+
+
+def test_a_point_several_reviews_make_is_one_bullet_citing_each(retriever) -> None:  # type: ignore[no-untyped-def]
+    ans = answer(retriever, "What did reviews say about professional curiosity?")
+    _check_answer(retriever, ans)
+    also = [c for c in ans.citations if c.also_of is not None]
+    assert also, ans.text
+    by_n = {c.n: c for c in ans.citations}
+    for a in also:
+        main = by_n[a.also_of]
+        assert a.hit.chunk.review_id != main.hit.chunk.review_id
+        assert overlap(a.quote, main.quote) >= retriever.settings.duplicate_overlap
+        assert f"[{a.n}]" in ans.text and a.quote not in ans.text.replace(main.quote, "")  # cited, not shown
+        assert a.to_dict()["also_of"] == main.n
+    # No two bullets make the same point.
+    mains = [c for c in ans.citations if c.also_of is None]
+    for i, x in enumerate(mains):
+        for y in mains[i + 1 :]:
+            assert overlap(x.quote, y.quote) < 0.9, (x.quote, y.quote)
+
+
+def test_bullets_spanning_several_themes_stand_under_theme_headings(retriever) -> None:  # type: ignore[no-untyped-def]
+    ans = answer(retriever, "mum's new boyfriend has moved in — what did reviews say about men in the household?")
+    _check_answer(retriever, ans)
+    lines = ans.text.splitlines()
+    assert "Hidden men:" in lines and "Fathers and male carers:" in lines
+    assert "What the reviews found:" not in lines
+    themes = {t.name: t.id for t in load_themes()}
+    for c in ans.citations:
+        assert c.theme is None or themes[c.theme] in c.hit.chunk.themes
+    # Learning first within each heading.
+    order = {"learning": 0, "good practice": 0, "recommendations": 1, "background": 3, "summary": 3, "other": 3}
+    for theme in {c.theme for c in ans.citations}:
+        ranks = [order.get(c.hit.chunk.section, 2) for c in ans.citations if c.theme == theme and c.also_of is None]
+        assert ranks == sorted(ranks), theme
+
+
+def test_one_theme_answers_keep_found_and_recommended(retriever) -> None:  # type: ignore[no-untyped-def]
+    ans = answer(retriever, "The family keeps agreeing to everything but nothing changes")
+    lines = ans.text.splitlines()
+    assert "What the reviews found:" in lines or "What the reviews recommended:" in lines
+    assert not any(line in HEADINGS - {"What the reviews found:", "What the reviews recommended:"} for line in lines)
+
+
+def test_a_question_about_recommendations_quotes_them_first(retriever) -> None:  # type: ignore[no-untyped-def]
+    ans = answer(retriever, "What did reviews recommend about sharing information between agencies?")
+    _check_answer(retriever, ans)
+    headings = [line for line in ans.text.splitlines() if line in HEADINGS]
+    mains = [c for c in ans.citations if c.also_of is None]
+    if headings[0] == "What the reviews recommended:":  # one theme: recommendations are the first group
+        assert mains[0].hit.chunk.section == "recommendations"
+    recommended = sum(c.hit.chunk.section == "recommendations" for c in mains)
+    assert recommended >= 3, ans.text

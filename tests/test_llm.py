@@ -68,9 +68,11 @@ def assert_citations_consistent(ans: Answer, retriever: Retriever) -> None:
 def assert_only_quotes(ans: Answer, retriever: Retriever) -> None:
     """The extractive answer: template lines, and bullets that are verbatim source sentences, cited."""
     for line in ans.text.splitlines():
-        m = re.fullmatch(r"- (.*) \[(\d+)\]", line)
+        # A bullet cites its quote, and "also" the other reviews that make the same point (rag.quotes).
+        m = re.fullmatch(r"- (.*?) \[(\d+)\](?:; also (?:\[\d+\], )*\[\d+\])?", line)
         if m is None:
-            framing = r"|\w+ reviews? discuss(es)? this:|Showing \d+ .*:|Note: .*|What the reviews (found|recommended):"
+            # The coverage line, a notice, or a heading: found / recommended, or a theme's name.
+            framing = r"|\w+ reviews? discuss(es)? this:|Showing \d+ .*:|Note: .*|[A-Z][\w ,'’()-]*:"
             assert re.fullmatch(framing, line), line
             continue
         c = ans.citations[int(m.group(2)) - 1]

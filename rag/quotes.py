@@ -1,0 +1,255 @@
+"""Hits → the statements an answer quotes: whole statements, learning first, near-duplicates merged, by theme."""
+
+from __future__ import annotations
+
+import re
+import threading
+import weakref
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rag.models import SECTION_ALIASES, SECTION_KINDS, Hit, SectionKind
+from rag.retrieve import Retriever
+from rag.themes import Theme, evidence_terms, find_phrase, load_themes, phrase_stems, tokens
+
+ASKS_FOR_LEARNING = re.compile(
+    r"\b(?:say|says|said|learn\w*|lessons?|recommend\w*|found|find\w*|warn\w*|highlight\w*|identif\w*|draw|should)\b",
+    re.IGNORECASE,
+)
+ASKS_FOR_RECOMMENDATIONS = re.compile(r"\brecommend\w*", re.IGNORECASE)
+# What a review learned: its findings, learning, good practice and recommendations; key issues next.
+LEARNING = frozenset({SectionKind.LEARNING, SectionKind.RECOMMENDATIONS, SectionKind.GOOD_PRACTICE})
+NARRATIVE = frozenset({SectionKind.BACKGROUND, SectionKind.SUMMARY, SectionKind.METHODOLOGY, SectionKind.OTHER})
+_WORDS = re.compile(r"(?u)\b\w+\b")
+MIN_WORDS = 6  # a shorter quote is a fragment of a list, not a statement
+# "Learning includes:", "Key issues:", "Recommendations include the need to:" — a label before a colon.
+_LEAD_IN = re.compile(r"\s*((?:[^\s.;:]+\s+){0,5}?[^\s.;:]+):\s+", re.IGNORECASE)
+# A lead-in is a label, to be left out, when every word of it names a part of a review or joins such names;
+# "Recommendations include improved arrangements for:" says what the list is about and stays in the quote.
+_LABEL_WORDS = frozenset(w for name in (*SECTION_KINDS, *SECTION_ALIASES) for w in name.split()) | frozenset(
+    "the a an of for to in on and or need needs include includes including included are is were was made "  # noqa: SIM905
+    "around about following main key area areas point points theme themes issue issues lesson lessons "
+    "finding recommendation identified summary there".split()
+)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One quotable statement: a verbatim span of a hit's chunk, how close it is to the question, and its
+    vector (for finding other reviews that make the same point)."""
+
+    hit: Hit
+    start: int
+    end: int
+    text: str
+    cos: float  # cosine to the question
+    score: float  # cos with the preferences for learning and for the question's themes
+    vector: np.ndarray = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Bullet:
+    """A point the answer makes: one quote, and the other reviews that make the same point."""
+
+    main: Statement
+    also: tuple[Statement, ...] = ()
+
+
+def is_label(lead_in: str) -> bool:
+    return all(w.lower() in _LABEL_WORDS for w in _WORDS.findall(lead_in))
+
+
+def statement_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """The sentence without a label lead-in ("Learning includes: …", "Key issues:") when a statement follows."""
+    m = _LEAD_IN.match(text, start, end)
+    if m and is_label(m.group(1)) and len(_WORDS.findall(text[m.end() : end])) >= MIN_WORDS:
+        return m.end(), end
+    return start, end
+
+
+_CONTINUES = re.compile(r"(?:and|or|but|as well as)\s")
+_LAST_ITEM = re.compile(r";\s+(?:and|or)\s")  # a short item merged with the list's last one ("x; and y.")
+MAX_STATEMENT_WORDS = 80
+
+
+def whole_item(text: str, spans: list[tuple[int, int]], i: int) -> tuple[int, int]:
+    """Sentence i, grown back to the start of its list when it only continues one ("…; and professionals'
+    understanding of neglect."): the list's items run back through sentences ending in ";" or ",". Not grown
+    past `MAX_STATEMENT_WORDS` words."""
+    s, e = spans[i]
+    if not (_CONTINUES.match(text, s) or (text[s].islower() and _LAST_ITEM.search(text, s, e))):
+        return s, e
+    j = i
+    while j > 0 and text[spans[j - 1][1] - 1] in ";,":
+        j -= 1
+    if j == i or len(_WORDS.findall(text[spans[j][0] : e])) > MAX_STATEMENT_WORDS:
+        return s, e
+    return spans[j][0], e
+
+
+def is_statement(text: str) -> bool:
+    return len(_WORDS.findall(text)) >= MIN_WORDS
+
+
+def statements(
+    retriever: Retriever,
+    hits: list[Hit],
+    qv: np.ndarray,
+    themes: tuple[Theme, ...],
+    learning: bool = True,
+    recommend: bool = False,
+) -> list[Statement]:
+    """Every whole statement of the hits' chunks, scored against the question. For a question about what
+    reviews said, learned or recommended (`learning`), learning, findings and recommendations are preferred
+    (`settings.answer_learning_bonus`) and case narrative (background, case summaries) held back as much;
+    a chunk tagged with one of the question's themes is preferred (`settings.answer_theme_bonus`). A question
+    about what reviews recommended (`recommend`) prefers recommendations by as much again."""
+    st = retriever.settings
+    wanted = {t.id for t in themes}
+    out: list[Statement] = []
+    seen: set[tuple[str, int, int]] = set()
+    for hit in hits:
+        chunk = hit.chunk
+        row = retriever.row_of[chunk.id]
+        text = retriever.data.sources[chunk.source].text
+        prior = st.answer_learning_bonus * (
+            1.0 if chunk.section in LEARNING else -1.0 if chunk.section in NARRATIVE else 0.0
+        )
+        prior = prior if learning else 0.0
+        if recommend and chunk.section == SectionKind.RECOMMENDATIONS:
+            prior += st.answer_learning_bonus  # "what did reviews recommend": recommendations before findings
+        if wanted & set(chunk.themes):
+            prior += st.answer_theme_bonus
+        vectors = retriever.sentence_vectors(row)
+        scores = retriever.sentence_scores(row, qv)
+        spans = [(s, e) for s, e, _ in scores]
+        for i, ((_, _, cos), vec) in enumerate(zip(scores, vectors, strict=True)):
+            s, e = statement_span(text, *whole_item(text, spans, i))
+            if (chunk.source, s, e) in seen or not is_statement(text[s:e]):
+                continue
+            seen.add((chunk.source, s, e))
+            out.append(Statement(hit, s, e, text[s:e], cos, cos + prior, vec))
+    return out
+
+
+def select(retriever: Retriever, cands: list[Statement], max_bullets: int) -> list[Bullet]:
+    """The best statements, at most `settings.answer_quotes_per_review` from one review and none much weaker
+    than the best (`settings.answer_floor`). A statement making the point of one already chosen — close in
+    meaning (`settings.duplicate_cosine`) and in words (`settings.duplicate_overlap`) — joins it as "also"
+    when it comes from another review, and is dropped when it comes from the same one."""
+    st = retriever.settings
+    ranked = sorted(cands, key=lambda c: -c.score)
+    if not ranked:
+        return []
+    floor = ranked[0].score - st.answer_floor
+    chosen: list[tuple[Statement, list[Statement]]] = []
+    per_review: Counter[str] = Counter()
+    for c in ranked:
+        if c.score < floor:
+            break
+        rid = c.hit.chunk.review_id
+        twin = next((b for b in chosen if same_point(b[0], c, st.duplicate_cosine, st.duplicate_overlap)), None)
+        if twin is not None:
+            cited = {twin[0].hit.chunk.review_id, *(a.hit.chunk.review_id for a in twin[1])}
+            if rid not in cited:
+                twin[1].append(c)
+            continue
+        if len(chosen) >= max_bullets or per_review[rid] >= st.answer_quotes_per_review:
+            continue
+        chosen.append((c, []))
+        per_review[rid] += 1
+    return [Bullet(main, tuple(also)) for main, also in chosen]
+
+
+def same_point(a: Statement, b: Statement, min_cosine: float, min_overlap: float) -> bool:
+    """Two statements make the same point: close in meaning and sharing most of their content words. Case
+    narrative makes no point ("Death of a 14-month old girl in July 2014." is not "Death of a 16-year-old
+    girl."), nor do statements whose numbers differ."""
+    if a.hit.chunk.section in NARRATIVE or b.hit.chunk.section in NARRATIVE:
+        return False
+    if set(_NUMBER.findall(a.text)) != set(_NUMBER.findall(b.text)):
+        return False
+    if float(a.vector @ b.vector) < min_cosine:
+        return False
+    return overlap(a.text, b.text) >= min_overlap
+
+
+_NUMBER = re.compile(r"\d+")
+
+
+def overlap(a: str, b: str) -> float:
+    """Content-word overlap of two texts: shared words over the shorter text's words (words of 3+ letters)."""
+    wa = {w.lower() for w in _WORDS.findall(a) if len(w) > 2}
+    wb = {w.lower() for w in _WORDS.findall(b) if len(w) > 2}
+    return len(wa & wb) / min(len(wa), len(wb)) if wa and wb else 0.0
+
+
+def learning_rank(b: Bullet) -> int:
+    """Learning and findings first, then recommendations, then key issues, then case narrative."""
+    section = b.main.hit.chunk.section
+    if section == SectionKind.RECOMMENDATIONS:
+        return 1
+    if section in LEARNING:
+        return 0
+    return 3 if section in NARRATIVE else 2
+
+
+def by_theme(
+    retriever: Retriever, bullets: list[Bullet], themes: tuple[Theme, ...], learning: bool = True
+) -> list[tuple[Theme | None, list[Bullet]]]:
+    """Bullets under theme headings when they span several themes. A bullet stands under one of the
+    question's themes its chunk was tagged with at ingest; else under a theme its quote names (a chunk's other
+    tags may come from other sentences), when at least two bullets name it and at most half the records carry
+    it; the rest under no heading. One group (heading None) when fewer than two headings would have bullets."""
+    share = _theme_share(retriever)
+    order = {t.id: i for i, t in enumerate(load_themes())}
+    by_id = {t.id: t for t in load_themes()}
+    left = list(bullets)
+    groups: list[tuple[Theme | None, list[Bullet]]] = []
+    for theme in themes:
+        mine = [b for b in left if theme.id in b.main.hit.chunk.themes]
+        if mine:
+            groups.append((theme, mine))
+            left = [b for b in left if b not in mine]
+    named = {id(b): _named(b.main.text, b.main.hit.chunk.themes, share, by_id) for b in left}
+    while left:
+        counts = Counter(t for b in left for t in named[id(b)])
+        best = max(counts.items(), key=lambda kv: (kv[1], -order[kv[0]]), default=None)
+        if best is None or best[1] < 2:
+            break
+        mine = [b for b in left if best[0] in named[id(b)]]
+        groups.append((by_id[best[0]], mine))
+        left = [b for b in left if b not in mine]
+    if len(groups) < 2:
+        return [(None, bullets)]
+    if left:
+        groups.append((None, left))
+    return [(theme, sorted(group, key=learning_rank) if learning else group) for theme, group in groups]
+
+
+def _named(text: str, tagged: tuple[str, ...], share: dict[str, float], by_id: dict[str, Theme]) -> list[str]:
+    """Which of its chunk's themes (`tagged`) a quote itself names, leaving out those most records carry."""
+    stems, spans = tokens(text)
+    return [
+        t
+        for t in tagged
+        if share.get(t, 0.0) <= _COMMON_THEME
+        and any(find_phrase(stems, spans, phrase_stems(term)) for term in evidence_terms(by_id[t]))
+    ]
+
+
+_COMMON_THEME = 0.5  # a theme more than this share of reviews carry ("learning from reviews") heads nothing
+_SHARE: weakref.WeakKeyDictionary[Retriever, dict[str, float]] = weakref.WeakKeyDictionary()
+_SHARE_LOCK = threading.Lock()
+
+
+def _theme_share(retriever: Retriever) -> dict[str, float]:
+    """The share of the index's records that carry each theme (once per loaded index)."""
+    with _SHARE_LOCK:
+        if retriever not in _SHARE:
+            reviews = list(retriever.data.reviews.values())
+            counts = Counter(t for r in reviews for t in r.themes)
+            _SHARE[retriever] = {t: n / max(1, len(reviews)) for t, n in counts.items()}
+        return _SHARE[retriever]
