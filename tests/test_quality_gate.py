@@ -15,27 +15,27 @@ from rag.evaluate import evaluate, load_questions
 
 EVAL = Path(__file__).resolve().parent.parent / "eval"
 
+# metric → (floor, target): floors a little under what was measured (README: "Evaluation"), so that a change
+# that makes answers or retrieval worse fails here; targets the issues set, where a floor is still below one.
 GATE = {
-    "Hit@5": 0.95,
-    "Recall@10": 0.76,
-    "MRR": 0.87,
-    "nDCG@10": 0.79,
-    # Answers quote up to ten statements (learning-point coverage 0.42 → 0.62); more of them come from records
-    # outside the gold lists, so citation precision fell from 0.633 to 0.578.
-    "citation_precision": 0.55,
-    "abstention_acc": 0.82,
-    "no_answer_abstain": 0.58,
-    "ledger_precision": 0.58,
-    "ledger_recall": 0.55,
+    "Hit@5": (0.97, 0.97),
+    "Recall@5": (0.72, None),
+    "Recall@10": (0.80, None),
+    "MRR": (0.91, 0.92),
+    "nDCG@10": (0.82, None),
+    "lp_coverage": (0.60, 0.60),
+    # Answers quote up to ten statements (learning-point coverage 0.42 → 0.61); more of them come from records
+    # outside the gold lists, so citation precision fell from 0.633 to 0.577.
+    "citation_precision": (0.55, None),
+    "abstention_acc": (0.88, None),
+    "no_answer_abstain": (0.76, 0.90),  # no-answer questions refused (measured 0.787)
+    "ledger_precision": (0.64, 0.85),  # measured 0.664
+    "ledger_recall": (0.60, 0.85),  # measured 0.624
 }
-# Ceilings: answerable questions refused.
-GATE_MAX = {"wrong_abstain": 0.04}
-HELD_OUT_GATE = {"Hit@5": 0.93, "MRR": 0.85}
-# Abstention and the ledger (issue 14 items 3, 5, 8): honest floors at what was reached, the targets beside them.
-ABSTAIN_FLOOR, ABSTAIN_TARGET = 0.76, 0.90  # no-answer questions refused
-WRONG_ABSTAIN_CEILING = 0.03  # answerable questions refused: the target, reached
-HELD_OUT_WRONG_ABSTAIN_CEILING = 0.03
-LEDGER_FLOORS, LEDGER_TARGET = {"ledger_precision": 0.62, "ledger_recall": 0.58}, 0.85
+# metric → ceiling: answerable questions refused (measured 0.026; the target, 0.03, is the ceiling).
+GATE_MAX = {"wrong_abstain": 0.03}
+HELD_OUT_GATE = {"Hit@5": (0.95, 0.97), "MRR": (0.89, 0.92)}  # measured 0.978, 0.910
+HELD_OUT_MAX = {"wrong_abstain": 0.03}
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +43,10 @@ def report(retriever):  # type: ignore[no-untyped-def]
     return evaluate(retriever, load_questions(EVAL / "questions.jsonl"), ["hybrid"])
 
 
-@pytest.mark.parametrize("metric,floor", sorted(GATE.items()))
-def test_eval_set_gate(report, metric: str, floor: float) -> None:  # type: ignore[no-untyped-def]
-    value = report.modes["hybrid"][metric]
-    assert value >= floor, f"{metric} fell to {value:.3f} (gate {floor})"
+@pytest.mark.parametrize("metric", sorted(GATE))
+def test_eval_set_gate(report, metric: str) -> None:  # type: ignore[no-untyped-def]
+    value, (floor, target) = report.modes["hybrid"][metric], GATE[metric]
+    assert value >= floor, f"{metric} fell to {value:.3f} (floor {floor}, target {target})"
 
 
 @pytest.mark.parametrize("metric,ceiling", sorted(GATE_MAX.items()))
@@ -55,22 +55,7 @@ def test_eval_set_ceiling(report, metric: str, ceiling: float) -> None:  # type:
     assert value <= ceiling, f"{metric} rose to {value:.3f} (ceiling {ceiling})"
 
 
-def test_no_answer_questions_are_refused(report) -> None:  # type: ignore[no-untyped-def]
-    value = report.modes["hybrid"]["no_answer_abstain"]
-    target = f"floor {ABSTAIN_FLOOR}, target {ABSTAIN_TARGET}"
-    assert value >= ABSTAIN_FLOOR, f"no-answer abstention fell to {value:.3f} ({target})"
-
-
-def test_answerable_questions_are_not_refused(report) -> None:  # type: ignore[no-untyped-def]
-    value = report.modes["hybrid"]["wrong_abstain"]
-    assert value <= WRONG_ABSTAIN_CEILING, f"wrong abstention rose to {value:.3f} (ceiling {WRONG_ABSTAIN_CEILING})"
-
-
-@pytest.mark.parametrize("metric,floor", sorted(LEDGER_FLOORS.items()))
-def test_ledger_gate(report, metric: str, floor: float) -> None:  # type: ignore[no-untyped-def]
-    value = report.modes["hybrid"][metric]
-    assert value >= floor, f"{metric} fell to {value:.3f} (floor {floor}, target {LEDGER_TARGET})"
-    # the per-topic rows behind it are reported, one per topic question
+def test_ledger_is_reported_per_topic(report) -> None:  # type: ignore[no-untyped-def]
     assert len(report.ledger) == int(report.by_kind["hybrid"]["topic"]["questions"])
 
 
@@ -89,24 +74,8 @@ def test_paraphrased_questions_gate(report) -> None:  # type: ignore[no-untyped-
 
 def test_held_out_gate(retriever) -> None:  # type: ignore[no-untyped-def]
     rep = evaluate(retriever, load_questions(EVAL / "heldout_dev.jsonl"), ["hybrid"])
-    for metric, floor in HELD_OUT_GATE.items():
-        assert rep.modes["hybrid"][metric] >= floor, (metric, rep.modes["hybrid"][metric])
-    assert rep.modes["hybrid"]["wrong_abstain"] <= HELD_OUT_WRONG_ABSTAIN_CEILING, rep.modes["hybrid"]
-
-
-# Answers (issue 14 item 8): honest floors a little under what was measured (README: "Evaluation";
-# measured Recall@5 0.741, lp_coverage 0.617, MRR 0.930, held-out MRR 0.910). Targets: learning-point
-# coverage ≥ 0.6, MRR ≥ 0.92 and held-out MRR ≥ 0.92 (the held-out one is not reached yet).
-ANSWER_GATE = {"Recall@5": 0.72, "lp_coverage": 0.60, "MRR": 0.91}
-HELD_OUT_MRR = 0.89
-
-
-@pytest.mark.parametrize("metric,floor", sorted(ANSWER_GATE.items()))
-def test_answer_quality_gate(report, metric: str, floor: float) -> None:  # type: ignore[no-untyped-def]
-    value = report.modes["hybrid"][metric]
-    assert value >= floor, f"{metric} fell to {value:.3f} (gate {floor})"
-
-
-def test_held_out_mrr_gate(retriever) -> None:  # type: ignore[no-untyped-def]
-    value = evaluate(retriever, load_questions(EVAL / "heldout_dev.jsonl"), ["hybrid"]).modes["hybrid"]["MRR"]
-    assert value >= HELD_OUT_MRR, f"held-out MRR fell to {value:.3f} (gate {HELD_OUT_MRR})"
+    got = rep.modes["hybrid"]
+    for metric, (floor, target) in HELD_OUT_GATE.items():
+        assert got[metric] >= floor, f"held-out {metric} fell to {got[metric]:.3f} (floor {floor}, target {target})"
+    for metric, ceiling in HELD_OUT_MAX.items():
+        assert got[metric] <= ceiling, f"held-out {metric} rose to {got[metric]:.3f} (ceiling {ceiling})"
