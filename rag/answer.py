@@ -8,15 +8,14 @@ from collections import Counter, OrderedDict
 from dataclasses import replace
 
 from rag.ledger import Coverage, coverage, detect_themes
-from rag.models import Answer, AnswerCoverage, Citation, SectionKind, record_group
+from rag.models import COUNTED_KINDS, Answer, AnswerCoverage, Citation, SectionKind, counted_as
 from rag.quotes import ASKS_FOR_LEARNING, ASKS_FOR_RECOMMENDATIONS, Bullet, by_theme, learning_rank, select, statements
 from rag.retrieve import Filters, Retriever, Scored
 from rag.settings import Settings
 from rag.themes import Theme, evidence_terms, phrase_spans
+from rag.ui_text import count_noun, plural
 
 _NUMBERS = ["No", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten"]
-# Record kinds as coverage counts them (rag.models.record_group), in the order the coverage line names them.
-_KINDS = {"review": ("review", "reviews"), "briefing": ("briefing", "briefings"), "analysis": ("analysis", "analyses")}
 
 
 def answer(
@@ -156,11 +155,11 @@ _COVERAGE_LOCK = threading.Lock()
 
 def answer_coverage(cov: Coverage, bullets: list[Bullet]) -> AnswerCoverage:
     """The records the answer quotes that the ledger lists, and all those the ledger lists, by kind."""
-    listed = {e.review_id: record_group(e.hit.chunk.kind) for e in cov.ledger.entries}
-    quoted = {c.hit.chunk.review_id: record_group(c.hit.chunk.kind) for b in bullets for c in (b.main, *b.also)}
+    listed = {e.review_id: counted_as(e.hit.chunk.kind) for e in cov.ledger.entries}
+    quoted = {c.hit.chunk.review_id: counted_as(c.hit.chunk.kind) for b in bullets for c in (b.main, *b.also)}
     total = Counter(listed.values())
     shown = Counter(kind for rid, kind in quoted.items() if rid in listed)
-    order = [k for k in _KINDS if k in total] + sorted(set(total) - set(_KINDS))
+    order = [k for k in COUNTED_KINDS if k in total] + sorted(set(total) - set(COUNTED_KINDS))
     return AnswerCoverage(
         cov.topic,
         cov.label,
@@ -168,11 +167,6 @@ def answer_coverage(cov: Coverage, bullets: list[Bullet]) -> AnswerCoverage:
         tuple((k, total[k]) for k in order),
         sum(rid not in listed for rid in quoted),
     )
-
-
-def _noun(kind: str, n: int) -> str:
-    one, many = _KINDS.get(kind, (kind, kind))
-    return one if n == 1 else many
 
 
 def _joined(parts: list[str]) -> str:
@@ -187,18 +181,18 @@ def coverage_line(cov: AnswerCoverage, quoted: int) -> str:
         return f"{_count(quoted)} {'review discusses' if quoted == 1 else 'reviews discuss'} this:"
     shown = dict(cov.shown)
     pointer = f'(full list: rla ledger "{cov.topic}")'
-    also = [f"{n} {_noun(k, n)}" for k, n in cov.total if not shown.get(k)]
+    also = [count_noun(n, k) for k, n in cov.total if not shown.get(k)]
     if not shown:
         n = sum(total.values())
         return (
-            f"Showing {quoted} {_noun('review', quoted)}; {n} in the collection "
+            f"Showing {quoted} {plural('review', quoted)}; {n} in the collection "
             f"{'addresses' if n == 1 else 'address'} {cov.label} by name ({_joined(also)}) {pointer}:"
         )
     kinds = [k for k, _ in cov.total if shown.get(k)]
-    parts = [f"{shown[k]} of the {total[k]} {_noun(k, total[k])}" for k in kinds]
-    parts[1:] = [f"the {_noun(k, 1)}" if total[k] == 1 else p for k, p in zip(kinds[1:], parts[1:], strict=True)]
+    parts = [f"{shown[k]} of the {total[k]} {plural(k, total[k])}" for k in kinds]
+    parts[1:] = [f"the {plural(k, 1)}" if total[k] == 1 else p for k, p in zip(kinds[1:], parts[1:], strict=True)]
     if total[kinds[0]] == 1:
-        parts[0] = f"1 of 1 {_noun(kinds[0], 1)}"
+        parts[0] = f"1 of 1 {plural(kinds[0], 1)}"
     verb = "address" if sum(total[k] for k in kinds) > 1 else "addresses"
     line = f"Showing {_joined(parts)} that {verb} {cov.label}"
     if cov.other:

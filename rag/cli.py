@@ -283,7 +283,8 @@ def cmd_ledger(args: argparse.Namespace) -> int:
 
 
 def cmd_themes(args: argparse.Namespace) -> int:
-    from rag.facets import COUNTED, by_counted_kind, records_by_theme, theme_table
+    from rag.facets import by_counted_kind, records_by_theme, theme_table
+    from rag.models import COUNTED_KINDS
     from rag.retrieve import Retriever
     from rag.themes import load_themes
     from rag.ui_text import count_noun
@@ -298,7 +299,7 @@ def cmd_themes(args: argparse.Namespace) -> int:
     rows = sorted((r for r in rows if r[1] or args.all), key=lambda r: (-r[1]["review"], -r[1].total(), r[0].name))
     if args.json:
         out = [
-            {"id": t.id, "name": t.name, **{f"{k}s" if k != "analysis" else "analyses": c[k] for k in COUNTED}}
+            {"id": t.id, "name": t.name, **{f"{k}s" if k != "analysis" else "analyses": c[k] for k in COUNTED_KINDS}}
             for t, c in rows
         ]
         for d in out if args.by else ():
@@ -309,7 +310,7 @@ def cmd_themes(args: argparse.Namespace) -> int:
         print("No chunk in this index is tagged with a theme; rebuild it with: rla ingest --rebuild")
     print("reviews  theme  (id)  [briefings and analyses beside]")
     for t, c in rows:
-        beside = ", ".join(count_noun(c[k], k) for k in COUNTED[1:] if c[k])
+        beside = ", ".join(count_noun(c[k], k) for k in COUNTED_KINDS[1:] if c[k])
         print(f"{c['review']:7d}  {t.name}  ({t.id}){f'  [+ {beside}]' if beside else ''}")
         if args.by and c:
             parts = sorted(split[t.id].items(), key=lambda kv: (kv[0], 0) if args.by == "year" else (-kv[1], kv[0]))

@@ -17,7 +17,6 @@ if TYPE_CHECKING:  # `rla --help` imports this module for BY: no numpy, no index
     from rag.store import IndexData
 
 BY = ("year", "area", "kind", "type")  # what a theme's count can be split by
-COUNTED = ("review", "briefing", "analysis")  # `counted_as` values, in the order counts are shown
 
 
 def facet_value(review: Review, by: str) -> str:

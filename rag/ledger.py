@@ -28,6 +28,7 @@ from rag.themes import (
     theme_by_id,
     tokens,
 )
+from rag.ui_text import records_text
 from rag.vocabulary import LAY_TERMS
 
 _WORD = re.compile(r"(?u)\b\w\w+\b")
@@ -216,7 +217,7 @@ def excerpt(text: str, offset: int, marks: tuple[tuple[int, int], ...], width: i
 def ledger_text(led: Ledger) -> str:
     if not led.entries:
         return f"No review in the index addresses “{led.topic}”."
-    lines = [f"{len(led.entries)} reviews address “{led.topic}”.", ""]
+    lines = [f"{records_text((e.hit.chunk.kind for e in led.entries), 'address')} “{led.topic}”.", ""]
     if led.phrases:
         lines.append("Matched as phrases: " + "; ".join(f"“{p}”" for p in led.phrases))
     lines.append("By year: " + ", ".join(f"{y}: {n}" for y, n in led.by_year.items()))

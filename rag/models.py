@@ -62,6 +62,10 @@ REVIEW_TYPES: tuple[str, ...] = (
 )
 
 
+# What counts of records name, in the order they are shown: reviews, then briefings and analyses beside them.
+COUNTED_KINDS: tuple[str, ...] = ("review", "briefing", "analysis")
+
+
 def counted_as(kind: str) -> str:
     """What a record counts as when reviews are counted: a review report and a listing's entry are each one
     review; briefings and analyses are counted beside them, never as reviews."""
@@ -229,6 +233,7 @@ class Hit:
             "year": c.year,
             "area": c.area,
             "type": c.type,
+            "kind": c.kind,
             "section": c.section,
             "source": c.source,
             "page": c.page,
@@ -259,11 +264,6 @@ class Citation:
         if self.theme:
             d["theme"] = self.theme
         return d
-
-
-def record_group(kind: str) -> str:
-    """How coverage counts a record kind: a listing entry is a review; briefings and analyses apart."""
-    return "review" if kind == "listing entry" else kind
 
 
 @dataclass(frozen=True)

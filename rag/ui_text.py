@@ -6,10 +6,10 @@ import contextlib
 import sys
 import textwrap
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from rag.models import Hit, location
+from rag.models import COUNTED_KINDS, Hit, counted_as, location
 from rag.store import IndexData
 
 
@@ -41,13 +41,30 @@ def progress_bar(enabled: bool = True) -> Iterator[Any]:
         yield update
 
 
+def plural(noun: str, n: int) -> str:
+    """The noun for n of it: "chunk", "chunks", "listing entries", "analyses"."""
+    if n == 1:
+        return noun
+    if noun.endswith("y"):
+        return f"{noun[:-1]}ies"
+    return f"{noun[:-2]}es" if noun.endswith("is") else f"{noun}s"
+
+
 def count_noun(n: int, noun: str) -> str:
     """ "1 chunk", "3 chunks", "2 listing entries", "2 analyses"."""
-    if n == 1:
-        return f"{n} {noun}"
-    if noun.endswith("y"):
-        return f"{n} {noun[:-1]}ies"
-    return f"{n} {noun[:-2]}es" if noun.endswith("is") else f"{n} {noun}s"
+    return f"{n} {plural(noun, n)}"
+
+
+def records_text(kinds: Iterable[str], verb: str = "") -> str:
+    """ "4 reviews and 1 analysis address", "1 review addresses": records of these kinds, reviews counted apart
+    from briefings and analyses (`rag.models.counted_as`), with the verb agreeing."""
+    counts = Counter(counted_as(k) for k in kinds)
+    order = [k for k in COUNTED_KINDS if counts[k]] + sorted(set(counts) - set(COUNTED_KINDS))
+    parts = [count_noun(counts[k], k) for k in order] or ["0 reviews"]
+    text = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    if not verb:
+        return text
+    return f"{text} {verb}{'es' if sum(counts.values()) == 1 else ''}"
 
 
 def ingest_summary(report: Any, settings: Any) -> str:

@@ -8,7 +8,7 @@ from collections import Counter
 
 from rag.answer import answer, answer_markdown, cached_coverage, coverage_line
 from rag.ledger import ledger
-from rag.models import AnswerCoverage, record_group
+from rag.models import AnswerCoverage, counted_as
 from rag.quotes import MIN_WORDS, is_label, overlap, statement_span
 from rag.retrieve import Filters, Retriever
 from rag.themes import load_themes
@@ -155,7 +155,7 @@ def test_answer_coverage_is_the_ledger_count_by_kind(retriever) -> None:  # type
     cov = ans.coverage
     assert cov is not None and ans.to_dict()["coverage"]["topic"] == cov.topic
     listed = ledger(retriever, cov.topic).entries
-    assert dict(cov.total) == dict(Counter(record_group(e.hit.chunk.kind) for e in listed))
+    assert dict(cov.total) == dict(Counter(counted_as(e.hit.chunk.kind) for e in listed))
     on_ledger = {e.review_id for e in listed}
     quoted = {c.hit.chunk.review_id for c in ans.citations}
     assert sum(n for _, n in cov.shown) == len(quoted & on_ledger) and cov.other == len(quoted - on_ledger)

@@ -59,6 +59,7 @@ def build_brief(retriever: Retriever, topic: str, filters: Filters | None = None
         discussion_questions(themes, bool(rec_quotes), bool(vig), templates),
         references,
         others,
+        kinds=tuple(e.hit.chunk.kind for e in led.entries),
     )
     return _with_overview(brief, llm, *prompts) if llm is not None and prompts else brief
 

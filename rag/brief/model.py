@@ -77,6 +77,7 @@ class Brief:
     others: tuple[Reference, ...] = ()  # on the topic but not quoted; numbered after the references
     overview: str | None = None  # written by a language model, each sentence citing references [n]
     notice: str | None = None
+    kinds: tuple[str, ...] = ()  # the record kind of each record on the ledger (reviews, briefings, analyses)
 
     def quotes(self) -> Iterator[Quote]:
         for t in self.themes:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.brief.model import Brief, BriefError, Quote, Reference, Theme
+from rag.ui_text import records_text
 
 MIN_VIGNETTES = 3  # with fewer case vignettes than this, the pack says why
 
@@ -38,8 +39,7 @@ def scope(b: Brief) -> str:
         )
     years = [int(y) for y in b.by_year if y.isdigit()]
     span = "" if not years else f", {min(years)}" + (f"–{max(years)}" if max(years) != min(years) else "")
-    text = f"{b.reviews} review{'s' if b.reviews != 1 else ''} in the index "
-    text += f"address{'es' if b.reviews == 1 else ''} “{b.topic}”{span}"
+    text = f"{records_text(b.kinds or ('review',) * b.reviews, 'address')} “{b.topic}”{span}"
     text += f", from {len(b.by_area)} area{'s' if len(b.by_area) != 1 else ''}."
     if b.filters:
         text += f" Filters: {_filters_text(b.filters)}."

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import RlaError
-from rag.ui_text import answer_markdown, reference_line
+from rag.ui_text import answer_markdown, records_text, reference_line
 
 
 def slug(text: str, default: str = "answer") -> str:
@@ -16,7 +16,8 @@ def slug(text: str, default: str = "answer") -> str:
 
 def ledger_markdown(topic: str, entries: list[dict[str, Any]]) -> str:
     """A ledger (entries as LedgerEntry.to_dict gives them) as Markdown: one excerpt per review, then references."""
-    out = [f"# Reviews that address “{topic}”", "", f"{len(entries)} reviews, one excerpt each, closest first.", ""]
+    counted = records_text(str(e.get("kind", "review")) for e in entries)
+    out = [f"# Reviews that address “{topic}”", "", f"{counted}, one excerpt each, closest first.", ""]
     for i, e in enumerate(entries, 1):
         out.append(f"{i}. **{e['title']}** — “{' '.join(str(e['text']).split())}” [{i}]")
     out += ["", "## References", ""]
@@ -73,5 +74,5 @@ def write_ledger(topic: str, entries: list[dict[str, Any]], folder: Path) -> lis
     body = [("bullet", f"{e['title']} — “{' '.join(str(e['text']).split())}” [{i}]") for i, e in enumerate(entries, 1)]
     refs = [f"[{i}] {reference_line(e)}" for i, e in enumerate(entries, 1)]
     title = f"Reviews that address “{topic}”"
-    intro = ("text", f"{len(entries)} reviews, one excerpt each.")
+    intro = ("text", f"{records_text(str(e.get('kind', 'review')) for e in entries)}, one excerpt each.")
     return [md, _docx(title, [intro, *body], refs, folder / f"{stem}.docx")]

@@ -9,6 +9,7 @@ from typing import Any
 
 from rag.models import Review, location
 from rag.store import IndexData
+from rag.ui_text import records_text
 from rag.web.uploads import Upload
 
 HOW_IT_WORKS = (
@@ -292,7 +293,8 @@ def ledger_html(led: Any) -> str:
     if not led.entries:
         return f"<p>No review in the index addresses “{esc(led.topic)}”. Try other words, or widen the filters.</p>"
     parts = [
-        f"<p><strong>{len(led.entries)} reviews</strong> address “{esc(led.topic)}” — one excerpt each, "
+        f"<p><strong>{records_text(e.hit.chunk.kind for e in led.entries)}</strong> "
+        f"{'addresses' if len(led.entries) == 1 else 'address'} “{esc(led.topic)}” — one excerpt each, "
         "closest first. Choose [n] to read the excerpt in its whole review.</p><ol class='rla-answer'>"
     ]
     for i, e in enumerate(led.entries, 1):
