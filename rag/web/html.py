@@ -169,10 +169,13 @@ COVERAGE = re.compile(r'^(?P<line>.*?)\s*\(full list: rla ledger "(?P<topic>[^"]
 
 
 def coverage_topic(ans: dict[str, Any]) -> str | None:
-    """The ledger topic the answer's first line points to ("Showing 6 of the 35 reviews that address …")."""
-    first = next((line for line in ans.get("answer", "").splitlines() if line.strip()), "")
-    m = COVERAGE.match(first)
-    return m.group("topic") if m and not ans.get("abstained") else None
+    """The ledger topic the answer's coverage line points to ("Showing 6 of the 35 reviews that address …")."""
+    if ans.get("abstained"):
+        return None
+    if isinstance(ans.get("coverage"), dict):
+        return str(ans["coverage"]["topic"])
+    m = next((m for line in ans.get("answer", "").splitlines() if (m := COVERAGE.match(line))), None)
+    return m.group("topic") if m else None
 
 
 def answer_html(ans: dict[str, Any], ledger_href: str = "") -> str:
@@ -195,12 +198,12 @@ def answer_html(ans: dict[str, Any], ledger_href: str = "") -> str:
         if not line.strip():
             continue
         if line.startswith("- "):
-            body = re.sub(r"\[(\d+)\]$", lambda m: cite_link(int(m.group(1))), esc(line[2:]))
+            body = re.sub(r"\[(\d+)\]", lambda m: cite_link(int(m.group(1))), esc(line[2:]))  # "[1]; also [2], [3]"
             items.append(f"<li>{body}</li>")
             continue
         flush()
-        # The first line says how many reviews; later "…:" lines head the found / recommended groups.
-        m = COVERAGE.match(line) if i == 0 and ledger_href else None
+        # The coverage line says how many reviews (after a notice, if any); later "…:" lines head the groups.
+        m = COVERAGE.match(line) if ledger_href else None
         if m:
             link = open_link(ledger_href, esc(m.group("line")), "ledger-go", cls="rla-coverage", href=ledger_href)
             parts.append(
