@@ -277,7 +277,11 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
         named = [t for t, at in found.items() if at]
         # Named as the question words it: "FGM", "female genital mutilation".
         label = max((question[s:e] for t in named for s, e in found[t]), key=len) if named else theme.name
-        check = tuple(dict.fromkeys(v.lower() for t in named for v in topic_variants(t))) or evidence_terms(theme)
+        # Named by the theme's own name, any of its terms shows a review addresses it; named by one alias ("FGM"
+        # of harmful practices), that alias or its synonyms must appear ("forced marriage" is another topic).
+        by_name = any(t.lower() == theme.name.lower() for t in named)
+        check = () if by_name else tuple(dict.fromkeys(v.lower() for t in named for v in topic_variants(t)))
+        check = check or evidence_terms(theme)
         addressed = bool(phrase_rows(retriever, check, everything))
         if not named and not addressed:
             continue  # reached through everyday wording or meaning: a guess at the topic, not what it names

@@ -89,7 +89,8 @@ _FRAMING = re.compile(
     r"|say about|said about|about|on|involve|involving)\s+"
     r"|what (?:did|do|does|have) (?:the )?reviews? "
     r"(?:say|said|find|found|learn|learned|recommend|recommended) (?:about|on)\s+"
-    r"|(?:any )?learning (?:on|about)\s+)",
+    r"|(?:any )?learning (?:on|about)\s+"
+    r"|what (?:is|are|was|were) (?:the |a |an )?)",
     re.IGNORECASE,
 )
 

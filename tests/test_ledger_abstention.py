@@ -103,3 +103,20 @@ def test_rla_eval_text_reports_the_ledger_per_topic_and_the_tradeoff() -> None:
     out = report_table(rep)
     assert "| abstain_below | 0.46 * | 0.800 | 0.020 |" in out
     assert "| q1 | fathers | 4 | 5 | 3 | 0.75 | 0.60 |" in out
+
+
+def test_a_refusal_names_the_topic_not_the_question_framing(retriever) -> None:  # type: ignore[no-untyped-def]
+    ans = answer(retriever, "What are the side effects of ritalin?")
+    assert ans.abstained and "addresses side effects of ritalin" in ans.text and "What are" not in ans.text
+
+
+def test_a_theme_named_by_its_name_is_covered_by_any_of_its_terms(retriever) -> None:  # type: ignore[no-untyped-def]
+    # "bruising in non-mobile babies" is in no review word for word, but its terms are ("bruising to non-mobile
+    # babies"): the answer says how many reviews address it, never also that none does.
+    q = "What did reviews learn about bruising in non-mobile babies?"
+    cov = coverage(retriever, q)
+    assert cov.asked and not cov.uncovered and cov.ledger.entries
+    ans = answer(retriever, q)
+    assert not ans.abstained and "No review in this collection addresses" not in ans.text
+    # named by one alias, only that alias counts: FGM is not covered by reviews on forced marriage
+    assert coverage(retriever, "What did reviews say about female genital mutilation?").silent
