@@ -172,16 +172,10 @@ def image_pdf(images: list[Any], page: tuple[float, float]) -> bytes:
             b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
         ]
         assert page_obj == len(objects) - 2
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    sys.path.insert(0, str(ROOT / "tests"))
+    from pdfgen import assemble
+
+    return assemble(objects)
 
 
 def measure_pdf(path: Path) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import RlaError
+from rag.metadata import MONTHS
 from rag.models import DOCUMENT_KINDS, REVIEW_TYPES, Chunk, Review
 
 CATALOGUE_NAME = "catalogue.csv"
@@ -32,20 +33,6 @@ NONE = "-"  # a cell that says the record has no such value
 _OPTIONAL = ("partnership", "month", "type", "child", "author", "url", "keywords")
 # Fields chunks carry a copy of (rag.chunk._make), kept in step when a row changes a record.
 CHUNK_FIELDS = ("title", "year", "area", "type", "keywords", "kind", "url")
-MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
 _TYPE_ALIASES = {
     "scr": "serious case review",
     "cspr": "child safeguarding practice review",

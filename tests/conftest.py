@@ -119,3 +119,29 @@ def fake_small_index(fake_model: str, tmp_path_factory: pytest.TempPathFactory) 
 def fake_small_copy(fake_small_index: Settings, tmp_path: Path) -> Settings:
     """A private copy of the fake-embedder two-file index and its corpus, for tests that change either."""
     return _private_copy(fake_small_index, tmp_path)
+
+
+# Debian's Chromium, driven by Playwright (its own browser download is not reachable here): one per test module,
+# closed with it, so that Playwright's event loop never outlives the browser tests.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():  # type: ignore[no-untyped-def]
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.skip("Chromium is not installed (make browser)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from test_app_api import AppServer, running_app
-from test_app_browser import CHROMIUM, CHROMIUM_ARGS, PHONE, UPLOAD, open_tab, opened, shot
+from test_app_browser import PHONE, UPLOAD, open_tab, opened, shot
 
 from rag.settings import Settings
 from rag.store import open_index
@@ -23,18 +22,6 @@ pytestmark = pytest.mark.browser
 def app(built_index: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     with running_app(tmp_path_factory.mktemp("app-catalogue"), built_index) as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def browser():  # type: ignore[no-untyped-def]
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.skip("Chromium is not installed (make browser)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def _catalogue(app: AppServer) -> list[dict[str, str]]:
