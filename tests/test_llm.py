@@ -416,7 +416,9 @@ def test_a_wheel_carries_the_prompts_and_ask_llm_runs_from_it_alone(
         names = set(z.namelist())
         z.extractall(site)
     shipped = {f"rag/prompts/{p.name}" for p in (REPO / "prompts").iterdir() if p.suffix in (".txt", ".md")}
-    assert len(shipped) == len(PROMPT_VARIABLES) and shipped | {"rag/prompts/__init__.py"} <= names
+    # every language-model prompt, and the briefing's discussion-question templates (rag.brief.questions)
+    assert len(shipped) == len(PROMPT_VARIABLES) + 1 and "rag/prompts/brief_questions.txt" in shipped
+    assert shipped | {"rag/prompts/__init__.py"} <= names
     packages = {f"{p.relative_to(REPO).as_posix()}" for p in (REPO / "rag").rglob("__init__.py")}
     assert packages <= names, f"add {sorted(packages - names)} to packages in pyproject.toml"
 
