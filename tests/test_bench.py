@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from tests_support import load_eval_script
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _load(name: str):  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "eval" / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load("bench")
-workers = _load("bench_workers")
+bench = load_eval_script("bench")
+workers = load_eval_script("bench_workers")
 
 
 def test_percentile_interpolates_between_closest_ranks() -> None:
@@ -103,7 +90,7 @@ def test_render_table_aligns_every_row() -> None:
 
 
 def test_tutorial_splitter_reads_the_text_files_in_order_and_keeps_every_paragraph(tmp_path: Path) -> None:
-    tutorial = _load("tutorial_stack")
+    tutorial = load_eval_script("tutorial_stack")
     paragraphs = [f"Paragraph {i} about fathers and the voice of the child. " * 6 for i in range(12)]
     (tmp_path / "b.txt").write_text("\n\n".join(paragraphs), encoding="utf-8")
     (tmp_path / "a.txt").write_text("A short file.", encoding="utf-8")

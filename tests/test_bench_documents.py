@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from pypdf import PdfReader
+from tests_support import load_eval_script
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, ROOT / "eval" / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-documents = _load("bench_documents")
-bench = _load("bench")
+documents = load_eval_script("bench_documents")
+bench = load_eval_script("bench")
 
 
 def test_synthetic_text_has_the_lines_asked_for_and_is_the_same_each_time() -> None:

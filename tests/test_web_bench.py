@@ -3,26 +3,17 @@ every answer of the simulated users (the figures themselves are never asserted).
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
+
+from tests_support import load_eval_script
 
 from rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load(name: str):  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "eval" / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_web_section_answers_every_simulated_user_and_reports_its_rows(built_index: Settings) -> None:
-    workers, bench = _load("bench_workers"), _load("bench")
+    workers, bench = load_eval_script("bench_workers"), load_eval_script("bench")
     questions = ["What did reviews say about fathers?", "What did reviews find about neglect?", "disguised compliance"]
     w = workers.web_app(str(built_index.index), str(ROOT), questions * 3, users=3, per_user=2)
     assert 0 < w["first_page_s"] <= w["first_answer_s"]

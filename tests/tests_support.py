@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import re
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -86,3 +89,14 @@ def with_fake_embedder(load: Loader) -> Loader:
         return _FAKE if model == FAKE_MODEL else load(model, verify=verify)
 
     return load_embedder
+
+
+def load_eval_script(name: str) -> ModuleType:
+    """eval/<name>.py (a script, not a package module) imported under its own name."""
+    path = Path(__file__).resolve().parent.parent / "eval" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
