@@ -553,10 +553,13 @@ def test_a_ledger_link_opens_the_ledger_tab_filled_and_run(browser, app: AppServ
     assert 0 < len(expected.entries) < len(everyone.entries)  # so that a dropped filter would show
     url = app.url + f"?tab=ledger&topic={quote('was not brought')}&year_from={year}&kind=listing+entry"
     with opened(browser, url) as pg:
+        from playwright.sync_api import expect
+
         pg.locator("#ledger-list li").first.wait_for()
         assert pg.input_value("#ledger-topic textarea, #ledger-topic input") == "was not brought"
+        # the filtered ledger, once the run with the link's filters has replaced anything shown before it
+        expect(pg.locator("#ledger-list li")).to_have_count(len(expected.entries), timeout=30_000)
         assert f"{len(expected.entries)} reviews" in pg.inner_text("#ledger-list")
-        assert pg.locator("#ledger-list li").count() == len(expected.entries)
 
 
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1366px", "390px"])

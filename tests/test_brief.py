@@ -414,7 +414,7 @@ def _hostile_brief() -> Brief:
     return Brief(
         "<img src=x onerror=alert(1)>",
         {},
-        1,
+        ("review",),
         {"2020": 1},
         {"Area <i>": 1},
         (Theme("script", (q, q)),),

@@ -21,7 +21,7 @@ def build_brief(retriever: Retriever, topic: str, filters: Filters | None = None
     led = ledger(retriever, topic, filters)
     filt = {k: v for k, v in (filters.__dict__ if filters else {}).items() if v is not None}
     if not led.entries:
-        return Brief(led.topic, filt, 0, {}, {}, (), (), (), (), ())
+        return Brief(led.topic, filt, (), {}, {}, (), (), (), (), ())
     scope = on_topic(retriever, led, filters)
     points = learning_points(retriever, scope)
     recs = recommendations(retriever, scope)
@@ -50,7 +50,7 @@ def build_brief(retriever: Retriever, topic: str, filters: Filters | None = None
     brief = Brief(
         led.topic,
         filt,
-        len(led.entries),
+        tuple(e.hit.chunk.kind for e in led.entries),
         led.by_year,
         led.by_area,
         themes,
@@ -59,7 +59,6 @@ def build_brief(retriever: Retriever, topic: str, filters: Filters | None = None
         discussion_questions(themes, bool(rec_quotes), bool(vig), templates),
         references,
         others,
-        kinds=tuple(e.hit.chunk.kind for e in led.entries),
     )
     return _with_overview(brief, llm, *prompts) if llm is not None and prompts else brief
 

@@ -66,7 +66,7 @@ class Vignette:
 class Brief:
     topic: str
     filters: dict[str, Any]
-    reviews: int  # on the ledger for the topic
+    kinds: tuple[str, ...]  # the record kind of each record on the topic's ledger (reviews, briefings, analyses)
     by_year: dict[str, int]
     by_area: dict[str, int]
     themes: tuple[Theme, ...]
@@ -77,7 +77,11 @@ class Brief:
     others: tuple[Reference, ...] = ()  # on the topic but not quoted; numbered after the references
     overview: str | None = None  # written by a language model, each sentence citing references [n]
     notice: str | None = None
-    kinds: tuple[str, ...] = ()  # the record kind of each record on the ledger (reviews, briefings, analyses)
+
+    @property
+    def reviews(self) -> int:
+        """How many records the topic's ledger lists."""
+        return len(self.kinds)
 
     def quotes(self) -> Iterator[Quote]:
         for t in self.themes:
@@ -87,4 +91,4 @@ class Brief:
             yield from v.quotes
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "reviews": self.reviews}

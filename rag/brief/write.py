@@ -39,7 +39,7 @@ def scope(b: Brief) -> str:
         )
     years = [int(y) for y in b.by_year if y.isdigit()]
     span = "" if not years else f", {min(years)}" + (f"–{max(years)}" if max(years) != min(years) else "")
-    text = f"{records_text(b.kinds or ('review',) * b.reviews, 'address')} “{b.topic}”{span}"
+    text = f"{records_text(b.kinds, 'address')} “{b.topic}”{span}"
     text += f", from {len(b.by_area)} area{'s' if len(b.by_area) != 1 else ''}."
     if b.filters:
         text += f" Filters: {_filters_text(b.filters)}."

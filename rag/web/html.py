@@ -296,8 +296,8 @@ def ledger_html(led: Any) -> str:
     if not led.entries:
         return f"<p>No review in the index addresses “{esc(led.topic)}”. Try other words, or widen the filters.</p>"
     parts = [
-        f"<p><strong>{records_text(e.hit.chunk.kind for e in led.entries)}</strong> "
-        f"{'addresses' if len(led.entries) == 1 else 'address'} “{esc(led.topic)}” — one excerpt each, "
+        f"<p><strong>{records_text((e.hit.chunk.kind for e in led.entries), 'address')}</strong> "
+        f"“{esc(led.topic)}” — one excerpt each, "
         "closest first. Choose [n] to read the excerpt in its whole review.</p><ol class='rla-answer'>"
     ]
     for i, e in enumerate(led.entries, 1):
