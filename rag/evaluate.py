@@ -11,9 +11,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from rag.answer import abstention, answer_from, retrieve_for_answer
+from rag.answer import abstention, answer_from, cached_coverage, retrieve_for_answer
 from rag.errors import RlaError
-from rag.ledger import Coverage, coverage, ledger
+from rag.ledger import Coverage, ledger
 from rag.models import Hit, Review
 from rag.retrieve import Filters, Retriever, Scored
 from rag.settings import Settings
@@ -195,7 +195,7 @@ def evaluate(retriever: Retriever, questions: list[Question], modes: list[str], 
             scored = retrieve_for_answer(retriever, q.question, k, mode, Filters.parse(q.filters))
             hits = _first_per_review(scored.hits)[:k]
             run[q.id] = _review_run(hits) or {"__none__": 0.0}
-            cov = coverage(retriever, q.question, Filters.parse(q.filters))
+            cov = cached_coverage(retriever, q.question, Filters.parse(q.filters))  # the same in every mode
             if mode == modes[0] and scored.hits:
                 support[q.id] = (scored, cov, bool(q.gold))
             ans = answer_from(retriever, q.question, scored, filters=Filters.parse(q.filters), cov=cov)
