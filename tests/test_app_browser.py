@@ -56,7 +56,8 @@ def opened(browser, url: str, viewport: dict[str, int] = LAPTOP):  # type: ignor
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.goto(url)
-    pg.wait_for_selector("#question textarea")
+    # attached, not visible: a link such as ?tab=ledger opens on another tab and hides Ask's question box
+    pg.wait_for_selector("#question textarea", state="attached")
     # Choices and the status line arrive with the page-load event.
     pg.wait_for_function("document.querySelector('#status')?.innerText.includes('reviews')")
     yield pg
