@@ -323,6 +323,54 @@ def test_without_an_index_the_app_starts_and_builds_one_from_the_corpus(built_in
         assert {c["source"] for c in ans["citations"]} <= set(files)
 
 
+# A fictional review, written for this test.
+UPLOADED = """Learning from the review of Child Z
+
+Summary
+Child Z, aged 9, lived with his grandmother under a special guardianship order. His school noticed he often
+arrived hungry and in unwashed clothes, but the concerns were not shared with children's social care.
+
+Learning
+Schools should share concerns about a child who repeatedly arrives hungry with children's social care.
+Special guardians need support and review after the order is made.
+"""
+
+
+def test_add_files_api_takes_catalogue_fields_and_refuses_a_wrong_one(built_index: Settings, tmp_path: Path) -> None:
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+
+    upload = tmp_path / "child-z-learning.txt"
+    upload.write_text(UPLOADED, encoding="utf-8")
+    with running_app(tmp_path / "app", built_index) as server:
+        client = Client(server.url, verbose=False)
+        before = sorted(p.name for p in server.corpus.iterdir())
+        with pytest.raises(AppError) as err:
+            client.predict(
+                files=[handle_file(str(upload))],
+                catalogue=[{"file": upload.name, "town": "Nowhere"}],
+                api_name="/add_files",
+            )
+        assert "unknown field 'town'" in str(err.value) and "Traceback" not in str(err.value)
+        assert sorted(p.name for p in server.corpus.iterdir()) == before  # nothing saved
+
+        fields = {"file": upload.name, "title": "Child Z: learning brief", "area": "Westmoor", "year": "2024"}
+        summary, table, _status = client.predict(
+            files=[handle_file(str(upload))], rebuild=False, catalogue=[fields], api_name="/add_files"
+        )
+        assert "Index updated" in summary, summary
+        assert [row[1] for row in table["data"] if row[0] == upload.name] == ["indexed"]
+        catalogue = (server.corpus / "catalogue.csv").read_text(encoding="utf-8")
+        assert "Child Z: learning brief" in catalogue and "Westmoor" in catalogue
+
+        ans = client.predict(
+            question="What did reviews say about children arriving at school hungry?", area="Westmoor", api_name="/ask"
+        )
+        assert ans["citations"], ans["answer"]
+        cited = {(c["title"], c["area"], c["year"]) for c in ans["citations"]}
+        assert cited == {("Child Z: learning brief", "Westmoor", 2024)}
+
+
 @pytest.mark.slow
 def test_sixteen_users_asking_at_once_are_answered_quickly(app: AppServer) -> None:
     """16 simulated users, 5 questions each, over the plain HTTP API: every answer arrives; the latency is

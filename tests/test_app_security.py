@@ -203,7 +203,7 @@ def test_a_server_path_cannot_be_passed_off_as_an_upload(app: AppServer) -> None
     before = sorted(p.name for p in app.corpus.iterdir())
     for path in ("/etc/passwd", str(app.index / "CURRENT")):
         forged = {"path": path, "orig_name": "review.txt", "meta": {"_type": "gradio.FileData"}}
-        body = json.dumps({"data": [[forged], False]}).encode()
+        body = json.dumps({"data": [[forged], False, None]}).encode()
         req = urllib.request.Request(app.url + "gradio_api/call/add_files", body, {"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=30) as r:
             event_id = json.load(r)["event_id"]

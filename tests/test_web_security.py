@@ -225,7 +225,7 @@ def test_uploads_leave_the_cache_once_added_and_no_server_path_is_shown(app: App
         assert httpx.get(f"{app.url}gradio_api/file={p}", timeout=30).status_code == 200
 
     files = [{"path": p, "orig_name": Path(p).name, "meta": {"_type": "gradio.FileData"}} for p in paths]
-    event, (summary, table, status) = _call(app, "add_files", [files, False])
+    event, (summary, table, status) = _call(app, "add_files", [files, False, None])
     assert event == "complete"
     assert "saved as <code>Child-W.txt</code>" in summary and "saved as <code>broken.pdf</code>" in summary
     rows = {row[0]: row for row in table["data"]}
@@ -243,7 +243,7 @@ def test_uploads_leave_the_cache_once_added_and_no_server_path_is_shown(app: App
 
     # The same file again is refused as a copy, whatever its name.
     again = _upload(app, "another name.txt", UPLOAD)
-    event, payload = _call(app, "add_files", [[{"path": again, "meta": {"_type": "gradio.FileData"}}], False])
+    event, payload = _call(app, "add_files", [[{"path": again, "meta": {"_type": "gradio.FileData"}}], False, None])
     assert event == "error" and "same content as corpus/Child-W.txt" in json.dumps(payload)
     assert not Path(again).exists()
 

@@ -17,6 +17,7 @@ from rag.retrieve import MODES
 from rag.web.catalogue import (
     DOUBT_COLUMNS,
     UPLOAD_COLUMNS,
+    api_fields,
     check_edits,
     describe_upload,
     doubt_edits,
@@ -359,10 +360,16 @@ def corpus_tab(lib: Library, scratch: Scratch, status: gr.Markdown) -> Ingest:
     def add_files(
         files: list[str] | None,
         rebuild: bool = False,
+        catalogue: list[dict[str, str]] | None = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008
     ) -> tuple[str, pd.DataFrame, str]:
-        """Save uploaded review files into the corpus folder and bring the index up to date."""
-        return keeper.add(files, rebuild, progress, all_refused_is_error=True)
+        """Save uploaded review files into the corpus folder and bring the index up to date. `catalogue`: the
+        files' catalogue fields, one object per file ({"file": the uploaded file's name, and any of "title",
+        "area", "partnership", "year", "type", "kind", "url"}), written to corpus/catalogue.csv as the Corpus
+        tab's table would."""
+        fields = api_fields(catalogue, [Path(f).name for f in files or []])
+        table = pd.DataFrame(fields, columns=UPLOAD_COLUMNS) if fields else None
+        return keeper.add(files, rebuild, progress, True, table)
 
     @shown(lib.public)
     def add_files_in_page(
@@ -441,12 +448,13 @@ def corpus_tab(lib: Library, scratch: Scratch, status: gr.Markdown) -> Ingest:
         doubts_shown = gr.State([])
         save_btn = gr.Button("Save corrections and update index", elem_id="save-corrections-btn")
         api_only = gr.Button(visible=False)  # inside the tab: gr.Tabs may only hold tabs
+        api_catalogue = gr.JSON(visible=False)  # /add_files' catalogue fields (the page has its table)
 
     heavy: dict[str, Any] = {"concurrency_id": "heavy", "concurrency_limit": 1}
     private: dict[str, Any] = {"api_visibility": "private"}
     outputs = [ingest_summary, ingest_table, status]
     # The API's /add_files refuses with an error when every file is refused; the page keeps the reasons in the table.
-    api_only.click(add_files, [uploads, rebuild], outputs, api_name="add_files", **heavy)
+    api_only.click(add_files, [uploads, rebuild, api_catalogue], outputs, api_name="add_files", **heavy)
     uploads.change(shown(lib.public)(keeper.describe), [uploads], [fields, parsed, fields_note], **private)
     fields.change(keeper.fields_problem, [fields, parsed], [fields_note], queue=False, **private)
     ingested = ingest_btn.click(

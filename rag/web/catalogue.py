@@ -78,6 +78,30 @@ def upload_edits(
     return out
 
 
+def api_fields(rows: object, given: Sequence[str]) -> list[dict[str, str]]:
+    """The API's catalogue fields for its uploads (one object per file: "file", the uploaded file's name, and any
+    of the upload columns), checked: one line naming the object that is wrong and how to write it."""
+    if rows in (None, "", [], {}):
+        return []
+    if isinstance(rows, Mapping):
+        rows = [rows]
+    allowed = ["file", *UPLOAD_EDITABLE]
+    if not isinstance(rows, list) or not all(isinstance(r, Mapping) for r in rows):
+        raise CatalogueError(f"catalogue: give a list of objects, one per file, with keys {', '.join(allowed)}")
+    names = set(given)
+    out = []
+    for n, row in enumerate(rows, 1):
+        unknown = [str(k) for k in row if k not in allowed]
+        if unknown:
+            raise CatalogueError(f"catalogue object {n}: unknown field {unknown[0]!r}; use {', '.join(allowed)}")
+        name = _cell(row.get("file"))
+        if name not in names:
+            files = ", ".join(sorted(names)) or "none"
+            raise CatalogueError(f'catalogue object {n}: "file" must name an uploaded file ({files}), not {name!r}')
+        out.append({k: _cell(v) for k, v in row.items()})
+    return out
+
+
 def doubt_rows(reviews: Iterable[Review]) -> list[dict[str, str]]:
     """The records `rla reviews --check` lists, one table row each: why, and their fields to correct."""
     return [
