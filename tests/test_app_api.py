@@ -81,9 +81,10 @@ def running_app(
     with_index: bool = True,
     corpus_files: list[str] | None = None,
     env: dict[str, str] | None = None,
+    script: Path = ROOT / "app.py",
 ) -> Iterator[AppServer]:
-    """`python app.py` on a free port, over private copies of the session index and the bundled corpus
-    (or no index at all, and only some corpus files)."""
+    """`python app.py` (or `script`, a wrapper of it) on a free port, over private copies of the session index and
+    the bundled corpus (or no index at all, and only some corpus files)."""
     index, corpus = workdir / "index", workdir / "corpus"
     if with_index:
         shutil.copytree(settings.index, index)
@@ -98,7 +99,7 @@ def running_app(
     log = workdir / "app.log"
     full_env = {k: v for k, v in os.environ.items() if k != "RLA_AUTH"}
     full_env.update(env or {})
-    cmd = [sys.executable, str(ROOT / "app.py"), "--index", str(index), "--corpus", str(corpus)]
+    cmd = [sys.executable, str(script), "--index", str(index), "--corpus", str(corpus)]
     cmd += ["--questions", str(questions), "--port", str(port), *args]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=full_env)

@@ -120,6 +120,33 @@ def _words(text: str) -> str:
     return " ".join(text.split())
 
 
+def test_the_page_works_while_the_model_loads_and_the_first_question_waits_for_it(  # type: ignore[no-untyped-def]
+    browser, built_index: Settings, tmp_path: Path
+) -> None:
+    """The page is served before the index and the model are loaded (held here until the test lets the load
+    go): the status line says so, a question asked meanwhile says it waits, and its answer follows the load."""
+    gate = tmp_path / "load"
+    held = ROOT / "tests" / "held_app.py"
+    with running_app(tmp_path / "app", built_index, script=held, env={"RLA_HOLD_LOAD": str(gate)}) as server:
+        context = browser.new_context(viewport=PHONE)
+        pg = context.new_page()
+        pg.set_default_timeout(SLOW_MS)
+        pg.goto(server.url)
+        pg.wait_for_selector("#question textarea", state="attached")
+        assert "Loading the index and the model" in pg.inner_text("#status")
+        pg.fill("#question textarea", QUESTION)
+        pg.click("#ask-btn")
+        pg.wait_for_selector("#answer-loading")
+        assert "Loading the model and the index" in pg.inner_text("#answer-loading")
+        pg.wait_for_timeout(1000)
+        assert not pg.query_selector("#answer .rla-answer")  # still waiting, no answer invented meanwhile
+        gate.touch()
+        pg.wait_for_selector("#answer .rla-answer")
+        assert re.search(r"\[1\]", pg.inner_text("#answer .rla-answer"))
+        pg.wait_for_function("document.querySelector('#status')?.innerText.includes('reviews')")
+        context.close()
+
+
 def test_clicking_1_in_the_answer_highlights_the_quoted_passage_in_its_review(page, app: AppServer) -> None:  # type: ignore[no-untyped-def]
     from gradio_client import Client
 
