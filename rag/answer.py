@@ -81,8 +81,10 @@ def abstention(settings: Settings, scored: Scored, cov: Coverage) -> str | None:
        in words the collection uses ("What role did the GP have?" is answered however loosely it matches).
     3. What it asks about lies in words no review contains: without them the question keeps less than
        `settings.unknown_share_below` of its meaning ("…a child with type 1 diabetes who needs insulin"),
-       and no excerpt scores `settings.answer_above`. The everyday words it shares with the collection
-       ("school", "foster carers") do not make it answerable."""
+       and no excerpt scores `settings.answer_above`; or the question is close in meaning to those words alone
+       (`settings.unknown_focus_min`: "Are trampoline parks safe for young children?" is about "trampoline") and
+       no excerpt scores `settings.unknown_focus_answer_above`. The everyday words it shares with the collection
+       ("school", "foster carers", "young children") do not make it answerable."""
     # (An excerpt scoring `answer_above` covers the question in other words: answered, with the notice.)
     if cov.silent and scored.best < settings.answer_above:
         return _silent_text(cov)
@@ -102,6 +104,8 @@ def abstention(settings: Settings, scored: Scored, cov: Coverage) -> str | None:
             "the filters."
         )
     if cov.unknown_share < settings.unknown_share_below and scored.best < settings.answer_above:
+        return _absent_text(cov)
+    if cov.unknown_focus >= settings.unknown_focus_min and scored.best < settings.unknown_focus_answer_above:
         return _absent_text(cov)
     return None
 
