@@ -62,7 +62,10 @@ def answer_from(
         return Answer(question, refusal, (), True)
     themes = detect_themes(retriever, question)
     ans = _compose(retriever, question, scored, k, themes, cov)
-    notices = [f"No review in this collection addresses {t}." for t in cov.uncovered]
+    about_context = cov.context_share >= retriever.settings.context_share_min
+    notices = [
+        f"No review in this collection addresses {t}." for t in cov.uncovered if about_context or t not in cov.context
+    ]
     if scored.best < retriever.settings.weak_below and not scored.mentioned and not cov.ledger.entries:
         notices.append(
             "The closest excerpts match this question only loosely; the reviews may not address it directly."
@@ -86,7 +89,10 @@ def abstention(settings: Settings, scored: Scored, cov: Coverage) -> str | None:
        no excerpt scores `settings.unknown_focus_answer_above`. The everyday words it shares with the collection
        ("school", "foster carers", "young children") do not make it answerable."""
     # (An excerpt scoring `answer_above` covers the question in other words: answered, with the notice.)
-    if cov.silent and scored.best < settings.answer_above:
+    # A service or group no review names ("teacher") is where the question is set, not what it asks about,
+    # unless the question is about it (`context_share_min`): it is answered or refused on its other words.
+    setting_only = set(cov.uncovered) <= set(cov.context) and cov.context_share < settings.context_share_min
+    if cov.silent and scored.best < settings.answer_above and not setting_only:
         return _silent_text(cov)
     # A theme reached through everyday wording counts too ("keeps agreeing to everything but nothing changes").
     # A service or group it names ("school", "teenagers") counts only when the question is about it.

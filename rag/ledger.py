@@ -253,6 +253,7 @@ class Coverage:
     # when they name what it asks about ("Are trampoline parks safe for young children?" → "trampoline"), low
     # when they are incidental ("Mum barely speaks our language…" → "barely our wrong").
     unknown_focus: float = 0.0
+    context: tuple[str, ...] = ()  # those of `asked` that are services or groups (a theme's `kind`), not issues
 
     @property
     def silent(self) -> bool:
@@ -274,6 +275,7 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
     stems, spans = tokens(question)
     asked: list[str] = []
     uncovered: list[str] = []
+    context: list[str] = []
     everyday = False
     related: dict[str, int] = {}
     for theme in themes:
@@ -291,6 +293,8 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
             continue  # reached through everyday wording or meaning: a guess at the topic, not what it names
         everyday = everyday or not named
         asked.append(label)
+        if theme.kind != "issue":
+            context.append(label)
         if not addressed:
             uncovered.append(label)
             for rid in theme.related:
@@ -323,6 +327,7 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
         unknown_share(retriever, question, unknown),
         _context_share(retriever, question, themes, tuple(asked)),
         unknown_focus(retriever, question, unknown),
+        tuple(context),
     )
 
 
