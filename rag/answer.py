@@ -103,7 +103,7 @@ def abstention(settings: Settings, scored: Scored, cov: Coverage) -> str | None:
         and cov.context_share >= settings.context_share_min
     )
     if scored.best < settings.abstain_below and not scored.mentioned and not named_covered:
-        unknown = f"; none mentions {_quoted(cov.unknown)}" if cov.unknown else ""
+        unknown = f"; none mentions {_quoted(cov.unknown_named)}" if cov.unknown_named else ""
         return (
             f"The corpus does not answer this question: no review in this collection appears to address it{unknown} "
             f"(closest match {scored.best:.2f}, threshold {settings.abstain_below:.2f}). Try other words, or widen "
@@ -122,7 +122,7 @@ def _quoted(words: tuple[str, ...]) -> str:
 
 
 def _absent_text(cov: Coverage) -> str:
-    lines = [f"No review in this collection addresses {_quoted(cov.unknown)}: no review contains the words."]
+    lines = [f"No review in this collection addresses {_quoted(cov.unknown_named)}: no review contains the words."]
     covered = [a for a in cov.asked if a not in cov.uncovered]
     if covered and cov.ledger.entries:
         lines += ["", "Related themes that are covered (see `rla ledger`):"]

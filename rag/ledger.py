@@ -254,6 +254,9 @@ class Coverage:
     # when they are incidental ("Mum barely speaks our language…" → "barely our wrong").
     unknown_focus: float = 0.0
     context: tuple[str, ...] = ()  # those of `asked` that are services or groups (a theme's `kind`), not issues
+    # The unknown words a refusal names: those in the question's topic, not its framing ("Do any reviews cover
+    # … damp and mould" names "damp" and "mould", not "cover"); all of them when none is.
+    unknown_named: tuple[str, ...] = ()
 
     @property
     def silent(self) -> bool:
@@ -328,6 +331,7 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
         _context_share(retriever, question, themes, tuple(asked)),
         unknown_focus(retriever, question, unknown),
         tuple(context),
+        tuple(w for w in unknown if re.search(rf"(?iu)\b{re.escape(w)}\b", core)) or unknown,
     )
 
 

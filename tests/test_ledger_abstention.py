@@ -108,6 +108,11 @@ def test_rla_eval_text_reports_the_ledger_per_topic_and_the_tradeoff() -> None:
 def test_a_refusal_names_the_topic_not_the_question_framing(retriever) -> None:  # type: ignore[no-untyped-def]
     ans = answer(retriever, "What are the side effects of ritalin?")
     assert ans.abstained and "addresses side effects of ritalin" in ans.text and "What are" not in ans.text
+    # the unknown words it names are those of the topic, not of the framing ("cover" is in no review either)
+    q = "Do any reviews cover children made ill by damp and mould in council housing?"
+    assert "cover" in coverage(retriever, q).unknown
+    ans = answer(retriever, q)
+    assert ans.abstained and ans.text.startswith("No review in this collection addresses “damp” or “mould”:")
 
 
 def test_a_theme_named_by_its_name_is_covered_by_any_of_its_terms(retriever) -> None:  # type: ignore[no-untyped-def]
