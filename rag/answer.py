@@ -62,7 +62,10 @@ def answer_from(
         return Answer(question, refusal, (), True)
     themes = detect_themes(retriever, question)
     ans = _compose(retriever, question, scored, k, themes, cov)
-    notices = [f"No review in this collection addresses {t}." for t in cov.uncovered]
+    about_context = cov.context_share >= retriever.settings.context_share_min
+    notices = [
+        f"No review in this collection addresses {t}." for t in cov.uncovered if about_context or t not in cov.context
+    ]
     if scored.best < retriever.settings.weak_below and not scored.mentioned and not cov.ledger.entries:
         notices.append(
             "The closest excerpts match this question only loosely; the reviews may not address it directly."
@@ -81,10 +84,15 @@ def abstention(settings: Settings, scored: Scored, cov: Coverage) -> str | None:
        in words the collection uses ("What role did the GP have?" is answered however loosely it matches).
     3. What it asks about lies in words no review contains: without them the question keeps less than
        `settings.unknown_share_below` of its meaning ("…a child with type 1 diabetes who needs insulin"),
-       and no excerpt scores `settings.answer_above`. The everyday words it shares with the collection
-       ("school", "foster carers") do not make it answerable."""
+       and no excerpt scores `settings.answer_above`; or the question is close in meaning to those words alone
+       (`settings.unknown_focus_min`: "Are trampoline parks safe for young children?" is about "trampoline") and
+       no excerpt scores `settings.unknown_focus_answer_above`. The everyday words it shares with the collection
+       ("school", "foster carers", "young children") do not make it answerable."""
     # (An excerpt scoring `answer_above` covers the question in other words: answered, with the notice.)
-    if cov.silent and scored.best < settings.answer_above:
+    # A service or group no review names ("teacher") is where the question is set, not what it asks about,
+    # unless the question is about it (`context_share_min`): it is answered or refused on its other words.
+    setting_only = set(cov.uncovered) <= set(cov.context) and cov.context_share < settings.context_share_min
+    if cov.silent and scored.best < settings.answer_above and not setting_only:
         return _silent_text(cov)
     # A theme reached through everyday wording counts too ("keeps agreeing to everything but nothing changes").
     # A service or group it names ("school", "teenagers") counts only when the question is about it.
@@ -95,13 +103,15 @@ def abstention(settings: Settings, scored: Scored, cov: Coverage) -> str | None:
         and cov.context_share >= settings.context_share_min
     )
     if scored.best < settings.abstain_below and not scored.mentioned and not named_covered:
-        unknown = f"; none mentions {_quoted(cov.unknown)}" if cov.unknown else ""
+        unknown = f"; none mentions {_quoted(cov.unknown_named)}" if cov.unknown_named else ""
         return (
             f"The corpus does not answer this question: no review in this collection appears to address it{unknown} "
             f"(closest match {scored.best:.2f}, threshold {settings.abstain_below:.2f}). Try other words, or widen "
             "the filters."
         )
     if cov.unknown_share < settings.unknown_share_below and scored.best < settings.answer_above:
+        return _absent_text(cov)
+    if cov.unknown_focus >= settings.unknown_focus_min and scored.best < settings.unknown_focus_answer_above:
         return _absent_text(cov)
     return None
 
@@ -112,7 +122,7 @@ def _quoted(words: tuple[str, ...]) -> str:
 
 
 def _absent_text(cov: Coverage) -> str:
-    lines = [f"No review in this collection addresses {_quoted(cov.unknown)}: no review contains the words."]
+    lines = [f"No review in this collection addresses {_quoted(cov.unknown_named)}: no review contains the words."]
     covered = [a for a in cov.asked if a not in cov.uncovered]
     if covered and cov.ledger.entries:
         lines += ["", "Related themes that are covered (see `rla ledger`):"]

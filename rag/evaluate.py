@@ -272,6 +272,8 @@ TRADEOFF = {
     "abstain_below": (0.40, 0.42, 0.44, 0.46, 0.48, 0.50),
     "unknown_share_below": (0.0, 0.80, 0.82, 0.84, 0.86, 0.88, 0.90),
     "answer_above": (0.55, 0.60, 0.65, 1.0),
+    "unknown_focus_min": (0.45, 0.50, 0.52, 0.55, 0.60, 1.0),
+    "unknown_focus_answer_above": (0.50, 0.55, 0.58, 0.60),
     "context_share_min": (0.0, 0.5, 0.6, 0.7),
 }
 

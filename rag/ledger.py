@@ -249,6 +249,14 @@ class Coverage:
     # question is in meaning to those words alone (cosine; 1.0 otherwise): "What role did the GP have?" is
     # about the GP, "How should a school manage a child with type 1 diabetes?" is not about schools.
     context_share: float = 1.0
+    # How close the question is in meaning to its unknown words alone (cosine; 0.0 when there are none): high
+    # when they name what it asks about ("Are trampoline parks safe for young children?" → "trampoline"), low
+    # when they are incidental ("Mum barely speaks our language…" → "barely our wrong").
+    unknown_focus: float = 0.0
+    context: tuple[str, ...] = ()  # those of `asked` that are services or groups (a theme's `kind`), not issues
+    # The unknown words a refusal names: those in the question's topic, not its framing ("Do any reviews cover
+    # … damp and mould" names "damp" and "mould", not "cover"); all of them when none is.
+    unknown_named: tuple[str, ...] = ()
 
     @property
     def silent(self) -> bool:
@@ -270,6 +278,7 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
     stems, spans = tokens(question)
     asked: list[str] = []
     uncovered: list[str] = []
+    context: list[str] = []
     everyday = False
     related: dict[str, int] = {}
     for theme in themes:
@@ -287,6 +296,8 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
             continue  # reached through everyday wording or meaning: a guess at the topic, not what it names
         everyday = everyday or not named
         asked.append(label)
+        if theme.kind != "issue":
+            context.append(label)
         if not addressed:
             uncovered.append(label)
             for rid in theme.related:
@@ -318,6 +329,9 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
         everyday,
         unknown_share(retriever, question, unknown),
         _context_share(retriever, question, themes, tuple(asked)),
+        unknown_focus(retriever, question, unknown),
+        tuple(context),
+        tuple(w for w in unknown if re.search(rf"(?iu)\b{re.escape(w)}\b", core)) or unknown,
     )
 
 
@@ -353,6 +367,15 @@ def unknown_share(retriever: Retriever, text: str, unknown: tuple[str, ...]) -> 
     if not _WORD.search(rest):
         return 0.0
     a, b = retriever.embed_queries([text, rest])
+    return float(a @ b)
+
+
+def unknown_focus(retriever: Retriever, text: str, unknown: tuple[str, ...]) -> float:
+    """Cosine between the text and its unknown words alone: high when they are what it asks about ("trampoline"
+    for "Are trampoline parks safe for young children?"), low when incidental ("barely", "our", "wrong")."""
+    if not unknown:
+        return 0.0
+    a, b = retriever.embed_queries([text, " ".join(unknown)])
     return float(a @ b)
 
 

@@ -69,6 +69,12 @@ class Settings:
     # collection addresses …", unless an excerpt scores at least `answer_above` (README: "Abstention").
     unknown_share_below: float = 0.84
     answer_above: float = 0.60
+    # …and also when the question is close in meaning to its unknown words alone — cosine at least
+    # `unknown_focus_min` — unless an excerpt scores `unknown_focus_answer_above`: "Are trampoline parks safe for
+    # young children?" is about "trampoline" (0.57), "Mum barely speaks our language…" not about "barely our
+    # wrong" (0.14). Calibrated on eval/abstention_calibration.jsonl (README: "Abstention").
+    unknown_focus_min: float = 0.52
+    unknown_focus_answer_above: float = 0.58
     # A question naming only services or groups ("GP", "teenagers") is held to `abstain_below` unless it is
     # this close in meaning to those words alone (README: "Abstention").
     context_share_min: float = 0.5
@@ -122,6 +128,8 @@ class Settings:
             "weak_below": self.weak_below,
             "unknown_share_below": self.unknown_share_below,
             "answer_above": self.answer_above,
+            "unknown_focus_min": self.unknown_focus_min,
+            "unknown_focus_answer_above": self.unknown_focus_answer_above,
             "context_share_min": self.context_share_min,
             "answer_floor": self.answer_floor,
             "answer_learning_bonus": self.answer_learning_bonus,

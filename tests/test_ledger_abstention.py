@@ -46,7 +46,7 @@ def test_the_rule_is_the_settings(retriever) -> None:  # type: ignore[no-untyped
     cov = coverage(retriever, q)
     settings = retriever.settings
     assert abstention(settings, scored, cov) is not None
-    off = replace(settings, unknown_share_below=0.0, abstain_below=0.0)
+    off = replace(settings, unknown_share_below=0.0, abstain_below=0.0, unknown_focus_min=1.0)
     assert abstention(off, scored, cov) is None
     # a strong excerpt answers the question whatever its unknown words
     assert abstention(replace(off, unknown_share_below=1.0, answer_above=0.0), scored, cov) is None
@@ -108,6 +108,11 @@ def test_rla_eval_text_reports_the_ledger_per_topic_and_the_tradeoff() -> None:
 def test_a_refusal_names_the_topic_not_the_question_framing(retriever) -> None:  # type: ignore[no-untyped-def]
     ans = answer(retriever, "What are the side effects of ritalin?")
     assert ans.abstained and "addresses side effects of ritalin" in ans.text and "What are" not in ans.text
+    # the unknown words it names are those of the topic, not of the framing ("cover" is in no review either)
+    q = "Do any reviews cover children made ill by damp and mould in council housing?"
+    assert "cover" in coverage(retriever, q).unknown
+    ans = answer(retriever, q)
+    assert ans.abstained and ans.text.startswith("No review in this collection addresses “damp” or “mould”:")
 
 
 def test_a_theme_named_by_its_name_is_covered_by_any_of_its_terms(retriever) -> None:  # type: ignore[no-untyped-def]
@@ -120,3 +125,39 @@ def test_a_theme_named_by_its_name_is_covered_by_any_of_its_terms(retriever) -> 
     assert not ans.abstained and "No review in this collection addresses" not in ans.text
     # named by one alias, only that alias counts: FGM is not covered by reviews on forced marriage
     assert coverage(retriever, "What did reviews say about female genital mutilation?").silent
+
+
+def test_a_question_about_a_word_no_review_contains_is_refused_though_it_keeps_its_meaning(retriever) -> None:  # type: ignore[no-untyped-def]
+    # Without "trampoline" the question still reads much the same ("Are parks safe for young children?"), so the
+    # share rule alone lets it through; but it is about "trampoline" — close in meaning to that word alone.
+    q = "Are trampoline parks safe for young children?"
+    settings = retriever.settings
+    scored, cov = retrieve_for_answer(retriever, q), coverage(retriever, q)
+    assert cov.unknown == ("trampoline",) and cov.unknown_share >= settings.unknown_share_below
+    assert cov.unknown_focus >= settings.unknown_focus_min and scored.best < settings.unknown_focus_answer_above
+    ans = answer(retriever, q)
+    assert ans.abstained and ans.text.startswith("No review in this collection addresses “trampoline”")
+    assert abstention(replace(settings, unknown_focus_min=1.0), scored, cov) is None  # the rule is the settings
+    # a strong enough excerpt answers it whatever its unknown words
+    assert abstention(replace(settings, unknown_focus_answer_above=0.0), scored, cov) is None
+
+
+def test_incidental_unknown_words_are_far_from_what_the_question_asks(retriever) -> None:  # type: ignore[no-untyped-def]
+    q = "Mum barely speaks our language and her teenage son does the talking for her at visits"
+    cov = coverage(retriever, q)
+    assert "barely" in cov.unknown and cov.unknown_focus < retriever.settings.unknown_focus_min
+    assert not answer(retriever, q).abstained
+
+
+def test_a_setting_no_review_names_does_not_refuse_a_question_about_something_else(retriever) -> None:  # type: ignore[no-untyped-def]
+    # "teacher" (schools) is in no review's words, but the question is about what follows a child's disclosure
+    q = "What did reviews say when a pupil told a teacher about being hit at home?"
+    cov = coverage(retriever, q)
+    assert cov.uncovered == ("teacher",) and cov.context == ("teacher",)
+    assert cov.context_share < retriever.settings.context_share_min
+    ans = answer(retriever, q)
+    assert not ans.abstained and ans.citations and "addresses teacher" not in ans.text
+    # asked about the service itself, the same missing word is a refusal naming it
+    about = coverage(retriever, "What do the reviews say about the teacher?")
+    assert about.uncovered == ("teacher",) and about.context_share >= retriever.settings.context_share_min
+    assert answer(retriever, "What do the reviews say about the teacher?").abstained

@@ -252,3 +252,42 @@ def test_no_corpus_file_mentions_any_absent_term() -> None:
         if mentions(term, text)
     ]
     assert found == []
+
+
+# --- the abstention calibration set (eval/abstention_calibration.jsonl) ----------------------------------
+
+CALIBRATION = ROOT / "eval" / "abstention_calibration.jsonl"
+
+
+def calibration_rows() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in CALIBRATION.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_calibration_set_has_enough_of_each_kind_and_is_new() -> None:
+    questions = load_questions(CALIBRATION)
+    no_answer = [q for q in questions if not q.gold]
+    answerable = [q for q in questions if q.gold]
+    assert len(no_answer) >= 30 and len(answerable) >= 30
+    assert all(q.kind == "no-answer" for q in no_answer) and all(q.kind == "answerable" for q in answerable)
+    assert len({q.id for q in questions}) == len(questions)
+    # written apart from the evaluation sets, never a copy of one of their questions
+    seen = {
+        q.question.lower()
+        for name in ("questions.jsonl", "heldout_dev.jsonl", "no_answer_extra.jsonl")
+        for q in load_questions(ROOT / "eval" / name)
+    }
+    assert not [q.id for q in questions if q.question.lower() in seen]
+
+
+def test_calibration_no_answer_questions_name_terms_no_corpus_file_contains() -> None:
+    texts = corpus_texts()
+    rows = [r for r in calibration_rows() if r["kind"] == "no-answer"]
+    for row in rows:
+        assert row["absent_terms"] and any(mentions(t, row["question"]) for t in row["absent_terms"]), row["id"]
+    found = [(r["id"], t, n) for r in rows for t in r["absent_terms"] for n, x in texts.items() if mentions(t, x)]
+    assert found == []
+
+
+def test_calibration_answerable_questions_name_the_ledger_topic_their_gold_came_from() -> None:
+    rows = [r for r in calibration_rows() if r["kind"] == "answerable"]
+    assert all(r["gold"] and isinstance(r["ledger_topic"], str) and r["ledger_topic"].strip() for r in rows)
