@@ -18,6 +18,7 @@ from rag.errors import IndexCorrupt, QueryError
 from rag.lexical import Bm25, expand_query, topic_core
 from rag.mentions import Mentions
 from rag.models import DOCUMENT_KINDS, SECTION_ALIASES, SECTION_KINDS, Chunk, Hit, Review
+from rag.names import NamedRecords
 from rag.settings import Settings
 from rag.store import IndexData, check_model, open_index
 
@@ -184,6 +185,11 @@ class Retriever:
         return Bm25(self.data.bm25_dir, len(self.data.chunks))
 
     @cached_property
+    def named(self) -> NamedRecords:
+        """The records a question names by area or child ("the Durham review", "Child M")."""
+        return NamedRecords(self.data.reviews.values())
+
+    @cached_property
     def _mentions(self) -> Mentions:
         try:
             return Mentions(self.data.path / "mentions", len(self.data.chunks))
@@ -245,7 +251,7 @@ class Retriever:
         mask = self.mask(filters)
         qvecs = self.embed_queries([expand_query(q) for q in queries]) if mode != "bm25" else [None] * len(queries)
         return [
-            self._diversify(self._rank(q, mode, qv, mask), k, per_review, mode)
+            self._diversify(self._rank(q, mode, qv, mask), k, per_review, mode, self.named.named(q))
             for q, qv in zip(queries, qvecs, strict=True)
         ]
 
@@ -273,7 +279,8 @@ class Retriever:
         mask = self.mask(filters)
         out = []
         for q, qv in zip(queries, self.embed_queries([expand_query(q) for q in queries]), strict=True):
-            hits = self._diversify(self._rank(q, mode, qv if mode != "bm25" else None, mask), k, per_review, mode)
+            ranked = self._rank(q, mode, qv if mode != "bm25" else None, mask)
+            hits = self._diversify(ranked, k, per_review, mode, self.named.named(q))
             out.append(Scored(hits, self._best(qv, mask), qv, self._mentioned(q, mask)))
         return out
 
@@ -388,8 +395,16 @@ class Retriever:
                 fused[row] = fused.get(row, 0.0) + weight / (self.settings.rrf_k + rank + 1)
         return sorted(fused.items(), key=lambda kv: -kv[1])
 
-    def _diversify(self, ranked: list[tuple[int, float]], k: int, per_review: int, mode: str = "hybrid") -> list[Hit]:
-        """The top k excerpts, at most `per_review` from one review. A review's best excerpt is ranked by its
+    def _diversify(
+        self,
+        ranked: list[tuple[int, float]],
+        k: int,
+        per_review: int,
+        mode: str = "hybrid",
+        named: frozenset[str] = frozenset(),
+    ) -> list[Hit]:
+        """The top k excerpts, at most `per_review` from one review; those of the reviews the question names
+        (`named`: "the Durham review", "Child M") first, in their own order. A review's best excerpt is ranked by its
         score plus `settings.review_second_weight` × its second best's, when that one is among the first
         `settings.review_second_within` excerpts too (whatever k, so a shorter list is a prefix of a longer one):
         a review with two passages on the question ranks above one that touches it once (README: "Retrieval").
@@ -403,13 +418,13 @@ class Retriever:
             by_review.setdefault(rid, []).append((row, score))
             top[rid] = top.get(rid, 0) + (i < within)
         w = self.settings.review_second_weight if mode == "hybrid" else 0.0
-        keyed: list[tuple[float, int, float]] = []  # (rank key, row, score)
+        keyed: list[tuple[bool, float, int, float]] = []  # (named, rank key, row, score)
         for rid, rows in by_review.items():
             second = rows[1][1] if len(rows) > 1 and top[rid] > 1 else 0.0
-            keyed.append((rows[0][1] + w * max(second, 0.0), *rows[0]))
-            keyed += [(score, row, score) for row, score in rows[1:per_review]]
-        keyed.sort(key=lambda t: -t[0])  # stable: ties keep the ranked order of reviews
-        return [Hit(self.data.chunks[row], float(score), i) for i, (_, row, score) in enumerate(keyed[:k], start=1)]
+            keyed.append((rid in named, rows[0][1] + w * max(second, 0.0), *rows[0]))
+            keyed += [(rid in named, score, row, score) for row, score in rows[1:per_review]]
+        keyed.sort(key=lambda t: (not t[0], -t[1]))  # stable: ties keep the ranked order of reviews
+        return [Hit(self.data.chunks[row], float(score), i) for i, (_, _, row, score) in enumerate(keyed[:k], start=1)]
 
 
 def _top(scores: np.ndarray, n: int, mask: np.ndarray | None) -> list[tuple[int, float]]:
