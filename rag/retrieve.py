@@ -15,7 +15,7 @@ import numpy as np
 
 from rag.embed import Embedder
 from rag.errors import IndexCorrupt, QueryError
-from rag.lexical import Bm25, expand_query, topic_core
+from rag.lexical import Bm25, expand_query, main_clause, topic_core
 from rag.mentions import Mentions
 from rag.models import DOCUMENT_KINDS, SECTION_ALIASES, SECTION_KINDS, Chunk, Hit, Review
 from rag.names import NamedRecords
@@ -251,7 +251,9 @@ class Retriever:
         mask = self.mask(filters)
         qvecs = self.embed_queries([expand_query(q) for q in queries]) if mode != "bm25" else [None] * len(queries)
         return [
-            self._diversify(self._rank(q, mode, qv, mask), k, per_review, mode, self.named.named(q))
+            self._diversify(
+                self._rank(q, mode, self._ranking_vector(q, qv), mask), k, per_review, mode, self.named.named(q)
+            )
             for q, qv in zip(queries, qvecs, strict=True)
         ]
 
@@ -279,7 +281,7 @@ class Retriever:
         mask = self.mask(filters)
         out = []
         for q, qv in zip(queries, self.embed_queries([expand_query(q) for q in queries]), strict=True):
-            ranked = self._rank(q, mode, qv if mode != "bm25" else None, mask)
+            ranked = self._rank(q, mode, self._ranking_vector(q, qv) if mode != "bm25" else None, mask)
             hits = self._diversify(ranked, k, per_review, mode, self.named.named(q))
             out.append(Scored(hits, self._best(qv, mask), qv, self._mentioned(q, mask)))
         return out
@@ -288,6 +290,17 @@ class Retriever:
         """Exact dense score of each query against every chunk, shape (queries, chunks), whatever the index type."""
         qvecs = self.embed_queries([expand_query(q) for q in queries])
         return np.stack([self._dense(qv) for qv in qvecs]) if len(qvecs) else np.zeros((0, len(self.data.chunks)))
+
+    def _ranking_vector(self, query: str, qv: np.ndarray | None) -> np.ndarray | None:
+        """What dense ranking compares chunks with: the question's vector, or for a question of several clauses
+        the mean of it and its longest clause's ("… — what did reviews say about that?" pulls the question's
+        vector towards every review's generic learning). Abstention and quoting keep the question's own vector.
+        `rla eval`, hybrid MRR eval set 0.937 → 0.947, paraphrased questions 0.863 → 0.884 (README: "Retrieval")."""
+        clause = main_clause(query) if qv is not None else None
+        if clause is None or qv is None:
+            return qv
+        mean = qv + self.embed_queries([expand_query(clause)])[0]
+        return (mean / np.linalg.norm(mean)).astype(np.float32)
 
     def mask(self, filters: Filters | None) -> np.ndarray | None:
         """The chunks the filters allow (None: all of them)."""
@@ -387,12 +400,31 @@ class Retriever:
         if mode in ("bm25", "hybrid"):
             lex = self.bm25.scores(expand_query(query))
             lists.append([(i, s) for i, s in _top(lex, n_cand, mask) if s > 0])
-        if len(lists) == 1:
+        if len(lists) == 1 or qv is None:
             return lists[0]
-        fused: dict[int, float] = {}
-        for weight, ranked in zip((self.settings.dense_weight, 1.0), lists, strict=True):
-            for rank, (row, _) in enumerate(ranked):
-                fused[row] = fused.get(row, 0.0) + weight / (self.settings.rrf_k + rank + 1)
+        return self._fuse(qv, *lists)
+
+    def _fuse(
+        self, qv: np.ndarray, dense: list[tuple[int, float]], lexical: list[tuple[int, float]]
+    ) -> list[tuple[int, float]]:
+        """Hybrid: a convex combination of each candidate's dense and BM25 scores, `dense_share` to
+        1 − `dense_share`, each scaled to 0–1 over the candidates (dense by its least and best candidate, BM25 by
+        its best: its least is 0). Scores keep how far apart two passages are, which ranks throw away (README:
+        "Retrieval"). A candidate only BM25 found gets its exact dense score; one only dense found, BM25 0."""
+        dense_of = dict(dense)
+        rows = list(dict.fromkeys([row for row, _ in dense] + [row for row, _ in lexical]))
+        missing = [row for row in rows if row not in dense_of]
+        if missing:
+            dense_of.update(zip(missing, self._dense(qv, np.array(missing)).tolist(), strict=True))
+        lo, hi = (min(s for _, s in dense), max(s for _, s in dense)) if dense else (0.0, 1.0)
+        top_lexical = max((s for _, s in lexical), default=1.0)
+        lexical_of = dict(lexical)
+        share = self.settings.dense_share
+        fused = {
+            row: share * (dense_of[row] - lo) / max(hi - lo, 1e-9)
+            + (1 - share) * lexical_of.get(row, 0.0) / top_lexical
+            for row in rows
+        }
         return sorted(fused.items(), key=lambda kv: -kv[1])
 
     def _diversify(
