@@ -46,9 +46,13 @@ class Settings:
     # Search shows one excerpt per review (open the review for the rest); answers may quote two.
     per_review: int = 1
     answer_per_review: int = 2
-    # Hybrid: dense and BM25 scores, each scaled to 0–1 over the candidates, mixed this much dense to the rest
-    # BM25 (a convex combination; README: "Retrieval"). `rla eval`, hybrid MRR on the eval set for 0.4 / 0.5 /
-    # 0.6 / 0.7: 0.947 / 0.958 / 0.948 / 0.944 (with `review_second_weight` 0.3).
+    # Hybrid passages (which excerpts stand for a review): reciprocal rank fusion, score = Σ weight / (rrf_k +
+    # rank), dense 3× BM25: on paraphrased questions BM25 alone finds much less (README: "Evaluation").
+    rrf_k: int = 10
+    dense_weight: float = 3.0
+    # Hybrid records (which reviews come first): dense and BM25 scores, each scaled to 0–1 over the candidates,
+    # mixed this much dense to the rest BM25 (a convex combination; README: "Retrieval"). `rla eval`, hybrid MRR on
+    # the eval set for 0.4 / 0.5 / 0.6 / 0.7: 0.947 / 0.958 / 0.948 / 0.944 (with `review_second_weight` 0.3).
     dense_share: float = 0.5
     candidates: int = 100
     # Hybrid: a review ranks by its best excerpt's fused score plus this much of its second best's, when that
