@@ -249,7 +249,7 @@ class Retriever:
         k, mode, per_review = self._checked(k, mode, per_review)
         queries = [clean_query(q) for q in queries]
         mask = self.mask(filters)
-        qvecs = self.embed_queries([expand_query(q) for q in queries]) if mode != "bm25" else [None] * len(queries)
+        qvecs = self._embed_with_clauses(queries) if mode != "bm25" else [None] * len(queries)
         return [self._hits(q, mode, qv, mask, k, per_review) for q, qv in zip(queries, qvecs, strict=True)]
 
     def search_scored(
@@ -275,7 +275,7 @@ class Retriever:
         queries = [clean_query(q) for q in queries]
         mask = self.mask(filters)
         out = []
-        for q, qv in zip(queries, self.embed_queries([expand_query(q) for q in queries]), strict=True):
+        for q, qv in zip(queries, self._embed_with_clauses(queries), strict=True):
             hits = self._hits(q, mode, qv if mode != "bm25" else None, mask, k, per_review)
             out.append(Scored(hits, self._best(qv, mask), qv, self._mentioned(q, mask)))
         return out
@@ -284,6 +284,12 @@ class Retriever:
         """Exact dense score of each query against every chunk, shape (queries, chunks), whatever the index type."""
         qvecs = self.embed_queries([expand_query(q) for q in queries])
         return np.stack([self._dense(qv) for qv in qvecs]) if len(qvecs) else np.zeros((0, len(self.data.chunks)))
+
+    def _embed_with_clauses(self, queries: list[str]) -> np.ndarray:
+        """The queries' vectors; their main clauses' are encoded in the same batch (one model call) and remembered
+        for `_ranking_vector`."""
+        clauses = [expand_query(c) for c in map(main_clause, queries) if c is not None]
+        return self.embed_queries([expand_query(q) for q in queries] + clauses)[: len(queries)]
 
     def _ranking_vector(self, query: str, qv: np.ndarray | None) -> np.ndarray | None:
         """What dense ranking compares chunks with: the question's vector, or for a question of several clauses
