@@ -100,6 +100,23 @@ def topic_core(text: str) -> str:
     return _FRAMING.sub("", text).rstrip(" ?.") or text
 
 
+# Where a question's clauses part: a spaced dash, a semicolon, a colon, or a question mark inside it.
+_CLAUSE_BREAK = re.compile(r"\s+[—–-]\s+|[?;:]\s+")
+_TRAILING_NOTE = re.compile(r"\s*\([^()]*\)\s*$")  # "(theme names)" an answer's retrieval appends
+
+
+def main_clause(question: str) -> str | None:
+    """The longest clause of a question of several ("Mum is low since the birth — what did reviews say?" →
+    "Mum is low since the birth"), with any bracketed note at its end kept; None for a question of one clause."""
+    note = _TRAILING_NOTE.search(question)
+    body, tail = (question[: note.start()], note.group(0)) if note else (question, "")
+    clauses = [c.strip(" ?.!,") for c in _CLAUSE_BREAK.split(body.strip())]
+    clauses = [c for c in clauses if c]
+    if len(clauses) < 2:
+        return None
+    return max(clauses, key=len) + tail
+
+
 def topic_variants(topic: str) -> list[str]:
     """The topic and every name of each synonym group it mentions."""
     low = topic.lower()

@@ -18,7 +18,7 @@ from rag.settings import Settings
 
 DOCS = Path(__file__).resolve().parent / "docs"
 QUESTIONS = DOCS / "questions.jsonl"
-GATE = {"Hit@5": 0.95, "Passage@10": 0.75, "MRR": 0.85}
+GATE = {"Hit@5": 0.95, "Passage@10": 0.75, "MRR": 0.92}  # measured 1.000, 0.800, 0.938
 TARGET_PASSAGE = 0.90
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from fake_llm_server import FakeLLMServer, message
 
-from rag.answer import answer
+from rag.answer import answer, retrieve_for_answer
 from rag.chunk import count_tokens
 from rag.llm import (
     PROMPT_VARIABLES,
@@ -118,7 +118,7 @@ def test_the_request_carries_the_system_prompt_and_the_excerpts_inside_the_delim
     user = message(body, "user")
     assert QUESTION in user
     block = user[user.index("<excerpts>") : user.index("</excerpts>")]
-    hits = retriever.search(QUESTION, k=K)
+    hits = retrieve_for_answer(retriever, QUESTION, K).hits[:K]  # the answer's retrieval: up to two excerpts a review
     assert excerpts_sent(body) == {i: h.chunk.text for i, h in enumerate(hits, 1)}
     for h in hits:
         assert h.chunk.text in block

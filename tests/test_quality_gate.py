@@ -20,9 +20,9 @@ EVAL = Path(__file__).resolve().parent.parent / "eval"
 GATE = {
     "Hit@5": (0.97, 0.97),
     "Recall@5": (0.72, None),
-    "Recall@10": (0.80, None),
-    "MRR": (0.91, 0.92),
-    "nDCG@10": (0.82, None),
+    "Recall@10": (0.82, None),
+    "MRR": (0.94, 0.92),  # measured 0.958 (reviews by mixed scores, README: "Retrieval")
+    "nDCG@10": (0.85, None),
     "lp_coverage": (0.60, 0.60),
     # Answers quote up to ten statements (learning-point coverage 0.42 → 0.61); more of them come from records
     # outside the gold lists, so citation precision fell from 0.633 to 0.577.
@@ -34,7 +34,7 @@ GATE = {
 }
 # metric → ceiling: answerable questions refused (measured 0.026; the target, 0.03, is the ceiling).
 GATE_MAX = {"wrong_abstain": 0.03}
-HELD_OUT_GATE = {"Hit@5": (0.95, 0.97), "MRR": (0.89, 0.92)}  # measured 0.978, 0.910
+HELD_OUT_GATE = {"Hit@5": (0.97, 0.97), "MRR": (0.93, 0.92)}  # measured 1.000, 0.952
 HELD_OUT_MAX = {"wrong_abstain": 0.03}
 
 
@@ -69,7 +69,7 @@ def test_every_quoted_answer_sentence_is_verbatim_source_text(report) -> None:  
 
 def test_paraphrased_questions_gate(report) -> None:  # type: ignore[no-untyped-def]
     para = report.by_kind["hybrid"]["paraphrased"]
-    assert para["Hit@5"] >= 0.92 and para["MRR"] >= 0.78, para
+    assert para["Hit@5"] >= 0.92 and para["MRR"] >= 0.88, para  # measured 0.981, 0.909
 
 
 def test_held_out_gate(retriever) -> None:  # type: ignore[no-untyped-def]
