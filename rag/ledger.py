@@ -505,8 +505,9 @@ def theme_scores(retriever: Retriever, question: str) -> ThemeScores:
     alias. A score is the best cosine between the question and the theme's description or everyday phrasings,
     plus a bonus when the question contains one of the theme's terms as a phrase (`theme_phrase_bonus` for a
     term of several words, `theme_word_bonus` for one word that most reviews do not contain: "assessment" names
-    nothing), minus `theme_context_penalty` for a service or group — the setting a question is asked in rather
-    than what it asks about ("dad gets left out when the health visitor assesses" is about fathers)."""
+    nothing). A service or group the question names that way loses `theme_context_penalty`: it is the setting
+    a question is asked in rather than what it asks about ("dad gets left out when the health visitor assesses"
+    is about fathers)."""
     settings = retriever.settings
     themes = load_themes()
     vectors, owner, alias = _theme_vectors(retriever)
@@ -531,5 +532,7 @@ def theme_scores(retriever: Retriever, question: str) -> ThemeScores:
             worded.add(i)
             if term in evidence and i not in named:  # named outright, by its name or an alias
                 named.append(i)
-        scores[i] += bonus - (settings.theme_context_penalty if theme.kind != "issue" else 0.0)
+        if bonus > 0 and theme.kind != "issue":  # a service or group the question names is its setting
+            bonus -= settings.theme_context_penalty
+        scores[i] += bonus
     return ThemeScores(scores, frozenset(worded), tuple(named))

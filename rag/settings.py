@@ -90,7 +90,8 @@ class Settings:
     # A question's themes (README: "Themes"): each theme scores its best cosine to the question (description,
     # everyday phrasing, or alias less `theme_alias_discount`), plus `theme_phrase_bonus` when the question
     # contains one of its terms of several words, or `theme_word_bonus` one of its one-word terms that at most
-    # 40 % of reviews contain, minus `theme_context_penalty` for a service or group (the setting, not the focus).
+    # 40 % of reviews contain, minus `theme_context_penalty` for a service or group so named (the setting, not the
+    # focus; penalised whether named or not: alike on the calibration set, and a held-out question is lost).
     # The best of the themes the question words, or that score `theme_cosine` by meaning alone, is its theme, with
     # any other within `theme_margin` of it. Calibrated on the 109 questions of eval/topic_calibration.jsonl
     # (none from the evaluation set), theme right first: 0.661 before → 0.817; aliases at full cosine or left out
