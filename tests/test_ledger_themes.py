@@ -96,8 +96,11 @@ def test_question_themes_by_wording_and_by_meaning(retriever) -> None:  # type: 
 def test_a_question_is_about_its_focus_not_the_setting_it_names(retriever) -> None:  # type: ignore[no-untyped-def]
     """Every theme is scored (`theme_scores`); a service or group the question names loses
     `theme_context_penalty`, so the issue it asks about wins over where it happened."""
-    q = "An 11-year-old boy is behaving sexually towards younger children at school"
-    assert detect_themes(retriever, q)[0].id == "harmful-sexual-behaviour"
+    q = (
+        "The boy's angry outbursts at school were treated as bad behaviour "
+        "rather than a sign something was wrong at home"
+    )
+    assert detect_themes(retriever, q)[0].id == "behaviour-as-communication"
     scored = theme_scores(retriever, q)
     school = [t.id for t in load_themes()].index("school-and-education-role")
     assert school in scored.worded  # "school" is a term of the theme…
