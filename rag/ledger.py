@@ -144,20 +144,15 @@ def ledger(retriever: Retriever, topic: str, filters: Filters | None = None) -> 
     allowed = retriever.mask(filters)
     mask = np.ones(len(data.chunks), dtype=bool) if allowed is None else allowed
     themes = detect_themes(retriever, topic)
-    phrases = topic_phrases(topic, themes)
     dense = retriever.dense_scores([core])[0]
     short = len(phrase_stems(core)) <= _MAX_PHRASE_WORDS
-    # The words the topic itself uses count wherever they occur (a single word only when the topic is that
-    # short); the theme's other names count in a passage on the topic.
-    own = set(topic_phrases(topic, ()))
-    for term in _named_terms(topic, themes):
-        own.update(v.lower() for v in topic_variants(term))
-    direct = tuple(p for p in phrases if p in own and (short or len(phrase_stems(p)) > 1))
-    marks = phrase_rows(retriever, direct, mask)
-    threshold = retriever.settings.ledger_passage_cosine
-    for row, m in phrase_rows(retriever, tuple(p for p in phrases if p not in direct), mask).items():
-        if dense[row] >= threshold:
-            marks.setdefault(row, []).extend(m)
+    marks, phrases = _topic_marks(retriever, topic, themes, mask, dense)
+    if themes and not any(_names(topic, t) for t in themes):
+        # Themes reached by meaning alone are a guess at the topic: the question's own words (and their
+        # synonyms), when some passage has them, say better what it is about ("pets in the home").
+        own_marks, own_phrases = _topic_marks(retriever, topic, (), mask, dense)
+        if own_marks:
+            marks, phrases, themes = own_marks, own_phrases, ()
     if not marks and not themes and not short:
         # A question in everyday words that names no theme: the passages closest in meaning, unmarked.
         marks = {int(row): [] for row in np.flatnonzero(mask & (dense >= retriever.settings.ledger_cosine))}
@@ -188,6 +183,32 @@ def ledger(retriever: Retriever, topic: str, filters: Filters | None = None) -> 
             )
         )
     return Ledger(topic, tuple(entries), phrases)
+
+
+def _names(text: str, theme: Theme) -> bool:
+    """Whether the text names the theme by one of its terms (name, alias or everyday phrasing) as a phrase."""
+    stems, spans = tokens(text)
+    return any(find_term(text, stems, spans, t) for t in terms(theme))
+
+
+def _topic_marks(
+    retriever: Retriever, topic: str, themes: tuple[Theme, ...], mask: np.ndarray, dense: np.ndarray
+) -> tuple[dict[int, list[tuple[int, int]]], tuple[str, ...]]:
+    """Chunk row → matched spans for the topic with these themes, and the phrases looked for. The words the
+    topic itself uses count wherever they occur (a single word only when the topic is that short); the themes'
+    other names count in a passage on the topic (`settings.ledger_passage_cosine`)."""
+    phrases = topic_phrases(topic, themes)
+    short = len(phrase_stems(topic_core(topic))) <= _MAX_PHRASE_WORDS
+    own = set(topic_phrases(topic, ()))
+    for term in _named_terms(topic, themes):
+        own.update(v.lower() for v in topic_variants(term))
+    direct = tuple(p for p in phrases if p in own and (short or len(phrase_stems(p)) > 1))
+    marks = phrase_rows(retriever, direct, mask)
+    threshold = retriever.settings.ledger_passage_cosine
+    for row, m in phrase_rows(retriever, tuple(p for p in phrases if p not in direct), mask).items():
+        if dense[row] >= threshold:
+            marks.setdefault(row, []).extend(m)
+    return marks, phrases
 
 
 def excerpt(text: str, offset: int, marks: tuple[tuple[int, int], ...], width: int = 320) -> str:
@@ -391,7 +412,7 @@ def _vocabulary_stems() -> frozenset[str]:
 class _Memo:
     """What the ledger works out once per loaded index: theme vectors, and the themes of questions asked."""
 
-    theme_vectors: tuple[np.ndarray, np.ndarray] | None = None
+    theme_vectors: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     themes: dict[str, tuple[Theme, ...]] = field(default_factory=dict)
     known: frozenset[str] | None = None
 
@@ -416,17 +437,20 @@ def _memo(retriever: Retriever) -> _Memo:
         return _MEMO.setdefault(retriever, _Memo())
 
 
-def _theme_vectors(retriever: Retriever) -> tuple[np.ndarray, np.ndarray]:
-    """One vector per theme description and per everyday phrasing, and the theme index of each row.
+def _theme_vectors(retriever: Retriever) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One vector per theme description, everyday phrasing and alias; the theme index of each row; and which
+    rows are aliases (a bare term, scored `theme_alias_discount` lower than a sentence).
 
     Embedded once per model and vocabulary, then kept in the cache folder (`settings.cache/themes/`)."""
     memo = _memo(retriever)
     if memo.theme_vectors is None:
-        texts, owner = [], []
+        texts, owner, alias = [], [], []
         for i, theme in enumerate(load_themes()):
-            for text in (f"{theme.name}: {theme.definition}", *theme.phrasings):
+            rows = [(f"{theme.name}: {theme.definition}", False), *((p, False) for p in theme.phrasings)]
+            for text, is_alias in (*rows, *((a, True) for a in theme.aliases)):
                 texts.append(text)
                 owner.append(i)
+                alias.append(is_alias)
         digest = hashlib.sha256(
             "\n".join([retriever.data.manifest.model.name, str(retriever.data.manifest.model.sha256), *texts]).encode()
         ).hexdigest()[:24]
@@ -448,7 +472,7 @@ def _theme_vectors(retriever: Retriever) -> tuple[np.ndarray, np.ndarray]:
                 os.replace(tmp, path)
             except OSError:
                 pass  # a read-only cache only costs the embedding again next time
-        memo.theme_vectors = (vectors, np.asarray(owner))
+        memo.theme_vectors = (vectors, np.asarray(owner), np.asarray(alias, dtype=bool))
     return memo.theme_vectors
 
 
@@ -461,11 +485,10 @@ def _review_share(retriever: Retriever, term: str) -> float:
 
 
 def detect_themes(retriever: Retriever, question: str) -> tuple[Theme, ...]:
-    """The themes a question is about. By wording first: a theme whose name, alias or everyday phrasing
-    the question contains as a phrase; when several do, those named only by a word most reviews contain
-    ("assessment", "infants") are left out. Else by meaning: the theme whose description or phrasing is
-    closest to the question, when at least `settings.theme_cosine`. Remembered per index: answers,
-    coverage and the ledger ask about the same question."""
+    """The themes a question is about (`theme_scores`): the best-scoring of those it words (by a term of theirs)
+    or whose score reaches `settings.theme_cosine`, any other of them within `settings.theme_margin` of it, and
+    any issue the question names by its name or an alias. Remembered per index: answers, coverage and the ledger ask
+    about the same question."""
     memo = _memo(retriever).themes
     if question not in memo:
         if len(memo) >= 512:
@@ -475,31 +498,64 @@ def detect_themes(retriever: Retriever, question: str) -> tuple[Theme, ...]:
 
 
 def _detect_themes(retriever: Retriever, question: str) -> tuple[Theme, ...]:
+    themes = load_themes()
+    settings = retriever.settings
+    scored = theme_scores(retriever, question)
+    scores = scored.scores
+    # A theme the question words is a candidate whatever its score; one reached by meaning alone needs
+    # `theme_cosine`.
+    candidates = [i for i in range(len(themes)) if i in scored.worded or scores[i] >= settings.theme_cosine]
+    if not candidates:
+        return ()
+    best = max(candidates, key=lambda i: float(scores[i]))
+    floor = max(settings.theme_cosine, float(scores[best]) - settings.theme_margin)
+    chosen = [best, *(i for i in candidates if i != best and scores[i] >= floor)]
+    # An issue the question names outright ("fathers and hidden men") is one of its topics even when another
+    # scores higher.
+    chosen += [i for i in scored.named if i not in chosen and themes[i].kind == "issue"]
+    return tuple(themes[i] for i in chosen)
+
+
+@dataclass(frozen=True)
+class ThemeScores:
+    scores: np.ndarray  # per theme, in vocabulary order
+    worded: frozenset[int]  # themes one of whose terms the question contains (a word most reviews contain aside)
+    named: tuple[int, ...]  # themes it names by their name or an alias, in vocabulary order
+
+
+def theme_scores(retriever: Retriever, question: str) -> ThemeScores:
+    """Every theme's score for the question, in vocabulary order, and the themes it names by their name or an
+    alias. A score is the best cosine between the question and the theme's description or everyday phrasings,
+    plus a bonus when the question contains one of the theme's terms as a phrase (`theme_phrase_bonus` for a
+    term of several words, `theme_word_bonus` for one word that most reviews do not contain: "assessment" names
+    nothing). A service or group the question names that way loses `theme_context_penalty`: it is the setting
+    a question is asked in rather than what it asks about ("dad gets left out when the health visitor assesses"
+    is about fathers)."""
+    settings = retriever.settings
+    themes = load_themes()
+    vectors, owner, alias = _theme_vectors(retriever)
+    cos = vectors @ retriever.embed_queries([question])[0] - settings.theme_alias_discount * alias
+    scores = np.full(len(themes), -1.0)
+    np.maximum.at(scores, owner, cos)
     stems, spans = tokens(question)
-    named: list[tuple[Theme, list[str]]] = []
-    for theme in load_themes():
-        hits = [t for t in terms(theme) if find_term(question, stems, spans, t)]
-        if hits:
-            named.append((theme, hits))
-    if named:
-        specific = [
-            t
-            for t, hits in named
-            if any(len(phrase_stems(h)) > 1 or _review_share(retriever, h) <= _GENERIC_SHARE for h in hits)
-        ]
-        found = specific or [t for t, _ in named]
-        # What the question asks about is an issue; the service or group it names is the context it is
-        # asked in ("dad gets left out when the health visitor assesses" is about fathers).
-        issues = [t for t in found if t.kind == "issue"]
-        return tuple(issues or found)
-    closest = _closest_theme(retriever, question)
-    return (closest,) if closest is not None else ()
-
-
-def _closest_theme(retriever: Retriever, question: str) -> Theme | None:
-    """The theme whose description or everyday phrasing is closest in meaning to the question, when at least
-    `settings.theme_cosine`."""
-    vectors, owner = _theme_vectors(retriever)
-    cos = vectors @ retriever.embed_queries([question])[0]
-    best = int(np.argmax(cos))
-    return load_themes()[int(owner[best])] if float(cos[best]) >= retriever.settings.theme_cosine else None
+    named: list[int] = []
+    worded: set[int] = set()
+    for i, theme in enumerate(themes):
+        bonus = 0.0
+        evidence = set(evidence_terms(theme))
+        for term in terms(theme):
+            if not find_term(question, stems, spans, term):
+                continue
+            if len(phrase_stems(term)) > 1:
+                bonus = max(bonus, settings.theme_phrase_bonus)
+            elif _review_share(retriever, term) <= _GENERIC_SHARE:
+                bonus = max(bonus, settings.theme_word_bonus)
+            else:
+                continue
+            worded.add(i)
+            if term in evidence and i not in named:  # named outright, by its name or an alias
+                named.append(i)
+        if bonus > 0 and theme.kind != "issue":  # a service or group the question names is its setting
+            bonus -= settings.theme_context_penalty
+        scores[i] += bonus
+    return ThemeScores(scores, frozenset(worded), tuple(named))

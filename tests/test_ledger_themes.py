@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from rag.errors import QueryError
-from rag.ledger import detect_themes
+from rag.ledger import detect_themes, theme_scores
 from rag.models import Chunk
-from rag.retrieve import Filters
-from rag.themes import tag_text
+from rag.retrieve import Filters, Retriever
+from rag.themes import load_themes, tag_text
 
 
 def test_a_text_is_tagged_with_the_themes_it_names_as_phrases() -> None:
@@ -90,3 +91,27 @@ def test_question_themes_by_wording_and_by_meaning(retriever) -> None:  # type: 
     ids = [t.id for t in detect_themes(retriever, "pre-birth assessment for unborn babies")]
     assert "pre-birth-assessment" in ids and "assessment-quality" not in ids
     assert detect_themes(retriever, "What is the best recipe for banana bread?") == ()
+
+
+def test_a_question_is_about_its_focus_not_the_setting_it_names(retriever) -> None:  # type: ignore[no-untyped-def]
+    """Every theme is scored (`theme_scores`); a service or group the question names loses
+    `theme_context_penalty`, so the issue it asks about wins over where it happened."""
+    q = (
+        "The boy's angry outbursts at school were treated as bad behaviour "
+        "rather than a sign something was wrong at home"
+    )
+    assert detect_themes(retriever, q)[0].id == "behaviour-as-communication"
+    scored = theme_scores(retriever, q)
+    school = [t.id for t in load_themes()].index("school-and-education-role")
+    assert school in scored.worded  # "school" is a term of the theme…
+    off = Retriever(replace(retriever.settings, theme_context_penalty=0.0), retriever.data)
+    assert detect_themes(off, q)[0].id == "school-and-education-role"  # …and without the penalty it would win
+
+
+def test_a_theme_in_everyday_words_is_found_by_meaning(retriever) -> None:  # type: ignore[no-untyped-def]
+    q = "Parents split up badly and keep dragging the kids into their fights over contact"
+    assert not theme_scores(retriever, q).worded  # no term of any theme…
+    assert [t.id for t in detect_themes(retriever, q)][:1] == ["parental-separation-conflict"]  # …but its meaning
+    # by meaning alone a theme needs `theme_cosine`
+    strict = Retriever(replace(retriever.settings, theme_cosine=0.99), retriever.data)
+    assert detect_themes(strict, q) == ()

@@ -29,8 +29,8 @@ GATE = {
     "citation_precision": (0.55, None),
     "abstention_acc": (0.92, None),  # measured 0.937
     "no_answer_abstain": (0.85, 0.90),  # no-answer questions refused (measured 0.869)
-    "ledger_precision": (0.64, 0.85),  # measured 0.664
-    "ledger_recall": (0.60, 0.85),  # measured 0.624
+    "ledger_precision": (0.66, 0.85),  # measured 0.677 (scored theme detection; 0.664 before)
+    "ledger_recall": (0.62, 0.85),  # measured 0.642 (0.626 before)
 }
 # metric → ceiling: answerable questions refused (measured 0.026; the target, 0.03, is the ceiling).
 GATE_MAX = {"wrong_abstain": 0.03}
