@@ -13,6 +13,15 @@ DEFAULT_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fa
 CHUNKER_VERSION = 7  # 7: chunks carry vocabulary themes
 
 
+def default_answer_workers() -> int:
+    """The web app's answer processes: one per usable core, at most 4; none (answers in the server's own
+    process) on one core, where a second interpreter would only take turns with the first."""
+    if os.environ.get("RLA_ANSWER_WORKERS"):
+        return int(os.environ["RLA_ANSWER_WORKERS"])
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return 0 if cores < 2 else min(4, cores)
+
+
 def default_cache() -> Path:
     """Where derived, re-creatable files live (the ONNX query encoder): $RLA_CACHE, else the user's cache folder."""
     if os.environ.get("RLA_CACHE"):
@@ -97,6 +106,11 @@ class Settings:
     # "fathers", "disguised compliance", "was not brought", "neglect", "mental health" and "information sharing".
     brief_min_score: float = 0.40
     brief_floor: float = 0.30
+    # The web app answers questions in this many worker processes (0: in its own process; env
+    # RLA_ANSWER_WORKERS), each holding the served generation: one interpreter lock each (README: "Web app").
+    answer_workers: int = field(default_factory=default_answer_workers)
+    # A worker that has not answered in this long is stopped and replaced; the user is told to ask again.
+    answer_timeout_s: float = 60.0
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

@@ -174,4 +174,7 @@ def serve(
     # that needs them waits for that load (the status line says so meanwhile).
     print(f"app.py: loading the index at {lib.public(str(lib.settings.index))} in the background", file=sys.stderr)
     lib.load_in_background(after=lambda: bool(server.started))
-    server.run()
+    try:
+        server.run()
+    finally:
+        lib.close()

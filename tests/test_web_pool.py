@@ -1,0 +1,111 @@
+"""The web app's answer workers (rag/web/pool.py) on the real index: the same answers as in process; a worker
+that dies or hangs costs one clear line, is replaced, and the next answer arrives."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from rag.answer import answer
+from rag.errors import RlaError
+from rag.retrieve import Filters, Retriever
+from rag.settings import Settings
+from rag.web.library import Library
+from rag.web.pool import STOPPED, AnswerPool
+
+QUESTIONS = [
+    ("What did reviews say about fathers?", None, None),
+    ("What did reviews learn about neglect?", Filters.parse({"year_from": "2015"}), None),
+    ("disguised compliance", None, "bm25"),
+    ("What is the capital of France?", None, "hybrid"),  # abstains
+]
+
+
+@pytest.fixture(scope="module")
+def pool(built_index: Settings) -> Iterator[AnswerPool]:
+    p = AnswerPool(built_index, 2)
+    p.start(wait=True)
+    yield p
+    p.close()
+
+
+def _wait(check: object, seconds: float = 120.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_answers_from_the_workers_equal_answers_in_process(pool: AnswerPool, retriever: Retriever) -> None:
+    assert pool.ready and len(pool.pids()) == 2 and os.getpid() not in pool.pids()
+    gen = retriever.data.path.name
+    for question, filters, mode in QUESTIONS:
+        got = pool.answer(gen, question, filters, mode)
+        assert got == answer(retriever, question, filters=filters, mode=mode).to_dict(), question
+    assert got is not None and got["abstained"]
+
+
+def test_a_bad_question_raises_the_libraries_own_error_through_the_worker(
+    pool: AnswerPool, retriever: Retriever
+) -> None:
+    with pytest.raises(RlaError, match="mode"):
+        pool.answer(retriever.data.path.name, "fathers", None, "no-such-mode")
+    assert pool.ready  # a refused question is not a dead worker
+
+
+def test_a_killed_worker_is_replaced_and_the_next_answer_arrives(built_index: Settings, tmp_path: Path) -> None:
+    lib = Library(replace(built_index, answer_workers=2), tmp_path / "questions.jsonl")
+    lib.load()
+    lib.start_pool(wait=True)
+    assert lib.pool is not None and lib.pool.ready
+    before = lib.pool.pids()
+    expected = answer(lib.current(), QUESTIONS[0][0]).to_dict()
+    os.kill(before[0], signal.SIGKILL)
+    # The question either finds the pool already known broken (answered here while new workers start) or
+    # reaches it as it breaks (one clear line); the next one is answered either way.
+    try:
+        got = lib.answer(QUESTIONS[0][0])
+    except RlaError as e:
+        assert str(e) == STOPPED
+        got = lib.answer(QUESTIONS[0][0])
+    assert got == expected
+    _wait(lambda: lib.pool is not None and lib.pool.ready and len(lib.pool.pids()) == 2)
+    assert not set(lib.pool.pids()) & set(before)
+    assert lib.pool.answer(lib.current().data.path.name, QUESTIONS[0][0], None, None) == expected
+    lib.close()
+    _wait(lambda: not any(_alive(pid) for pid in before), 30)
+
+
+def test_a_hung_worker_times_out_with_one_line_and_is_replaced(built_index: Settings) -> None:
+    p = AnswerPool(replace(built_index, answer_timeout_s=3.0), 1)
+    p.start(wait=True)
+    try:
+        (hung,) = p.pids()
+        gen = Retriever(built_index).data.path.name
+        os.kill(hung, signal.SIGSTOP)
+        t = time.monotonic()
+        with pytest.raises(RlaError, match=r"no answer within 3 s.*ask again"):
+            p.answer(gen, QUESTIONS[0][0], None, None)
+        assert time.monotonic() - t < 10
+        _wait(lambda: p.ready and p.pids() and hung not in p.pids())
+        assert p.answer(gen, QUESTIONS[0][0], None, None) is not None
+        _wait(lambda: not _alive(hung), 30)
+    finally:
+        p.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (ended, not yet reaped) is not running
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
