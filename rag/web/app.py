@@ -152,6 +152,9 @@ def serve(
     from fastapi import FastAPI
     from starlette.middleware.cors import CORSMiddleware
 
+    from rag.web.sessions import install
+
+    install()  # before the first session: sessions build their blocks' configs on use, not all up front
     demo = build_app(lib, scratch)
     demo.queue(default_concurrency_limit=CONCURRENCY)
     root = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)

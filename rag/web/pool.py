@@ -68,14 +68,19 @@ class AnswerPool:
                 return
             executor = self._executor = self._new_executor()
         # As many first tasks as workers, sent at once, so that every worker is started now (the executor starts
-        # one per task while none is idle), not when the first users arrive.
+        # one per task while none is idle), not when the first users arrive; again until each has answered one
+        # (a quick worker may take two), so none meets its first user cold.
         try:
-            warmed = [executor.submit(_warm, generation) for _ in range(self.workers)]
-            for future in warmed:
-                future.result(timeout=self.settings.answer_timeout_s * 4)
-                with self._lock:
-                    if self._executor is executor:
-                        self._ready.set()
+            warm: set[int] = set()
+            for _ in range(8):
+                for future in [executor.submit(_warm, generation) for _ in range(self.workers)]:
+                    warm.add(future.result(timeout=self.settings.answer_timeout_s * 4))
+                    with self._lock:
+                        if self._executor is executor:
+                            self._ready.set()
+                if len(warm) >= self.workers:
+                    break
+            log.info("%d answer workers ready", len(warm))
         except (BrokenProcessPool, FutureTimeout, RuntimeError) as e:
             log.error("the answer workers did not start (%s); answering in the server's own process", e)
             self._replace(executor, restart=False)
