@@ -502,6 +502,7 @@ def web_app(index: str, root: str, questions: list[str], users: int = 16, per_us
                     raise RuntimeError(f"the first answer failed: {error}")
                 for q in warm[1:]:  # warm: the theme vectors, the per-generation caches
                     _ask_over_http(c, url, q)
+                _wait_idle(proc.pid)  # whatever the app still starts in the background (answer workers) is done
 
             runs = {
                 name: _users_at_once(url, qs, users, per_user, proc.pid, sessions=name == "sessions")
@@ -587,6 +588,16 @@ def _cpu_s(pid: int) -> float:
 
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _wait_idle(pid: int, most_s: float = 120.0) -> None:
+    """Until a process and its children use under 10 % of a core over half a second (or `most_s` passed)."""
+    deadline = time.monotonic() + most_s
+    while time.monotonic() < deadline:
+        before = _tree_cpu_s(pid)
+        time.sleep(0.5)
+        if _tree_cpu_s(pid) - before < 0.05:
+            return
 
 
 def _tree_cpu_s(pid: int) -> float:
