@@ -105,7 +105,7 @@ class Library:
                 log.exception("loading the index failed")
             finally:
                 self._first.set()
-            self.start_pool(wait=True)
+            self.start_pool()  # after this load, so that it does not compete with it
 
         self._first.clear()  # here, not in the thread: a request arriving before the thread runs waits for it
         thread = threading.Thread(target=run, name="rla-load", daemon=True)
