@@ -81,7 +81,7 @@ class AnswerPool:
                 if len(warm) >= self.workers:
                     break
             log.info("%d answer workers ready", len(warm))
-        except (BrokenProcessPool, FutureTimeout, RuntimeError) as e:
+        except Exception as e:  # whatever stopped them, the server answers in its own process meanwhile
             log.error("the answer workers did not start (%s); answering in the server's own process", e)
             self._replace(executor, restart=False)
 
