@@ -15,9 +15,8 @@ CHUNKER_VERSION = 7  # 7: chunks carry vocabulary themes
 
 def default_answer_workers() -> int:
     """The web app's answer processes: one per usable core, at most 4; none (answers in the server's own
-    process) on one core, where a second interpreter would only take turns with the first."""
-    if os.environ.get("RLA_ANSWER_WORKERS"):
-        return int(os.environ["RLA_ANSWER_WORKERS"])
+    process) on one core, where a second interpreter would only take turns with the first. (app.py reads
+    RLA_ANSWER_WORKERS.)"""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return 0 if cores < 2 else min(4, cores)
 
@@ -106,7 +105,7 @@ class Settings:
     # "fathers", "disguised compliance", "was not brought", "neglect", "mental health" and "information sharing".
     brief_min_score: float = 0.40
     brief_floor: float = 0.30
-    # The web app answers questions in this many worker processes (0: in its own process; env
+    # The web app answers questions in this many worker processes (0: in its own process; app.py's env
     # RLA_ANSWER_WORKERS), each holding the served generation: one interpreter lock each (README: "Web app").
     answer_workers: int = field(default_factory=default_answer_workers)
     # A worker that has not answered in this long is stopped and replaced; the user is told to ask again.

@@ -109,3 +109,31 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_the_default_is_one_worker_per_core_up_to_four_and_none_on_one_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rag.settings import default_answer_workers
+
+    for cores, workers in ((1, 0), (2, 2), (3, 3), (16, 4)):
+        monkeypatch.setattr(os, "sched_getaffinity", lambda _pid, n=cores: set(range(n)))
+        assert default_answer_workers() == workers
+
+
+def test_app_py_refuses_a_bad_worker_count_in_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "RLA_ANSWER_WORKERS": "two", "RLA_CACHE": str(tmp_path)}
+    run = subprocess.run(
+        [sys.executable, str(root / "app.py"), "--index", str(tmp_path / "index"), "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode != 0 and "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines() == [
+        "app.py: RLA_ANSWER_WORKERS must be a whole number of processes (0: answer in the server's own process), "
+        "not 'two'"
+    ]
