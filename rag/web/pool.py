@@ -36,8 +36,8 @@ class AnswerPool:
     the server names with each one. Until the first worker is ready, and whenever the pool is being replaced,
     `ready` is False and `answer` returns None: the caller answers in its own process, never waiting for workers.
 
-    A worker that dies fails only the questions it had (one clear line each, never a hang); the pool is replaced
-    at once, and the next question is answered by the replacement.
+    A worker that dies fails the questions then in the pool (one clear line each, never a hang: Python's process
+    pool retires all its workers when one dies); a new pool starts at once, and the server answers meanwhile.
     """
 
     def __init__(self, settings: Settings, workers: int) -> None:
