@@ -16,7 +16,7 @@ CHUNKER_VERSION = 7  # 7: chunks carry vocabulary themes
 def default_answer_workers() -> int:
     """The web app's answer processes: one per usable core but one, which the server's own work (Gradio) keeps, at
     most 4; none on one core (answers in the server's process). On the shared 2-core machine, 16 users: one worker
-    gave p95 1.14 s, two 1.29 s and ~10 ms more CPU per answer, none 1.41 s (README: "Web app"). app.py reads
+    gave p95 1.14 s, two 1.12 s for ~10 ms more CPU per answer, none 1.25 s (README: "Web app"). app.py reads
     RLA_ANSWER_WORKERS."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(0, min(4, cores - 1))
