@@ -15,7 +15,8 @@ EXAMPLES = """examples:
                                                   shared on the network, behind a login
 
 environment: RLA_INDEX, RLA_CORPUS, RLA_QUESTIONS, RLA_ALLOWED_HOSTS (defaults for the options),
-RLA_AUTH="user:password", RLA_CACHE (where the app keeps its private folder of uploads and downloads)
+RLA_AUTH="user:password", RLA_CACHE (where the app keeps its private folder of uploads and downloads),
+RLA_ANSWER_WORKERS (processes that answer questions; default one per core but one, at most 4; 0: none)
 """
 
 
@@ -74,7 +75,13 @@ def main(argv: list[str] | None = None) -> int:
         hosts = allowed_hosts(args.host, [n for n in names if n.strip()])
     except ValueError as e:
         raise SystemExit(f"app.py: --allowed-hosts: {e}") from None
-    settings = Settings.from_env(corpus=args.corpus, index=args.index)
+    workers = os.environ.get("RLA_ANSWER_WORKERS", "").strip()
+    if workers and not (workers.isascii() and workers.isdigit()):
+        raise SystemExit(
+            f"app.py: RLA_ANSWER_WORKERS must be a whole number of processes (0: answer in the server's own "
+            f"process), not {workers!r}"
+        )
+    settings = Settings.from_env(corpus=args.corpus, index=args.index, answer_workers=int(workers) if workers else None)
     questions = args.questions or Path(os.environ.get("RLA_QUESTIONS", "eval/questions.jsonl"))
     if args.host not in ("127.0.0.1", "localhost", "::1") and auth is None:
         print(f"app.py: warning: listening on {args.host} without a login; set RLA_AUTH=user:password", file=sys.stderr)

@@ -302,7 +302,7 @@ def run_benchmark(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         embedded=sum(r["totals"]["embedded"] for r in reports), changed=any(r["changed"] for r in reports)
     )
 
-    res["web"] = web_section(index, queries)
+    res["web"] = web_section(index, load_queries()[0])  # every question: no run asks one twice
     if args.scale:
         res["scale"] = _scale(args.scale, 500 if args.quick else 2000, index, queries, work)
     res["documents"] = _documents(args.quick, work)
@@ -659,7 +659,8 @@ WEB_USERS, WEB_PER_USER, WEB_P95_S = 16, 5, 0.5
 
 def web_section(index: Path, queries: list[str]) -> dict[str, Any]:
     """`python app.py` over the index: launch → first page → first answer; then 16 users ask 5 questions each at
-    once over HTTP, through Gradio's queue as the page does (eval/bench_workers.py web_app)."""
+    once over HTTP, through Gradio's queue as the page does (eval/bench_workers.py web_app). The warm-up and the
+    two runs (a session each, none) ask different questions, as many as `queries` has."""
     sys.path.insert(0, str(HERE))
     from bench_workers import web_app
 
@@ -668,7 +669,7 @@ def web_section(index: Path, queries: list[str]) -> dict[str, Any]:
 
 
 def _web_rows(w: dict[str, Any]) -> list[Row]:
-    n = f"{w['users']} users × {w['per_user']} questions at once"
+    n = f"{w['users']} users × {w['per_user']} questions at once ({w.get('distinct_questions', '?')} different)"
     rows = [
         Row("web app: launch → first page served, s", f"{w['first_page_s']:.2f}", "—", "", "", "info"),
         Row("web app: launch → first answer, s", f"{w['first_answer_s']:.2f}", "—", "", "", "info"),
@@ -691,9 +692,9 @@ def _web_rows(w: dict[str, Any]) -> list[Row]:
     return rows
 
 
-def web_only(index: Path, n_queries: int) -> str:
+def web_only(index: Path) -> str:
     queries, _ = load_queries()
-    w = web_section(index, queries[:n_queries])
+    w = web_section(index, queries)
     errors = w["error_count"] + w["no_sessions"]["error_count"]
     load = f"load average (1 min) {os.getloadavg()[0]:.2f} at the end; {errors} errors {w['errors']}"
     return render_table(_web_rows(w)) + "\n" + load
@@ -756,7 +757,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--web", type=Path, metavar="INDEX", help="only the web app's rows, over this built index")
     args = p.parse_args(argv)
     if args.web:
-        print(web_only(args.web, 80))
+        print(web_only(args.web))
         return 0
     if args.scale is None:
         args.scale = 20_000 if args.quick else 100_000

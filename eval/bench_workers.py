@@ -495,17 +495,18 @@ def web_app(index: str, root: str, questions: list[str], users: int = 16, per_us
                     except httpx.TransportError:
                         time.sleep(0.05)
                 first_page = time.perf_counter() - t0
-                seconds, error = _ask_over_http(c, url, questions[0])
+                warm, runs_qs = split_questions(questions, users * per_user)
+                seconds, error = _ask_over_http(c, url, warm[0])
                 first_answer = time.perf_counter() - t0
                 if error:
                     raise RuntimeError(f"the first answer failed: {error}")
-                for q in questions[-3:]:  # warm: the theme vectors, the per-generation caches
+                for q in warm[1:]:  # warm: the theme vectors, the per-generation caches
                     _ask_over_http(c, url, q)
+                _wait_idle(proc.pid)  # whatever the app still starts in the background (answer workers) is done
 
             runs = {
-                # Different questions for each run: a question asked before is partly remembered (its vector).
-                "sessions": _users_at_once(url, questions, users, per_user, proc.pid, sessions=True),
-                "no_sessions": _users_at_once(url, questions[::-1], users, per_user, proc.pid, sessions=False),
+                name: _users_at_once(url, qs, users, per_user, proc.pid, sessions=name == "sessions")
+                for name, qs in zip(("sessions", "no_sessions"), runs_qs, strict=True)
             }
         finally:
             proc.terminate()
@@ -524,6 +525,20 @@ def web_app(index: str, root: str, questions: list[str], users: int = 16, per_us
         "no_sessions": runs["no_sessions"],
         "loadavg": os.getloadavg(),
     }
+
+
+def split_questions(questions: list[str], per_run: int, warm: int = 4) -> tuple[list[str], list[list[str]]]:
+    """The warm-up questions, then the questions of each of the two runs: all different from one another as far
+    as `questions` allows (a question asked before is partly remembered — its vector, its coverage — so a
+    repeat would flatter the server); with too few, each run wraps round its own share."""
+    qs = list(dict.fromkeys(questions))
+    if not qs:
+        raise ValueError("no questions to ask")
+    n_warm = min(warm, max(1, len(qs) - 2))
+    head, rest = qs[:n_warm], qs[n_warm:] or qs
+    half = max(1, min(per_run, len(rest) // 2)) if len(rest) > 1 else 1
+    first, second = rest[:half], rest[half : 2 * half] or rest[:half]
+    return head, [[q[i % len(q)] for i in range(per_run)] for q in (first, second)]
 
 
 def _users_at_once(
@@ -547,15 +562,16 @@ def _users_at_once(
                     results.append(got)
 
     threads = [threading.Thread(target=user, args=(i,)) for i in range(users)]
-    cpu = _cpu_s(pid)
+    cpu = _tree_cpu_s(pid)
     t = time.perf_counter()
     for th in threads:
         th.start()
     for th in threads:
         th.join()
     wall = time.perf_counter() - t
-    cpu = _cpu_s(pid) - cpu
+    cpu = _tree_cpu_s(pid) - cpu
     return {
+        "distinct_questions": len(set(questions[: users * per_user])),
         "answers": sum(r[1] is None for r in results),
         "errors": [r[1] for r in results if r[1] is not None][:5],
         "error_count": sum(r[1] is not None for r in results),
@@ -567,11 +583,41 @@ def _users_at_once(
 
 
 def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux /proc)."""
+    """User + system CPU seconds of a process so far, its ended children's included (Linux /proc)."""
     import os
 
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _wait_idle(pid: int, most_s: float = 120.0) -> None:
+    """Until a process and its children use under 10 % of a core over half a second (or `most_s` passed)."""
+    deadline = time.monotonic() + most_s
+    while time.monotonic() < deadline:
+        before = _tree_cpu_s(pid)
+        time.sleep(0.5)
+        if _tree_cpu_s(pid) - before < 0.05:
+            return
+
+
+def _tree_cpu_s(pid: int) -> float:
+    """CPU seconds of a process and of every process below it (the app's answer workers)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            total += _cpu_s(p)
+        except OSError:
+            continue
+        todo += children.get(p, [])
+    return total
 
 
 def main(argv: list[str]) -> int:

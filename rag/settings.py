@@ -13,6 +13,15 @@ DEFAULT_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fa
 CHUNKER_VERSION = 7  # 7: chunks carry vocabulary themes
 
 
+def default_answer_workers() -> int:
+    """The web app's answer processes: one per usable core but one, which the server's own work (Gradio) keeps, at
+    most 4; none on one core (answers in the server's process). On the shared 2-core machine, 16 users: one worker
+    gave p95 1.14 s, two 1.12 s for ~10 ms more CPU per answer, none 1.25 s (README: "Web app"). app.py reads
+    RLA_ANSWER_WORKERS."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(0, min(4, cores - 1))
+
+
 def default_cache() -> Path:
     """Where derived, re-creatable files live (the ONNX query encoder): $RLA_CACHE, else the user's cache folder."""
     if os.environ.get("RLA_CACHE"):
@@ -120,6 +129,11 @@ class Settings:
     # "fathers", "disguised compliance", "was not brought", "neglect", "mental health" and "information sharing".
     brief_min_score: float = 0.40
     brief_floor: float = 0.30
+    # The web app answers questions in this many worker processes (0: in its own process; app.py's env
+    # RLA_ANSWER_WORKERS), each holding the served generation: one interpreter lock each (README: "Web app").
+    answer_workers: int = field(default_factory=default_answer_workers)
+    # A worker that has not answered in this long is stopped and replaced; the user is told to ask again.
+    answer_timeout_s: float = 60.0
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

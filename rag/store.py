@@ -484,6 +484,18 @@ def open_index(index_dir: Path, model_name: str | None = None) -> IndexData:
     raise AssertionError("unreachable")
 
 
+def open_generation(gen: Path, model_name: str | None = None) -> IndexData:
+    """Load one generation by its folder, whatever CURRENT names now (the web app's answer workers open the
+    generation the server is serving). Raises as open_index does."""
+    try:
+        return _load(gen, model_name)
+    except FileNotFoundError as e:
+        raise IndexMissing(
+            f"index generation {gen.name} is gone ({Path(e.filename or gen).name} missing): a newer ingest replaced "
+            "it; ask again"
+        ) from None
+
+
 # Generation folder → the (file, digest, device, inode, size, mtime, ctime) it had when its checksums matched.
 _Signature = tuple[tuple[str, str, int, int, int, int, int], ...]
 _VERIFIED: dict[Path, _Signature] = {}

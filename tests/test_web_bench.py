@@ -27,3 +27,15 @@ def test_the_web_section_answers_every_simulated_user_and_reports_its_rows(built
         "web app: launch → first answer",
     ]
     assert rows[2].result in ("PASS", "FAIL") and rows[3].result == "info"  # only the sessions run has the target
+
+
+def test_the_warm_up_and_the_two_runs_ask_different_questions() -> None:
+    workers = load_eval_script("bench_workers")
+    questions = [f"question {i}" for i in range(174)] + ["question 3"]  # a repeat in the set is asked once
+    warm, (first, second) = workers.split_questions(questions, 80)
+    assert len(warm) == 4 and len(set(first)) == len(first) == 80 and len(set(second)) == len(second) == 80
+    assert not (set(warm) & set(first) or set(warm) & set(second) or set(first) & set(second))
+    # Too few questions: each run wraps round its own share, still apart from the other run and the warm-up.
+    warm, (first, second) = workers.split_questions(questions[:24], 80)
+    assert len(first) == len(second) == 80 and len(set(first)) == len(set(second)) == 10
+    assert not (set(warm) & set(first) or set(first) & set(second))

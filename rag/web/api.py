@@ -49,11 +49,9 @@ def register(lib: Library) -> None:
         Returns:
             the answer as Answer.to_dict(): question, answer, citations (with quote offsets), abstained, notice
         """
-        from rag.answer import answer
-
         q = clean_query(question or "")
         filters = parse_filters(year_from, year_to, area, review_type, keyword, kind, theme, section)
-        return answer(lib.current(), q, filters=filters, mode=mode or None).to_dict()
+        return lib.answer(q, filters, mode or None)
 
     @shown(lib.public)
     def ledger(

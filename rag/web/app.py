@@ -152,6 +152,9 @@ def serve(
     from fastapi import FastAPI
     from starlette.middleware.cors import CORSMiddleware
 
+    from rag.web.sessions import install
+
+    install()  # before the first session: sessions build their blocks' configs on use, not all up front
     demo = build_app(lib, scratch)
     demo.queue(default_concurrency_limit=CONCURRENCY)
     root = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
@@ -174,4 +177,7 @@ def serve(
     # that needs them waits for that load (the status line says so meanwhile).
     print(f"app.py: loading the index at {lib.public(str(lib.settings.index))} in the background", file=sys.stderr)
     lib.load_in_background(after=lambda: bool(server.started))
-    server.run()
+    try:
+        server.run()
+    finally:
+        lib.close()

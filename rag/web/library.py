@@ -8,11 +8,13 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rag.errors import IndexMissing, RlaError
-from rag.retrieve import Retriever
+from rag.retrieve import Filters, Retriever
 from rag.settings import Settings
 from rag.store import current_generation
+from rag.web.pool import AnswerPool
 from rag.web.security import PublicPaths
 
 log = logging.getLogger("rla.web")
@@ -44,6 +46,9 @@ class Library:
         self._first = threading.Event()
         self._first.set()
         self.ingesting = threading.Lock()
+        # Answers in worker processes once `start_pool` has started them (load_in_background does); until then,
+        # and without workers (settings.answer_workers 0), in this process.
+        self.pool: AnswerPool | None = None
 
     def _live(self) -> str | None:
         gen = current_generation(self.settings.index)
@@ -100,11 +105,39 @@ class Library:
                 log.exception("loading the index failed")
             finally:
                 self._first.set()
+            self.start_pool()  # after this load, so that it does not compete with it
 
         self._first.clear()  # here, not in the thread: a request arriving before the thread runs waits for it
         thread = threading.Thread(target=run, name="rla-load", daemon=True)
         thread.start()
         return thread
+
+    def start_pool(self, wait: bool = False) -> None:
+        """Start `settings.answer_workers` answer processes on the generation being served (none when 0); questions
+        go to them once the first is ready."""
+        if self.settings.answer_workers < 1 or self.pool is not None:
+            return
+        with self._swap:
+            retriever = self._retriever
+        self.pool = AnswerPool(self.settings, self.settings.answer_workers)
+        self.pool.start(retriever.data.path.name if retriever is not None else None, wait=wait)
+
+    def answer(self, question: str, filters: Filters | None = None, mode: str | None = None) -> dict[str, Any]:
+        """`rag.answer.answer(...).to_dict()` from the generation served now: by a worker process when they are
+        running, else here. Raises RlaError with the message to show."""
+        from rag.answer import answer
+
+        retriever = self.current()
+        if self.pool is not None:
+            got = self.pool.answer(retriever.data.path.name, question, filters, mode)
+            if got is not None:
+                return got
+        return answer(retriever, question, filters=filters, mode=mode).to_dict()
+
+    def close(self) -> None:
+        """Stop the answer workers (the server is stopping)."""
+        if self.pool is not None:
+            self.pool.close()
 
     @property
     def loading(self) -> bool:

@@ -98,11 +98,9 @@ def ask_tab(lib: Library, scratch: Scratch) -> AskTab:
     def ask(question: str, *values: Any) -> dict[str, Any]:
         """Answer a question with numbered citations of review excerpts, or say the reviews do not cover it.
         `values`: the filters in FILTER_KEYS order, then the search mode."""
-        from rag.answer import answer
-
         q = clean_query(question or "")
         filters = parse_filters(*values[:-1])
-        return answer(lib.current(), q, filters=filters, mode=values[-1] or None).to_dict()
+        return lib.answer(q, filters, values[-1] or None)
 
     def clear() -> tuple[Any, ...]:
         """Before each question: the previous answer goes, so an error is never shown under a stale answer; while
