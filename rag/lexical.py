@@ -61,15 +61,23 @@ def save_bm25(chunks: list[Chunk], reviews: list[Review], folder: Path) -> None:
 
 
 def stem_tokens_many(texts: list[str]) -> list[set[str]]:
-    """Stemmed content words (stop words dropped) of each text, as BM25 sees them."""
+    """Stemmed content words (stop words dropped) of each text, as BM25 sees them. Remembered per text: an answer
+    asks for the same words' stems dozens of times, and bm25s.tokenize costs ~0.2 ms a call even for one word."""
     import bm25s
 
-    if not texts:
-        return []
-    toks = bm25s.tokenize(
-        texts, stopwords="en", stemmer=_stemmer(), token_pattern=_TOKEN, return_ids=False, show_progress=False
-    )
-    return [set(t) for t in toks]
+    missing = [t for t in dict.fromkeys(texts) if t not in _STEMMED]
+    if missing:
+        toks = bm25s.tokenize(
+            missing, stopwords="en", stemmer=_stemmer(), token_pattern=_TOKEN, return_ids=False, show_progress=False
+        )
+        if len(_STEMMED) > _STEMMED_MAX:
+            _STEMMED.clear()
+        _STEMMED.update((t, frozenset(tk)) for t, tk in zip(missing, toks, strict=True))
+    return [set(_STEMMED[t]) for t in texts]
+
+
+_STEMMED: dict[str, frozenset[str]] = {}  # text → its stems (a dict's get and set are atomic: threads may share it)
+_STEMMED_MAX = 50_000
 
 
 def stem_tokens(text: str) -> set[str]:
@@ -121,10 +129,16 @@ def topic_variants(topic: str) -> list[str]:
     """The topic and every name of each synonym group it mentions."""
     low = topic.lower()
     out = [topic]
-    for group in SYNONYMS:
-        if any(re.search(rf"(?<!\w){re.escape(term)}(?!\w)", low) for term in group):
+    for group, pattern in zip(SYNONYMS, _synonym_patterns(), strict=True):
+        if pattern.search(low):
             out.extend(group)
     return out
+
+
+@lru_cache(maxsize=1)
+def _synonym_patterns() -> tuple[re.Pattern[str], ...]:
+    """One pattern per synonym group: any of its terms as whole words."""
+    return tuple(re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, group)) + r")(?!\w)") for group in SYNONYMS)
 
 
 class Bm25:

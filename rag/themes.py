@@ -74,6 +74,7 @@ def theme_by_id(theme_id: str, path: Path | None = None) -> Theme:
     raise ThemeError(f"no theme with id {theme_id!r}{hint}")
 
 
+@functools.cache  # a theme's terms are read for every theme on every question
 def terms(theme: Theme) -> tuple[str, ...]:
     """Name, aliases and phrasings, lower-cased with spaces collapsed, each once, in that order."""
     out: dict[str, None] = {}
@@ -328,6 +329,7 @@ def phrase_spans(text: str, phrases: tuple[str, ...], gap: int = PHRASE_GAP) -> 
     return merged
 
 
+@functools.cache
 def evidence_terms(theme: Theme) -> tuple[str, ...]:
     """What shows a text addresses the theme: its name and aliases (everyday phrasings are how people ask)."""
     out: dict[str, None] = {}
