@@ -68,3 +68,21 @@ def test_a_new_session_of_the_real_app_builds_no_block_config(
         assert len(list(lazy.components)) == len(built) > 100  # a deep link still gets them all
     finally:
         scratch.close()
+
+
+def test_install_keeps_gradios_own_when_its_session_state_has_changed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gradio import state_holder
+
+    import rag.web.sessions as sessions
+
+    monkeypatch.setattr(state_holder, "SessionState", SessionState)
+    assert sessions.install() is True and state_holder.SessionState is LazySessionState
+
+    class NewerSessionState(SessionState):  # a later Gradio whose sessions hold one more thing
+        def __init__(self, blocks: Any) -> None:
+            super().__init__(blocks)
+            self.something_new: dict[int, Any] = {}
+
+    monkeypatch.setattr(state_holder, "SessionState", NewerSessionState)
+    monkeypatch.setattr(sessions, "SessionState", NewerSessionState)
+    assert sessions.install() is False and state_holder.SessionState is NewerSessionState

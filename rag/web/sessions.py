@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from copy import copy
@@ -9,6 +10,8 @@ from typing import Any
 
 from gradio import state_holder
 from gradio.state_holder import SessionState
+
+log = logging.getLogger("rla.web")
 
 # Gradio (6.x) builds the config of every block of the app for each new session — a page, a gradio_client
 # Client, an API call without a session — on its event loop: ~70–190 ms of CPU for this app's six tabs, during
@@ -46,6 +49,22 @@ class LazySessionState(SessionState):
                 yield self.config_values[key]
 
 
-def install() -> None:
-    """New sessions of every app in this process get LazySessionState (the server calls it before serving)."""
+def install() -> bool:
+    """New sessions of every app in this process get LazySessionState (the server calls it before serving), when
+    this Gradio's SessionState is the one it was written for: a Gradio whose sessions hold something else keeps
+    its own (slower for many new sessions at once, never wrong). True when installed."""
+    import gradio as gr
+
+    with gr.Blocks() as probe:
+        gr.Textbox()
+    try:
+        fits = set(vars(SessionState(probe))) <= set(vars(LazySessionState(probe)))
+    except Exception:  # any change in Gradio's internals means: keep Gradio's own
+        fits = False
+    if not fits:
+        log.warning(
+            "gradio %s: its session state has changed; new sessions build their configs up front", gr.__version__
+        )
+        return False
     state_holder.SessionState = LazySessionState  # type: ignore[misc]
+    return True
