@@ -135,9 +135,12 @@ class OnnxEncoder:
     def embed_batch(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        # In order of length, as sentence-transformers does: a batch is padded to its longest text, so mixing
+        # definitions with two-word aliases costs 3× (the theme vectors: 7.0 s → 2.1 s).
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = []
         for start in range(0, len(texts), batch_size):
-            encoded = self._tokenizer.encode_batch(texts[start : start + batch_size])
+            encoded = self._tokenizer.encode_batch([texts[i] for i in order[start : start + batch_size]])
             feeds = {
                 "input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
                 "attention_mask": np.array([e.attention_mask for e in encoded], dtype=np.int64),
@@ -147,7 +150,9 @@ class OnnxEncoder:
             mask = feeds["attention_mask"][..., None].astype(np.float32)
             pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
             out.append(pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12))
-        return np.concatenate(out).astype(np.float32)
+        vectors = np.empty((len(texts), self.dim), dtype=np.float32)
+        vectors[order] = np.concatenate(out)
+        return vectors
 
 
 def export(embedder: SentenceTransformerEmbedder, cache: Path) -> Path | None:
