@@ -467,13 +467,13 @@ class Retriever:
         w = self.settings.review_second_weight if mode == "hybrid" else 0.0
         within = self.settings.review_second_within
         key: dict[str, float] = {}
-        second: dict[str, float] = {}
+        seconded: set[str] = set()  # reviews whose second row counted
         for i, (row, score) in enumerate(records):
             rid = self.data.chunks[row].review_id
             if rid not in key:
                 key[rid] = score
-            elif rid not in second and i < within:
-                second[rid] = score
+            elif rid not in seconded and i < within:
+                seconded.add(rid)
                 key[rid] += w * max(score, 0.0)
         excerpts: dict[str, list[tuple[int, float]]] = {rid: [] for rid in key}
         taken: set[int] = set()
