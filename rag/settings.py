@@ -15,9 +15,9 @@ CHUNKER_VERSION = 7  # 7: chunks carry vocabulary themes
 
 def default_answer_workers() -> int:
     """The web app's answer processes: one per usable core but one, which the server's own work (Gradio) keeps, at
-    most 4; none on one core (answers in the server's process). On the shared 2-core machine, 16 users: one worker
-    gave p95 1.14 s, two 1.12 s for ~10 ms more CPU per answer, none 1.25 s (README: "Web app"). app.py reads
-    RLA_ANSWER_WORKERS."""
+    most 4; none on one core (answers in the server's process). 16 users on the 2-core machine, loaded: one worker
+    gave p95 1.14 s, two 1.12 s for ~10 ms more CPU per answer, none 1.25 s; quieter: one 0.71–0.84 s, none
+    0.89–0.96 s (README: "Web app"). app.py reads RLA_ANSWER_WORKERS."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(0, min(4, cores - 1))
 
