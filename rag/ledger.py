@@ -8,8 +8,9 @@ import re
 import threading
 import weakref
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -367,12 +368,7 @@ def unknown_words(retriever: Retriever, text: str) -> tuple[str, ...]:
     """The text's content words (as written, each once) that no title, text or record detail (area,
     partnership, type) in the index contains, and that the vocabulary does not know as everyday wording.
     Remembered per index, as the question's themes are."""
-    memo = _memo(retriever).unknown
-    if text not in memo:
-        if len(memo) >= 512:
-            memo.clear()
-        memo[text] = _unknown_words(retriever, text)
-    return memo[text]
+    return _remembered(_memo(retriever).unknown, text, lambda: _unknown_words(retriever, text))
 
 
 def _unknown_words(retriever: Retriever, text: str) -> tuple[str, ...]:
@@ -454,6 +450,18 @@ _MEMO: weakref.WeakKeyDictionary[Retriever, _Memo] = weakref.WeakKeyDictionary()
 _MEMO_LOCK = threading.Lock()
 
 
+_T = TypeVar("_T")
+
+
+def _remembered(memo: dict[str, _T], question: str, work: Callable[[], _T]) -> _T:
+    """What `work` gives for the question, worked out once per loaded index (up to 512 questions at a time)."""
+    if question not in memo:
+        if len(memo) >= 512:
+            memo.clear()
+        memo[question] = work()
+    return memo[question]
+
+
 def _memo(retriever: Retriever) -> _Memo:
     with _MEMO_LOCK:
         return _MEMO.setdefault(retriever, _Memo())
@@ -511,12 +519,7 @@ def detect_themes(retriever: Retriever, question: str) -> tuple[Theme, ...]:
     or whose score reaches `settings.theme_cosine`, any other of them within `settings.theme_margin` of it, and
     any issue the question names by its name or an alias. Remembered per index: answers, coverage and the ledger ask
     about the same question."""
-    memo = _memo(retriever).themes
-    if question not in memo:
-        if len(memo) >= 512:
-            memo.clear()
-        memo[question] = _detect_themes(retriever, question)
-    return memo[question]
+    return _remembered(_memo(retriever).themes, question, lambda: _detect_themes(retriever, question))
 
 
 def _detect_themes(retriever: Retriever, question: str) -> tuple[Theme, ...]:
