@@ -157,6 +157,9 @@ def test_interrupted_ingest_from_the_cli_says_the_index_is_unchanged(changed: Se
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As from a terminal: a test run started in the background by a shell without job control ignores SIGINT,
+        # and a child inherits that (Python then installs no handler, and Ctrl-C would do nothing).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     wait_for_lock(changed.index, proc)
     wait_for_file(tmp_path / "hold.embedding", proc)
