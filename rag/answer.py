@@ -62,7 +62,7 @@ def answer_from(
         return Answer(question, refusal, (), True)
     themes = detect_themes(retriever, question)
     ans = _compose(retriever, question, scored, k, themes, cov)
-    about_context = cov.context_share >= retriever.settings.context_share_min
+    about_context = cov.about_context(retriever.settings)
     notices = [
         f"No review in this collection addresses {t}." for t in cov.uncovered if about_context or t not in cov.context
     ]
@@ -91,16 +91,13 @@ def abstention(settings: Settings, scored: Scored, cov: Coverage) -> str | None:
     # (An excerpt scoring `answer_above` covers the question in other words: answered, with the notice.)
     # A service or group no review names ("teacher") is where the question is set, not what it asks about,
     # unless the question is about it (`context_share_min`): it is answered or refused on its other words.
-    setting_only = set(cov.uncovered) <= set(cov.context) and cov.context_share < settings.context_share_min
+    setting_only = set(cov.uncovered) <= set(cov.context) and not cov.about_context(settings)
     if cov.silent and scored.best < settings.answer_above and not setting_only:
         return _silent_text(cov)
     # A theme reached through everyday wording counts too ("keeps agreeing to everything but nothing changes").
     # A service or group it names ("school", "teenagers") counts only when the question is about it.
     named_covered = bool(
-        cov.asked
-        and cov.ledger.entries
-        and (cov.everyday or not cov.unknown)
-        and cov.context_share >= settings.context_share_min
+        cov.asked and cov.ledger.entries and (cov.everyday or not cov.unknown) and cov.about_context(settings)
     )
     if scored.best < settings.abstain_below and not scored.mentioned and not named_covered:
         unknown = f"; none mentions {_quoted(cov.unknown_named)}" if cov.unknown_named else ""

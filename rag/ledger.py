@@ -17,6 +17,7 @@ import numpy as np
 from rag.lexical import expand_query, stem_tokens_many, topic_core, topic_variants
 from rag.models import Hit
 from rag.retrieve import Filters, Retriever, clean_query
+from rag.settings import Settings
 from rag.themes import (
     Theme,
     evidence_terms,
@@ -284,6 +285,10 @@ class Coverage:
     def silent(self) -> bool:
         """The question names topics and no review addresses any of them."""
         return bool(self.asked) and len(self.uncovered) == len(self.asked)
+
+    def about_context(self, settings: Settings) -> bool:
+        """Whether the question is about the services or groups it names, not only set among them."""
+        return self.context_share >= settings.context_share_min
 
 
 def coverage(retriever: Retriever, question: str, filters: Filters | None = None) -> Coverage:
