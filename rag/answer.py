@@ -86,9 +86,8 @@ def abstention(settings: Settings, scored: Scored, cov: Coverage) -> str | None:
        `settings.unknown_share_below` of its meaning ("…a child with type 1 diabetes who needs insulin"),
        and no excerpt scores `settings.answer_above`; or the question is close in meaning to those words alone
        (`settings.unknown_focus_min`: "Are trampoline parks safe for young children?" is about "trampoline") and
-       no excerpt scores `settings.unknown_focus_answer_above`; or the same for those words read with the words
-       written beside them (`settings.unknown_phrase_focus_min`: "…prospective adopters…"). The everyday words it
-       shares with the collection ("school", "foster carers", "young children") do not make it answerable."""
+       no excerpt scores `settings.unknown_focus_answer_above`. The everyday words it shares with the collection
+       ("school", "foster carers", "young children") do not make it answerable."""
     # (An excerpt scoring `answer_above` covers the question in other words: answered, with the notice.)
     # A service or group no review names ("teacher") is where the question is set, not what it asks about,
     # unless the question is about it (`context_share_min`): it is answered or refused on its other words.
@@ -111,8 +110,6 @@ def abstention(settings: Settings, scored: Scored, cov: Coverage) -> str | None:
         return _absent_text(cov)
     if cov.unknown_focus >= settings.unknown_focus_min and scored.best < settings.unknown_focus_answer_above:
         return _absent_text(cov)
-    if cov.phrase_focus >= settings.unknown_phrase_focus_min and scored.best < settings.unknown_focus_answer_above:
-        return _absent_text(cov, cov.unknown_phrases)
     return None
 
 
@@ -121,12 +118,8 @@ def _quoted(words: tuple[str, ...]) -> str:
     return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]
 
 
-def _absent_text(cov: Coverage, phrases: tuple[str, ...] = ()) -> str:
-    if phrases:  # what the question asks about is an unknown word with its neighbour ("prospective adopters")
-        first = f"{_quoted(phrases)}: no review contains {_quoted(cov.unknown_named)}."
-    else:
-        first = f"{_quoted(cov.unknown_named)}: no review contains the words."
-    lines = [f"No review in this collection addresses {first}"]
+def _absent_text(cov: Coverage) -> str:
+    lines = [f"No review in this collection addresses {_quoted(cov.unknown_named)}: no review contains the words."]
     covered = [a for a in cov.asked if a not in cov.uncovered]
     if covered and cov.ledger.entries:
         lines += ["", "Related themes that are covered (see `rla ledger`):"]

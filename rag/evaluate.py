@@ -274,7 +274,6 @@ TRADEOFF = {
     "answer_above": (0.55, 0.60, 0.65, 1.0),
     "unknown_focus_min": (0.45, 0.50, 0.52, 0.55, 0.60, 1.0),
     "unknown_focus_answer_above": (0.50, 0.55, 0.58, 0.60),
-    "unknown_phrase_focus_min": (0.66, 0.68, 0.70, 0.72, 0.74, 0.76, 1.0),
     "context_share_min": (0.0, 0.5, 0.6, 0.7),
 }
 

@@ -31,11 +31,9 @@ from rag.themes import (
     tokens,
 )
 from rag.ui_text import records_text
-from rag.vocabulary import FUNCTION_WORDS, LAY_TERMS
+from rag.vocabulary import LAY_TERMS
 
 _WORD = re.compile(r"(?u)\b\w\w+\b")
-# A question's words as written ("children's" and "tongue-tie" one each) and its punctuation, in order.
-_TOKEN = re.compile(r"(?u)\w+(?:['’-]\w+)*|[^\w\s]")
 _GENERIC_SHARE = 0.4  # a word more than this share of reviews contain does not name a question's theme
 _MAX_PHRASE_WORDS = 6  # a longer topic is a question: it is matched through its synonyms and themes
 
@@ -282,11 +280,6 @@ class Coverage:
     # The unknown words a refusal names: those in the question's topic, not its framing ("Do any reviews cover
     # … damp and mould" names "damp" and "mould", not "cover"); all of them when none is.
     unknown_named: tuple[str, ...] = ()
-    # Each unknown word with the words written beside it, up to a function word or punctuation ("prospective
-    # adopters", "legal aid"), and how close the question is in meaning to them (cosine; 0.0 when there are
-    # none): a word no review contains may name what the question asks about only with its neighbour.
-    unknown_phrases: tuple[str, ...] = ()
-    phrase_focus: float = 0.0
 
     @property
     def silent(self) -> bool:
@@ -352,7 +345,6 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
     label = "; ".join(t.name for t in themes) if themes else core
     covered_related = tuple(sorted(related.items(), key=lambda kv: -kv[1]))
     unknown = unknown_words(retriever, question)
-    phrases = unknown_phrases(question, unknown)
     return Coverage(
         led.topic,
         label,
@@ -367,8 +359,6 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
         unknown_focus(retriever, question, unknown),
         tuple(context),
         tuple(w for w in unknown if re.search(rf"(?iu)\b{re.escape(w)}\b", core)) or unknown,
-        phrases,
-        _phrase_focus(retriever, question, phrases),
     )
 
 
@@ -411,38 +401,6 @@ def unknown_share(retriever: Retriever, text: str, unknown: tuple[str, ...]) -> 
     return float(a @ b)
 
 
-def unknown_phrases(text: str, unknown: tuple[str, ...]) -> tuple[str, ...]:
-    """Each unknown word with the word written on either side of it, unless that is a function word
-    (`rag.vocabulary.FUNCTION_WORDS`) or punctuation: "prospective adopters", "legal aid", "market supplements"."""
-    if not unknown:
-        return ()
-    words = set(unknown)
-    toks = _TOKEN.findall(text)
-    out: dict[str, None] = {}
-    for i, tok in enumerate(toks):
-        if not words & set(_WORD.findall(tok)):
-            continue
-        lo, hi = i, i
-        if i > 0 and _content(toks[i - 1]):
-            lo = i - 1
-        if i + 1 < len(toks) and _content(toks[i + 1]):
-            hi = i + 1
-        out.setdefault(" ".join(toks[lo : hi + 1]), None)
-    return tuple(out)
-
-
-def _content(token: str) -> bool:
-    return token[:1].isalnum() and token.lower().replace("’", "'") not in FUNCTION_WORDS
-
-
-def _phrase_focus(retriever: Retriever, text: str, phrases: tuple[str, ...]) -> float:
-    """Cosine between the text and its unknown words' phrases (`unknown_phrases`), 0.0 when there are none."""
-    if not phrases:
-        return 0.0
-    a, b = retriever.embed_queries([text, "; ".join(phrases)])
-    return float(a @ b)
-
-
 def _without(text: str, words: tuple[str, ...]) -> str:
     gone = re.compile(r"(?iu)\b(?:" + "|".join(re.escape(w) for w in words) + r")\b")
     return " ".join(gone.sub(" ", text).split())
@@ -450,12 +408,9 @@ def _without(text: str, words: tuple[str, ...]) -> str:
 
 def _with_unknown_texts(retriever: Retriever, question: str) -> list[str]:
     """The question, and what coverage compares it with when it has unknown words (`unknown_share`,
-    `unknown_focus`, `unknown_phrases`): embedded in one model call, not four (each call costs ~6 ms however
-    short the text)."""
+    `unknown_focus`): embedded in one model call, not three (each call costs ~6 ms however short the text)."""
     unknown = unknown_words(retriever, question)
-    if not unknown:
-        return [question]
-    return [question, _without(question, unknown), " ".join(unknown), "; ".join(unknown_phrases(question, unknown))]
+    return [question, _without(question, unknown), " ".join(unknown)] if unknown else [question]
 
 
 def unknown_focus(retriever: Retriever, text: str, unknown: tuple[str, ...]) -> float:

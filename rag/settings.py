@@ -88,10 +88,6 @@ class Settings:
     # wrong" (0.14). Calibrated on eval/abstention_calibration.jsonl (README: "Abstention").
     unknown_focus_min: float = 0.52
     unknown_focus_answer_above: float = 0.58
-    # …and when it is this close in meaning to its unknown words read with the words beside them
-    # (`rag.ledger.unknown_phrases`: "prospective adopters" 0.74, "market supplements" 0.80), under the same
-    # `unknown_focus_answer_above` (README: "Abstention").
-    unknown_phrase_focus_min: float = 0.72
     # A question naming only services or groups ("GP", "teenagers") is held to `abstain_below` unless it is
     # this close in meaning to those words alone (README: "Abstention").
     context_share_min: float = 0.5
@@ -165,7 +161,6 @@ class Settings:
             "answer_above": self.answer_above,
             "unknown_focus_min": self.unknown_focus_min,
             "unknown_focus_answer_above": self.unknown_focus_answer_above,
-            "unknown_phrase_focus_min": self.unknown_phrase_focus_min,
             "context_share_min": self.context_share_min,
             "answer_floor": self.answer_floor,
             "answer_learning_bonus": self.answer_learning_bonus,
