@@ -388,6 +388,7 @@ def unknown_words(retriever: Retriever, text: str) -> tuple[str, ...]:
 def _unknown_words(retriever: Retriever, text: str) -> tuple[str, ...]:
     out: dict[str, None] = {}
     known = _memo(retriever).known_words(retriever)
+    stem_tokens_many(_WORD.findall(text))  # one tokenizer call for all the words, each then remembered
     for m in _WORD.finditer(text):
         word = m.group()
         stems = stem_tokens_many([word])[0]
