@@ -8,7 +8,7 @@ import re
 import threading
 import weakref
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -134,6 +134,20 @@ def phrase_rows(retriever: Retriever, phrases: tuple[str, ...], mask: np.ndarray
 
 
 def ledger(retriever: Retriever, topic: str, filters: Filters | None = None) -> Ledger:
+    """`_ledger`, remembered per loaded index, topic and filters: a theme's ledger serves every question about
+    that theme (coverage), the Ledger tab and `rla ledger` alike, and a new index generation starts afresh."""
+    key = (topic, filters if filters is not None and filters.active() else None)
+    return _remembered(_memo(retriever).ledgers, key, lambda: _ledger(retriever, topic, filters))
+
+
+def warm_ledgers(retriever: Retriever) -> None:
+    """Work out every theme's ledger (no filters) now, as a question about the theme would (~2 s of CPU for the
+    bundled corpus): the answer workers do it once per start, so that no user waits for it."""
+    for theme in load_themes():
+        ledger(retriever, theme.name)
+
+
+def _ledger(retriever: Retriever, topic: str, filters: Filters | None = None) -> Ledger:
     """Every review that addresses the topic: one of its chunks contains one of `topic_phrases(topic)` as a
     phrase (in order, at most `PHRASE_GAP` words between two of its words, inflections allowed). A phrase of
     several words counts wherever it occurs; a single word ("fathers", "alcohol") only in a passage on the
@@ -297,8 +311,8 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
     A theme the question names by its name or an alias is covered when a review contains that very term
     (or a synonym) as a phrase: "female genital mutilation" is not covered by a review on forced marriage.
     A theme reached through an everyday phrasing is covered when a review contains any of its terms."""
-    # Whether a topic is addressed at all is a question about the whole collection, whatever the filters.
-    everything = np.ones(len(retriever.data.chunks), dtype=bool)
+    # Whether a topic is addressed at all is a question about the whole collection, whatever the filters
+    # (`reviews_with`).
     themes = detect_themes(retriever, question)
     # One theme: its ledger, so that the count is the one `rla ledger "<theme>"` lists.
     led = ledger(retriever, themes[0].name if len(themes) == 1 else question, filters)
@@ -318,7 +332,7 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
         by_name = any(t.lower() == theme.name.lower() for t in named)
         check = () if by_name else tuple(dict.fromkeys(v.lower() for t in named for v in topic_variants(t)))
         check = check or evidence_terms(theme)
-        addressed = bool(phrase_rows(retriever, check, everything))
+        addressed = bool(reviews_with(retriever, check))
         if not named and not addressed:
             continue  # reached through everyday wording or meaning: a guess at the topic, not what it names
         everyday = everyday or not named
@@ -329,12 +343,7 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
             uncovered.append(label)
             for rid in theme.related:
                 other = theme_by_id(rid)
-                n = len(
-                    {
-                        retriever.data.chunks[r].review_id
-                        for r in phrase_rows(retriever, evidence_terms(other), everything)
-                    }
-                )
+                n = len(reviews_with(retriever, evidence_terms(other)))
                 if n:
                     related[other.name] = n
     core = topic_core(clean_query(question))
@@ -379,6 +388,7 @@ def unknown_words(retriever: Retriever, text: str) -> tuple[str, ...]:
 def _unknown_words(retriever: Retriever, text: str) -> tuple[str, ...]:
     out: dict[str, None] = {}
     known = _memo(retriever).known_words(retriever)
+    stem_tokens_many(_WORD.findall(text))  # one tokenizer call for all the words, each then remembered
     for m in _WORD.finditer(text):
         word = m.group()
         stems = stem_tokens_many([word])[0]
@@ -438,6 +448,8 @@ class _Memo:
     themes: dict[str, tuple[Theme, ...]] = field(default_factory=dict)
     known: frozenset[str] | None = None
     unknown: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    ledgers: dict[tuple[str, Filters | None], Ledger] = field(default_factory=dict)
+    reviews: dict[tuple[str, ...], frozenset[str]] = field(default_factory=dict)
 
     def known_words(self, retriever: Retriever) -> frozenset[str]:
         """Stems no question word needs to find in the text: the records' details and the vocabulary's words."""
@@ -455,16 +467,22 @@ _MEMO: weakref.WeakKeyDictionary[Retriever, _Memo] = weakref.WeakKeyDictionary()
 _MEMO_LOCK = threading.Lock()
 
 
+_K = TypeVar("_K", bound=Hashable)
 _T = TypeVar("_T")
 
 
-def _remembered(memo: dict[str, _T], question: str, work: Callable[[], _T]) -> _T:
-    """What `work` gives for the question, worked out once per loaded index (up to 512 questions at a time)."""
-    if question not in memo:
-        if len(memo) >= 512:
-            memo.clear()
-        memo[question] = work()
-    return memo[question]
+def _remembered(memo: dict[_K, _T], key: _K, work: Callable[[], _T]) -> _T:
+    """What `work` gives for the key (a question, a topic…), worked out once per loaded index (up to 512 keys at a
+    time). Safe for the web app's threads: two asking at once may both work it out, and get equal answers."""
+    try:
+        return memo[key]
+    except KeyError:
+        pass
+    value = work()
+    if len(memo) >= 512:
+        memo.clear()
+    memo[key] = value  # returned from here, not read back: another thread may clear the memo meanwhile
+    return value
 
 
 def _memo(retriever: Retriever) -> _Memo:
@@ -513,10 +531,21 @@ def _theme_vectors(retriever: Retriever) -> tuple[np.ndarray, np.ndarray, np.nda
 
 def _review_share(retriever: Retriever, term: str) -> float:
     """The share of the collection's reviews that contain the term as a phrase."""
-    data = retriever.data
-    rows = phrase_rows(retriever, (term,), np.ones(len(data.chunks), dtype=bool))
-    total = len({c.review_id for c in data.chunks}) or 1
-    return len({data.chunks[r].review_id for r in rows}) / total
+    return len(reviews_with(retriever, (term,))) / (len(reviews_with(retriever, ())) or 1)
+
+
+def reviews_with(retriever: Retriever, phrases: tuple[str, ...]) -> frozenset[str]:
+    """The reviews of the whole collection (whatever the filters) one of whose chunks contains one of the phrases
+    (`phrase_rows`); with no phrases, every review. Remembered per loaded index: themes' terms recur in every
+    question about them."""
+
+    def work() -> frozenset[str]:
+        chunks = retriever.data.chunks
+        if not phrases:
+            return frozenset(c.review_id for c in chunks)
+        return frozenset(chunks[r].review_id for r in phrase_rows(retriever, phrases, np.ones(len(chunks), bool)))
+
+    return _remembered(_memo(retriever).reviews, phrases, work)
 
 
 def detect_themes(retriever: Retriever, question: str) -> tuple[Theme, ...]:

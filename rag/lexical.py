@@ -27,13 +27,19 @@ def expand_query(query: str) -> str:
     """The query plus the other names of any synonym group it mentions (whole-word, case-insensitive)."""
     low = query.lower().replace("’", "'")
     extra: list[str] = []
-    for lay, professional in LAY_TERMS.items():
-        if re.search(rf"(?<!\w){re.escape(lay)}(?!\w)", low) and professional not in low:
+    for pattern, professional in _lay_patterns():
+        if pattern.search(low) and professional not in low:
             extra.append(professional)
-    for group in SYNONYMS:
-        if any(re.search(rf"(?<!\w){re.escape(term)}(?!\w)", low + " " + " ".join(extra)) for term in group):
+    for group, pattern in zip(SYNONYMS, _synonym_patterns(), strict=True):
+        if pattern.search(low + " " + " ".join(extra)):
             extra.extend(t for t in group if t not in low and t not in extra)
     return query if not extra else f"{query} ({'; '.join(extra)})"
+
+
+@lru_cache(maxsize=1)
+def _lay_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """Each everyday term as a whole-word pattern, compiled once (a query is new each time; the terms are not)."""
+    return tuple((re.compile(rf"(?<!\w){re.escape(lay)}(?!\w)"), pro) for lay, pro in LAY_TERMS.items())
 
 
 def bm25_document(chunk: Chunk, review: Review | None) -> str:

@@ -321,6 +321,8 @@ class Retriever:
         return k, mode, per_review
 
     def _best(self, qv: np.ndarray, mask: np.ndarray | None) -> float:
+        if mask is None:  # every row: in one product, not row by row
+            return float(self._dense(qv).max()) if len(self.data.chunks) else -1.0
         rows = self._allowed_rows(mask)
         return float(self._dense(qv, rows).max()) if len(rows) else -1.0
 

@@ -254,6 +254,8 @@ def find_term(text: str, stems: list[str], spans: list[tuple[int, int]], term: s
     possessive: stemming alone would make a question about "the house" one about housing, and "prevention"
     one about the Prevent strategy. (In the reviews' text a term's stem is evidence enough: "groomed".)"""
     phrase = phrase_stems(term)
+    if not phrase or phrase[0] not in stems:  # most terms of the vocabulary, for any one question: no call
+        return []
     found = find_phrase(stems, spans, phrase)
     if len(phrase) != 1:
         return found

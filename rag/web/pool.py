@@ -190,9 +190,12 @@ def _retriever(generation: str | None) -> Retriever:
 
 def _warm(generation: str | None) -> int:
     from rag.answer import answer
+    from rag.ledger import warm_ledgers
 
     with contextlib.suppress(RlaError):  # no index yet: the first real question says so
-        answer(_retriever(generation), WARM_QUESTION)
+        retriever = _retriever(generation)
+        answer(retriever, WARM_QUESTION)
+        warm_ledgers(retriever)  # what questions about a theme share: worked out before the first user asks
     return os.getpid()
 
 
