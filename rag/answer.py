@@ -61,12 +61,12 @@ def answer_from(
     if refusal is not None:
         return Answer(question, refusal, (), True)
     themes = detect_themes(retriever, question)
-    ans = _compose(retriever, question, scored, k, themes, cov)
+    ans = _compose(retriever, question, scored, k, themes, cov, filters)
     about_context = cov.about_context(retriever.settings)
     notices = [
         f"No review in this collection addresses {t}." for t in cov.uncovered if about_context or t not in cov.context
     ]
-    if scored.best < retriever.settings.weak_below and not scored.mentioned and not cov.ledger.entries:
+    if scored.best < retriever.settings.weak_below and not (scored.mentioned or scored.named or cov.ledger.entries):
         notices.append(
             "The closest excerpts match this question only loosely; the reviews may not address it directly."
         )
@@ -87,7 +87,12 @@ def abstention(settings: Settings, scored: Scored, cov: Coverage) -> str | None:
        and no excerpt scores `settings.answer_above`; or the question is close in meaning to those words alone
        (`settings.unknown_focus_min`: "Are trampoline parks safe for young children?" is about "trampoline") and
        no excerpt scores `settings.unknown_focus_answer_above`. The everyday words it shares with the collection
-       ("school", "foster carers", "young children") do not make it answerable."""
+       ("school", "foster carers", "young children") do not make it answerable.
+
+    A question that names a record the filters allow ("…what did Merton learn?", `rag.names`) is answered from
+    that record's passages, whatever its other words."""
+    if scored.named:
+        return None
     # (An excerpt scoring `answer_above` covers the question in other words: answered, with the notice.)
     # A service or group no review names ("teacher") is where the question is set, not what it asks about,
     # unless the question is about it (`context_share_min`): it is answered or refused on its other words.
@@ -210,15 +215,23 @@ def coverage_line(cov: AnswerCoverage, quoted: int) -> str:
 
 
 def _compose(
-    retriever: Retriever, question: str, scored: Scored, k: int, themes: tuple[Theme, ...], cov: Coverage
+    retriever: Retriever,
+    question: str,
+    scored: Scored,
+    k: int,
+    themes: tuple[Theme, ...],
+    cov: Coverage,
+    filters: Filters | None = None,
 ) -> Answer:
     """Whole statements from the hits (rag.quotes), at most k bullets, near-duplicates merged; under theme
     headings when they span several themes, else grouped found / recommended; learning first when the
     question asks what reviews said, learned or recommended."""
     learning = bool(ASKS_FOR_LEARNING.search(question))
     recommend = bool(ASKS_FOR_RECOMMENDATIONS.search(question))
-    cands = statements(retriever, scored.hits, scored.query_vector, themes, learning, recommend)
-    bullets = select(retriever, cands, k)
+    # A question naming records ("what did Merton learn?") is answered from their own passages alone.
+    hits = retriever.record_passages(scored.named, scored.query_vector, filters, 2 * k) if scored.named else []
+    cands = statements(retriever, hits or scored.hits, scored.query_vector, themes, learning, recommend)
+    bullets = select(retriever, cands, k, scored.named)
     groups = by_theme(retriever, bullets, themes, learning)
     answer_cov = answer_coverage(cov, bullets)
     quoted = len({c.hit.chunk.review_id for b in bullets for c in (b.main, *b.also)})

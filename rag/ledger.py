@@ -347,7 +347,8 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
                 if n:
                     related[other.name] = n
     core = topic_core(clean_query(question))
-    if not themes and 0 < len(phrase_stems(core)) <= _MAX_PHRASE_WORDS:
+    # A question naming a record ("What did the Merton review say?") asks about it: its words are no topic.
+    if not themes and 0 < len(phrase_stems(core)) <= _MAX_PHRASE_WORDS and not retriever.named.named(question):
         asked.append(core)
         if not led.entries:
             uncovered.append(core)

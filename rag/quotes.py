@@ -134,11 +134,14 @@ def statements(
     return out
 
 
-def select(retriever: Retriever, cands: list[Statement], max_bullets: int) -> list[Bullet]:
+def select(
+    retriever: Retriever, cands: list[Statement], max_bullets: int, named: frozenset[str] = frozenset()
+) -> list[Bullet]:
     """The best statements, at most `settings.answer_quotes_per_review` from one review and none much weaker
     than the best (`settings.answer_floor`). A statement making the point of one already chosen — close in
     meaning (`settings.duplicate_cosine`) and in words (`settings.duplicate_overlap`) — joins it as "also"
-    when it comes from another review, and is dropped when it comes from the same one."""
+    when it comes from another review, and is dropped when it comes from the same one. A record the question
+    names (`named`: "what did Merton learn?") gives as many statements as it has."""
     st = retriever.settings
     ranked = sorted(cands, key=lambda c: -c.score)
     if not ranked:
@@ -148,7 +151,7 @@ def select(retriever: Retriever, cands: list[Statement], max_bullets: int) -> li
     per_review: Counter[str] = Counter()
     for c in ranked:
         if c.score < floor:
-            break
+            continue
         rid = c.hit.chunk.review_id
         twin = next((b for b in chosen if same_point(b[0], c, st.duplicate_cosine, st.duplicate_overlap)), None)
         if twin is not None:
@@ -156,7 +159,7 @@ def select(retriever: Retriever, cands: list[Statement], max_bullets: int) -> li
             if rid not in cited:
                 twin[1].append(c)
             continue
-        if len(chosen) >= max_bullets or per_review[rid] >= st.answer_quotes_per_review:
+        if len(chosen) >= max_bullets or (per_review[rid] >= st.answer_quotes_per_review and rid not in named):
             continue
         chosen.append((c, []))
         per_review[rid] += 1

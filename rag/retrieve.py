@@ -145,6 +145,7 @@ class Scored:
     best: float
     query_vector: np.ndarray
     mentioned: bool = False
+    named: frozenset[str] = frozenset()  # the records the question names ("what did Merton learn?") among the hits
 
 
 class _Lru:
@@ -277,7 +278,8 @@ class Retriever:
         out = []
         for q, qv in zip(queries, self._embed_with_clauses(queries), strict=True):
             hits = self._hits(q, mode, qv if mode != "bm25" else None, mask, k, per_review)
-            out.append(Scored(hits, self._best(qv, mask), qv, self._mentioned(q, mask)))
+            named = self.named.named(q) & {h.chunk.review_id for h in hits}
+            out.append(Scored(hits, self._best(qv, mask), qv, self._mentioned(q, mask), frozenset(named)))
         return out
 
     def dense_scores(self, queries: list[str]) -> np.ndarray:
@@ -369,6 +371,26 @@ class Retriever:
         scores = self._dense(qv, rows)
         order = np.argsort(-scores, kind="stable")[:n_cand]
         return [(int(rows[i]), float(scores[i])) for i in order]
+
+    def record_passages(self, review_ids: frozenset[str], qv: np.ndarray, filters: Filters | None, n: int) -> list[Hit]:
+        """The passages of these records that the filters allow, best first by dense score, at most n: what a
+        question naming them ("what did Merton learn?") is answered from."""
+        mask = self.mask(filters)
+        rows = np.array([r for rid in sorted(review_ids) for r in self._rows_by_review.get(rid, ())], dtype=np.int64)
+        if mask is not None and len(rows):
+            rows = rows[mask[rows]]
+        if not len(rows):
+            return []
+        scores = self._dense(qv, rows)
+        order = np.argsort(-scores, kind="stable")[:n]
+        return [Hit(self.data.chunks[rows[i]], float(scores[i]), rank) for rank, i in enumerate(order, start=1)]
+
+    @cached_property
+    def _rows_by_review(self) -> dict[str, list[int]]:
+        rows: dict[str, list[int]] = {}
+        for i, c in enumerate(self.data.chunks):
+            rows.setdefault(c.review_id, []).append(i)
+        return rows
 
     @cached_property
     def _offsets(self) -> np.ndarray:

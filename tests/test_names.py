@@ -68,3 +68,43 @@ def test_a_question_naming_an_area_gets_that_areas_review_first(retriever) -> No
         assert retriever.search(question, mode=mode)[0].chunk.review_id == "2017-durham-baby-bailey", mode
     # Without the name the same question is about safe sleep in general, where other reviews come first.
     assert retriever.search(question.replace("the Durham", "a"))[0].chunk.review_id != "2017-durham-baby-bailey"
+
+
+def test_a_records_passages_best_first_within_the_filters(retriever) -> None:  # type: ignore[no-untyped-def]
+    from rag.retrieve import Filters
+
+    merton = frozenset({"2017-merton-child-b"})
+    qv = retriever.embed_queries(["young carers looking after a parent"])[0]
+    hits = retriever.record_passages(merton, qv, None, 20)
+    rows = [c for c in retriever.data.chunks if c.review_id in merton]
+    assert len(hits) == len(rows) > 3 and {h.chunk.review_id for h in hits} == merton
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+    assert len(retriever.record_passages(merton, qv, None, 2)) == 2
+    assert retriever.record_passages(merton, qv, Filters(year_from=2020), 20) == []
+    assert retriever.record_passages(frozenset({"no-such-record"}), qv, None, 20) == []
+
+
+def test_a_question_naming_a_record_is_answered_from_that_record(retriever) -> None:  # type: ignore[no-untyped-def]
+    from rag.answer import answer
+    from rag.models import SectionKind
+    from rag.retrieve import Filters
+
+    merton = "2017-merton-child-b"
+    # Loosely worded: its other words match nothing well ("my manager", "team meetings", "what went wrong").
+    for question in (
+        "My manager keeps bringing up the Merton case at team meetings. What did Merton learn?",
+        "What did the Merton review say?",
+        "Anything from Merton on what went wrong?",
+    ):
+        ans = answer(retriever, question)
+        assert not ans.abstained, question
+        assert ans.citations and {c.hit.chunk.review_id for c in ans.citations} == {merton}, question
+        assert not ans.text.startswith("Note:"), question  # no weak-match notice: the record is the answer
+    learned = answer(retriever, "My manager keeps bringing up the Merton case at team meetings. What did Merton learn?")
+    # Its learning, not only its case summary, and more than the usual three statements of one review.
+    assert any(c.hit.chunk.section == SectionKind.LEARNING for c in learned.citations)
+    assert len(learned.citations) > retriever.settings.answer_quotes_per_review
+    # A filter that leaves the record out: the question is an ordinary one again, refused as before.
+    later = answer(retriever, "What did the Merton review say?", filters=Filters(year_from=2020))
+    assert merton not in {c.hit.chunk.review_id for c in later.citations}
