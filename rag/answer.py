@@ -8,7 +8,7 @@ from collections import Counter, OrderedDict
 from dataclasses import replace
 
 from rag.ledger import Coverage, coverage, detect_themes
-from rag.models import COUNTED_KINDS, Answer, AnswerCoverage, Citation, SectionKind, counted_as
+from rag.models import COUNTED_KINDS, Answer, AnswerCoverage, Citation, Hit, SectionKind, counted_as
 from rag.quotes import ASKS_FOR_LEARNING, ASKS_FOR_RECOMMENDATIONS, Bullet, by_theme, learning_rank, select, statements
 from rag.retrieve import Filters, Retriever, Scored
 from rag.settings import Settings
@@ -214,6 +214,13 @@ def coverage_line(cov: AnswerCoverage, quoted: int) -> str:
     return f"{line} {pointer}:"
 
 
+def answer_passages(retriever: Retriever, scored: Scored, filters: Filters | None, n: int) -> list[Hit]:
+    """What an answer is made from (extractive or by a language model): the retrieved hits, or, for a question
+    naming records ("what did Merton learn?"), their own passages alone (at most n)."""
+    named = retriever.record_passages(scored.named, scored.query_vector, filters, n) if scored.named else []
+    return named or scored.hits[:n]
+
+
 def _compose(
     retriever: Retriever,
     question: str,
@@ -228,9 +235,9 @@ def _compose(
     question asks what reviews said, learned or recommended."""
     learning = bool(ASKS_FOR_LEARNING.search(question))
     recommend = bool(ASKS_FOR_RECOMMENDATIONS.search(question))
-    # A question naming records ("what did Merton learn?") is answered from their own passages alone.
-    hits = retriever.record_passages(scored.named, scored.query_vector, filters, 2 * k) if scored.named else []
-    cands = statements(retriever, hits or scored.hits, scored.query_vector, themes, learning, recommend)
+    cands = statements(
+        retriever, answer_passages(retriever, scored, filters, 2 * k), scored.query_vector, themes, learning, recommend
+    )
     bullets = select(retriever, cands, k, scored.named)
     groups = by_theme(retriever, bullets, themes, learning)
     answer_cov = answer_coverage(cov, bullets)

@@ -11,7 +11,7 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import Any, Protocol
 
-from rag.answer import answer_from, retrieve_for_answer
+from rag.answer import answer_from, answer_passages, retrieve_for_answer
 from rag.chunk import count_tokens, sentence_spans
 from rag.errors import RlaError
 from rag.models import Answer, Citation
@@ -397,7 +397,7 @@ def generate_answer(
     extractive = answer_from(retriever, question, scored, k, filters=filters)
     if extractive.abstained:
         return extractive  # the honest "not covered": the model is not asked
-    hits = scored.hits[:k]
+    hits = answer_passages(retriever, scored, filters, k)
     excerpts = fit_excerpts(
         [Excerpt(i, h.chunk.review_label, h.chunk.section, h.chunk.text) for i, h in enumerate(hits, 1)], budget
     )

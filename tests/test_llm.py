@@ -124,6 +124,20 @@ def test_the_request_carries_the_system_prompt_and_the_excerpts_inside_the_delim
         assert h.chunk.text in block
 
 
+def test_a_question_naming_a_record_sends_that_records_own_passages(
+    retriever: Retriever, server: FakeLLMServer, llm: ChatModelLLM
+) -> None:
+    server.respond("Young carers were not always recognised [1].")
+    question = "My manager keeps bringing up the Merton case at team meetings. What did Merton learn?"
+    ans = generate_answer(retriever, question, llm, k=K)
+    assert not ans.abstained
+    sent = excerpts_sent(server.last)
+    merton = [c.text for c in retriever.data.chunks if c.review_id == "2017-merton-child-b"]
+    # The record's passages, as many as k allows, and nothing from the other reviews the search also found.
+    assert len(sent) == min(K, len(merton)) and all(text in merton for text in sent.values())
+    assert {c.hit.chunk.review_id for c in ans.citations} == {"2017-merton-child-b"}
+
+
 def test_a_citation_to_an_excerpt_that_was_not_given_is_removed_and_flagged(
     retriever: Retriever, server: FakeLLMServer, llm: ChatModelLLM
 ) -> None:
