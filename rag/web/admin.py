@@ -24,7 +24,18 @@ from rag.web.catalogue import (
     doubt_rows,
     upload_edits,
 )
-from rag.web.html import SHEET_CLOSE, esc, eval_cards_html, excerpt_html, to_mark, uploads_html
+from rag.web.html import (
+    SHEET_CLOSE,
+    TABLE,
+    TABLE_WITH_CARDS,
+    WIDE_TABLE,
+    esc,
+    eval_cards_html,
+    excerpt_html,
+    table_cards_html,
+    to_mark,
+    uploads_html,
+)
 from rag.web.inputs import shown
 from rag.web.library import Library
 from rag.web.scratch import Scratch
@@ -158,6 +169,7 @@ def evaluate_tab(lib: Library, scratch: Scratch) -> None:
                 label="Metrics",
                 interactive=False,
                 elem_id="eval-metrics",
+                elem_classes=TABLE,
                 scale=2,
             )
             eval_chart = gr.BarPlot(
@@ -180,6 +192,7 @@ def evaluate_tab(lib: Library, scratch: Scratch) -> None:
                     wrap=True,
                     max_height=360,
                     elem_id="eval-questions",
+                    elem_classes=TABLE_WITH_CARDS,
                     column_widths=["7%", "9%", "18%", "34%", "18%", "7%", "7%"],
                 )
                 gr.Markdown(
@@ -417,8 +430,10 @@ def corpus_tab(lib: Library, scratch: Scratch, status: gr.Markdown) -> Ingest:
                     wrap=True,
                     max_height=380,
                     elem_id="ingest-table",
+                    elem_classes=TABLE_WITH_CARDS,
                     column_widths=["38%", "13%", "11%", "10%", "28%"],
                 )
+                ingest_cards = gr.HTML(elem_id="ingest-cards-box")
         fields = gr.Dataframe(
             headers=UPLOAD_COLUMNS,
             label="Catalogue fields of the files to add, as parsing found them: correct any cell before adding",
@@ -428,6 +443,7 @@ def corpus_tab(lib: Library, scratch: Scratch, status: gr.Markdown) -> Ingest:
             static_columns=[0, len(UPLOAD_COLUMNS) - 1],
             column_widths=["14%", "18%", "10%", "16%", "6%", "12%", "8%", "10%", "6%"],
             elem_id="upload-fields",
+            elem_classes=WIDE_TABLE,
         )
         fields_note = gr.Markdown(elem_id="upload-fields-problem")
         parsed = gr.State([])
@@ -441,8 +457,9 @@ def corpus_tab(lib: Library, scratch: Scratch, status: gr.Markdown) -> Ingest:
             max_height=420,
             static_columns=[0, 1, 2],
             show_search="search",
-            column_widths=["14%", "10%", "15%", "14%", "8%", "9%", "5%", "8%", "6%", "5%", "6%"],
+            column_widths=["10%", "12%", "10%", "10%", "12%", "10.5%", "6%", "10%", "7%", "7%", "5.5%"],
             elem_id="doubts-table",
+            elem_classes=WIDE_TABLE,
         )
         doubts_problem_note = gr.Markdown(elem_id="doubts-problem")
         doubts_shown = gr.State([])
@@ -460,6 +477,14 @@ def corpus_tab(lib: Library, scratch: Scratch, status: gr.Markdown) -> Ingest:
     ingested = ingest_btn.click(
         lambda: ("", None), None, [ingest_summary, ingest_table], queue=False, api_visibility="private"
     ).then(add_files_in_page, [uploads, rebuild, fields, parsed], outputs, **private, **heavy)
+    # On a phone the per-file outcomes read as cards, one per file, made from whatever the table shows.
+    ingest_table.change(
+        lambda t: table_cards_html(_records(t), INGEST_COLUMNS, "ingest-cards"),
+        [ingest_table],
+        [ingest_cards],
+        queue=False,
+        **private,
+    )
     doubt_outputs = [doubts_table, doubts_shown, doubts_note]
     ingested.then(keeper.load_doubts, None, doubt_outputs, **private)
     tab.select(keeper.load_doubts, None, doubt_outputs, **private)

@@ -38,18 +38,20 @@ a.rla-cite { cursor: pointer; text-decoration: none; color: var(--link-text-colo
 a.rla-cite:hover, a.rla-cite:focus { text-decoration: underline; }
 .rla-share { font-size: 0.92em; margin-top: 0.5rem; }
 .rla-sheet-close { display: none; }
-/* Tables wrap on word boundaries, never inside a word or a year; on a narrow screen a wide table scrolls
-   inside its own box, so the page itself never scrolls sideways. */
+/* Tables (elem_classes TABLE) wrap on word boundaries, never inside a word or a year (gradio's own cells break
+   a word anywhere); on a narrow screen a wide table scrolls inside its own box, so the page itself never scrolls
+   sideways. An editable table (WIDE_TABLE) keeps the column widths it has on a laptop and scrolls inside its box;
+   a table with cards beside it (TABLE_WITH_CARDS: .rla-cards) is replaced by them on a phone. */
 .table-wrap, .table-container { overflow-x: auto; max-width: 100%; }
-#reviews-table td, #reviews-table th, #eval-questions td, #eval-questions th, #ingest-table td, #ingest-table th,
-#eval-metrics td, #eval-metrics th {
-  word-break: normal !important; overflow-wrap: normal !important; hyphens: manual; }
+.rla-table [role=grid] * { word-break: normal !important; overflow-wrap: normal !important; hyphens: manual; }
+.rla-wide-table .virtual-table-viewport { min-width: 1180px; }
 #reviews-table table { min-width: 760px; }
 #eval-questions table { min-width: 720px; }
-#ingest-table table { min-width: 560px; }
 .rla-answer, .rla-record, .rla-scroll { overflow-wrap: break-word; }
 .rla-cards { display: none; }
 .rla-card { border-bottom: 1px solid var(--border-color-primary); padding: 0.45rem 0.1rem; }
+.rla-card .rla-field { margin: 0.1rem 0; overflow-wrap: break-word; }
+.rla-card .rla-label { color: var(--body-text-color-subdued); }
 .rla-eval-cards { max-height: 70vh; overflow-y: auto; }
 .rla-eval-card p { margin: 0.15rem 0; }
 .rla-eval-card .rla-eval-q, .rla-eval-card .rla-missed { overflow-wrap: break-word; }
@@ -64,7 +66,7 @@ a.rla-coverage { color: var(--link-text-color, #2563eb); }
 @media (max-width: 700px) {
   /* On a phone the Reviews and Evaluate tables become cards, and an opened passage or record slides up as a
      sheet. */
-  #reviews-table, #eval-questions { display: none !important; }
+  .rla-table-with-cards { display: none !important; }
   .rla-cards { display: block; max-height: 70vh; overflow-y: auto; }
   .rla-sheet-open {
     position: fixed !important; left: 0; right: 0; bottom: 0; z-index: 1000;
@@ -75,6 +77,12 @@ a.rla-coverage { color: var(--link-text-color, #2563eb); }
   .rla-sheet-open .rla-sheet-close { display: block; margin-left: auto; }
 }
 """
+
+# Classes of a gr.Dataframe (see CSS): its cells wrap on word boundaries; and either it keeps its widths on a narrow
+# screen, scrolling in its box (an editable table), or cards made by table_cards_html replace it there.
+TABLE = ["rla-table"]
+WIDE_TABLE = ["rla-table", "rla-wide-table"]
+TABLE_WITH_CARDS = ["rla-table", "rla-table-with-cards"]
 
 # Clicking a citation marker [n] (in an answer or a ledger) picks it in that tab's hidden chooser, which opens
 # the passage in its whole review: beside the answer on a wide screen, as a sheet from the bottom on a phone.
@@ -141,6 +149,21 @@ def review_cards_html(reviews: list[Review], limit: int = 300) -> str:
         f"<p class='rla-meta'>… and {len(reviews) - limit} more; narrow the list.</p>" if len(reviews) > limit else ""
     )
     return "<div class='rla-cards' id='reviews-cards'>" + "".join(cards) + more + "</div>"
+
+
+def table_cards_html(rows: list[dict[str, Any]], columns: list[str], elem_id: str) -> str:
+    """A table's rows as cards, shown instead of the table (TABLE_WITH_CARDS) on a narrow screen: one card per row,
+    the first column as its heading, then a "label: value" line per other column that has a value."""
+    cards = []
+    for row in rows:
+        head, *rest = columns
+        lines = "".join(
+            f"<p class='rla-field'><span class='rla-label'>{esc(c)}:</span> {esc(one_line(str(row[c])))}</p>"
+            for c in rest
+            if row.get(c) == row.get(c) and str(row.get(c) if row.get(c) is not None else "").strip()  # NaN: none
+        )
+        cards.append(f"<div class='rla-card'><strong>{esc(one_line(str(row.get(head, ''))))}</strong>{lines}</div>")
+    return f"<div class='rla-cards' id='{esc(elem_id)}'>" + "".join(cards) + "</div>" if cards else ""
 
 
 def esc(text: str) -> str:

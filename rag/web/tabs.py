@@ -16,6 +16,7 @@ from rag.retrieve import MODES, clean_query
 from rag.web.html import (
     HOW_IT_WORKS,
     SHEET_CLOSE,
+    TABLE_WITH_CARDS,
     answer_html,
     brief_html,
     citation_choices,
@@ -281,6 +282,7 @@ def reviews_tab(lib: Library) -> ReviewList:
                     wrap=True,
                     max_height=440,
                     elem_id="reviews-table",
+                    elem_classes=TABLE_WITH_CARDS,
                     column_widths=["24%", "8%", "15%", "14%", "22%", "17%"],
                 )
             with gr.Column(scale=2, min_width=300):
