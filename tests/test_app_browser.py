@@ -291,6 +291,15 @@ def test_reviews_table_filters_and_shows_a_record(page, app: AppServer) -> None:
     shot(page, "reviews")
 
 
+def charts_drawn(pg) -> int:  # type: ignore[no-untyped-def]
+    """Wait until both ledger charts have drawn their bars (Vega draws them a moment after the list arrives, so a
+    screenshot taken as the list appears shows empty charts); the number of bars drawn."""
+    bars = "s => document.querySelectorAll(s + ' svg .mark-rect path').length"
+    for chart in ("#ledger-years", "#ledger-areas"):
+        pg.wait_for_function(f"() => ({bars})('{chart}') > 0")
+    return int(pg.evaluate(f"() => ({bars})('#ledger-years') + ({bars})('#ledger-areas')"))
+
+
 def _records_counted(text: str) -> int:
     """The records a ledger's first line counts: "4 reviews and 1 analysis address …" is 5."""
     first = text.split(" address", 1)[0]
@@ -304,7 +313,7 @@ def test_ledger_lists_every_review_on_a_topic_with_charts(page) -> None:  # type
     page.locator("#ledger-list li").first.wait_for()
     n = _records_counted(page.inner_text("#ledger-list"))  # reviews, and briefings and analyses beside them
     assert n >= 2 and page.locator("#ledger-list li").count() == n
-    page.locator("#ledger-years canvas, #ledger-years svg").first.wait_for()
+    assert charts_drawn(page) >= 2
     first = page.locator("#ledger-list li").first.inner_text()
     page.locator("#ledger-list a.rla-cite[data-cite='1']").click()
     mark = page.locator("#ledger-record mark")
@@ -462,6 +471,72 @@ YEARS_ON_ONE_LINE = """() => Array.from(document.querySelectorAll('#reviews-tabl
     return tops.size === 1; })"""
 
 
+# The words of the text in the elements `sel` finds that are broken across lines ("rev iews", "2 0 2 0") or stick out
+# of their cell: a word (letters and digits) whose client rects lie on more than one line, or outside its cell.
+BROKEN_WORDS = r"""(sel) => {
+  const out = [];
+  for (const root of document.querySelectorAll(sel)) {
+    const walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let t = walk.nextNode(); t; t = walk.nextNode()) {
+      const cell = (t.parentElement.closest('[role=gridcell], th, .rla-field, .rla-card') || t.parentElement)
+        .getBoundingClientRect();
+      if (cell.width === 0) continue;  // not shown
+      for (const m of t.textContent.matchAll(/[\p{L}\p{N}]+/gu)) {
+        const range = document.createRange();
+        range.setStart(t, m.index); range.setEnd(t, m.index + m[0].length);
+        const rects = Array.from(range.getClientRects()).filter((r) => r.width > 0);
+        if (new Set(rects.map((r) => Math.round(r.top))).size > 1) out.push(`broken: ${m[0]}`);
+        else if (rects.some((r) => r.left < cell.left - 1 || r.right > cell.right + 1)) out.push(`clipped: ${m[0]}`);
+      }
+    }
+  }
+  return out; }"""
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1366px", "390px"])
+def test_the_corpus_tab_tables_break_no_word(browser, app: AppServer, viewport: dict[str, int], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Records to check and the per-file outcomes read at both widths: no word broken between letters, none cut off
+    by its cell, no sideways page scroll. On a phone the per-file outcomes are cards (label: value lines); the
+    editable records table keeps its columns and scrolls inside its own box."""
+    width = viewport["width"]
+    cells = "{0} [role=gridcell], {0} th"
+    with opened(browser, app.url, viewport) as pg:
+        open_tab(pg, "Corpus")
+        pg.wait_for_function("document.querySelector('#doubts-note')?.innerText.includes('records have')")
+        pg.locator("#doubts-table [role=gridcell]").first.wait_for()
+        seen = 0
+        for top in range(0, 4000, 500):  # the table draws only the rows in view: scroll through it
+            pg.evaluate(f"document.querySelector('#doubts-table .virtual-table-viewport').scrollTop = {top}")
+            pg.wait_for_timeout(100)
+            assert pg.evaluate(BROKEN_WORDS, cells.format("#doubts-table")) == [], f"records to check at {width}px"
+            seen += pg.locator("#doubts-table [role=gridcell]").count()
+        assert seen > 0
+        pg.evaluate("document.querySelector('#doubts-table .virtual-table-viewport').scrollTop = 0")
+        assert pg.evaluate(OVERFLOW), f"the Corpus tab scrolls sideways at {width}px"
+
+        copy = tmp_path / "the same reviews again.txt"
+        copy.write_bytes((app.corpus / "nspcc-2018-learning-from-national-scrs.txt").read_bytes())
+        pg.set_input_files("#corpus-files input[type=file]", str(copy))
+        pg.locator("#corpus-files", has_text="the same reviews again").wait_for()
+        pg.click("#ingest-btn")
+        pg.wait_for_function("document.querySelector('#ingest-table')?.innerText.includes('refused')")
+        if width > 700:
+            assert not pg.locator("#ingest-cards").is_visible()
+            per_file = cells.format("#ingest-table")
+        else:  # one card per file, its outcome and reason as label: value lines
+            assert not pg.locator("#ingest-table").is_visible()
+            card = pg.locator("#ingest-cards .rla-card").first
+            card.wait_for()
+            lines = [_words(x) for x in card.locator(".rla-field").all_inner_texts()]
+            assert "status: refused" in lines
+            assert any(x.startswith("reason: ") and "refused as a copy" in x for x in lines)
+            assert "the same reviews again.txt" in card.locator("strong").inner_text()
+            per_file = "#ingest-cards .rla-card"
+        assert pg.evaluate(BROKEN_WORDS, per_file) == [], f"per-file outcomes at {width}px"
+        assert pg.evaluate(OVERFLOW), f"the Corpus tab scrolls sideways at {width}px"
+        pg.screenshot(path=str(SHOTS / f"corpus-refused-{width}.png"), full_page=True)
+
+
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1366px", "390px"])
 def test_every_tab_reads_without_sideways_scrolling(browser, app: AppServer, viewport: dict[str, int]) -> None:  # type: ignore[no-untyped-def]
     width = viewport["width"]
@@ -564,6 +639,10 @@ def test_the_coverage_line_opens_the_ledger_on_its_topic(browser, app: AppServer
         listed = pg.inner_text("#ledger-list")
         assert f"{total} reviews" in listed  # the answer's count is the ledger's
         assert pg.locator("#ledger-list li").count() == _records_counted(listed)
+        assert charts_drawn(pg) >= 2  # drawn at this width, and drawn before the screenshot
+        for chart in ("#ledger-years", "#ledger-areas"):
+            box = pg.locator(f"{chart} svg.marks").bounding_box()
+            assert box is not None and box["width"] > 100 and box["x"] + box["width"] <= viewport["width"]
         assert pg.evaluate(OVERFLOW)
         shot(pg, f"coverage-to-ledger-{viewport['width']}")
 
