@@ -492,6 +492,9 @@ BROKEN_WORDS = r"""(sel) => {
   }
   return out; }"""
 
+# Every table cell and card the app shows (those of the tabs not open have no size, and are passed over).
+TABLES_AND_CARDS = ".rla-table [role=gridcell], .rla-table th, .rla-cards .rla-card, .rla-eval-card"
+
 
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1366px", "390px"])
 def test_the_corpus_tab_tables_break_no_word(browser, app: AppServer, viewport: dict[str, int], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -577,6 +580,7 @@ def test_every_tab_reads_without_sideways_scrolling(browser, app: AppServer, vie
                         assert b is not None and b["x"] + b["width"] <= width, "missed reviews off-screen"
             pg.wait_for_timeout(300)
             assert pg.evaluate(OVERFLOW), f"{tab} scrolls sideways at {width}px"
+            assert pg.evaluate(BROKEN_WORDS, TABLES_AND_CARDS) == [], f"{tab}'s tables or cards at {width}px"
             pg.screenshot(path=str(SHOTS / f"{tab.lower()}-{width}.png"), full_page=True)
 
 

@@ -147,22 +147,31 @@ def evaluate_tab(lib: Library, scratch: Scratch) -> None:
                 scale=3,
             )
             eval_btn = gr.Button("Run evaluation", variant="primary", elem_id="eval-btn", scale=1)
+        # The format in a line of its own: as the file box's label it covered the box's upload icon and text.
+        gr.Markdown(
+            "Your own questions (optional): a `.jsonl` file as eval/questions.jsonl, or a `.csv` file with the "
+            "columns question, gold review ids, learning points (ids and points separated by ;).",
+            elem_id="eval-set-help",
+        )
         eval_set = gr.File(
-            label="Your own questions (optional): .jsonl as eval/questions.jsonl, or .csv with columns "
-            "question, gold review ids, learning points (ids and points separated by ;)",
+            label="Questions file",
             file_types=[".jsonl", ".csv"],
             height=120,
             elem_id="eval-set",
         )
-        with gr.Row():
-            eval_summary = gr.Markdown(f"Evaluation set: `{lib.public(str(lib.questions))}`", elem_id="eval-summary")
-            eval_files = gr.File(
-                label="Report (JSON, CSV)",
-                file_count="multiple",
-                interactive=False,
-                visible=False,
-                elem_id="eval-files",
-            )
+        with gr.Row():  # side by side on a laptop; stacked on a phone, where the file names would be cut to ".js"
+            with gr.Column(min_width=300):
+                eval_summary = gr.Markdown(
+                    f"Evaluation set: `{lib.public(str(lib.questions))}`", elem_id="eval-summary"
+                )
+            with gr.Column(min_width=300):
+                eval_files = gr.File(
+                    label="Report (JSON, CSV)",
+                    file_count="multiple",
+                    interactive=False,
+                    visible=False,
+                    elem_id="eval-files",
+                )
         with gr.Row():
             eval_metrics = gr.Dataframe(
                 headers=["metric", "hybrid"],
@@ -192,8 +201,8 @@ def evaluate_tab(lib: Library, scratch: Scratch) -> None:
                     wrap=True,
                     max_height=360,
                     elem_id="eval-questions",
-                    elem_classes=TABLE_WITH_CARDS,
-                    column_widths=["7%", "9%", "18%", "34%", "18%", "7%", "7%"],
+                    elem_classes=sorted({*TABLE_WITH_CARDS, *WIDE_TABLE}),  # seven columns: scrolls in its box
+                    column_widths=["5%", "7%", "19%", "28%", "20%", "11%", "10%"],
                 )
                 gr.Markdown(
                     "**Each question**: the gold reviews and learning points it missed, and its retrieved passages "

@@ -44,6 +44,8 @@ a.rla-cite:hover, a.rla-cite:focus { text-decoration: underline; }
    a table with cards beside it (TABLE_WITH_CARDS: .rla-cards) is replaced by them on a phone. */
 .table-wrap, .table-container { overflow-x: auto; max-width: 100%; }
 .rla-table [role=grid] * { word-break: normal !important; overflow-wrap: normal !important; hyphens: manual; }
+/* A cell's text starts at the top of its row: a tall row (a long gold list) no longer hides its question. */
+.rla-table [role=gridcell] .cell-wrap { align-items: flex-start; }
 .rla-wide-table .virtual-table-viewport { min-width: 1180px; }
 #reviews-table table { min-width: 760px; }
 #eval-questions table { min-width: 720px; }
@@ -67,6 +69,9 @@ a.rla-coverage { color: var(--link-text-color, #2563eb); }
   /* On a phone the Reviews and Evaluate tables become cards, and an opened passage or record slides up as a
      sheet. */
   .rla-table-with-cards { display: none !important; }
+  /* A table's label takes the whole width above its search box, not a narrow column beside it. */
+  .rla-table .header-row { flex-wrap: wrap; }
+  .rla-table .header-row .label { flex: 1 0 100%; }
   .rla-cards { display: block; max-height: 70vh; overflow-y: auto; }
   .rla-sheet-open {
     position: fixed !important; left: 0; right: 0; bottom: 0; z-index: 1000;
