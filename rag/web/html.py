@@ -47,8 +47,6 @@ a.rla-cite:hover, a.rla-cite:focus { text-decoration: underline; }
 /* A cell's text starts at the top of its row: a tall row (a long gold list) no longer hides its question. */
 .rla-table [role=gridcell] .cell-wrap { align-items: flex-start; }
 .rla-wide-table .virtual-table-viewport { min-width: 1180px; }
-#reviews-table table { min-width: 760px; }
-#eval-questions table { min-width: 720px; }
 .rla-answer, .rla-record, .rla-scroll { overflow-wrap: break-word; }
 .rla-cards { display: none; }
 .rla-card { border-bottom: 1px solid var(--border-color-primary); padding: 0.45rem 0.1rem; }
