@@ -70,6 +70,7 @@ a.rla-coverage { color: var(--link-text-color, #2563eb); }
   /* A table's label takes the whole width above its search box, not a narrow column beside it. */
   .rla-table .header-row { flex-wrap: wrap; }
   .rla-table .header-row .label { flex: 1 0 100%; }
+  .rla-wide-filter { min-width: 100% !important; }
   .rla-cards { display: block; max-height: 70vh; overflow-y: auto; }
   .rla-sheet-open {
     position: fixed !important; left: 0; right: 0; bottom: 0; z-index: 1000;

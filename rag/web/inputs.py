@@ -141,13 +141,16 @@ def filter_inputs(prefix: str, section: bool = True, one_row: bool = False) -> F
     Free text is allowed (the filter parser validates it), so a shared link or an API caller is not bound to the
     choices of the index as it was when the page was built."""
 
-    def pick(label: str, suffix: str, choices: list[tuple[str, str]] | None = None) -> gr.Dropdown:
+    def pick(label: str, suffix: str, choices: list[tuple[str, str]] | None = None, wide: bool = True) -> gr.Dropdown:
+        # A choice such as "assessment quality (45)" is cut off in half a phone's width: there those take a line
+        # of their own (rla-wide-filter, see rag.web.html.CSS); years and kinds are short and go in pairs.
         return gr.Dropdown(
             choices or [ANY],
             value="",
             label=label,
             allow_custom_value=True,
             elem_id=f"{prefix}-{suffix}",
+            elem_classes=["rla-wide-filter"] if wide else None,
             min_width=110,
         )
 
@@ -155,15 +158,17 @@ def filter_inputs(prefix: str, section: bool = True, one_row: bool = False) -> F
         return pick("Section", "section", [ANY] + [(s, s) for s in SECTION_KINDS]) if section else None
 
     def what() -> tuple[gr.Dropdown, gr.Dropdown]:
-        return pick("Kind", "kind", [ANY] + [(k, k) for k in DOCUMENT_KINDS]), pick("Theme", "theme")
+        return pick("Kind", "kind", [ANY] + [(k, k) for k in DOCUMENT_KINDS], wide=False), pick("Theme", "theme")
 
     if one_row:  # inside the caller's row
-        year_from, year_to, area = pick("From year", "year-from"), pick("To year", "year-to"), pick("Area", "area")
+        year_from, year_to = pick("From year", "year-from", wide=False), pick("To year", "year-to", wide=False)
+        area = pick("Area", "area")
         review_type, keyword = pick("Review type", "type"), pick("Keyword", "keyword")
         (kind, theme), section_pick = what(), sec()
     else:
         with gr.Row():
-            year_from, year_to, area = pick("From year", "year-from"), pick("To year", "year-to"), pick("Area", "area")
+            year_from, year_to = pick("From year", "year-from", wide=False), pick("To year", "year-to", wide=False)
+            area = pick("Area", "area")
         with gr.Row():
             review_type, keyword = pick("Review type", "type"), pick("Keyword", "keyword")
         with gr.Row():
