@@ -621,6 +621,8 @@ def test_filters_offer_kind_and_theme_with_counts_from_the_index(
         open_tab(page, "Ask")
         page.click("#ask-filters")
         choose(page, "ask-theme", f"{name} ({n})")
+        fits = "s => { const box = document.querySelector(s); return box.scrollWidth <= box.clientWidth; }"
+        assert page.evaluate(fits, "#ask-theme input"), f"the chosen theme is cut off at {viewport['width']}px"
         ask(page, QUESTION)
         cited = {t.strip() for t in page.locator("#answer .rla-sources li strong").all_inner_texts()}
         with_theme = {r.title for r in reviews if top in r.themes}

@@ -142,8 +142,9 @@ def filter_inputs(prefix: str, section: bool = True, one_row: bool = False) -> F
     choices of the index as it was when the page was built."""
 
     def pick(label: str, suffix: str, choices: list[tuple[str, str]] | None = None, wide: bool = True) -> gr.Dropdown:
-        # A choice such as "assessment quality (45)" is cut off in half a phone's width: there those take a line
-        # of their own (rla-wide-filter, see rag.web.html.CSS); years and kinds are short and go in pairs.
+        # A choice such as "assessment quality (45)" is cut off in a box sized for a year: those filters are wider
+        # on a laptop, and on a phone take a line of their own (rla-wide-filter, see rag.web.html.CSS); years and
+        # kinds are short and go in pairs.
         return gr.Dropdown(
             choices or [ANY],
             value="",
@@ -151,7 +152,7 @@ def filter_inputs(prefix: str, section: bool = True, one_row: bool = False) -> F
             allow_custom_value=True,
             elem_id=f"{prefix}-{suffix}",
             elem_classes=["rla-wide-filter"] if wide else None,
-            min_width=110,
+            min_width=200 if wide else 110,
         )
 
     def sec() -> gr.Dropdown | None:
