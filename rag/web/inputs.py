@@ -152,7 +152,7 @@ def filter_inputs(prefix: str, section: bool = True, one_row: bool = False) -> F
             allow_custom_value=True,
             elem_id=f"{prefix}-{suffix}",
             elem_classes=["rla-wide-filter"] if wide else None,
-            min_width=200 if wide else 110,
+            min_width=240 if wide else 110,
         )
 
     def sec() -> gr.Dropdown | None:
