@@ -158,15 +158,19 @@ def review_cards_html(reviews: list[Review], limit: int = 300) -> str:
 def table_cards_html(rows: list[dict[str, Any]], columns: list[str], elem_id: str) -> str:
     """A table's rows as cards, shown instead of the table (TABLE_WITH_CARDS) on a narrow screen: one card per row,
     the first column as its heading, then a "label: value" line per other column that has a value."""
+
+    def cell(value: Any) -> str:  # None and NaN (pandas' empty cell) are no value
+        return "" if value is None or value != value else one_line(str(value))
+
+    head, *rest = columns
     cards = []
     for row in rows:
-        head, *rest = columns
         lines = "".join(
-            f"<p class='rla-field'><span class='rla-label'>{esc(c)}:</span> {esc(one_line(str(row[c])))}</p>"
+            f"<p class='rla-field'><span class='rla-label'>{esc(c)}:</span> {esc(cell(row.get(c)))}</p>"
             for c in rest
-            if row.get(c) == row.get(c) and str(row.get(c) if row.get(c) is not None else "").strip()  # NaN: none
+            if cell(row.get(c)).strip()
         )
-        cards.append(f"<div class='rla-card'><strong>{esc(one_line(str(row.get(head, ''))))}</strong>{lines}</div>")
+        cards.append(f"<div class='rla-card'><strong>{esc(cell(row.get(head)))}</strong>{lines}</div>")
     return f"<div class='rla-cards' id='{esc(elem_id)}'>" + "".join(cards) + "</div>" if cards else ""
 
 
