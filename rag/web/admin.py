@@ -36,7 +36,7 @@ from rag.web.html import (
     to_mark,
     uploads_html,
 )
-from rag.web.inputs import shown
+from rag.web.inputs import download_box, shown
 from rag.web.library import Library
 from rag.web.scratch import Scratch
 from rag.web.uploads import Upload, save_uploads
@@ -165,13 +165,7 @@ def evaluate_tab(lib: Library, scratch: Scratch) -> None:
                     f"Evaluation set: `{lib.public(str(lib.questions))}`", elem_id="eval-summary"
                 )
             with gr.Column(min_width=300):
-                eval_files = gr.File(
-                    label="Report (JSON, CSV)",
-                    file_count="multiple",
-                    interactive=False,
-                    visible=False,
-                    elem_id="eval-files",
-                )
+                eval_files = download_box("Report (JSON, CSV)", "eval-files")
         with gr.Row():
             eval_metrics = gr.Dataframe(
                 headers=["metric", "hybrid"],

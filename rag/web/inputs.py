@@ -175,3 +175,8 @@ def filter_inputs(prefix: str, section: bool = True, one_row: bool = False) -> F
         with gr.Row():
             (kind, theme), section_pick = what(), sec()
     return FilterInputs(year_from, year_to, area, review_type, keyword, kind, theme, section_pick)
+
+
+def download_box(label: str, elem_id: str) -> gr.File:
+    """A tab's download box: the files of its last result (Word, Markdown, JSON…), hidden until there are some."""
+    return gr.File(label=label, file_count="multiple", interactive=False, visible=False, elem_id=elem_id)

@@ -32,7 +32,15 @@ from rag.web.html import (
     scroll,
     to_mark,
 )
-from rag.web.inputs import ASK_CONCURRENCY, FILTER_KEYS, FilterInputs, filter_inputs, parse_filters, shown
+from rag.web.inputs import (
+    ASK_CONCURRENCY,
+    FILTER_KEYS,
+    FilterInputs,
+    download_box,
+    filter_inputs,
+    parse_filters,
+    shown,
+)
 from rag.web.library import Library
 from rag.web.scratch import Scratch
 
@@ -178,13 +186,7 @@ def ask_tab(lib: Library, scratch: Scratch) -> AskTab:
                     buttons=["copy"],
                     elem_id="answer-text",
                 )
-            answer_files = gr.File(
-                label="Keep this answer (Word, Markdown)",
-                file_count="multiple",
-                interactive=False,
-                visible=False,
-                elem_id="answer-files",
-            )
+            answer_files = download_box("Keep this answer (Word, Markdown)", "answer-files")
             gr.Examples([[q] for q in EXAMPLE_QUESTIONS], inputs=[question], label="Example questions")
         with gr.Column(scale=1, min_width=300):
             cite_pick = gr.Radio([], label="Open a citation", visible=False, elem_id="cite-pick")
@@ -389,13 +391,7 @@ def ledger_tab(lib: Library, scratch: Scratch) -> LedgerTab:
                 y_axis_format="d",
                 elem_id="ledger-areas",
             )
-            ledger_files = gr.File(
-                label="Keep this ledger (Word, Markdown)",
-                file_count="multiple",
-                interactive=False,
-                visible=False,
-                elem_id="ledger-files",
-            )
+            ledger_files = download_box("Keep this ledger (Word, Markdown)", "ledger-files")
         with gr.Column(scale=3, min_width=300):
             ledger_view = gr.HTML(
                 scroll(
@@ -486,13 +482,7 @@ def briefing_tab(lib: Library, scratch: Scratch) -> FilterInputs:
                 brief_btn = gr.Button("Build briefing", variant="primary", interactive=available, elem_id="brief-btn")
                 with gr.Accordion("Filters", open=False):
                     brief_f = filter_inputs("brief")
-                brief_files = gr.File(
-                    label="Download",
-                    file_count="multiple",
-                    interactive=False,
-                    visible=False,
-                    elem_id="brief-files",
-                )
+                brief_files = download_box("Download", "brief-files")
             with gr.Column(scale=3, min_width=300):
                 brief_view = gr.HTML(scroll(f"<p class='rla-meta'>{BRIEF_INTRO}</p>"), elem_id="brief-view")
             with gr.Column(scale=3, min_width=300):
