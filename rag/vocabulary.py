@@ -62,6 +62,17 @@ LAY_TERMS: dict[str, str] = {
     "hurting themselves": "self-harm",
     "cutting": "self-harm",
     "drugs": "substance misuse drug use",
+    # Street names of the drugs parents most often use, from FRANK's drugs A-Z (talktofrank.com, the UK
+    # government's drug advice service); the reviews say "substance misuse" or "drug use".
+    "cannabis": "substance misuse drug use",
+    "weed": "substance misuse drug use",
+    "skunk": "substance misuse drug use",
+    "cocaine": "substance misuse drug use",
+    "crack cocaine": "substance misuse drug use",
+    "ecstasy": "substance misuse drug use",
+    "mdma": "substance misuse drug use",
+    "amphetamines": "substance misuse drug use",
+    "legal highs": "substance misuse drug use",
     "drinking": "alcohol misuse",
     "drunk": "alcohol",
     "bruises": "bruising injuries",
