@@ -347,12 +347,15 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
                 if n:
                     related[other.name] = n
     core = topic_core(clean_query(question))
+    short = 0 < len(phrase_stems(core)) <= _MAX_PHRASE_WORDS
     # A question naming a record ("What did the Merton review say?") asks about it: its words are no topic.
-    if not themes and 0 < len(phrase_stems(core)) <= _MAX_PHRASE_WORDS and not retriever.named.named(question):
+    if not themes and short and not retriever.named.named(question):
         asked.append(core)
         if not led.entries:
             uncovered.append(core)
-    label = "; ".join(t.name for t in themes) if themes else core
+    # What the covered reviews address, in words: its themes, or its short topic. A longer question naming no
+    # theme is matched as a whole (`ledger`), and is not quoted back as if it were a topic.
+    label = "; ".join(t.name for t in themes) if themes else core if short else "this question"
     covered_related = tuple(sorted(related.items(), key=lambda kv: -kv[1]))
     unknown = unknown_words(retriever, question)
     return Coverage(

@@ -170,6 +170,20 @@ def test_answer_coverage_is_the_ledger_count_by_kind(retriever) -> None:  # type
     assert "1 analysis" in first  # the triennial analysis speaks of fathers too
 
 
+def test_a_long_question_naming_no_theme_is_not_quoted_back_as_its_topic(retriever) -> None:  # type: ignore[no-untyped-def]
+    question = "Did any reviews find that professionals relied on what the parents told them without checking it?"
+    ans = answer(retriever, question)
+    cov = cached_coverage(retriever, question)
+    assert not ans.abstained and cov.ledger.entries
+    assert not cov.asked and cov.label == "this question" and cov.topic.startswith("Did any reviews find")
+    first = ans.text.splitlines()[0]
+    shown, pointer = first.split(" (full list: ")
+    assert shown.startswith("Showing ") and " that address this question" in shown, first
+    assert "relied on" not in shown and "relied on" in pointer  # the full list is still that question's ledger
+    # A short topic is still named: "Showing … that address <topic>".
+    assert cached_coverage(retriever, "pets in the home").label == "pets in the home"
+
+
 def test_coverage_is_remembered_per_index_question_and_filters(retriever) -> None:  # type: ignore[no-untyped-def]
     q = "What did reviews say about disguised compliance?"
     first = cached_coverage(retriever, q)
