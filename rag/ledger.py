@@ -592,7 +592,7 @@ def theme_scores(retriever: Retriever, question: str) -> ThemeScores:
     plus a bonus when the question contains one of the theme's terms as a phrase (`theme_phrase_bonus` for a
     term of several words, `theme_word_bonus` for one word that most reviews do not contain: "assessment" names
     nothing). A service or group the question names that way loses `theme_context_penalty`: it is the setting
-    a question is asked in rather than what it asks about ("dad gets left out when the health visitor assesses"
+    a question is asked in rather than what it asks about ("fathers get left out when the health visitor assesses"
     is about fathers)."""
     settings = retriever.settings
     themes = load_themes()

@@ -1,9 +1,9 @@
 """The domain's word lists, as data: synonym groups and everyday phrasings → the reviews' vocabulary.
 
 Kept here, apart from the code that uses them (rag/lexical.py), so they can be reviewed on their own.
-Sources: the NSPCC case review keywords, the triennial analyses' and the national Panel's vocabulary, and
-practice; never the evaluation questions. The theme vocabulary (rag/data/themes.toml, rag/themes.py)
-is the larger, structured list of the same kind.
+Sources: the NSPCC case review keywords, the triennial analyses' and the national Panel's vocabulary, FRANK's
+drugs A-Z (street names), and practice; never the evaluation questions. The theme vocabulary
+(rag/data/themes.toml, rag/themes.py) is the larger, structured list of the same kind.
 """
 
 from __future__ import annotations
