@@ -444,7 +444,7 @@ def corpus_tab(lib: Library, scratch: Scratch, status: gr.Markdown) -> Ingest:
             wrap=True,
             visible=False,
             static_columns=[0, len(UPLOAD_COLUMNS) - 1],
-            column_widths=["14%", "18%", "10%", "16%", "6%", "12%", "8%", "10%", "6%"],
+            column_widths=["13%", "16%", "9%", "14%", "6%", "11%", "8%", "8%", "15%"],  # the note is a sentence,
             elem_id="upload-fields",
             elem_classes=WIDE_TABLE,
         )
