@@ -151,7 +151,7 @@ def select(
     per_review: Counter[str] = Counter()
     for c in ranked:
         if c.score < floor:
-            continue
+            break
         rid = c.hit.chunk.review_id
         twin = next((b for b in chosen if same_point(b[0], c, st.duplicate_cosine, st.duplicate_overlap)), None)
         if twin is not None:
