@@ -251,7 +251,8 @@ class Retriever:
         queries = [clean_query(q) for q in queries]
         mask = self.mask(filters)
         qvecs = self._embed_with_clauses(queries) if mode != "bm25" else [None] * len(queries)
-        return [self._hits(q, mode, qv, mask, k, per_review) for q, qv in zip(queries, qvecs, strict=True)]
+        named = [self.named.named(q) for q in queries]
+        return [self._hits(q, mode, qv, mask, k, per_review, n) for q, qv, n in zip(queries, qvecs, named, strict=True)]
 
     def search_scored(
         self,
@@ -277,9 +278,10 @@ class Retriever:
         mask = self.mask(filters)
         out = []
         for q, qv in zip(queries, self._embed_with_clauses(queries), strict=True):
-            hits = self._hits(q, mode, qv if mode != "bm25" else None, mask, k, per_review)
-            named = self.named.named(q) & {h.chunk.review_id for h in hits}
-            out.append(Scored(hits, self._best(qv, mask), qv, self._mentioned(q, mask), frozenset(named)))
+            named = self.named.named(q)
+            hits = self._hits(q, mode, qv if mode != "bm25" else None, mask, k, per_review, named)
+            shown = named & {h.chunk.review_id for h in hits}
+            out.append(Scored(hits, self._best(qv, mask), qv, self._mentioned(q, mask), shown))
         return out
 
     def dense_scores(self, queries: list[str]) -> np.ndarray:
@@ -323,17 +325,12 @@ class Retriever:
         return k, mode, per_review
 
     def _best(self, qv: np.ndarray, mask: np.ndarray | None) -> float:
-        if mask is None:  # every row: in one product, not row by row
-            return float(self._dense(qv).max()) if len(self.data.chunks) else -1.0
-        rows = self._allowed_rows(mask)
-        return float(self._dense(qv, rows).max()) if len(rows) else -1.0
+        scores = self._dense(qv, None if mask is None else np.flatnonzero(mask))
+        return float(scores.max()) if len(scores) else -1.0
 
     def _mentioned(self, query: str, mask: np.ndarray | None) -> bool:
         said = self.mentions(topic_core(query))
         return bool((said if mask is None else said & mask).any())
-
-    def _allowed_rows(self, mask: np.ndarray | None) -> np.ndarray:
-        return np.arange(len(self.data.chunks)) if mask is None else np.flatnonzero(mask)
 
     def _dense(self, qv: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """Exact, per chunk (all, or `rows`): the mean of two cosines to the query, the whole chunk's and its
@@ -416,10 +413,18 @@ class Retriever:
         return [(s, e, float(c)) for (s, e), c in zip(chunk.sentences, cos, strict=True)]
 
     def _hits(
-        self, query: str, mode: str, qv: np.ndarray | None, mask: np.ndarray | None, k: int, per_review: int
+        self,
+        query: str,
+        mode: str,
+        qv: np.ndarray | None,
+        mask: np.ndarray | None,
+        k: int,
+        per_review: int,
+        named: frozenset[str],
     ) -> list[Hit]:
+        """The first k excerpts (`_diversify`), the records the query names (`named`) first."""
         passages, records = self._rank(query, mode, qv, mask)
-        return self._diversify(passages, k, per_review, mode, self.named.named(query), records)
+        return self._diversify(passages, k, per_review, mode, named, records)
 
     def _rank(
         self, query: str, mode: str, qv: np.ndarray | None, mask: np.ndarray | None
