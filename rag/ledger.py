@@ -392,10 +392,8 @@ def unknown_words(retriever: Retriever, text: str) -> tuple[str, ...]:
 def _unknown_words(retriever: Retriever, text: str) -> tuple[str, ...]:
     out: dict[str, None] = {}
     known = _memo(retriever).known_words(retriever)
-    stem_tokens_many(_WORD.findall(text))  # one tokenizer call for all the words, each then remembered
-    for m in _WORD.finditer(text):
-        word = m.group()
-        stems = stem_tokens_many([word])[0]
+    words = _WORD.findall(text)
+    for word, stems in zip(words, stem_tokens_many(words), strict=True):
         # An everyday word the vocabulary translates ("mum" → "mother", "not crawling" → "non-mobile")
         # names nothing new.
         if stems and not stems <= known and not retriever.mentions(word).any():

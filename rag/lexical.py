@@ -71,15 +71,19 @@ def stem_tokens_many(texts: list[str]) -> list[set[str]]:
     asks for the same words' stems dozens of times, and bm25s.tokenize costs ~0.2 ms a call even for one word."""
     import bm25s
 
-    missing = [t for t in dict.fromkeys(texts) if t not in _STEMMED]
+    # Read once into a local map: another thread may clear the shared one between a check and a read.
+    got = {t: _STEMMED.get(t) for t in dict.fromkeys(texts)}
+    missing = [t for t, stems in got.items() if stems is None]
     if missing:
         toks = bm25s.tokenize(
             missing, stopwords="en", stemmer=_stemmer(), token_pattern=_TOKEN, return_ids=False, show_progress=False
         )
+        fresh = {t: frozenset(tk) for t, tk in zip(missing, toks, strict=True)}
         if len(_STEMMED) > _STEMMED_MAX:
             _STEMMED.clear()
-        _STEMMED.update((t, frozenset(tk)) for t, tk in zip(missing, toks, strict=True))
-    return [set(_STEMMED[t]) for t in texts]
+        _STEMMED.update(fresh)
+        got.update(fresh)
+    return [set(got[t] or ()) for t in texts]
 
 
 _STEMMED: dict[str, frozenset[str]] = {}  # text → its stems (a dict's get and set are atomic: threads may share it)

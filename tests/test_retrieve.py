@@ -130,3 +130,20 @@ def test_filters_match_a_review_by_its_fields_and_a_section_of_that_kind() -> No
     assert not Filters.parse({"year_to": "2016"}).match(r)
     assert not Filters.parse({"type": "rapid review"}).match(r)
     assert not Filters.parse({"year_from": "2015"}).match(_review(None, "Croydon", ()))
+
+
+def test_remembered_stems_survive_another_thread_clearing_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bm25s
+
+    from rag import lexical
+
+    assert lexical.stem_tokens_many(["mothers"]) == [{"mother"}]  # remembered now
+    tokenize = bm25s.tokenize
+
+    def tokenize_then_cleared(*args, **kwargs):  # type: ignore[no-untyped-def]
+        out = tokenize(*args, **kwargs)
+        lexical._STEMMED.clear()  # as another thread would, over its limit, while this one works
+        return out
+
+    monkeypatch.setattr(bm25s, "tokenize", tokenize_then_cleared)
+    assert lexical.stem_tokens_many(["mothers", "fathers", "mothers"]) == [{"mother"}, {"father"}, {"mother"}]
