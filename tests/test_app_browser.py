@@ -386,6 +386,8 @@ def test_a_refused_upload_keeps_its_reason_in_the_per_file_table(page, app: AppS
     assert "same report again.txt" in table and "refused as a copy" in table
     assert "Nothing was added" in page.inner_text("#ingest-summary")
     assert not (app.corpus / "same-report-again.txt").exists()
+    # The refused file's catalogue fields are put away with its outcome: nothing is left to correct and add.
+    assert not page.locator("#upload-fields").is_visible()
     page.wait_for_timeout(6000)  # after any toast would have gone, the reason is still in the table
     assert "refused as a copy" in _words(page.inner_text("#ingest-table"))
     shot(page, "corpus-refused")
@@ -536,6 +538,7 @@ def test_the_corpus_tab_tables_break_no_word(browser, app: AppServer, viewport: 
             assert "the same reviews again.txt" in card.locator("strong").inner_text()
             per_file = "#ingest-cards .rla-card"
         assert pg.evaluate(BROKEN_WORDS, per_file) == [], f"per-file outcomes at {width}px"
+        assert not pg.locator("#upload-fields").is_visible()  # no row or loading box left of the refused file
         assert pg.evaluate(OVERFLOW), f"the Corpus tab scrolls sideways at {width}px"
         pg.screenshot(path=str(SHOTS / f"corpus-refused-{width}.png"), full_page=True)
 

@@ -394,8 +394,10 @@ def corpus_tab(lib: Library, scratch: Scratch, status: gr.Markdown) -> Ingest:
         fields: pd.DataFrame | None = None,
         parsed: list[dict[str, str]] | None = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008
-    ) -> tuple[str, pd.DataFrame, str]:
-        return keeper.add(files, rebuild, progress, False, fields, parsed)
+    ) -> tuple[Any, ...]:
+        """As /add_files, then the files' catalogue fields table put away: they are in the corpus or refused, and a
+        refused file's reason is in the per-file table (on an error nothing is returned: the cells stay to fix)."""
+        return (*keeper.add(files, rebuild, progress, False, fields, parsed), *keeper.describe([]))
 
     @shown(lib.public)
     def save_corrections(
@@ -475,11 +477,12 @@ def corpus_tab(lib: Library, scratch: Scratch, status: gr.Markdown) -> Ingest:
     outputs = [ingest_summary, ingest_table, status]
     # The API's /add_files refuses with an error when every file is refused; the page keeps the reasons in the table.
     api_only.click(add_files, [uploads, rebuild, api_catalogue], outputs, api_name="add_files", **heavy)
-    uploads.change(shown(lib.public)(keeper.describe), [uploads], [fields, parsed, fields_note], **private)
+    described = [fields, parsed, fields_note]
+    uploads.change(shown(lib.public)(keeper.describe), [uploads], described, show_progress_on=[fields], **private)
     fields.change(keeper.fields_problem, [fields, parsed], [fields_note], queue=False, **private)
     ingested = ingest_btn.click(
         lambda: ("", None), None, [ingest_summary, ingest_table], queue=False, api_visibility="private"
-    ).then(add_files_in_page, [uploads, rebuild, fields, parsed], outputs, **private, **heavy)
+    ).then(add_files_in_page, [uploads, rebuild, fields, parsed], outputs + described, **private, **heavy)
     # On a phone the per-file outcomes read as cards, one per file, made from whatever the table shows.
     ingest_table.change(
         lambda t: table_cards_html(_records(t), INGEST_COLUMNS, "ingest-cards"),
