@@ -633,6 +633,9 @@ def test_filters_offer_kind_and_theme_with_counts_from_the_index(
         # The Ask tab's filters have the same facets, and a theme narrows the answer to reviews that name it.
         open_tab(page, "Ask")
         page.click("#ask-filters")
+        longest = max(themes, key=lambda t: len(f"{names[t]} ({themes[t]})"))
+        choose(page, "ask-theme", f"{names[longest]} ({themes[longest]})")
+        assert page.evaluate(CHOICE_FITS, "#ask-theme"), f"the longest theme is cut off at {viewport['width']}px"
         choose(page, "ask-theme", f"{name} ({n})")
         assert page.evaluate(CHOICE_FITS, "#ask-theme"), f"the chosen theme is cut off at {viewport['width']}px"
         ask(page, QUESTION)

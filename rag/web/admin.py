@@ -174,6 +174,7 @@ def evaluate_tab(lib: Library, scratch: Scratch) -> None:
                 elem_id="eval-metrics",
                 elem_classes=TABLE,
                 scale=2,
+                min_width=320,  # "citation_precision" whole; on a phone the chart goes below
             )
             eval_chart = gr.BarPlot(
                 x="measure",

@@ -71,6 +71,9 @@ a.rla-coverage { color: var(--link-text-color, #2563eb); }
   .rla-table .header-row { flex-wrap: wrap; }
   .rla-table .header-row .label { flex: 1 0 100%; }
   .rla-wide-filter { min-width: 100% !important; }
+  /* Less padding around a filter (and the page: HEAD), so a long choice ("looked-after children and foster care
+     (13)") fits its box. */
+  .rla-wide-filter.block { padding-left: 8px !important; padding-right: 8px !important; }
   .rla-cards { display: block; max-height: 70vh; overflow-y: auto; }
   .rla-sheet-open {
     position: fixed !important; left: 0; right: 0; bottom: 0; z-index: 1000;
@@ -90,7 +93,11 @@ TABLE_WITH_CARDS = ["rla-table", "rla-table-with-cards"]
 
 # Clicking a citation marker [n] (in an answer or a ledger) picks it in that tab's hidden chooser, which opens
 # the passage in its whole review: beside the answer on a wide screen, as a sheet from the bottom on a phone.
-HEAD = """<script>
+HEAD = """<style>
+/* The page's own padding is outside what gr.Blocks(css=…) reaches (it scopes rules to the page's contents). */
+@media (max-width: 700px) { .gradio-container .main.fillable { padding-left: 12px; padding-right: 12px; } }
+</style>
+<script>
 document.addEventListener('click', (e) => {
   const close = e.target.closest('.rla-sheet-close');
   if (close) { close.closest('.rla-sheet-open')?.classList.remove('rla-sheet-open'); return; }

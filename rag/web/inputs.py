@@ -134,6 +134,9 @@ class FilterInputs:
         return list(self.from_index.values())
 
 
+NARROW = 110  # a filter's least width (px) for a year or a kind; the others are wider
+
+
 def filter_inputs(prefix: str, section: bool = True, one_row: bool = False) -> FilterInputs:
     """Year range, area, type, keyword, kind, theme (and section) inputs; their choices, with counts, are filled
     from the index on page load and whenever another generation is served.
@@ -141,34 +144,36 @@ def filter_inputs(prefix: str, section: bool = True, one_row: bool = False) -> F
     Free text is allowed (the filter parser validates it), so a shared link or an API caller is not bound to the
     choices of the index as it was when the page was built."""
 
-    def pick(label: str, suffix: str, choices: list[tuple[str, str]] | None = None, wide: bool = True) -> gr.Dropdown:
-        # A choice such as "assessment quality (45)" is cut off in a box sized for a year: those filters are wider
-        # on a laptop, and on a phone take a line of their own (rla-wide-filter, see rag.web.html.CSS); years and
-        # kinds are short and go in pairs.
+    def pick(
+        label: str, suffix: str, choices: list[tuple[str, str]] | None = None, min_width: int = 240
+    ) -> gr.Dropdown:
+        # A choice such as "looked-after children and foster care (13)" is cut off in a box sized for a year: those
+        # filters are wider on a laptop (a theme's name the widest), and on a phone take a line of their own
+        # (rla-wide-filter, see rag.web.html.CSS); years and kinds are short and go in pairs.
         return gr.Dropdown(
             choices or [ANY],
             value="",
             label=label,
             allow_custom_value=True,
             elem_id=f"{prefix}-{suffix}",
-            elem_classes=["rla-wide-filter"] if wide else None,
-            min_width=240 if wide else 110,
+            elem_classes=["rla-wide-filter"] if min_width > NARROW else None,
+            min_width=min_width,
         )
 
     def sec() -> gr.Dropdown | None:
         return pick("Section", "section", [ANY] + [(s, s) for s in SECTION_KINDS]) if section else None
 
     def what() -> tuple[gr.Dropdown, gr.Dropdown]:
-        return pick("Kind", "kind", [ANY] + [(k, k) for k in DOCUMENT_KINDS], wide=False), pick("Theme", "theme")
+        return pick("Kind", "kind", [ANY] + [(k, k) for k in DOCUMENT_KINDS], NARROW), pick("Theme", "theme", None, 320)
 
     if one_row:  # inside the caller's row
-        year_from, year_to = pick("From year", "year-from", wide=False), pick("To year", "year-to", wide=False)
+        year_from, year_to = pick("From year", "year-from", None, NARROW), pick("To year", "year-to", None, NARROW)
         area = pick("Area", "area")
         review_type, keyword = pick("Review type", "type"), pick("Keyword", "keyword")
         (kind, theme), section_pick = what(), sec()
     else:
         with gr.Row():
-            year_from, year_to = pick("From year", "year-from", wide=False), pick("To year", "year-to", wide=False)
+            year_from, year_to = pick("From year", "year-from", None, NARROW), pick("To year", "year-to", None, NARROW)
             area = pick("Area", "area")
         with gr.Row():
             review_type, keyword = pick("Review type", "type"), pick("Keyword", "keyword")
