@@ -346,6 +346,10 @@ def test_briefing_pack_is_shown_and_downloadable(page, app: AppServer) -> None: 
     assert "professional curiosity" in got[".md"].text.lower() and "<html" in got[".html"].text.lower()
     assert got[".docx"].content[:2] == b"PK"
     assert all(f"/web-{app.proc.pid}/" in link for link in links)
+    # The names are shown whole (gradio cuts a long one to "profess….md"): a trainer tells the files apart.
+    assert page.eval_on_selector_all(
+        "#brief-files .stem", "els => els.length > 0 && els.every(e => e.scrollWidth <= e.clientWidth + 1)"
+    )
     view = page.inner_text("#brief-view")
     assert "professional curiosity" in view.lower() and "[1]" in view
     shot(page, "briefing")

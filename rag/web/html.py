@@ -63,6 +63,8 @@ a.rla-cite:hover, a.rla-cite:focus { text-decoration: underline; }
 a.rla-coverage { color: var(--link-text-color, #2563eb); }
 .rla-brief h1 { font-size: 1.4em; }
 .rla-brief { overflow-wrap: break-word; }
+/* A file's name is shown whole, wrapping if it must (gradio cuts a long one to "profess….md"). */
+.file-preview .filename .stem { white-space: normal; overflow-wrap: anywhere; }
 @media (max-width: 700px) {
   /* On a phone the Reviews and Evaluate tables become cards, and an opened passage or record slides up as a
      sheet. */
