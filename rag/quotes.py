@@ -89,8 +89,14 @@ def whole_item(text: str, spans: list[tuple[int, int]], i: int) -> tuple[int, in
     return spans[j][0], e
 
 
+_ENDS_LIKE_A_SENTENCE = re.compile(r"""[.;:!?,)\]"'’”]\s*$""")
+
+
 def is_statement(text: str) -> bool:
-    return len(_WORDS.findall(text)) >= MIN_WORDS
+    """Six words or more, and ending as a sentence or a list item does — a short line without an end ("Model:
+    Multi-Agency Child Practice Review methodology", a heading) is a label or a title, not a statement."""
+    words = len(_WORDS.findall(text))
+    return words >= MIN_WORDS and (words >= 2 * MIN_WORDS or bool(_ENDS_LIKE_A_SENTENCE.search(text)))
 
 
 def statements(

@@ -9,7 +9,7 @@ from collections import Counter
 from rag.answer import answer, answer_markdown, cached_coverage, coverage_line
 from rag.ledger import ledger
 from rag.models import AnswerCoverage, counted_as
-from rag.quotes import MIN_WORDS, is_label, overlap, statement_span
+from rag.quotes import MIN_WORDS, is_label, is_statement, overlap, statement_span
 from rag.retrieve import Filters, Retriever
 from rag.themes import load_themes
 
@@ -206,6 +206,17 @@ def test_label_lead_ins_are_left_out_and_content_lead_ins_kept() -> None:
     assert statement_span(text, 0, len(text)) == (0, len(text))
     assert is_label("Key issues") and is_label("Recommendations include the need to")
     assert not is_label("Recommendations include improved arrangements for")
+
+
+def test_a_short_line_without_an_end_is_a_label_not_a_statement(retriever) -> None:  # type: ignore[no-untyped-def]
+    assert not is_statement("Multi-Agency Child Practice Review methodology")  # a "Model:" line of a listing
+    assert is_statement("young carers were not always recognised as such;")
+    assert is_statement("the review found that no agency had asked the young person about her caring role at home")
+    # A question naming a record quotes its statements, not the line naming the review's model.
+    ans = answer(retriever, "What did the Merton review say?")
+    _check_answer(retriever, ans)
+    assert ans.citations and all(is_statement(c.quote) for c in ans.citations), ans.text
+    assert "methodology" not in ans.text
 
 
 ISSUE_QUESTIONS = (
