@@ -151,7 +151,7 @@ def private_cache(cache_with_encoder: Path, tmp_path: Path) -> Path:
     """A cache holding the full export only, and no encoder of it loaded in this process yet."""
     cache = tmp_path / "cache"
     folder = encoder_dir(cache, DEFAULT_MODEL_SHA256)
-    folder.parent.mkdir(parents=True)
+    folder.mkdir(parents=True)
     for name in ("encoder.json", "model.onnx", "tokenizer.json"):
         shutil.copy(encoder_dir(cache_with_encoder, DEFAULT_MODEL_SHA256) / name, folder / name)
     return cache
@@ -171,7 +171,8 @@ def test_the_int8_encoder_is_made_once_and_answers_queries_close_to_the_model(pr
     enc = _fresh_query_embedder(settings)
     assert isinstance(enc, OnnxEncoder) and enc.quantised
     made = encoder_dir(private_cache, DEFAULT_MODEL_SHA256) / QUANTISED
-    assert made.stat().st_size < (made.parent / "model.onnx").stat().st_size / 2  # int8 weights, not a copy
+    # The layers' weights in int8 (a quarter of their size); the embedding table stays as it was: ~65 % of the size.
+    assert made.stat().st_size < 0.7 * (made.parent / "model.onnx").stat().st_size
     before = made.stat().st_mtime_ns
     again = _fresh_query_embedder(settings)
     assert isinstance(again, OnnxEncoder) and again.quantised
