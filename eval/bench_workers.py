@@ -562,14 +562,14 @@ def _users_at_once(
                     results.append(got)
 
     threads = [threading.Thread(target=user, args=(i,)) for i in range(users)]
-    cpu = _tree_cpu_s(pid)
+    cpu, main = _tree_cpu_s(pid), _cpu_s(pid)
     t = time.perf_counter()
     for th in threads:
         th.start()
     for th in threads:
         th.join()
     wall = time.perf_counter() - t
-    cpu = _tree_cpu_s(pid) - cpu
+    cpu, main = _tree_cpu_s(pid) - cpu, _cpu_s(pid) - main
     return {
         "distinct_questions": len(set(questions[: users * per_user])),
         "answers": sum(r[1] is None for r in results),
@@ -579,6 +579,8 @@ def _users_at_once(
         "wall_s": wall,
         # The server's own CPU time per answer (user + system): what the load costs whatever else runs on the machine.
         "server_cpu_ms_per_answer": cpu * 1000 / max(1, len(results)),
+        # …of which the server process itself (Gradio, HTTP, rendering; the rest is its answer workers').
+        "server_main_cpu_ms_per_answer": main * 1000 / max(1, len(results)),
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -135,22 +136,39 @@ EMBEDDERS = {"sentence-transformers": SentenceTransformerEmbedder}
 
 
 def load_query_embedder(settings: Settings, built: ModelInfo) -> Embedder:
-    """The quickest embedder that gives the index's query vectors: its model's ONNX export, else the model.
+    """The quickest embedder that gives the index's query vectors: its model's ONNX export (int8 when
+    `settings.quantised_queries`, made here once if ingest has not made it), else the model.
 
-    `built` is the manifest's model entry; the caller has checked that the settings ask for that model.
+    `built` is the manifest's model entry; the caller has checked that the settings ask for that model. When the
+    int8 encoder cannot be made or used, queries go through the full export and the log says why in one line.
     """
     if settings.onnx_queries and built.sha256:
-        from rag.embed_onnx import OnnxEncoder, encoder_dir
+        from rag.embed_onnx import EncoderUnavailable, OnnxEncoder, encoder_dir, exported, quantise
 
         folder = encoder_dir(settings.cache, built.sha256)
-        enc = _ONNX.get(folder) or OnnxEncoder.load(folder)
+        enc = None
+        if settings.quantised_queries:
+            enc = _ONNX.get((folder, True))
+            if enc is None and folder not in _UNQUANTISED:
+                try:
+                    enc = quantise(folder)
+                except EncoderUnavailable as e:
+                    _UNQUANTISED.add(folder)  # said once per process, not at every retriever
+                    if exported(folder):  # (without an export there is nothing to quantise, and nothing to say)
+                        log.warning("queries use the full ONNX encoder: the int8 one cannot be made or used (%s)", e)
+        if enc is None:
+            enc = _ONNX.get((folder, False)) or OnnxEncoder.load(folder)
         if enc is not None and enc.name == built.name and enc.dim == built.dim:
-            _ONNX[folder] = enc
+            _ONNX[(folder, enc.quantised)] = enc
             return enc
     return load_embedder(settings.model, verify=False)
 
 
-_ONNX: dict[Path, Any] = {}  # one loaded encoder per folder and process, as load_embedder's cache
+# One loaded encoder per folder, graph (int8 or not) and process, as load_embedder's cache; the folders whose int8
+# graph could not be made or used.
+_ONNX: dict[tuple[Path, bool], Any] = {}
+_UNQUANTISED: set[Path] = set()
+log = logging.getLogger("rla")
 
 
 @lru_cache(maxsize=4)

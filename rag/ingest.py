@@ -53,7 +53,7 @@ class IngestReport:
     generation: str | None = None
     changed: bool = False
     model: ModelInfo | None = None  # the model that built the index
-    query_encoder: str = "pytorch"  # "onnxruntime" (rag/embed_onnx.py), or "pytorch (why not)"
+    query_encoder: str = "pytorch"  # "onnxruntime" or "onnxruntime int8" (rag/embed_onnx.py), or "… (why not)"
     warnings: list[str] = field(default_factory=list)  # catalogue rows that name no corpus file or record
 
     @property
@@ -433,7 +433,8 @@ def _carry_over(old: IndexData | None, keep: Sequence[str]) -> _Kept:
 
 
 def _query_encoder(settings: Settings, model: ModelInfo | None, rebuild: bool, progress: Progress | None) -> str:
-    """Make the model's ONNX query encoder once per model and cache folder: "onnxruntime", or why not.
+    """Make the model's ONNX query encoder (and its int8 copy, `quantised_queries`) once per model and cache folder:
+    "onnxruntime", "onnxruntime int8", or why not.
 
     An existing one is trusted here (search checks it when it loads it); --rebuild checks it in full
     and makes it again if that fails.
@@ -444,7 +445,7 @@ def _query_encoder(settings: Settings, model: ModelInfo | None, rebuild: bool, p
     if not sha:
         return "pytorch (the model's weights have no checksum to file an ONNX export under)"
     if exported(encoder_dir(settings.cache, sha)) and not rebuild:
-        return "onnxruntime"
+        return _quantised(settings, encoder_dir(settings.cache, sha), rebuild)
     if progress:
         progress("preparing the query encoder", 0, 1)
     from rag.embed import load_embedder
@@ -453,10 +454,24 @@ def _query_encoder(settings: Settings, model: ModelInfo | None, rebuild: bool, p
     if embedder.weights_sha256 != sha:
         return "pytorch (the model's weights differ from the index's)"
     try:
-        export_or_explain(embedder, settings.cache)
+        folder = export_or_explain(embedder, settings.cache)
     except EncoderUnavailable as e:
         return f"pytorch (onnx export failed: {e})"
-    return "onnxruntime"
+    return _quantised(settings, folder, rebuild)
+
+
+def _quantised(settings: Settings, folder: Path, rebuild: bool) -> str:
+    from rag.embed_onnx import EncoderUnavailable, quantise, quantised_made
+
+    if not settings.quantised_queries:
+        return "onnxruntime"
+    if quantised_made(folder) and not rebuild:
+        return "onnxruntime int8"
+    try:
+        quantise(folder)
+    except EncoderUnavailable as e:
+        return f"onnxruntime (int8 not made: {e})"
+    return "onnxruntime int8"
 
 
 def _embed(

@@ -506,9 +506,10 @@ def _theme_vectors(retriever: Retriever) -> tuple[np.ndarray, np.ndarray, np.nda
                 texts.append(text)
                 owner.append(i)
                 alias.append(is_alias)
-        digest = hashlib.sha256(
-            "\n".join([retriever.data.manifest.model.name, str(retriever.data.manifest.model.sha256), *texts]).encode()
-        ).hexdigest()[:24]
+        model = [retriever.data.manifest.model.name, str(retriever.data.manifest.model.sha256)]
+        if getattr(retriever.embedder, "quantised", False):  # the int8 query encoder's vectors are its own
+            model.append("int8")
+        digest = hashlib.sha256("\n".join([*model, *texts]).encode()).hexdigest()[:24]
         path = retriever.settings.cache / "themes" / f"{digest}.npy"
         vectors = None
         try:

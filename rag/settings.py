@@ -37,6 +37,11 @@ class Settings:
     cache: Path = field(default_factory=default_cache)
     # Queries through the model's ONNX export when one matches (see rag/embed_onnx.py), else PyTorch.
     onnx_queries: bool = True
+    # …through its int8 copy (MatMul weights quantised per channel; rag/embed_onnx.py) when on: ~⅓ of the encoder's CPU,
+    # query vectors within cosine 0.989 of the model's, but evaluation figures move by more than noise (wrong_abstain
+    # 0.018 → 0.035, lp_coverage −0.013, ledger precision −0.020; README: "Performance"), so off unless asked for
+    # (env RLA_QUANTISED_QUERIES=1).
+    quantised_queries: bool = False
     # Chunking, in cl100k_base tokens; the model's own tokenizer caps it too.
     chunk_tokens: int = 120
     # Files
@@ -142,6 +147,7 @@ class Settings:
             index=Path(os.environ.get("RLA_INDEX", "index")),
             model=os.environ.get("RLA_MODEL", DEFAULT_MODEL),
             follow_outside_links=os.environ.get("RLA_FOLLOW_OUTSIDE_LINKS", "") not in ("", "0"),
+            quantised_queries=os.environ.get("RLA_QUANTISED_QUERIES", "") not in ("", "0"),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         for key in ("corpus", "index"):

@@ -54,6 +54,24 @@ def test_answer_exports_open_and_carry_the_references(tmp_path: Path) -> None:
     assert "Professionals should record what they see at the school gate. [1]" in paragraphs
 
 
+def test_word_paragraphs_keep_their_styles_in_every_file(tmp_path: Path) -> None:
+    import docx
+
+    # Styles are looked up once for all files (rag.web.export): the second file must be styled as the first.
+    for folder in (tmp_path / "first", tmp_path / "second"):
+        folder.mkdir()
+        word = write_answer(ANSWER, folder)[1]
+        styles = [(p.style.name, p.text) for p in docx.Document(str(word)).paragraphs]
+        assert styles == [
+            ("Heading 1", ANSWER["question"]),
+            ("Normal", "1 review addresses this."),
+            ("Heading 2", "Learning:"),
+            ("List Bullet", "Professionals should record what they see at the school gate. [1]"),
+            ("Heading 2", "References"),
+            ("Normal", f"[1] {REFERENCE}"),
+        ]
+
+
 def test_ledger_exports_number_each_review_with_its_reference(tmp_path: Path) -> None:
     import docx
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
 import logging
 import os
+import typing
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -50,6 +52,10 @@ def shown(public: Callable[[str], str]) -> Callable[[F], F]:
                     f"Unexpected error ({type(e).__name__}); the details are in the server log.", print_exception=False
                 ) from None
 
+        # Gradio reads a handler's type hints at every call; as strings (`from __future__ import annotations`)
+        # each read evaluates them again. Evaluated once here, the same hints.
+        with contextlib.suppress(NameError, TypeError):
+            wrapper.__annotations__ = typing.get_type_hints(fn)
         return wrapper  # type: ignore[return-value]
 
     return decorate
