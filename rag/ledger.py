@@ -530,8 +530,8 @@ def _memo(retriever: Retriever) -> _Memo:
 
 
 def _theme_vectors(retriever: Retriever) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One vector per theme description, everyday phrasing and alias; the theme index of each row; and which
-    rows are aliases (a bare term, scored `theme_alias_discount` lower than a sentence).
+    """One vector per theme description, everyday phrasing, alias and narrower term; the theme index of each row;
+    and which rows are bare terms (scored `theme_alias_discount` lower than a sentence).
 
     Embedded once per model and vocabulary, then kept in the cache folder (`settings.cache/themes/`)."""
     memo = _memo(retriever)
@@ -539,7 +539,7 @@ def _theme_vectors(retriever: Retriever) -> tuple[np.ndarray, np.ndarray, np.nda
         texts, owner, alias = [], [], []
         for i, theme in enumerate(load_themes()):
             rows = [(f"{theme.name}: {theme.definition}", False), *((p, False) for p in theme.phrasings)]
-            for text, is_alias in (*rows, *((a, True) for a in theme.aliases)):
+            for text, is_alias in (*rows, *((a, True) for a in (*theme.aliases, *theme.narrower))):
                 texts.append(text)
                 owner.append(i)
                 alias.append(is_alias)
