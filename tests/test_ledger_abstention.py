@@ -7,24 +7,19 @@ from dataclasses import replace
 
 from rag.answer import abstention, answer, retrieve_for_answer
 from rag.evaluate import EvalReport, report_table
-from rag.ledger import coverage, detect_themes, ledger, reviews_with, unknown_words
+from rag.ledger import coverage, detect_themes, ledger, reviews_with
 from rag.themes import evidence_terms, find_term, load_themes, phrase_spans, theme_by_id, tokens
 
 
 def test_a_question_whose_topic_is_in_no_review_is_refused_naming_it(retriever) -> None:  # type: ignore[no-untyped-def]
     q = "How should a school manage a child with type 1 diabetes who needs insulin during the day?"
     cov = coverage(retriever, q)
-    # "diabetes" is a narrower term of medical neglect that no review mentions; "insulin" a word in no review
-    assert cov.uncovered == ("diabetes",) and "insulin" in cov.unknown and "diabetes" not in cov.unknown
+    assert {"diabetes", "insulin"} <= set(cov.unknown) and cov.unknown_share < retriever.settings.unknown_share_below
     ans = answer(retriever, q)
     assert ans.abstained and not ans.citations
-    assert ans.text.startswith("No review in this collection addresses diabetes")
-    # covered neighbouring themes are offered, clearly separated, not as an answer
-    assert "Related themes that are covered" in ans.text and "neglect" in ans.text
-    # without the vocabulary's word, the unknown words alone refuse it, naming them
-    q = "How should a school manage a child with type 1 glycaemia who needs insulin during the day?"
-    assert {"glycaemia", "insulin"} <= set(coverage(retriever, q).unknown)
-    assert answer(retriever, q).text.startswith("No review in this collection addresses “glycaemia” or “insulin”")
+    assert ans.text.startswith("No review in this collection addresses “diabetes” or “insulin”")
+    # the covered everyday word is offered as a related theme, clearly separated, not as an answer
+    assert "Related themes that are covered" in ans.text and "schools" in ans.text
 
 
 def test_incidental_unknown_words_do_not_refuse_a_covered_question(retriever) -> None:  # type: ignore[no-untyped-def]
@@ -199,15 +194,13 @@ def test_a_narrower_term_no_review_mentions_is_refused_naming_it(retriever) -> N
 
 
 def test_a_synonym_no_review_uses_is_answered_and_counted_under_its_theme(retriever) -> None:  # type: ignore[no-untyped-def]
-    # "dads" and "men in the household" name fathers and hidden men in other words (aliases, not narrower terms):
-    # no review uses them, yet the reviews on the theme answer the question, counted as the theme's ledger counts
+    # "intimate partner violence" and "invisible men" name domestic abuse and hidden men in other words (aliases,
+    # not narrower terms): no review uses them, yet the reviews on the theme answer the question, counted as the
+    # theme's ledger counts them (before the rule, the first was refused: "No review … addresses intimate partner
+    # violence")
     for q, theme_id, alias in (
-        ("What did reviews say about dads being left out?", "fathers-and-male-carers", "dads"),
-        (
-            "Mum's new boyfriend has moved in — what did reviews say about men in the household?",
-            "hidden-men",
-            "men in the household",
-        ),
+        ("What did reviews learn about intimate partner violence?", "domestic-abuse", "intimate partner violence"),
+        ("Mum's new boyfriend has moved in — what did reviews say about invisible men?", "hidden-men", "invisible men"),
     ):
         theme = theme_by_id(theme_id)
         assert alias in theme.aliases and not reviews_with(retriever, (alias,))
@@ -218,11 +211,3 @@ def test_a_synonym_no_review_uses_is_answered_and_counted_under_its_theme(retrie
         assert len(cov.ledger.entries) >= 10
         ans = answer(retriever, q)
         assert not ans.abstained and ans.citations and f"address {theme.name}" in ans.text.splitlines()[0]
-
-
-def test_an_aliass_words_are_known_only_where_the_question_names_it(retriever) -> None:  # type: ignore[no-untyped-def]
-    # "money worries" (an alias of poverty): its words, in no review, are known in a question naming it, not in one
-    # that merely uses one of them elsewhere
-    assert "money worries" in theme_by_id("poverty-and-deprivation").aliases and not retriever.mentions("money").any()
-    assert not {"money", "worries"} & set(unknown_words(retriever, "Did reviews look at money worries in families?"))
-    assert "money" in unknown_words(retriever, "Did reviews look at pocket money for children in care?")
