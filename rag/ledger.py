@@ -23,6 +23,7 @@ from rag.themes import (
     evidence_terms,
     find_term,
     load_themes,
+    narrower_terms,
     phrase_spans,
     phrase_stems,
     question_themes,
@@ -91,8 +92,9 @@ class Ledger:
 
 def topic_phrases(topic: str, themes: tuple[Theme, ...] | None = None) -> tuple[str, ...]:
     """The phrases that show a text addresses the topic: the topic itself (when short enough to be a
-    phrase), the other names of any synonym group it mentions, and the name and aliases of every theme
-    its wording names (rag/data/themes.toml). Keyword tags are not among them."""
+    phrase), the other names of any synonym group it mentions, and the terms of every theme its wording
+    names (rag/data/themes.toml; `asked_terms`: only the narrower ones it names, when it names the theme by
+    those alone). Keyword tags are not among them."""
     core = topic_core(clean_query(topic))
     out: dict[str, None] = {}
     if len(phrase_stems(core)) <= _MAX_PHRASE_WORDS:
@@ -100,16 +102,21 @@ def topic_phrases(topic: str, themes: tuple[Theme, ...] | None = None) -> tuple[
     for variant in topic_variants(core)[1:]:
         out.setdefault(variant.lower(), None)
     for theme in question_themes(topic) if themes is None else themes:
-        for term in evidence_terms(theme):
+        for term in asked_terms(topic, theme):
             out.setdefault(term, None)
     return tuple(p for p in out if phrase_stems(p))
 
 
 def _named_terms(text: str, themes: tuple[Theme, ...]) -> list[str]:
-    """The themes' names and aliases the text itself uses, longest first: a term found only inside a longer
-    one it uses is left out ("child protection conferences" names conferences, not child protection)."""
+    """The themes' names, aliases and narrower terms the text itself uses, longest first."""
+    return _found_terms(text, tuple(t for theme in themes for t in evidence_terms(theme)))
+
+
+def _found_terms(text: str, candidates: tuple[str, ...]) -> list[str]:
+    """The candidate terms the text contains as phrases: a term found only inside a longer one it uses is left
+    out ("child protection conferences" names conferences, not child protection)."""
     stems, spans = tokens(text)
-    found = {t: find_term(text, stems, spans, t) for theme in themes for t in evidence_terms(theme)}
+    found = {t: find_term(text, stems, spans, t) for t in candidates}
     found = {t: at for t, at in found.items() if at}
     inside = {
         t
@@ -118,6 +125,27 @@ def _named_terms(text: str, themes: tuple[Theme, ...]) -> list[str]:
         if u != t and all(any(b0 <= a0 and a1 <= b1 and (b1 - b0) > (a1 - a0) for b0, b1 in bt) for a0, a1 in at)
     }
     return [t for t in found if t not in inside]
+
+
+def narrowed_to(text: str, theme: Theme) -> tuple[str, ...]:
+    """The narrower terms of the theme the text names ("FGM" of harmful practices), when it names the theme by
+    those alone and not by a synonym (its name, an alias, a phrasing); else none."""
+    found = _found_terms(text, terms(theme))
+    narrow = set(narrower_terms(theme))
+    if any(t not in narrow for t in found):
+        return ()
+    return tuple(t for t in found if t in narrow)
+
+
+def asked_terms(text: str, theme: Theme) -> tuple[str, ...]:
+    """What shows a review addresses the theme as the text asks about it. Named by a synonym (its name, an alias,
+    a phrasing) or reached by meaning: any of the theme's terms ("dads" is covered by a review on fathers).
+    Named by narrower terms alone: those terms or their variants ("FGM" is not covered by a review on forced
+    marriage, though both are harmful practices)."""
+    narrow = narrowed_to(text, theme)
+    if not narrow:
+        return evidence_terms(theme)
+    return tuple(dict.fromkeys(v.lower() for t in narrow for v in topic_variants(t)))
 
 
 def phrase_rows(retriever: Retriever, phrases: tuple[str, ...], mask: np.ndarray) -> dict[int, list[tuple[int, int]]]:
@@ -308,14 +336,18 @@ class Coverage:
 def coverage(retriever: Retriever, question: str, filters: Filters | None = None) -> Coverage:
     """The question's themes (or its topic, when short and naming none) and which reviews address them.
 
-    A theme the question names by its name or an alias is covered when a review contains that very term
-    (or a synonym) as a phrase: "female genital mutilation" is not covered by a review on forced marriage.
-    A theme reached through an everyday phrasing is covered when a review contains any of its terms."""
+    A theme the question names by a synonym (its name, an alias, an everyday phrasing) is covered when a review
+    contains any of its terms ("dads": a review on fathers); one it names by a narrower term alone when a review
+    contains that very term or a variant (`asked_terms`): "female genital mutilation" is not covered by a review
+    on forced marriage. The ledger for the question follows the same rule."""
     # Whether a topic is addressed at all is a question about the whole collection, whatever the filters
     # (`reviews_with`).
     themes = detect_themes(retriever, question)
-    # One theme: its ledger, so that the count is the one `rla ledger "<theme>"` lists.
-    led = ledger(retriever, themes[0].name if len(themes) == 1 else question, filters)
+    # One theme: its ledger, so that the count is the one `rla ledger "<theme>"` lists; named by one narrower term
+    # alone, that term's ledger ("FGM").
+    narrow = narrowed_to(question, themes[0]) if len(themes) == 1 else ()
+    topic = (narrow[0] if len(narrow) == 1 else question) if narrow else themes[0].name if themes else question
+    led = ledger(retriever, topic, filters)
     stems, spans = tokens(question)
     asked: list[str] = []
     uncovered: list[str] = []
@@ -327,12 +359,9 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
         named = [t for t, at in found.items() if at]
         # Named as the question words it: "FGM", "female genital mutilation".
         label = max((question[s:e] for t in named for s, e in found[t]), key=len) if named else theme.name
-        # Named by the theme's own name, any of its terms shows a review addresses it; named by one alias ("FGM"
-        # of harmful practices), that alias or its synonyms must appear ("forced marriage" is another topic).
-        by_name = any(t.lower() == theme.name.lower() for t in named)
-        check = () if by_name else tuple(dict.fromkeys(v.lower() for t in named for v in topic_variants(t)))
-        check = check or evidence_terms(theme)
-        addressed = bool(reviews_with(retriever, check))
+        # Named by a synonym, any of the theme's terms shows a review addresses it; named by a narrower term alone
+        # ("FGM" of harmful practices), that term or its variants must appear ("forced marriage" is another topic).
+        addressed = bool(reviews_with(retriever, asked_terms(question, theme)))
         if not named and not addressed:
             continue  # reached through everyday wording or meaning: a guess at the topic, not what it names
         everyday = everyday or not named
@@ -436,8 +465,10 @@ def unknown_focus(retriever: Retriever, text: str, unknown: tuple[str, ...]) -> 
 
 def _vocabulary_stems() -> frozenset[str]:
     """Stems of the words the vocabulary knows: everyday words it translates into the reviews' words
-    (LAY_TERMS' phrases), and the themes' names and aliases — a question naming a theme no review addresses
-    ("FGM") is answered by coverage, which names the theme."""
+    (LAY_TERMS' phrases), and the themes' names, aliases and narrower terms — a question naming a theme no review
+    addresses ("FGM") is answered by coverage, which names the theme. (Known only where the question names the
+    alias or term as a phrase, they refused two held-out answerable questions, for "knife" of "knife crime" and
+    "Gypsy" of "Gypsy, Roma and Traveller": eval/README.md, "Aliases and narrower terms".)"""
     words = [*LAY_TERMS, *(term for theme in load_themes() for term in evidence_terms(theme))]
     return frozenset(s for stems in stem_tokens_many(words) for s in stems)
 
@@ -493,8 +524,8 @@ def _memo(retriever: Retriever) -> _Memo:
 
 
 def _theme_vectors(retriever: Retriever) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One vector per theme description, everyday phrasing and alias; the theme index of each row; and which
-    rows are aliases (a bare term, scored `theme_alias_discount` lower than a sentence).
+    """One vector per theme description, everyday phrasing, alias and narrower term; the theme index of each row;
+    and which rows are bare terms (scored `theme_alias_discount` lower than a sentence).
 
     Embedded once per model and vocabulary, then kept in the cache folder (`settings.cache/themes/`)."""
     memo = _memo(retriever)
@@ -502,7 +533,7 @@ def _theme_vectors(retriever: Retriever) -> tuple[np.ndarray, np.ndarray, np.nda
         texts, owner, alias = [], [], []
         for i, theme in enumerate(load_themes()):
             rows = [(f"{theme.name}: {theme.definition}", False), *((p, False) for p in theme.phrasings)]
-            for text, is_alias in (*rows, *((a, True) for a in theme.aliases)):
+            for text, is_alias in (*rows, *((a, True) for a in (*theme.aliases, *theme.narrower))):
                 texts.append(text)
                 owner.append(i)
                 alias.append(is_alias)

@@ -29,6 +29,7 @@ SOURCES: tuple[str, ...] = (
 
 _TEXT_FIELDS = ("id", "name", "definition")
 _LIST_FIELDS = ("aliases", "phrasings", "nspcc_keywords", "related", "sources")
+_OPTIONAL_LIST_FIELDS = ("narrower",)
 # What a theme names: an issue (the default: neglect, hidden men), or the context a question is asked in —
 # a service ("health visitor", "GP", "school") or a group of children ("babies", "teenagers").
 KINDS = ("issue", "service", "group")
@@ -50,6 +51,9 @@ class Theme:
     related: tuple[str, ...]
     sources: tuple[str, ...]
     kind: str = "issue"  # one of KINDS
+    # Distinct sub-topics of the theme ("FGM" of harmful practices): evidence that a text addresses the theme, but
+    # a question naming one is covered only by a review that mentions it (`aliases` are synonyms of the theme).
+    narrower: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,9 +80,9 @@ def theme_by_id(theme_id: str, path: Path | None = None) -> Theme:
 
 @functools.cache  # a theme's terms are read for every theme on every question
 def terms(theme: Theme) -> tuple[str, ...]:
-    """Name, aliases and phrasings, lower-cased with spaces collapsed, each once, in that order."""
+    """Name, aliases, narrower terms and phrasings, lower-cased with spaces collapsed, each once, in that order."""
     out: dict[str, None] = {}
-    for t in (theme.name, *theme.aliases, *theme.phrasings):
+    for t in (theme.name, *theme.aliases, *theme.narrower, *theme.phrasings):
         out.setdefault(" ".join(t.lower().split()), None)
     return tuple(out)
 
@@ -128,23 +132,24 @@ def _theme(entry: object, label: str, number: int) -> Theme:
         if not isinstance(value, str) or not value.strip():
             raise ThemeError(f"{where}: field {name!r} must be a non-empty string, not {value!r}")
         fields[name] = value.strip()
-    for name in _LIST_FIELDS:
-        value = entry.get(name)
-        if value is None:
-            raise ThemeError(f"{where}: missing field {name!r} (use [] for none)")
-        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-            raise ThemeError(f"{where}: field {name!r} must be a list of non-empty strings, not {value!r}")
-        fields[name] = tuple(v.strip() for v in value)
+    for name in (*_LIST_FIELDS, *_OPTIONAL_LIST_FIELDS):
+        fields[name] = _strings(entry, name, where)
     fields["kind"] = _kind(entry, where)
-    unknown = sorted(set(entry) - set(_TEXT_FIELDS) - set(_LIST_FIELDS) - {"kind"})
+    unknown = sorted(set(entry) - set(_TEXT_FIELDS) - set(_LIST_FIELDS) - set(_OPTIONAL_LIST_FIELDS) - {"kind"})
     if unknown:
-        allowed = ", ".join((*_TEXT_FIELDS, *_LIST_FIELDS, "kind"))
+        allowed = ", ".join((*_TEXT_FIELDS, *_LIST_FIELDS, *_OPTIONAL_LIST_FIELDS, "kind"))
         raise ThemeError(f"{where}: unknown field(s) {unknown}; allowed: {allowed}")
     theme = Theme(**fields)
     if not _SLUG.fullmatch(theme.id):
         raise ThemeError(f"{where}: field 'id' must be a lower-case slug like 'hidden-men'")
     if not theme.aliases and not theme.phrasings:
         raise ThemeError(f"{where}: fields 'aliases' and 'phrasings' are both empty; give at least one")
+    both = sorted({_key(t) for t in theme.aliases} & {_key(t) for t in theme.narrower})
+    if both:
+        raise ThemeError(
+            f"{where}: {both[0]!r} is in both 'aliases' and 'narrower'; keep it in one: 'aliases' if it names the "
+            "theme in other words, 'narrower' if it names a distinct kind of it"
+        )
     if not theme.sources:
         raise ThemeError(f"{where}: field 'sources' is empty; name at least one of: {'; '.join(SOURCES)}")
     for source in theme.sources:
@@ -153,6 +158,19 @@ def _theme(entry: object, label: str, number: int) -> Theme:
     if bool(theme.nspcc_keywords) != (NSPCC_SOURCE in theme.sources):
         raise ThemeError(f"{where}: field 'sources' must name {NSPCC_SOURCE!r} exactly when 'nspcc_keywords' is set")
     return theme
+
+
+def _strings(entry: dict[str, Any], name: str, where: str) -> tuple[str, ...]:
+    value = entry.get(name, [] if name in _OPTIONAL_LIST_FIELDS else None)
+    if value is None:
+        raise ThemeError(f"{where}: missing field {name!r} (use [] for none)")
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ThemeError(f"{where}: field {name!r} must be a list of non-empty strings, not {value!r}")
+    return tuple(v.strip() for v in value)
+
+
+def _key(term: str) -> str:
+    return " ".join(term.lower().split())
 
 
 def _kind(entry: dict[str, Any], where: str) -> str:
@@ -333,11 +351,18 @@ def phrase_spans(text: str, phrases: tuple[str, ...], gap: int = PHRASE_GAP) -> 
 
 @functools.cache
 def evidence_terms(theme: Theme) -> tuple[str, ...]:
-    """What shows a text addresses the theme: its name and aliases (everyday phrasings are how people ask)."""
+    """What shows a text addresses the theme: its name, aliases and narrower terms (everyday phrasings are how
+    people ask)."""
     out: dict[str, None] = {}
-    for t in (theme.name, *theme.aliases):
-        out.setdefault(" ".join(t.lower().split()), None)
+    for t in (theme.name, *theme.aliases, *theme.narrower):
+        out.setdefault(_key(t), None)
     return tuple(out)
+
+
+@functools.cache
+def narrower_terms(theme: Theme) -> tuple[str, ...]:
+    """The theme's narrower terms, lower-cased with spaces collapsed."""
+    return tuple(dict.fromkeys(_key(t) for t in theme.narrower))
 
 
 def question_themes(question: str, path: Path | None = None) -> tuple[Theme, ...]:

@@ -29,9 +29,13 @@ GATE = {
     # question answered from that record.
     "citation_precision": (0.66, None),
     "abstention_acc": (0.92, None),  # measured 0.943
-    "no_answer_abstain": (0.85, 0.90),  # no-answer questions refused (measured 0.869)
-    "ledger_precision": (0.65, 0.85),  # measured 0.672 (0.677 with two phrasings that were eval questions' words)
-    "ledger_recall": (0.60, 0.85),  # measured 0.625 (0.642 with those phrasings)
+    # No-answer questions refused: measured 0.853 (0.869 before an alias named a theme in other words: n012's
+    # "Online Safety Act" names online safety, which reviews on online abuse cover).
+    "no_answer_abstain": (0.85, 0.90),
+    # Ledger: 0.679 / 0.606 with narrower terms (eval/README.md), 0.672 / 0.625 before: a question naming a narrower
+    # term alone ("escalation policies", "child protection conferences") lists only the reviews that mention it.
+    "ledger_precision": (0.66, 0.85),
+    "ledger_recall": (0.60, 0.85),
 }
 # metric → ceiling: answerable questions refused (measured 0.018; the target, 0.03, is the ceiling).
 GATE_MAX = {"wrong_abstain": 0.03}

@@ -17,7 +17,17 @@ from rag.evaluate import load_questions
 from rag.parse import parse_source
 from rag.settings import Settings
 from rag.sources import iter_corpus_files, read_source
-from rag.themes import SOURCES, Theme, ThemeError, load_themes, load_vocabulary, terms, theme_by_id
+from rag.themes import (
+    SOURCES,
+    Theme,
+    ThemeError,
+    evidence_terms,
+    load_themes,
+    load_vocabulary,
+    narrower_terms,
+    terms,
+    theme_by_id,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
@@ -130,6 +140,19 @@ def test_terms_are_name_aliases_and_phrasings_lower_cased_once_each() -> None:
     assert terms(made) == ("hidden men", "unknown men", "a man at the flat")
 
 
+def test_every_themes_narrower_terms_are_strings_and_not_also_aliases() -> None:
+    themes = load_themes()
+    for t in themes:
+        assert all(isinstance(n, str) and n.strip() for n in t.narrower), t.id
+        assert not {n.lower() for n in t.narrower} & {a.lower() for a in t.aliases}, t.id
+        # a narrower term is evidence that a text addresses the theme, and a word a question can name it by
+        assert set(narrower_terms(t)) <= set(evidence_terms(t)) and set(narrower_terms(t)) <= set(terms(t))
+    harmful = theme_by_id("harmful-practices")
+    assert {"FGM", "female genital mutilation", "forced marriage", "breast ironing"} <= set(harmful.narrower)
+    assert "honour-based abuse" in harmful.aliases  # the theme's own name in other words stays a synonym
+    assert sum(bool(t.narrower) for t in themes) >= 50
+
+
 def test_theme_by_id_suggests_a_close_id() -> None:
     assert theme_by_id("county-lines").name == "county lines"
     with pytest.raises(ThemeError, match="did you mean county-lines"):
@@ -166,6 +189,7 @@ def test_a_well_formed_small_file_loads(tmp_path: Path) -> None:
     )
     vocab = load_vocabulary(path)
     assert [t.id for t in vocab.themes] == ["alpha", "beta"]
+    assert vocab.themes[0].narrower == ()  # optional
     assert vocab.unmapped == {"england": "a place"}
 
 
@@ -186,6 +210,16 @@ def test_a_well_formed_small_file_loads(tmp_path: Path) -> None:
         (theme_toml("alpha", id=None), r"theme #1: missing field 'id'"),
         (
             theme_toml("alpha", aliases=["same words"]) + theme_toml("beta", aliases=["Same  Words"]),
+            r"theme 'beta': term 'same words' is also a term of 'alpha'",
+        ),
+        (theme_toml("alpha", narrower="FGM"), r"theme 'alpha': field 'narrower' must be a list"),
+        (theme_toml("alpha", narrower=["FGM", ""]), r"theme 'alpha': field 'narrower' must be a list of non-empty"),
+        (
+            theme_toml("alpha", aliases=["FGM", "other"], narrower=["fgm"]),
+            r"theme 'alpha': 'fgm' is in both 'aliases' and 'narrower'; keep it in one",
+        ),
+        (
+            theme_toml("alpha", narrower=["same words"]) + theme_toml("beta", aliases=["Same words"]),
             r"theme 'beta': term 'same words' is also a term of 'alpha'",
         ),
         ('[[theme]]\nid = "alpha"\nname = \n', r"not valid TOML"),
@@ -291,3 +325,12 @@ def test_calibration_no_answer_questions_name_terms_no_corpus_file_contains() ->
 def test_calibration_answerable_questions_name_the_ledger_topic_their_gold_came_from() -> None:
     rows = [r for r in calibration_rows() if r["kind"] == "answerable"]
     assert all(r["gold"] and isinstance(r["ledger_topic"], str) and r["ledger_topic"].strip() for r in rows)
+
+
+def test_narrower_terms_load_and_count_as_the_themes_evidence(tmp_path: Path) -> None:
+    path = tmp_path / "narrow.toml"
+    path.write_text(theme_toml("alpha", aliases=["Alpha Synonym"], narrower=[" Kind  Of Alpha "]), encoding="utf-8")
+    (theme,) = load_themes(path)
+    assert theme.aliases == ("Alpha Synonym",) and theme.narrower == ("Kind  Of Alpha",)
+    assert narrower_terms(theme) == ("kind of alpha",)
+    assert evidence_terms(theme) == ("alpha", "alpha synonym", "kind of alpha")
