@@ -345,8 +345,10 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
     themes = detect_themes(retriever, question)
     # One theme: its ledger, so that the count is the one `rla ledger "<theme>"` lists; named by one narrower term
     # alone, that term's ledger ("FGM").
-    narrow = narrowed_to(question, themes[0]) if len(themes) == 1 else ()
-    topic = (narrow[0] if len(narrow) == 1 else question) if narrow else themes[0].name if themes else question
+    topic = question
+    if len(themes) == 1:
+        narrow = narrowed_to(question, themes[0])
+        topic = themes[0].name if not narrow else narrow[0] if len(narrow) == 1 else question
     led = ledger(retriever, topic, filters)
     stems, spans = tokens(question)
     asked: list[str] = []
