@@ -212,6 +212,9 @@ def test_copy_and_export_carry_the_references(page, app: AppServer, tmp_path: Pa
     plain = page.input_value("#answer-text textarea")
     assert "References" in plain and all(t in plain for t in titles)
     assert "source file:" in plain and "[1]" in plain
+    # The Word and Markdown files are written when asked for, not with every answer.
+    assert not page.locator("#answer-files").is_visible()
+    page.click("#ask-keep")
     page.locator("#answer-files").wait_for(state="visible")
     links = page.eval_on_selector_all("#answer-files a[href]", "els => els.map(e => e.href)")
     by_ext = {Path(link.split("?")[0]).suffix: link for link in links}

@@ -121,13 +121,14 @@ def ask_tab(lib: Library, scratch: Scratch) -> AskTab:
             HOW_IT_WORKS,
             "",
             "",
+            gr.update(visible=False),
             gr.update(value=None, visible=False),
         )
 
     @shown(lib.public)
     def show_answer(ans: dict[str, Any] | None, question: str, *rest: Any) -> tuple[Any, ...]:
         if not ans:
-            return "", gr.update(choices=[], value=None), "", "", "", gr.update(value=None, visible=False)
+            return "", gr.update(choices=[], value=None), "", "", "", gr.update(visible=False)
         choices = citation_choices(ans)
         hint = HOW_IT_WORKS if ans.get("abstained") else citation_html(lib.current().data, ans, None)
         link = share_link(question, list(rest[:-1]), rest[-1])
@@ -137,15 +138,21 @@ def ask_tab(lib: Library, scratch: Scratch) -> AskTab:
             f"<p class='rla-share'><a id='share-link' href='{esc(link)}'>Link to this answer</a> "
             "<span class='rla-meta'>(opens the same question with the same filters)</span></p>"
         )
-        files = [str(f) for f in write_answer(ans, scratch.downloads("rla-answer-"))]
         return (
             answer_html(ans, ledger_href),
             gr.update(choices=choices, value=None, visible=bool(choices)),
             hint,
             share,
             answer_text(ans),
-            gr.update(value=files, visible=True),
+            gr.update(visible=True),
         )
+
+    @shown(lib.public)
+    def keep_answer(ans: dict[str, Any] | None) -> Any:
+        """The answer as .docx and .md files with its references, written when asked for (a Word file costs more of
+        the server's time than the answer itself)."""
+        files = [str(f) for f in write_answer(ans, scratch.downloads("rla-answer-"))] if ans else []
+        return gr.update(value=files or None, visible=bool(files))
 
     @shown(lib.public)
     def open_citation(n: str | None, ans: dict[str, Any] | None) -> str:
@@ -186,7 +193,8 @@ def ask_tab(lib: Library, scratch: Scratch) -> AskTab:
                     buttons=["copy"],
                     elem_id="answer-text",
                 )
-            answer_files = download_box("Keep this answer (Word, Markdown)", "answer-files")
+            keep_btn = gr.Button("Keep this answer (Word, Markdown)", size="sm", visible=False, elem_id="ask-keep")
+            answer_files = download_box("This answer as Word and Markdown files", "answer-files")
             gr.Examples([[q] for q in EXAMPLE_QUESTIONS], inputs=[question], label="Example questions")
         with gr.Column(scale=1, min_width=300):
             cite_pick = gr.Radio([], label="Open a citation", visible=False, elem_id="cite-pick")
@@ -199,15 +207,16 @@ def ask_tab(lib: Library, scratch: Scratch) -> AskTab:
     show = {
         "fn": show_answer,
         "inputs": [answer_data, *ask_inputs],
-        "outputs": [answer_view, cite_pick, record_view, share_view, answer_plain, answer_files],
+        "outputs": [answer_view, cite_pick, record_view, share_view, answer_plain, keep_btn],
         "api_visibility": "private",
     }
-    cleared = [answer_data, answer_view, cite_pick, record_view, share_view, answer_plain, answer_files]
+    cleared = [answer_data, answer_view, cite_pick, record_view, share_view, answer_plain, keep_btn, answer_files]
     private: dict[str, Any] = {"api_visibility": "private"}
     for trigger in (ask_btn.click, question.submit):
         trigger(clear, None, cleared, queue=False, show_progress="hidden", **private).then(
             ask, ask_inputs, answer_data, concurrency_id="ask", concurrency_limit=ASK_CONCURRENCY, **private
         ).success(**show)
+    keep_btn.click(keep_answer, [answer_data], answer_files, **private)
     cite_pick.change(open_citation, [cite_pick, answer_data], record_view, **private).then(
         None, js=to_mark("ask-record")
     )
