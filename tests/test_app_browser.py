@@ -324,6 +324,8 @@ def test_ledger_lists_every_review_on_a_topic_with_charts(page) -> None:  # type
     excerpt = first.split("“", 1)[1].rsplit("”", 1)[0]
     assert _words(mark.inner_text()) == _words(excerpt)  # the entry's excerpt, highlighted in its review
     assert "Entry [1]" in page.inner_text("#ledger-record")
+    assert not page.locator("#ledger-files").is_visible()  # written when asked for
+    page.click("#ledger-keep")
     page.locator("#ledger-files").wait_for(state="visible")
     assert sorted(
         Path(x.split("?")[0]).suffix

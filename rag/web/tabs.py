@@ -351,21 +351,27 @@ def ledger_tab(lib: Library, scratch: Scratch) -> LedgerTab:
         by_year = pd.DataFrame({"year": list(led.by_year), "reviews": list(led.by_year.values())})
         by_area = pd.DataFrame({"area": list(led.by_area), "reviews": list(led.by_area.values())})
         entries = [e.to_dict() for e in led.entries]
-        files = [str(f) for f in write_ledger(led.topic, entries, scratch.downloads("rla-ledger-"))] if entries else []
         return (
             scroll(ledger_html(led)),
             gr.update(value=by_year, y_lim=count_axis(list(led.by_year.values()))),
             gr.update(value=by_area, y_lim=count_axis(list(led.by_area.values()))),
             entries,
-            gr.update(value=files or None, visible=bool(files)),
+            led.topic,
+            gr.update(visible=bool(entries)),
         )
 
     @shown(lib.public)
     def show_ledger(topic: str, *filter_values: Any) -> tuple[Any, ...]:
         return _ledger(topic, *filter_values)
 
+    @shown(lib.public)
+    def keep_ledger(topic: str, entries: list[dict[str, Any]] | None) -> Any:
+        """The ledger as .docx and .md files with its references, written when asked for, as an answer's are."""
+        files = [str(f) for f in write_ledger(topic, entries, scratch.downloads("rla-ledger-"))] if entries else []
+        return gr.update(value=files or None, visible=bool(files))
+
     def clear() -> tuple[Any, ...]:
-        return ("", None, None, [], gr.update(value=None, visible=False), "")
+        return ("", None, None, [], "", gr.update(visible=False), gr.update(value=None, visible=False), "")
 
     @shown(lib.public)
     def open_entry(n: str | None, entries: list[dict[str, Any]] | None) -> str:
@@ -400,7 +406,8 @@ def ledger_tab(lib: Library, scratch: Scratch) -> LedgerTab:
                 y_axis_format="d",
                 elem_id="ledger-areas",
             )
-            ledger_files = download_box("Keep this ledger (Word, Markdown)", "ledger-files")
+            keep_btn = gr.Button("Keep this ledger (Word, Markdown)", size="sm", visible=False, elem_id="ledger-keep")
+            ledger_files = download_box("This ledger as Word and Markdown files", "ledger-files")
         with gr.Column(scale=3, min_width=300):
             ledger_view = gr.HTML(
                 scroll(
@@ -413,18 +420,23 @@ def ledger_tab(lib: Library, scratch: Scratch) -> LedgerTab:
             ledger_open = gr.Textbox(visible="hidden", elem_id="ledger-open")
             ledger_record = gr.HTML(elem_id="ledger-record")
             entries = gr.State([])
+            shown_topic = gr.State("")
 
     led_inputs = [topic, *led_f.inputs]
-    shown_outputs = [ledger_view, year_plot, area_plot, entries, ledger_files]
+    shown_outputs = [ledger_view, year_plot, area_plot, entries, shown_topic, keep_btn]
     private: dict[str, Any] = {"api_visibility": "private"}
     for trigger in (ledger_btn.click, topic.submit):
-        trigger(clear, None, [*shown_outputs, ledger_record], queue=False, show_progress="hidden", **private).then(
-            show_ledger, led_inputs, shown_outputs, **private
-        )
+        trigger(
+            clear, None, [*shown_outputs, ledger_files, ledger_record], queue=False, show_progress="hidden", **private
+        ).then(show_ledger, led_inputs, shown_outputs, **private)
+    keep_btn.click(keep_ledger, [shown_topic, entries], ledger_files, **private)
     ledger_open.change(open_entry, [ledger_open, entries], ledger_record, **private).then(
         None, js=to_mark("ledger-record")
     )
-    return LedgerTab(led_f, led_inputs, lambda *v: (*show_ledger(*v), ""), [*shown_outputs, ledger_record])
+    put_away = gr.update(value=None, visible=False)  # the files of a ledger shown before
+    return LedgerTab(
+        led_f, led_inputs, lambda *v: (*show_ledger(*v), put_away, ""), [*shown_outputs, ledger_files, ledger_record]
+    )
 
 
 def briefing_tab(lib: Library, scratch: Scratch) -> FilterInputs:
