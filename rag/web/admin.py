@@ -483,7 +483,14 @@ def corpus_tab(lib: Library, scratch: Scratch, status: gr.Markdown) -> Ingest:
     fields.change(keeper.fields_problem, [fields, parsed], [fields_note], queue=False, **private)
     ingested = ingest_btn.click(
         lambda: ("", None), None, [ingest_summary, ingest_table], queue=False, api_visibility="private"
-    ).then(add_files_in_page, [uploads, rebuild, fields, parsed], outputs + described, **private, **heavy)
+    ).then(
+        add_files_in_page,
+        [uploads, rebuild, fields, parsed],
+        outputs + described,
+        show_progress_on=outputs,  # not over the catalogue fields: a cell refused stays there to correct
+        **private,
+        **heavy,
+    )
     # On a phone the per-file outcomes read as cards, one per file, made from whatever the table shows.
     ingest_table.change(
         lambda t: table_cards_html(_records(t), INGEST_COLUMNS, "ingest-cards"),
