@@ -83,7 +83,7 @@ def terms(theme: Theme) -> tuple[str, ...]:
     """Name, aliases, narrower terms and phrasings, lower-cased with spaces collapsed, each once, in that order."""
     out: dict[str, None] = {}
     for t in (theme.name, *theme.aliases, *theme.narrower, *theme.phrasings):
-        out.setdefault(" ".join(t.lower().split()), None)
+        out.setdefault(_key(t), None)
     return tuple(out)
 
 

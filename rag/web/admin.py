@@ -36,7 +36,7 @@ from rag.web.html import (
     to_mark,
     uploads_html,
 )
-from rag.web.inputs import download_box, shown
+from rag.web.inputs import download_box, downloads, shown
 from rag.web.library import Library
 from rag.web.scratch import Scratch
 from rag.web.uploads import Upload, save_uploads
@@ -121,7 +121,7 @@ def evaluate_tab(lib: Library, scratch: Scratch) -> None:
         labels = {cid: chunks[cid].citation_label for ids in passages.values() for cid in ids if cid in chunks}
         cards = eval_cards_html(report.questions, modes, labels)
         table = pd.DataFrame(rows, columns=EVAL_COLUMNS)
-        return summary, metrics, chart, table, gr.update(value=files, visible=True), cards, passages
+        return summary, metrics, chart, table, downloads(files), cards, passages
 
     @shown(lib.public)
     def open_passage(value: str | None, passages: dict[str, list[str]] | None) -> str:

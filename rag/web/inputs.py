@@ -11,6 +11,7 @@ import typing
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import gradio as gr
@@ -191,3 +192,9 @@ def filter_inputs(prefix: str, section: bool = True, one_row: bool = False) -> F
 def download_box(label: str, elem_id: str) -> gr.File:
     """A tab's download box: the files of its last result (Word, Markdown, JSON…), hidden until there are some."""
     return gr.File(label=label, file_count="multiple", interactive=False, visible=False, elem_id=elem_id)
+
+
+def downloads(paths: Iterable[Path | str]) -> Any:
+    """A download box showing these files, or hidden (and emptied) when there are none."""
+    files = [str(p) for p in paths]
+    return gr.update(value=files or None, visible=bool(files))

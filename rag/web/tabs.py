@@ -37,6 +37,7 @@ from rag.web.inputs import (
     FILTER_KEYS,
     FilterInputs,
     download_box,
+    downloads,
     filter_inputs,
     parse_filters,
     shown,
@@ -151,8 +152,7 @@ def ask_tab(lib: Library, scratch: Scratch) -> AskTab:
     def keep_answer(ans: dict[str, Any] | None) -> Any:
         """The answer as .docx and .md files with its references, written when asked for (a Word file costs more of
         the server's time than the answer itself)."""
-        files = [str(f) for f in write_answer(ans, scratch.downloads("rla-answer-"))] if ans else []
-        return gr.update(value=files or None, visible=bool(files))
+        return downloads(write_answer(ans, scratch.downloads("rla-answer-")) if ans else [])
 
     @shown(lib.public)
     def open_citation(n: str | None, ans: dict[str, Any] | None) -> str:
@@ -367,8 +367,7 @@ def ledger_tab(lib: Library, scratch: Scratch) -> LedgerTab:
     @shown(lib.public)
     def keep_ledger(topic: str, entries: list[dict[str, Any]] | None) -> Any:
         """The ledger as .docx and .md files with its references, written when asked for, as an answer's are."""
-        files = [str(f) for f in write_ledger(topic, entries, scratch.downloads("rla-ledger-"))] if entries else []
-        return gr.update(value=files or None, visible=bool(files))
+        return downloads(write_ledger(topic, entries, scratch.downloads("rla-ledger-")) if entries else [])
 
     def clear() -> tuple[Any, ...]:
         return ("", None, None, [], "", gr.update(visible=False), gr.update(value=None, visible=False), "")
@@ -433,7 +432,7 @@ def ledger_tab(lib: Library, scratch: Scratch) -> LedgerTab:
     ledger_open.change(open_entry, [ledger_open, entries], ledger_record, **private).then(
         None, js=to_mark("ledger-record")
     )
-    put_away = gr.update(value=None, visible=False)  # the files of a ledger shown before
+    put_away = downloads([])  # the files of a ledger shown before
     return LedgerTab(
         led_f, led_inputs, lambda *v: (*show_ledger(*v), put_away, ""), [*shown_outputs, ledger_files, ledger_record]
     )
@@ -476,7 +475,7 @@ def briefing_tab(lib: Library, scratch: Scratch) -> FilterInputs:
         except (ImportError, RlaError) as e:  # .docx needs the optional python-docx
             gr.Warning(esc(f"No Word file: {e}"))
         quotes = [asdict(q) for q in pack.quotes()]
-        return scroll(brief_html(pack)), gr.update(value=[str(f) for f in files], visible=True), quotes
+        return scroll(brief_html(pack)), downloads(files), quotes
 
     @shown(lib.public)
     def open_quote(n: str | None, quotes: list[dict[str, Any]] | None) -> str:
