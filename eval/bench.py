@@ -688,9 +688,11 @@ def _web_rows(w: dict[str, Any]) -> list[Row]:
         lat = run["latency"]
         rows.append(
             Row(
-                f"web app: {n} ({how}), s: p50 / p95; server CPU ms per answer (the server process's)",
+                f"web app: {n} ({how}), s: p50 / p95; server CPU ms per answer (the server process's); the simulated "
+                "users' own, on the same cores",
                 f"{lat['p50'] / 1000:.2f} / {lat['p95'] / 1000:.2f}; {run['server_cpu_ms_per_answer']:.0f}"
-                + (f" ({run['server_main_cpu_ms_per_answer']:.0f})" if "server_main_cpu_ms_per_answer" in run else ""),
+                + (f" ({run['server_main_cpu_ms_per_answer']:.0f})" if "server_main_cpu_ms_per_answer" in run else "")
+                + (f"; {run['client_cpu_ms_per_answer']:.0f}" if "client_cpu_ms_per_answer" in run else ""),
                 "—",
                 "",
                 f"p95 ≤ {WEB_P95_S} s, 0 errors" if target else "",

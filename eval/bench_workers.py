@@ -563,6 +563,7 @@ def _users_at_once(
 
     threads = [threading.Thread(target=user, args=(i,)) for i in range(users)]
     cpu, main = _tree_cpu_s(pid), _cpu_s(pid)
+    client = time.process_time()
     t = time.perf_counter()
     for th in threads:
         th.start()
@@ -570,6 +571,7 @@ def _users_at_once(
         th.join()
     wall = time.perf_counter() - t
     cpu, main = _tree_cpu_s(pid) - cpu, _cpu_s(pid) - main
+    client = time.process_time() - client
     return {
         "distinct_questions": len(set(questions[: users * per_user])),
         "answers": sum(r[1] is None for r in results),
@@ -581,6 +583,8 @@ def _users_at_once(
         "server_cpu_ms_per_answer": cpu * 1000 / max(1, len(results)),
         # …of which the server process itself (Gradio, HTTP, rendering; the rest is its answer workers').
         "server_main_cpu_ms_per_answer": main * 1000 / max(1, len(results)),
+        # The simulated users' own CPU (this process: HTTP, the event streams), on the same cores as the server.
+        "client_cpu_ms_per_answer": client * 1000 / max(1, len(results)),
     }
 
 

@@ -138,6 +138,10 @@ class OnnxEncoder:
 
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        # One thread per question: a query is a few dozen tokens, and a second thread bought 13 % of one text's
+        # time (8.5 vs 9.8 ms) for 42 % more CPU (13.9 vs 9.8 ms), which a server answering several questions
+        # at once (one worker process per core) pays for in queueing.
+        options.intra_op_num_threads = 1
         # Idle threads sleep rather than spin: a spinning pool steals the cores from whatever runs next
         # (the web server, a benchmark's other side); measured on 2 cores, it also slowed queries by 45 %.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")

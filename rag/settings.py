@@ -14,12 +14,13 @@ CHUNKER_VERSION = 7  # 7: chunks carry vocabulary themes
 
 
 def default_answer_workers() -> int:
-    """The web app's answer processes: one per usable core but one, which the server's own work (Gradio) keeps, at
-    most 4; none on one core (answers in the server's process). 16 users on the 2-core machine, loaded: one worker
-    gave p95 1.14 s, two 1.12 s for ~10 ms more CPU per answer, none 1.25 s; quieter: one 0.71–0.84 s, none
-    0.89–0.96 s (README: "Web app"). app.py reads RLA_ANSWER_WORKERS."""
+    """The web app's answer processes: one per usable core, at most 4; none on one core (answers in the server's
+    process). Each encodes with one thread (rag/embed_onnx.py), so two workers on two cores share them with the
+    server's own work rather than oversubscribing them. 16 users on the 2-core machine, three interleaved rounds
+    (eval/bench.py --web, a session each): one worker p95 0.92 / 0.77 / 0.80 s, two 0.56 / 0.63 / 0.41 s, at
+    about the same CPU per answer (README: "Web app"). app.py reads RLA_ANSWER_WORKERS."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(0, min(4, cores - 1))
+    return 0 if cores < 2 else min(4, cores)
 
 
 def default_cache() -> Path:

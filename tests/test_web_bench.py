@@ -20,7 +20,7 @@ def test_the_web_section_answers_every_simulated_user_and_reports_its_rows(built
     for run in (w, w["no_sessions"]):
         assert run["answers"] == 6 and run["error_count"] == 0, run["errors"]
         assert run["latency"]["n"] == 6 and 0 < run["latency"]["p50"] <= run["latency"]["p95"]
-        assert run["server_cpu_ms_per_answer"] > 0
+        assert run["server_cpu_ms_per_answer"] > 0 and run["client_cpu_ms_per_answer"] > 0
     rows = bench._web_rows(w)
     assert [r.metric.split(",")[0] for r in rows[:2]] == [
         "web app: launch → first page served",

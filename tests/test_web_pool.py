@@ -116,10 +116,10 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_the_default_leaves_the_server_a_core_and_takes_at_most_four(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_default_is_a_worker_per_core_at_most_four_none_on_one_core(monkeypatch: pytest.MonkeyPatch) -> None:
     from rag.settings import default_answer_workers
 
-    for cores, workers in ((1, 0), (2, 1), (3, 2), (16, 4)):
+    for cores, workers in ((1, 0), (2, 2), (3, 3), (16, 4)):
         monkeypatch.setattr(os, "sched_getaffinity", lambda _pid, n=cores: set(range(n)))
         assert default_answer_workers() == workers
 
