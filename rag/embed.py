@@ -146,27 +146,28 @@ def load_query_embedder(settings: Settings, built: ModelInfo) -> Embedder:
         from rag.embed_onnx import EncoderUnavailable, OnnxEncoder, encoder_dir, exported, quantise
 
         folder = encoder_dir(settings.cache, built.sha256)
+        threads = settings.query_threads
         enc = None
         if settings.quantised_queries:
-            enc = _ONNX.get((folder, True))
+            enc = _ONNX.get((folder, True, threads))
             if enc is None and folder not in _UNQUANTISED:
                 try:
-                    enc = quantise(folder)
+                    enc = quantise(folder, threads)
                 except EncoderUnavailable as e:
                     _UNQUANTISED.add(folder)  # said once per process, not at every retriever
                     if exported(folder):  # (without an export there is nothing to quantise, and nothing to say)
                         log.warning("queries use the full ONNX encoder: the int8 one cannot be made or used (%s)", e)
         if enc is None:
-            enc = _ONNX.get((folder, False)) or OnnxEncoder.load(folder)
+            enc = _ONNX.get((folder, False, threads)) or OnnxEncoder.load(folder, threads)
         if enc is not None and enc.name == built.name and enc.dim == built.dim:
-            _ONNX[(folder, enc.quantised)] = enc
+            _ONNX[(folder, enc.quantised, threads)] = enc
             return enc
     return load_embedder(settings.model, verify=False)
 
 
-# One loaded encoder per folder, graph (int8 or not) and process, as load_embedder's cache; the folders whose int8
-# graph could not be made or used.
-_ONNX: dict[tuple[Path, bool], Any] = {}
+# One loaded encoder per folder, graph (int8 or not), thread count and process, as load_embedder's cache; the
+# folders whose int8 graph could not be made or used.
+_ONNX: dict[tuple[Path, bool, int], Any] = {}
 _UNQUANTISED: set[Path] = set()
 log = logging.getLogger("rla")
 

@@ -93,24 +93,24 @@ class OnnxEncoder:
     quantised: bool = False  # the int8 graph (rag.embed.load_query_embedder)
 
     @classmethod
-    def load(cls, folder: Path) -> OnnxEncoder | None:
+    def load(cls, folder: Path, threads: int = 0) -> OnnxEncoder | None:
         """The encoder in `folder`, or None when it is missing, unreadable or no longer matches its probes."""
         try:
-            return cls.open(folder)
+            return cls.open(folder, threads=threads)
         except EncoderUnavailable:
             return None
 
     @classmethod
-    def open(cls, folder: Path, quantised: bool = False) -> OnnxEncoder:
-        """The encoder in `folder` (its int8 graph when `quantised`); raises EncoderUnavailable saying why it cannot
-        be used."""
+    def open(cls, folder: Path, quantised: bool = False, threads: int = 0) -> OnnxEncoder:
+        """The encoder in `folder` (its int8 graph when `quantised`), running `threads` threads a call (0: as many
+        as onnxruntime chooses); raises EncoderUnavailable saying why it cannot be used."""
         try:
-            return cls._open(folder, quantised)
+            return cls._open(folder, quantised, threads)
         except _EXPECTED as e:
             raise EncoderUnavailable(f"{type(e).__name__}: {e}"[:200]) from e
 
     @classmethod
-    def _open(cls, folder: Path, quantised: bool) -> OnnxEncoder:
+    def _open(cls, folder: Path, quantised: bool, threads: int) -> OnnxEncoder:
         if not (folder / "encoder.json").exists():
             raise EncoderUnavailable("not exported yet")
         meta = json.loads((folder / "encoder.json").read_text(encoding="utf-8"))
@@ -138,10 +138,7 @@ class OnnxEncoder:
 
         options = ort.SessionOptions()
         options.log_severity_level = 3
-        # One thread per question: a query is a few dozen tokens, and a second thread bought 13 % of one text's
-        # time (8.5 vs 9.8 ms) for 42 % more CPU (13.9 vs 9.8 ms), which a server answering several questions
-        # at once (one worker process per core) pays for in queueing.
-        options.intra_op_num_threads = 1
+        options.intra_op_num_threads = threads  # 0: onnxruntime's choice (Settings.query_threads)
         # Idle threads sleep rather than spin: a spinning pool steals the cores from whatever runs next
         # (the web server, a benchmark's other side); measured on 2 cores, it also slowed queries by 45 %.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -278,14 +275,14 @@ def _export(embedder: SentenceTransformerEmbedder, folder: Path, tmp: Path) -> P
     return folder
 
 
-def quantise(folder: Path) -> OnnxEncoder:
+def quantise(folder: Path, threads: int = 0) -> OnnxEncoder:
     """The int8 encoder of the export in `folder`, made the first time (kept beside it); raises EncoderUnavailable
     saying why it cannot be made or used.
 
     Another process may be making it at the same time: each writes its own temporary file and renames it into place.
     """
     with contextlib.suppress(EncoderUnavailable):
-        return OnnxEncoder.open(folder, quantised=True)
+        return OnnxEncoder.open(folder, quantised=True, threads=threads)
     tmp = folder / f"{QUANTISED}.tmp-{os.getpid()}"
     try:
         _quantise(folder, tmp)
@@ -293,7 +290,7 @@ def quantise(folder: Path) -> OnnxEncoder:
         raise EncoderUnavailable(f"{type(e).__name__}: {e}"[:200]) from e
     finally:
         tmp.unlink(missing_ok=True)
-    return OnnxEncoder.open(folder, quantised=True)
+    return OnnxEncoder.open(folder, quantised=True, threads=threads)
 
 
 def _quantise(folder: Path, tmp: Path) -> None:

@@ -43,6 +43,11 @@ class Settings:
     # 0.018 → 0.035, lp_coverage −0.013, ledger precision −0.020; README: "Performance"), so off unless asked for
     # (env RLA_QUANTISED_QUERIES=1).
     quantised_queries: bool = False
+    # Threads the ONNX encoder uses for one call; 0 lets onnxruntime take every core (a question asked alone). The
+    # web app's answer workers use 1 (rag/web/pool.py): a question is a few dozen tokens, and a second thread
+    # bought 13 % of one text's time (8.5 vs 9.8 ms) for 42 % more CPU, which a server answering several
+    # questions at once pays for in queueing.
+    query_threads: int = 0
     # Chunking, in cl100k_base tokens; the model's own tokenizer caps it too.
     chunk_tokens: int = 120
     # Files

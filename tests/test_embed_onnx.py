@@ -190,6 +190,17 @@ def test_the_setting_off_uses_the_full_encoder_even_when_the_int8_one_is_there(p
     assert isinstance(enc, OnnxEncoder) and not enc.quantised
 
 
+def test_query_threads_sets_the_encoders_threads_and_not_its_vectors(private_cache: Path) -> None:
+    """The answer workers' one thread a call (Settings.query_threads) is the session's; the vectors are the same."""
+    texts = ["What did reviews say about fathers?", "disguised compliance", "Baby with a bruise who cannot crawl yet"]
+    one = _fresh_query_embedder(Settings(cache=private_cache, query_threads=1))
+    any_ = _fresh_query_embedder(Settings(cache=private_cache))
+    assert isinstance(one, OnnxEncoder) and isinstance(any_, OnnxEncoder) and one is not any_
+    assert one._session.get_session_options().intra_op_num_threads == 1
+    assert any_._session.get_session_options().intra_op_num_threads == 0
+    assert np.abs(one.embed_batch(texts) - any_.embed_batch(texts)).max() < 1e-5
+
+
 @pytest.mark.parametrize(("value", "on"), [("0", False), ("", False), ("1", True)])
 def test_the_environment_sets_quantised_queries(monkeypatch: pytest.MonkeyPatch, value: str, on: bool) -> None:
     monkeypatch.setenv("RLA_QUANTISED_QUERIES", value)

@@ -11,6 +11,7 @@ import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,8 @@ class AnswerPool:
             self.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init,
-            initargs=(self.settings, os.getpid()),
+            # One encoder thread each: the workers, one per core, share the cores with the server (Settings.query_threads).
+            initargs=(replace(self.settings, query_threads=1), os.getpid()),
         )
 
     def answer(
