@@ -91,7 +91,8 @@ class AnswerPool:
             self.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init,
-            # One encoder thread each: the workers, one per core, share the cores with the server (Settings.query_threads).
+            # One encoder thread each: the workers, one per core, share the cores with the server
+            # (Settings.query_threads).
             initargs=(replace(self.settings, query_threads=1), os.getpid()),
         )
 
