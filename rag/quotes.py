@@ -94,8 +94,13 @@ _ENDS_LIKE_A_SENTENCE = re.compile(r"""[.;:!?,)\]"'’”]\s*$""")
 
 def is_statement(text: str) -> bool:
     """Six words or more, and ending as a sentence or a list item does — a short line without an end ("Model:
-    Multi-Agency Child Practice Review methodology", a heading) is a label or a title, not a statement."""
+    Multi-Agency Child Practice Review methodology", a heading) is a label or a title, not a statement; nor is
+    a run of list items none of which is six words ("hidden men; safeguarding children with disabilities;"):
+    topics named, not something said about them."""
     words = len(_WORDS.findall(text))
+    items = [n for n in (len(_WORDS.findall(item)) for item in text.split(";")) if n]
+    if len(items) > 1 and max(items) < MIN_WORDS:
+        return False
     return words >= MIN_WORDS and (words >= 2 * MIN_WORDS or bool(_ENDS_LIKE_A_SENTENCE.search(text)))
 
 

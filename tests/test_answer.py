@@ -219,6 +219,17 @@ def test_a_short_line_without_an_end_is_a_label_not_a_statement(retriever) -> No
     assert "methodology" not in ans.text
 
 
+def test_a_run_of_short_list_items_is_topics_named_not_a_statement(retriever) -> None:  # type: ignore[no-untyped-def]
+    assert not is_statement("hidden men; safeguarding children with disabilities;")  # the issue's example
+    assert not is_statement("sibling domestic abuse; and professionals' understanding of neglect.")
+    assert is_statement("hidden men; professionals did not know who the man living in the household was;")
+    # The issue's question: its answer quotes what reviews said about men in the household, not the topic list.
+    ans = answer(retriever, "mum's new boyfriend has moved in — what did reviews say about men in the household?")
+    _check_answer(retriever, ans)
+    assert ans.citations and all(is_statement(c.quote) for c in ans.citations), ans.text
+    assert not any(c.quote.startswith("hidden men;") for c in ans.citations), ans.text
+
+
 ISSUE_QUESTIONS = (
     "What did reviews recommend about sharing information between agencies?",
     "What did reviews learn about fathers and men in the household?",
