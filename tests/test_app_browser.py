@@ -311,6 +311,7 @@ def _records_counted(text: str) -> int:
 
 def test_ledger_lists_every_review_on_a_topic_with_charts(page) -> None:  # type: ignore[no-untyped-def]
     open_tab(page, "Ledger")
+    assert not page.locator("#ledger-years").is_visible()  # no empty chart frames before a ledger
     page.fill("#ledger-topic textarea, #ledger-topic input", "was not brought")
     page.click("#ledger-btn")
     page.locator("#ledger-list li").first.wait_for()
@@ -673,6 +674,13 @@ def test_the_coverage_line_opens_the_ledger_on_its_topic(browser, app: AppServer
         for chart in ("#ledger-years", "#ledger-areas"):
             box = pg.locator(f"{chart} svg.marks").bounding_box()
             assert box is not None and box["width"] > 100 and box["x"] + box["width"] <= viewport["width"]
+        list_box = pg.locator("#ledger-list").bounding_box()
+        charts_box = pg.locator("#ledger-years").bounding_box()
+        assert list_box is not None and charts_box is not None
+        if viewport is PHONE:  # the list right after the topic and filters, the charts below it
+            assert list_box["y"] + list_box["height"] <= charts_box["y"]
+        else:  # the charts beside the list
+            assert charts_box["x"] + charts_box["width"] <= list_box["x"]
         assert pg.evaluate(OVERFLOW)
         shot(pg, f"coverage-to-ledger-{viewport['width']}")
 

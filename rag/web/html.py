@@ -84,6 +84,13 @@ a.rla-coverage { color: var(--link-text-color, #2563eb); }
     border-radius: 12px 12px 0 0; padding: 0.5rem 0.75rem 1rem; }
   .rla-sheet-open .rla-scroll { max-height: none; border: 0; }
   .rla-sheet-open .rla-sheet-close { display: block; margin-left: auto; }
+  /* The ledger's list right after its topic and filters, its charts and files after the list: the controls'
+     column lends its blocks to the row, which orders them. */
+  .rla-ledger-controls { display: contents !important; }
+  .rla-ledger-row > *, .rla-ledger-controls > * { flex: 1 1 100% !important; min-width: 100% !important; }
+  .rla-ledger-row > .rla-ledger-list { order: 1; }
+  .rla-ledger-controls > .rla-after-list { order: 2; }
+  .rla-ledger-row > .rla-ledger-record { order: 3; }
 }
 """
 

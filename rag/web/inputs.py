@@ -189,9 +189,16 @@ def filter_inputs(prefix: str, section: bool = True, one_row: bool = False) -> F
     return FilterInputs(year_from, year_to, area, review_type, keyword, kind, theme, section_pick)
 
 
-def download_box(label: str, elem_id: str) -> gr.File:
+def download_box(label: str, elem_id: str, elem_classes: list[str] | None = None) -> gr.File:
     """A tab's download box: the files of its last result (Word, Markdown, JSON…), hidden until there are some."""
-    return gr.File(label=label, file_count="multiple", interactive=False, visible=False, elem_id=elem_id)
+    return gr.File(
+        label=label,
+        file_count="multiple",
+        interactive=False,
+        visible=False,
+        elem_id=elem_id,
+        elem_classes=elem_classes,
+    )
 
 
 def downloads(paths: Iterable[Path | str]) -> Any:

@@ -353,8 +353,8 @@ def ledger_tab(lib: Library, scratch: Scratch) -> LedgerTab:
         entries = [e.to_dict() for e in led.entries]
         return (
             scroll(ledger_html(led)),
-            gr.update(value=by_year, y_lim=count_axis(list(led.by_year.values()))),
-            gr.update(value=by_area, y_lim=count_axis(list(led.by_area.values()))),
+            gr.update(value=by_year, y_lim=count_axis(list(led.by_year.values())), visible=bool(entries)),
+            gr.update(value=by_area, y_lim=count_axis(list(led.by_area.values())), visible=bool(entries)),
             entries,
             led.topic,
             gr.update(visible=bool(entries)),
@@ -370,7 +370,8 @@ def ledger_tab(lib: Library, scratch: Scratch) -> LedgerTab:
         return downloads(write_ledger(topic, entries, scratch.downloads("rla-ledger-")) if entries else [])
 
     def clear() -> tuple[Any, ...]:
-        return ("", None, None, [], "", gr.update(visible=False), gr.update(value=None, visible=False), "")
+        no_chart = gr.update(value=None, visible=False)  # charts only beside a ledger, never empty frames
+        return ("", no_chart, no_chart, [], "", gr.update(visible=False), gr.update(value=None, visible=False), "")
 
     @shown(lib.public)
     def open_entry(n: str | None, entries: list[dict[str, Any]] | None) -> str:
@@ -379,8 +380,10 @@ def ledger_tab(lib: Library, scratch: Scratch) -> LedgerTab:
             return ""
         return SHEET_CLOSE + excerpt_html(lib.current().data, entries[i - 1], i)
 
-    with gr.Tab("Ledger", id="ledger"), gr.Row():
-        with gr.Column(scale=2, min_width=300):
+    # On a phone the list comes right after the topic and its filters, the charts and files after it (CSS).
+    after_list = ["rla-after-list"]
+    with gr.Tab("Ledger", id="ledger"), gr.Row(elem_classes=["rla-ledger-row"]):
+        with gr.Column(scale=2, min_width=300, elem_classes=["rla-ledger-controls"]):
             topic = gr.Textbox(label="Topic", placeholder="e.g. was not brought", elem_id="ledger-topic")
             ledger_btn = gr.Button("Find every review", variant="primary", elem_id="ledger-btn")
             with gr.Accordion("Filters", open=False):
@@ -392,7 +395,9 @@ def ledger_tab(lib: Library, scratch: Scratch) -> LedgerTab:
                 height=200,
                 y_lim=[0, 5],
                 y_axis_format="d",
+                visible=False,
                 elem_id="ledger-years",
+                elem_classes=after_list,
             )
             area_plot = gr.BarPlot(
                 x="area",
@@ -403,11 +408,15 @@ def ledger_tab(lib: Library, scratch: Scratch) -> LedgerTab:
                 x_label_angle=-40,
                 y_lim=[0, 5],
                 y_axis_format="d",
+                visible=False,
                 elem_id="ledger-areas",
+                elem_classes=after_list,
             )
-            keep_btn = gr.Button("Keep this ledger (Word, Markdown)", size="sm", visible=False, elem_id="ledger-keep")
-            ledger_files = download_box("This ledger as Word and Markdown files", "ledger-files")
-        with gr.Column(scale=3, min_width=300):
+            keep_btn = gr.Button(
+                "Keep this ledger (Word, Markdown)", size="sm", visible=False, elem_id="ledger-keep", elem_classes=after_list
+            )
+            ledger_files = download_box("This ledger as Word and Markdown files", "ledger-files", after_list)
+        with gr.Column(scale=3, min_width=300, elem_classes=["rla-ledger-list"]):
             ledger_view = gr.HTML(
                 scroll(
                     "<p class='rla-meta'>Every review in the index that addresses the topic, with one excerpt each "
@@ -415,7 +424,7 @@ def ledger_tab(lib: Library, scratch: Scratch) -> LedgerTab:
                 ),
                 elem_id="ledger-list",
             )
-        with gr.Column(scale=3, min_width=300):
+        with gr.Column(scale=3, min_width=300, elem_classes=["rla-ledger-record"]):
             ledger_open = gr.Textbox(visible="hidden", elem_id="ledger-open")
             ledger_record = gr.HTML(elem_id="ledger-record")
             entries = gr.State([])
