@@ -413,7 +413,11 @@ def ledger_tab(lib: Library, scratch: Scratch) -> LedgerTab:
                 elem_classes=after_list,
             )
             keep_btn = gr.Button(
-                "Keep this ledger (Word, Markdown)", size="sm", visible=False, elem_id="ledger-keep", elem_classes=after_list
+                "Keep this ledger (Word, Markdown)",
+                size="sm",
+                visible=False,
+                elem_id="ledger-keep",
+                elem_classes=after_list,
             )
             ledger_files = download_box("This ledger as Word and Markdown files", "ledger-files", after_list)
         with gr.Column(scale=3, min_width=300, elem_classes=["rla-ledger-list"]):
