@@ -371,7 +371,7 @@ def ledger_tab(lib: Library, scratch: Scratch) -> LedgerTab:
 
     def clear() -> tuple[Any, ...]:
         no_chart = gr.update(value=None, visible=False)  # charts only beside a ledger, never empty frames
-        return ("", no_chart, no_chart, [], "", gr.update(visible=False), gr.update(value=None, visible=False), "")
+        return ("", no_chart, no_chart, [], "", gr.update(visible=False), downloads([]), "")
 
     @shown(lib.public)
     def open_entry(n: str | None, entries: list[dict[str, Any]] | None) -> str:
