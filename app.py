@@ -21,7 +21,7 @@ EXAMPLES = """examples:
 
 environment: RLA_INDEX, RLA_CORPUS, RLA_QUESTIONS, RLA_ALLOWED_HOSTS (defaults for the options),
 RLA_AUTH="user:password", RLA_CACHE (where the app keeps its private folder of uploads and downloads),
-RLA_ANSWER_WORKERS (processes that answer questions; default one per core but one, at most 4; 0: none)
+RLA_ANSWER_WORKERS (processes that answer questions; default one per core, at most 4, none on one core; 0: none)
 """
 
 
