@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -56,8 +57,12 @@ class Mentions:
         self.of = functools.lru_cache(maxsize=1024)(self._of)
 
     def _postings(self, term: str) -> np.ndarray | None:
-        i = self._ids.get(term)
-        return None if i is None else self._rows[self._indptr[i] : self._indptr[i + 1]]
+        """The rows with the stem, or with its acronym twin: the stemmer keeps the "s" of a word without a vowel,
+        so "GPs" and "GP" are two stems ("gps", "gp") where rag.themes reads one word."""
+        found = [
+            self._rows[self._indptr[i] : self._indptr[i + 1]] for i in map(self._ids.get, _twins(term)) if i is not None
+        ]
+        return None if not found else found[0] if len(found) == 1 else np.union1d(*found)
 
     def _of(self, topic: str) -> np.ndarray:
         """Boolean mask over chunks: those whose title or text has every content word of the topic or a synonym."""
@@ -68,6 +73,16 @@ class Mentions:
                 found[functools.reduce(_intersect, sorted(postings, key=len))] = True  # type: ignore[arg-type]
         found.flags.writeable = False  # shared between callers through the cache
         return found
+
+
+_CONSONANTS = re.compile(r"[b-df-hj-np-tv-xz]{2,6}")
+
+
+def _twins(stem: str) -> tuple[str, ...]:
+    """The stem, and for a word without a vowel its plural or singular: "gp" and "gps", "scrs" and "scr"."""
+    if not _CONSONANTS.fullmatch(stem):
+        return (stem,)
+    return (stem, stem[:-1]) if stem.endswith("s") and len(stem) > 2 else (stem, stem + "s")
 
 
 def _intersect(rows: np.ndarray, other: np.ndarray) -> np.ndarray:

@@ -221,7 +221,14 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
+# An acronym's plural ("GPs", "SCRs", "DSLs"): the stemmer keeps the "s" of a word without a vowel, so "GPs" and
+# "GP" would be two words.
+_ACRONYM_PLURAL = re.compile(r"[A-Z]{2,}s")
+
+
 def _norm_word(word: str) -> str:
+    if _ACRONYM_PLURAL.fullmatch(word):
+        word = word[:-1]
     return word.lower().replace("’", "'").removesuffix("'s")
 
 
@@ -316,7 +323,7 @@ def tag_text(text: str, path: Path | None = None) -> tuple[str, ...]:
 
 
 # Raised when the way chunks are tagged changes (tag_text, phrase matching), so that ingest re-tags kept chunks.
-TAGGING_VERSION = 2  # 2: articles do not break a phrase
+TAGGING_VERSION = 3  # 2: articles do not break a phrase; 3: an acronym's plural is its singular ("GPs")
 
 
 def vocabulary_digest() -> str:

@@ -22,6 +22,23 @@ def test_inflections_and_one_word_between_are_allowed_but_not_more() -> None:
     assert phrase_spans("she missed all of her appointments", ("missed appointments",)) == []
 
 
+def test_an_acronyms_plural_is_its_singular_but_mrs_is_not_mr() -> None:
+    text = "GPs should coordinate care. The GP did not. Two SCRs said so. Mrs A and Mr B."
+    assert [text[s:e] for s, e in phrase_spans(text, ("GP",))] == ["GPs", "GP"]
+    assert [text[s:e] for s, e in phrase_spans(text, ("GPs",))] == ["GPs", "GP"]
+    assert [text[s:e] for s, e in phrase_spans(text, ("serious case review", "SCR"))] == ["SCRs"]
+    assert [text[s:e] for s, e in phrase_spans(text, ("Mr",))] == ["Mr"]
+
+
+def test_gp_and_gps_list_the_same_reviews(retriever) -> None:  # type: ignore[no-untyped-def]
+    """A user's "GPs" and "GP" are one topic (the stemmer keeps a vowel-less word's "s": the postings and the
+    phrase rule read the two as one)."""
+    one, many = ledger(retriever, "GP"), ledger(retriever, "GPs")
+    assert one.entries and {e.review_id for e in one.entries} == {e.review_id for e in many.entries}
+    plural_only = [e for e in many.entries if "GPs" in e.hit.chunk.text and not re.search(r"\bGP\b", e.hit.chunk.text)]
+    assert plural_only  # a review that says only "GPs" is listed for "GP" too
+
+
 def test_question_themes_come_from_names_aliases_and_phrasings() -> None:
     assert "harmful-practices" in {t.id for t in question_themes("What did reviews say about FGM?")}
     assert "hidden-men" in {t.id for t in question_themes("mum's new boyfriend has moved in")}
