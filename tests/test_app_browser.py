@@ -390,6 +390,7 @@ def test_a_refused_upload_keeps_its_reason_in_the_per_file_table(page, app: AppS
     open_tab(page, "Corpus")
     page.set_input_files("#corpus-files input[type=file]", str(copy))
     page.locator("#corpus-files", has_text="same report again").wait_for()
+    page.locator("#upload-fields").wait_for()  # its catalogue fields, parsed, as a user sees them before adding
     page.click("#ingest-btn")
     page.wait_for_function("document.querySelector('#ingest-table')?.innerText.includes('refused')")
     table = _words(page.inner_text("#ingest-table"))
@@ -397,7 +398,7 @@ def test_a_refused_upload_keeps_its_reason_in_the_per_file_table(page, app: AppS
     assert "Nothing was added" in page.inner_text("#ingest-summary")
     assert not (app.corpus / "same-report-again.txt").exists()
     # The refused file's catalogue fields are put away with its outcome: nothing is left to correct and add.
-    assert not page.locator("#upload-fields").is_visible()
+    page.locator("#upload-fields").wait_for(state="hidden", timeout=10_000)
     page.wait_for_timeout(6000)  # after any toast would have gone, the reason is still in the table
     assert "refused as a copy" in _words(page.inner_text("#ingest-table"))
     shot(page, "corpus-refused")
@@ -533,6 +534,7 @@ def test_the_corpus_tab_tables_break_no_word(browser, app: AppServer, viewport: 
         copy.write_bytes((app.corpus / "nspcc-2018-learning-from-national-scrs.txt").read_bytes())
         pg.set_input_files("#corpus-files input[type=file]", str(copy))
         pg.locator("#corpus-files", has_text="the same reviews again").wait_for()
+        pg.locator("#upload-fields").wait_for()  # parsed before it is added, as a user sees it
         pg.click("#ingest-btn")
         pg.wait_for_function("document.querySelector('#ingest-table')?.innerText.includes('refused')")
         if width > 700:
@@ -548,7 +550,7 @@ def test_the_corpus_tab_tables_break_no_word(browser, app: AppServer, viewport: 
             assert "the same reviews again.txt" in card.locator("strong").inner_text()
             per_file = "#ingest-cards .rla-card"
         assert pg.evaluate(BROKEN_WORDS, per_file) == [], f"per-file outcomes at {width}px"
-        assert not pg.locator("#upload-fields").is_visible()  # no row or loading box left of the refused file
+        pg.locator("#upload-fields").wait_for(state="hidden", timeout=10_000)  # no row or loading box left
         assert pg.evaluate(OVERFLOW), f"the Corpus tab scrolls sideways at {width}px"
         pg.screenshot(path=str(SHOTS / f"corpus-refused-{width}.png"), full_page=True)
 
