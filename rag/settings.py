@@ -17,8 +17,8 @@ def default_answer_workers() -> int:
     """The web app's answer processes: one per usable core, at most 4; none on one core (answers in the server's
     process). Each encodes with one thread (`query_threads`, set by rag/web/pool.py), so two workers on two cores
     share them with the server's own work rather than oversubscribing them. 16 users on the 2-core machine, three
-    interleaved rounds (eval/bench.py --web, a session each): one worker p95 0.92 / 0.77 / 0.80 s, two 0.56 / 0.63
-    / 0.41 s, at about the same CPU per answer (README: "Web app"). app.py reads RLA_ANSWER_WORKERS."""
+    interleaved rounds (eval/bench.py --web, a session each): one worker p95 0.92, 0.77, 0.80 s; two 0.56, 0.63,
+    0.41 s; about the same CPU per answer (README: "Web app"). app.py reads RLA_ANSWER_WORKERS."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return 0 if cores < 2 else min(4, cores)
 

@@ -62,13 +62,9 @@ def test_a_bad_question_raises_the_libraries_own_error_through_the_worker(
 def test_workers_encode_with_one_thread_each(pool: AnswerPool) -> None:
     """A worker per core, each encoder one thread a call: the workers share the cores with the server rather than
     crowding them (Settings.query_threads); the server's own settings keep onnxruntime's choice."""
-    executor = pool._new_executor()
-    try:
-        worker_settings = executor._initargs[0]  # type: ignore[attr-defined]
-    finally:
-        executor.shutdown()
-    assert worker_settings.query_threads == 1 and pool.settings.query_threads == 0
-    assert replace(worker_settings, query_threads=0) == pool.settings
+    assert pool.worker_settings.query_threads == 1 and pool.settings.query_threads == 0
+    assert replace(pool.worker_settings, query_threads=0) == pool.settings
+    assert pool.ready  # started with them, and answering
 
 
 def test_a_killed_worker_is_replaced_and_the_next_answer_arrives(built_index: Settings, tmp_path: Path) -> None:

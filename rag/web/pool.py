@@ -45,6 +45,8 @@ class AnswerPool:
         if workers < 1:
             raise ValueError("an answer pool needs at least one worker")
         self.settings = settings
+        # One encoder thread each: the workers, one per core, share the cores with the server (Settings.query_threads).
+        self.worker_settings = replace(settings, query_threads=1)
         self.workers = workers
         self._lock = threading.Lock()
         self._executor: ProcessPoolExecutor | None = None
@@ -91,9 +93,7 @@ class AnswerPool:
             self.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init,
-            # One encoder thread each: the workers, one per core, share the cores with the server
-            # (Settings.query_threads).
-            initargs=(replace(self.settings, query_threads=1), os.getpid()),
+            initargs=(self.worker_settings, os.getpid()),
         )
 
     def answer(

@@ -123,7 +123,7 @@ def ask_tab(lib: Library, scratch: Scratch) -> AskTab:
             "",
             "",
             gr.update(visible=False),
-            gr.update(value=None, visible=False),
+            downloads([]),
         )
 
     @shown(lib.public)
