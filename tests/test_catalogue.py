@@ -382,6 +382,30 @@ def test_an_upload_is_described_as_ingest_would_parse_it(tmp_path: Path) -> None
     assert describe_upload(broken, "broken.pdf", Settings(corpus=tmp_path))["note"].startswith("cannot be read: ")
 
 
+def test_an_upload_added_before_its_parse_finished_shows_no_fields_again(tmp_path: Path) -> None:
+    """"Add" clicked while an upload was still being parsed: the add discards the server's copy, and the parse
+    finishing after it must not show the file's catalogue fields again (nothing is left to add)."""
+    from rag.web.admin import Keeper
+    from rag.web.library import Library
+    from rag.web.scratch import Scratch
+
+    settings = Settings(corpus=tmp_path / "corpus", index=tmp_path / "index")
+    scratch = Scratch(tmp_path / "scratch", 60)
+    keeper = Keeper(Library(settings, tmp_path / "questions.jsonl"), scratch)
+    kept, added = tmp_path / "scratch" / "a" / "child q.md", tmp_path / "scratch" / "b" / "child r.md"
+    for f in (kept, added):
+        f.parent.mkdir(parents=True)
+        f.write_text(f"# {f.stem} review\n\nLearning: the school saw the bruises.\n", encoding="utf-8")
+    shown, rows, _ = keeper.describe([str(kept), str(added)])
+    assert shown["visible"] and [r["file"] for r in rows] == ["child q.md", "child r.md"]
+    assert scratch.discard(added)  # what an add does with each upload once it is saved or refused
+    shown, rows, _ = keeper.describe([str(kept), str(added)])
+    assert shown["visible"] and [r["file"] for r in rows] == ["child q.md"]
+    scratch.discard(kept)
+    shown, rows, _ = keeper.describe([str(kept), str(added)])
+    assert not shown["visible"] and rows == []
+
+
 def test_only_the_cells_a_keeper_changed_become_catalogue_cells(tmp_path: Path) -> None:
     from rag.web.catalogue import check_edits, doubt_edits, upload_edits
 

@@ -316,8 +316,11 @@ class Keeper:
         return uploads_html(uploads) + self._verdict(report, served), table, lib.status()
 
     def describe(self, files: list[str] | None) -> tuple[Any, list[dict[str, str]], str]:
-        """Each chosen file read and parsed as ingest would, its catalogue fields shown for editing."""
+        """Each chosen file read and parsed as ingest would, its catalogue fields shown for editing. A file the
+        server no longer holds was added (or refused) meanwhile — "Add" clicked before its parse finished — and
+        its fields are not shown again."""
         rows = [describe_upload(Path(f), Path(f).name, self.settings) for f in files or []]
+        rows = [r for f, r in zip(files or [], rows, strict=True) if Path(f).exists()]
         table = pd.DataFrame(rows, columns=UPLOAD_COLUMNS)
         return gr.update(value=table, visible=bool(rows)), rows, ""
 
@@ -479,10 +482,17 @@ def corpus_tab(lib: Library, scratch: Scratch, status: gr.Markdown) -> Ingest:
     # The API's /add_files refuses with an error when every file is refused; the page keeps the reasons in the table.
     api_only.click(add_files, [uploads, rebuild, api_catalogue], outputs, api_name="add_files", **heavy)
     described = [fields, parsed, fields_note]
-    uploads.change(shown(lib.public)(keeper.describe), [uploads], described, show_progress_on=[fields], **private)
+    describing = uploads.change(
+        shown(lib.public)(keeper.describe), [uploads], described, show_progress_on=[fields], **private
+    )
     fields.change(keeper.fields_problem, [fields, parsed], [fields_note], queue=False, **private)
     ingested = ingest_btn.click(
-        lambda: ("", None), None, [ingest_summary, ingest_table], queue=False, api_visibility="private"
+        lambda: ("", None),
+        None,
+        [ingest_summary, ingest_table],
+        queue=False,
+        cancels=[describing],  # a parse still waiting would show the fields of files added meanwhile
+        api_visibility="private",
     ).then(
         add_files_in_page,
         [uploads, rebuild, fields, parsed],
