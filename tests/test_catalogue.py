@@ -383,7 +383,7 @@ def test_an_upload_is_described_as_ingest_would_parse_it(tmp_path: Path) -> None
 
 
 def test_an_upload_added_before_its_parse_finished_shows_no_fields_again(tmp_path: Path) -> None:
-    """"Add" clicked while an upload was still being parsed: the add discards the server's copy, and the parse
+    """ "Add" clicked while an upload was still being parsed: the add discards the server's copy, and the parse
     finishing after it must not show the file's catalogue fields again (nothing is left to add)."""
     from rag.web.admin import Keeper
     from rag.web.library import Library
