@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,41 @@ def test_filtered_gold_satisfies_filters(questions: list[dict], reviews: dict[st
                 assert any(point in t for g in q["gold"] for t in _section_texts(*reviews[g], f["section"])), (
                     f"{q['id']}: learning point not in a {f['section']!r} section: {point!r}"
                 )
+
+
+LEDGER_CALIBRATION = ROOT / "eval" / "ledger_calibration.jsonl"
+
+
+def test_the_ledger_calibration_set_is_judged_topics_on_vocabulary_themes(
+    reviews: dict[str, tuple[Review, str]],
+) -> None:
+    """eval/ledger_calibration.jsonl (eval/README.md): topic questions with exhaustive gold, half paraphrased, each on
+    one vocabulary theme, gold ids parsed from the corpus and learning points verbatim in a gold record."""
+    from rag.themes import load_themes
+
+    rows = [json.loads(line) for line in LEDGER_CALIBRATION.read_text(encoding="utf-8").splitlines() if line.strip()]
+    theme_ids = {t.id for t in load_themes()}
+    assert len(rows) >= 30 and len({r["id"] for r in rows}) == len(rows)
+    assert sum(r["paraphrased"] for r in rows) * 2 == len(rows)
+    for r in rows:
+        assert r["kind"] == "topic" and r["theme"] in theme_ids, r["id"]
+        assert len(r["gold"]) >= 2 and set(r["gold"]) <= set(reviews), r["id"]
+        sources = [t for g in r["gold"] for t in _section_texts(*reviews[g])]
+        assert r["learning_points"] and all(any(p in t for t in sources) for p in r["learning_points"]), r["id"]
+
+
+def test_no_ledger_calibration_question_is_an_evaluation_question_reworded() -> None:
+    """Written blind (without the evaluation sets): no question shares half its words with one of theirs."""
+
+    def words(text: str) -> frozenset[str]:
+        return frozenset(re.findall(r"[a-z0-9']+", text.lower()))
+
+    evaluation = [
+        words(json.loads(line)["question"])
+        for name in ("questions", "heldout_dev", "no_answer_extra")
+        for line in (ROOT / "eval" / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    for line in LEDGER_CALIBRATION.read_text(encoding="utf-8").splitlines():
+        mine = words(json.loads(line)["question"])
+        assert max(len(mine & t) / len(mine | t) for t in evaluation) < 0.5, line[:40]
