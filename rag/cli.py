@@ -272,9 +272,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_ledger(args: argparse.Namespace) -> int:
     from rag.ledger import ledger, ledger_text
-    from rag.retrieve import Retriever
+    from rag.retrieve import EMPTY_LEDGER_TOPIC, Retriever, clean_query
 
-    led = ledger(Retriever(settings_from(args)), args.topic, filters=_filters(args))
+    topic = clean_query(args.topic, EMPTY_LEDGER_TOPIC)
+    led = ledger(Retriever(settings_from(args)), topic, filters=_filters(args))
     if args.json:
         _print_json(led.to_dict())
     else:
@@ -321,12 +322,13 @@ def cmd_themes(args: argparse.Namespace) -> int:
 
 def cmd_brief(args: argparse.Namespace) -> int:
     from rag.brief import build_brief, check_output, render_markdown, write_brief
-    from rag.retrieve import Retriever
+    from rag.retrieve import EMPTY_BRIEF_TOPIC, Retriever, clean_query
 
     if args.out:
         check_output(args.out)
+    topic = clean_query(args.topic, EMPTY_BRIEF_TOPIC)
     llm, filters = _llm(args), _filters(args)
-    pack = build_brief(Retriever(settings_from(args)), args.topic, filters if filters.active() else None, llm=llm)
+    pack = build_brief(Retriever(settings_from(args)), topic, filters if filters.active() else None, llm=llm)
     if args.out:
         path = write_brief(pack, args.out)
         print(f"wrote {path}: {pack.reviews} reviews on the topic, {len(pack.references)} quoted", file=sys.stderr)

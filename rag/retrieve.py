@@ -125,14 +125,20 @@ def _theme_id(raw: str) -> str:
     raise QueryError(f"unknown theme {raw!r}{hint} (rla themes lists them)")
 
 
-def clean_query(query: str) -> str:
-    """Validate a user's query: a clear error for empty ones, control characters dropped, length capped."""
+EMPTY_QUESTION = 'the query is empty; type a question, e.g. "what did reviews say about disguised compliance?"'
+EMPTY_LEDGER_TOPIC = 'type a topic to find every review that addresses it, e.g. "was not brought"'
+EMPTY_BRIEF_TOPIC = 'type a topic for the briefing, e.g. "professional curiosity"'
+
+
+def clean_query(query: str, empty: str = EMPTY_QUESTION) -> str:
+    """Validate a user's query: a clear error for empty ones (`empty`, in the words of what it is for), control
+    characters dropped, length capped."""
     if not isinstance(query, str):
         raise QueryError("the query must be text")
     text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in query)
     text = " ".join(text.split())
     if not text:
-        raise QueryError('the query is empty; type a question, e.g. "what did reviews say about disguised compliance?"')
+        raise QueryError(empty)
     return text[:MAX_QUERY_CHARS]
 
 

@@ -116,6 +116,18 @@ def test_rla_search_empty_query_is_one_line(built_index: Settings, name: str) ->
     check_one_line_error(proc, "the query is empty")
 
 
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [("ledger", "type a topic to find every review that addresses it"), ("brief", "type a topic for the briefing")],
+)
+def test_rla_ledger_and_brief_say_an_empty_topic_in_their_own_words(
+    built_index: Settings, command: str, said: str
+) -> None:
+    proc = rla(command, EMPTY["control only"], index=built_index.index)
+    assert proc.stdout == ""
+    check_one_line_error(proc, said)
+
+
 def test_rla_search_one_query_with_everything_odd_in_argv(built_index: Settings) -> None:
     """One process (each search starts the model): a leading dash, bytes that are not UTF-8, several scripts,
     control characters, and 10,000 characters in all, passed the way a shell passes them."""

@@ -12,7 +12,7 @@ import gradio as gr
 import pandas as pd
 
 from rag.errors import RlaError
-from rag.retrieve import MODES, clean_query
+from rag.retrieve import EMPTY_BRIEF_TOPIC, EMPTY_LEDGER_TOPIC, MODES, clean_query
 from rag.web.html import (
     HOW_IT_WORKS,
     SHEET_CLOSE,
@@ -344,10 +344,9 @@ def ledger_tab(lib: Library, scratch: Scratch) -> LedgerTab:
     def _ledger(topic: str, *filter_values: Any) -> tuple[Any, ...]:
         from rag.ledger import ledger
 
-        if not (topic or "").strip():
-            raise RlaError('type a topic to find every review that addresses it, e.g. "was not brought"')
+        topic = clean_query(topic or "", EMPTY_LEDGER_TOPIC)
         filters = parse_filters(*filter_values)
-        led = ledger(lib.current(), clean_query(topic or ""), filters)
+        led = ledger(lib.current(), topic, filters)
         by_year = pd.DataFrame({"year": list(led.by_year), "reviews": list(led.by_year.values())})
         by_area = pd.DataFrame({"area": list(led.by_area), "reviews": list(led.by_area.values())})
         entries = [e.to_dict() for e in led.entries]
@@ -474,9 +473,7 @@ def briefing_tab(lib: Library, scratch: Scratch) -> FilterInputs:
             raise RlaError("briefings are not available in this build (the rag.brief package is missing)")
         from rag import brief as briefing
 
-        if not " ".join((topic or "").split()):
-            raise RlaError('type a topic for the briefing, e.g. "professional curiosity", then press Build briefing')
-        topic = clean_query(topic or "")
+        topic = clean_query(topic or "", f"{EMPTY_BRIEF_TOPIC}, then press Build briefing")
         filters = parse_filters(year_from, year_to, area, review_type, keyword, kind, theme, section)
         progress((0, 3), desc="Finding every review on the topic")
         pack = briefing.build_brief(lib.current(), topic, filters if filters.active() else None)
