@@ -224,6 +224,10 @@ def test_ledger_endpoint_counts_reviews(client) -> None:  # type: ignore[no-unty
     assert led["topic"] == "was not brought" and led["reviews"]
     assert sum(led["by_year"].values()) == sum(led["by_area"].values()) == len(led["reviews"])
     assert len({e["review_id"] for e in led["reviews"]}) == len(led["reviews"])  # one excerpt per review
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="type a topic to find every review that addresses it"):
+        client.predict(topic=" \x07 ", api_name="/ledger")
 
 
 def test_api_parameters_are_typed_and_documented(client) -> None:  # type: ignore[no-untyped-def]

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rag.errors import QueryError
 from rag.models import DOCUMENT_KINDS, SECTION_KINDS
-from rag.retrieve import MODES, clean_query
+from rag.retrieve import EMPTY_BRIEF_TOPIC, EMPTY_LEDGER_TOPIC, MODES, clean_query
 from rag.web.inputs import ASK_CONCURRENCY, parse_filters, shown
 from rag.web.library import Library
 
@@ -76,7 +75,7 @@ def register(lib: Library) -> None:
         from rag.ledger import ledger as build
 
         filters = parse_filters(year_from, year_to, area, review_type, keyword, kind, theme, section)
-        led = build(lib.current(), clean_query(topic or ""), filters)
+        led = build(lib.current(), clean_query(topic or "", EMPTY_LEDGER_TOPIC), filters)
         return {
             "topic": led.topic,
             "reviews": [e.to_dict() for e in led.entries],
@@ -108,10 +107,10 @@ def register(lib: Library) -> None:
         """
         from rag import brief as briefing
 
-        if not " ".join((topic or "").split()):
-            raise QueryError('type a topic for the briefing, e.g. "professional curiosity"')
         filters = parse_filters(year_from, year_to, area, review_type, keyword, kind, theme, section)
-        pack = briefing.build_brief(lib.current(), clean_query(topic), filters if filters.active() else None)
+        pack = briefing.build_brief(
+            lib.current(), clean_query(topic or "", EMPTY_BRIEF_TOPIC), filters if filters.active() else None
+        )
         return {"topic": pack.topic, "markdown": briefing.render_markdown(pack), "pack": pack.to_dict()}
 
     for fn in (ask, ledger, brief):
