@@ -180,8 +180,9 @@ def _ledger(retriever: Retriever, topic: str, filters: Filters | None = None) ->
     phrase (in order, at most `PHRASE_GAP` words between two of its words, inflections allowed). The words the
     topic itself uses count wherever they occur (a single word, "fathers", only when the topic is that short);
     a theme's other names only in a passage on the topic, one scoring at least `settings.ledger_passage_cosine`
-    against it (against a theme's description as well: eval/README.md, fifth round). Each entry's excerpt is its
-    matching chunk closest to the topic, with the matched spans kept as source offsets (README: "The ledger")."""
+    against it (not against a theme's description: measured, not kept, eval/README.md fifth round). Each entry's
+    excerpt is its matching chunk closest to the topic, with the matched spans kept as source offsets (README: "The
+    ledger")."""
     topic = clean_query(topic)
     core = topic_core(topic)
     data = retriever.data

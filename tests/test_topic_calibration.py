@@ -7,12 +7,14 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from rag.ledger import detect_themes
 from rag.themes import load_themes
 
 ROOT = Path(__file__).resolve().parent.parent
 CALIBRATION = ROOT / "eval" / "topic_calibration.jsonl"
-EVAL_SETS = (ROOT / "eval" / "questions.jsonl", ROOT / "eval" / "heldout_dev.jsonl")
+EVAL_SETS = tuple(ROOT / "eval" / f"{n}.jsonl" for n in ("questions", "heldout_dev", "no_answer_extra"))
 
 
 def _rows() -> list[dict]:
@@ -52,8 +54,10 @@ def test_every_theme_is_asked_about_and_some_questions_name_none() -> None:
     assert sum(not row["themes"] for row in rows) >= 4  # unrelated questions keep the threshold honest
 
 
-def test_no_calibration_question_is_an_evaluation_question_reworded() -> None:
-    """Not a copy, and not mostly the same words (Jaccard over words below 0.5), of any evaluation question."""
+@pytest.mark.parametrize("name", ["topic_calibration", "ledger_calibration"])
+def test_no_calibration_question_is_an_evaluation_question_reworded(name: str) -> None:
+    """Not a copy, and not mostly the same words (Jaccard over words below 0.5), of any evaluation question: the
+    theme detector's set here, and the blind-judged ledger set (eval/ledger_calibration.jsonl)."""
     evaluation = [
         json.loads(line)["question"]
         for path in EVAL_SETS
@@ -61,7 +65,8 @@ def test_no_calibration_question_is_an_evaluation_question_reworded() -> None:
         if line.strip()
     ]
     targets = [_words(q) for q in evaluation]
-    for row in _rows():
+    lines = (ROOT / "eval" / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+    for row in (json.loads(line) for line in lines if line.strip()):
         mine = _words(row["question"])
         overlap = max(len(mine & t) / len(mine | t) for t in targets)
         assert overlap < 0.5, row["id"]
