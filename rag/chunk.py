@@ -100,9 +100,9 @@ def chunk_review(
     chunks: list[Chunk] = []
     for section in review.sections:
         head = header(review, section.label)
-        # Furniture (a running header, a page number, a bullet glyph) is never inside a chunk: chunks are
+        # Furniture (a running header, a page number, a bullet glyph) and footnotes are never inside a chunk: chunks are
         # packed within the pieces between it, so a sentence cut by a page break is two quotes, each on its page.
-        for seg_start, seg_end in _by_paragraph(text, segments(section.start, section.end, src.furniture)):
+        for seg_start, seg_end in _by_paragraph(text, segments(section.start, section.end, src.hidden)):
             pieces: list[tuple[int, int]] = []
             for s, e in sentence_spans(text, seg_start, seg_end):
                 pieces.extend(_split_long(text, s, e, max_tokens))

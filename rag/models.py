@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from rag.layout import merge
+
 
 class SectionKind(StrEnum):
     """What a section of a review is, in the order a review usually presents them. The one list."""
@@ -94,6 +96,17 @@ class SourceText:
     # that stay in it, so offsets and quotes remain verbatim, but that no chunk, sentence or quote includes.
     furniture: tuple[tuple[int, int], ...] = ()
     ocr_pages: tuple[int, ...] = ()  # pages (1-based) with no text layer, read by Tesseract OCR
+    # A PDF's footnotes (rag.pdfworker.page_text): kept in `text` and shown in context, but like furniture in no
+    # chunk, sentence or quote, so that a paragraph running over a page is not cut by them. Not furniture: a
+    # footnote's dates are not the document's.
+    notes: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def hidden(self) -> tuple[tuple[int, int], ...]:
+        """The furniture and the footnotes, sorted: what no chunk or quote includes."""
+        if not self.notes:
+            return self.furniture
+        return merge(self.text, [*self.furniture, *self.notes])
 
     def page_at(self, offset: int) -> int | None:
         if not self.page_starts:

@@ -74,12 +74,13 @@ class _Para:
 def parse_source(src: SourceText) -> list[Review]:
     """Split one source into review records; the format is recognised from its structure.
 
-    Page furniture is blanked first (same offsets), so no heading, title or section edge comes from it.
+    Page furniture and footnotes are blanked first (same offsets), so no heading, title or section edge comes from
+    them.
     """
     oracle = contents_oracle(src.text, src.furniture)
     footers = "\n".join(src.text[s:e] for s, e in src.furniture if "\n" in src.text[s:e] or len(src.text[s:e]) > 3)
-    if src.furniture:
-        src = replace(src, text=masked(src.text, src.furniture))
+    if src.hidden:
+        src = replace(src, text=masked(src.text, src.hidden))
     for parser in (_parse_dated, _parse_lessons_page, _parse_numbered, _parse_headed_listing):
         reviews = parser(src)
         if reviews:

@@ -1,7 +1,8 @@
 """Child process that extracts a PDF's page texts with pypdf and prints them as JSON.
 
 Run as `python -m rag.pdfworker [--memory-mb N] [--cpu-s N] [--parent-pid PID] FILE`. Stdout is one
-JSON object: `{"pages": [...]}` or `{"error": KIND, "detail": "..."}`, KIND one of "encrypted",
+JSON object: `{"pages": [...], "notes": [[page, start, end], ...]}` (`page_text`: footnotes' spans in their page's
+text) or `{"error": KIND, "detail": "..."}`, KIND one of "encrypted",
 "dependency", "memory", "corrupt". rag.sources turns these into user-facing messages; it also
 enforces the wall-clock timeout, since pypdf has had infinite loops.
 
@@ -18,12 +19,15 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from typing import Any
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -75,22 +79,106 @@ def extract(path: str, ocr: bool = False) -> dict[str, Any]:
         # PdfReader already tried the empty password; decrypt("") reports whether it worked.
         if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
             return {"error": "encrypted", "detail": ""}
-        pages = [page.extract_text() for page in reader.pages]
+        read = [page_text(page) for page in reader.pages]
+        pages = [text for text, _ in read]
+        notes = [[i, s, e] for i, (_, spans) in enumerate(read) for s, e in spans]
         scanned = [i for i, (page, text) in enumerate(zip(reader.pages, pages, strict=True)) if not text.strip()]
         scanned = [i for i in scanned if reader.pages[i].images]
         if not scanned:
-            return {"pages": pages}
+            return {"pages": pages, "notes": notes}
         if not ocr or shutil.which("tesseract") is None:
-            return {"pages": pages, "scanned": scanned}
+            return {"pages": pages, "notes": notes, "scanned": scanned}
         for i in scanned:
             pages[i] = ocr_page(reader.pages[i])
-        return {"pages": pages, "ocr": scanned}
+        return {"pages": pages, "notes": notes, "ocr": scanned}
     except DependencyError as exc:
         return {"error": "dependency", "detail": _first_line(exc)}
     except MemoryError:
         return {"error": "memory", "detail": ""}
     except Exception as exc:
         return {"error": "corrupt", "detail": _first_line(exc) or type(exc).__name__}
+
+
+# A footnote's reference mark, or the number opening the footnote itself: "1", "12", "*", "†", "iv".
+_MARK = re.compile(r"^\s*(?:\d{1,3}|[*†‡§¶]{1,3}|[ivx]{1,4})\s*$")
+_NOTE_START = re.compile(r"^\s*(?:\d{1,3}|[*†‡§¶]{1,3})(?:\s|[A-Z(])")
+_SMALL = 0.85  # type at most this share of the page's body size is a footnote's or a reference mark's
+
+
+@dataclass
+class _Piece:
+    text: str
+    size: float  # the type size on the page, after the text and graphics matrices
+    y: float  # the baseline's height on the page
+
+
+def page_text(page: Any) -> tuple[str, list[tuple[int, int]]]:
+    """The page's text as pypdf extracts it, less footnote reference marks (type smaller than the page's body
+    text, raised above the line it follows: "…Safeguard Children¹ after…" read "Children\n1\n after" and made the
+    line a heading), and the spans of its footnotes in that text: the small type below the last line of body text,
+    from a line opening with a mark down ("1 HM Government (2018) Working Together…"). Footnotes stay in the
+    text (offsets and pages hold) and are masked like page furniture, so that a paragraph running over the page
+    is not cut by them. Anything the pieces pypdf reports do not add up to is left as pypdf gives it."""
+    pieces: list[_Piece] = []
+
+    def visit(text: str, cm: list[float], tm: list[float], _font: Any, size: float) -> None:
+        # The text's "up" vector and origin, through the text matrix and then the graphics one (PDF 1.7, 9.4.4).
+        up = math.hypot(tm[2] * cm[0] + tm[3] * cm[2], tm[2] * cm[1] + tm[3] * cm[3])
+        pieces.append(_Piece(text, size * up, tm[4] * cm[1] + tm[5] * cm[3] + cm[5]))
+
+    plain: str = page.extract_text(visitor_text=visit)
+    if "".join(p.text for p in pieces) != plain:
+        return plain, []
+    weights: dict[float, int] = {}
+    for p in pieces:
+        weights[round(p.size, 1)] = weights.get(round(p.size, 1), 0) + len(p.text.strip())
+    if not weights or max(weights.values()) == 0:
+        return plain, []
+    body = max(weights, key=lambda k: weights[k])
+    small = [bool(p.text.strip()) and p.size <= _SMALL * body for p in pieces]
+    body_ys = [p.y for p, s in zip(pieces, small, strict=True) if p.text.strip() and not s and p.size >= 0.95 * body]
+    floor = min(body_ys) if body_ys else -math.inf
+    # The footnotes: from the highest small line below the body that opens with a mark, every small piece below.
+    starts = [p.y for p, s in zip(pieces, small, strict=True) if s and p.y < floor and _NOTE_START.match(p.text)]
+    top = max(starts) if starts else -math.inf
+    text = ""
+    spans: list[tuple[int, int]] = []
+    last: _Piece | None = None  # the last piece of body type with text
+    rejoin = False  # a reference mark was left out just before: the next piece continues its line
+    for p, s in zip(pieces, small, strict=True):
+        piece = p.text
+        if s and p.y <= top + 0.5 * body:
+            spans.append((len(text), len(text) + len(piece)))
+        elif s and last is not None and _MARK.match(piece) and _raised(p, last, body, text):
+            text = text[:-1] if text.endswith("\n") else text  # the line break pypdf put before the raised mark
+            rejoin = True
+            continue
+        elif piece.strip() and not s:
+            last = p
+        if rejoin and piece.strip():
+            rest = piece.lstrip()
+            piece = rest if rest[0] in ".,;:)" or text[-1:].isspace() else " " + rest
+            rejoin = False
+        text += piece
+    return text, _merged(spans)
+
+
+def _raised(mark: _Piece, last: _Piece, body: float, text: str) -> bool:
+    """Whether a small piece is a reference mark on the line of body text before it: drawn above its baseline
+    (pypdf then reads it on a line of its own), or risen from it with the text rise operator and read straight
+    after the word it marks ("Children1")."""
+    rise = mark.y - last.y
+    return 0 < rise < body or (abs(rise) < 0.01 and text[-1:].strip() != "")
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for s, e in spans:
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(e, out[-1][1]))
+        elif e > s:
+            out.append((s, e))
+    return out
 
 
 def ocr_page(page: Any) -> str:
@@ -116,7 +204,8 @@ def parse(data: str) -> dict[str, Any]:
 
     d = json.loads(data)
     furniture = tuple((int(a), int(b)) for a, b in d["furniture"])
-    src = SourceText(d["path"], d["text"], d["sha256"], d["kind"], tuple(d["page_starts"]), furniture)
+    notes = tuple((int(a), int(b)) for a, b in d.get("notes", []))
+    src = SourceText(d["path"], d["text"], d["sha256"], d["kind"], tuple(d["page_starts"]), furniture, notes=notes)
     return {"reviews": [r.to_dict() for r in parse_source(src)]}
 
 

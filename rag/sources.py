@@ -6,6 +6,7 @@ import codecs
 import contextlib
 import errno
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -161,10 +162,16 @@ def read_source(path: Path, corpus_dir: Path, settings: Settings) -> SourceText:
     if suffix == ".pdf":
         if b"%PDF-" not in data[:1024]:
             raise SourceError(f"{name}: not a PDF file (no %PDF header); check what the file really is", lasting=True)
-        text, starts, ocr = _read_pdf(path, name, settings)
-        furniture = furniture_spans(text, starts)
+        pdf = _read_pdf(path, name, settings)
         return SourceText(
-            path=rel, text=text, sha256=sha256, kind="pdf", page_starts=starts, furniture=furniture, ocr_pages=ocr
+            path=rel,
+            text=pdf.text,
+            sha256=sha256,
+            kind="pdf",
+            page_starts=pdf.page_starts,
+            furniture=furniture_spans(pdf.text, pdf.page_starts),
+            ocr_pages=pdf.ocr_pages,
+            notes=pdf.notes,
         )
     try:
         text = decode_text(data)
@@ -254,22 +261,34 @@ def _read_bytes(path: Path, name: str, max_mb: int) -> bytes:
         raise SourceError(f"{name}: cannot read file ({exc.strerror or exc}); check it is a readable file") from None
 
 
-def _read_pdf(path: Path, name: str, settings: Settings) -> tuple[str, tuple[int, ...], tuple[int, ...]]:
-    """The PDF's text, where each page starts, and which pages (1-based) were read by OCR."""
-    raw, ocr = _extract_pages(path, name, settings)
-    pages = [_clean_page(p) for p in raw]
+@dataclass(frozen=True)
+class _PdfText:
+    text: str
+    page_starts: tuple[int, ...]
+    ocr_pages: tuple[int, ...]  # 1-based
+    notes: tuple[tuple[int, int], ...]  # footnotes (rag.pdfworker.page_text), as spans of `text`
+
+
+def _read_pdf(path: Path, name: str, settings: Settings) -> _PdfText:
+    """The PDF's text, where each page starts, which pages were read by OCR, and where its footnotes are."""
+    raw, ocr, raw_notes = _extract_pages(path, name, settings)
+    cleaned = [_clean_page(p, [(s, e) for i, s, e in raw_notes if i == n]) for n, p in enumerate(raw)]
+    pages = [text for text, _ in cleaned]
     if not pages:
         raise SourceError(f"{name}: PDF has no pages; re-export it from the original document", lasting=True)
     if not any(p.strip() for p in pages):
         raise SourceError(f"{name}: no extractable text (scanned PDF? run OCR first)", lasting=True)
-    starts, offset = [], 0
-    for page in pages:
+    starts, notes, offset = [], [], 0
+    for page, spans in cleaned:
         starts.append(offset)
+        notes += [(offset + s, offset + e) for s, e in spans]
         offset += len(page) + 2  # the "\n\n" joining pages
-    return "\n\n".join(pages), tuple(starts), tuple(i + 1 for i in ocr)
+    return _PdfText("\n\n".join(pages), tuple(starts), tuple(i + 1 for i in ocr), tuple(notes))
 
 
-def _extract_pages(path: Path, name: str, settings: Settings) -> tuple[list[str], tuple[int, ...]]:
+def _extract_pages(
+    path: Path, name: str, settings: Settings
+) -> tuple[list[str], tuple[int, ...], list[tuple[int, int, int]]]:
     """Run rag.pdfworker under a timeout and memory and CPU limits; pypdf has had hangs and bombs. Scanned
     pages are read by OCR in a second run, whose time limit grows with their number (`ocr_page_timeout_s`)."""
     result = _pdf_worker([str(path.absolute())], name, settings, settings.pdf_timeout_s)
@@ -282,7 +301,9 @@ def _extract_pages(path: Path, name: str, settings: Settings) -> tuple[list[str]
         if result.get("scanned") and not any(p.strip() for p in pages):
             raise SourceError(f"{name}: scanned pages, no text layer: install tesseract-ocr", lasting=False)
         ocr = result.get("ocr")
-        return pages, tuple(int(i) for i in ocr) if isinstance(ocr, list) else ()
+        notes = result.get("notes")
+        spans = [(int(i), int(a), int(b)) for i, a, b in notes] if isinstance(notes, list) else []
+        return pages, tuple(int(i) for i in ocr) if isinstance(ocr, list) else (), spans
     template = _PDF_ERRORS.get(str(result.get("error")), _PDF_ERRORS["crash"])
     detail = result.get("detail") or "no details"
     message = f"{name}: " + template.format(detail=detail, memory_mb=settings.pdf_memory_mb)
@@ -329,6 +350,7 @@ def parse_limited(
         "kind": src.kind,
         "page_starts": list(src.page_starts),
         "furniture": [list(x) for x in src.furniture],
+        "notes": [list(x) for x in src.notes],
     }
     lines = src.text.count("\n") + 1
     try:
@@ -410,6 +432,17 @@ def _exit_reason(code: int) -> str:
     return f"exit code {code}"
 
 
-def _clean_page(text: str) -> str:
+def _clean_page(text: str, spans: list[tuple[int, int]]) -> tuple[str, list[tuple[int, int]]]:
+    """The page's text with one kind of line break, no NULs and no lone surrogates; `spans` of it moved to match."""
+    cuts = sorted({0, len(text), *(x for span in spans for x in span)})
+    out: list[str] = []
+    moved = {0: 0}
+    for a, b in itertools.pairwise(cuts):
+        out.append(_clean(text[a:b]))
+        moved[b] = moved[a] + len(out[-1])
+    return "".join(out), [(moved[s], moved[e]) for s, e in spans]
+
+
+def _clean(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
     return _LONE_SURROGATE.sub("\ufffd", text)

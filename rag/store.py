@@ -332,6 +332,7 @@ def _write_files(
             "page_starts": list(s.page_starts),
             "furniture": [list(x) for x in s.furniture],
             "ocr_pages": list(s.ocr_pages),
+            "notes": [list(x) for x in s.notes],
             "text": s.text,
         }
         for s in sources
@@ -567,8 +568,9 @@ def _load(gen: Path, model_name: str | None) -> IndexData:
             d = json.loads(line)
             furniture = tuple((int(a), int(b)) for a, b in d.get("furniture", []))
             ocr = tuple(int(p) for p in d.get("ocr_pages", []))
+            notes = tuple((int(a), int(b)) for a, b in d.get("notes", []))
             sources.append(
-                SourceText(d["path"], d["text"], d["sha256"], d["kind"], tuple(d["page_starts"]), furniture, ocr)
+                SourceText(d["path"], d["text"], d["sha256"], d["kind"], tuple(d["page_starts"]), furniture, ocr, notes)
             )
         index: Any = faiss.read_index(str(gen / "vectors.faiss"))
         sentence_index: Any = faiss.read_index(str(gen / "sentences.faiss"))
