@@ -41,6 +41,9 @@ _MAX_CONTROL_SHARE = 0.05  # random binary decodes to ~11% controls
 # means "damaged UTF-8", which a Windows-1252 fallback would silently garble.
 _UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# Typographic ligatures a PDF's text layer can hold as one character (designed reports set "ﬁndings", "conﬂict"):
+# read as their letters, or no search, phrase or section label would find the word.
+_LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl"})
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 _PDF_ERRORS = {
@@ -433,7 +436,8 @@ def _exit_reason(code: int) -> str:
 
 
 def _clean_page(text: str, spans: list[tuple[int, int]]) -> tuple[str, list[tuple[int, int]]]:
-    """The page's text with one kind of line break, no NULs and no lone surrogates; `spans` of it moved to match."""
+    """The page's text with one kind of line break, no NULs, ligatures or lone surrogates; `spans` of it moved to
+    match."""
     cuts = sorted({0, len(text), *(x for span in spans for x in span)})
     out: list[str] = []
     moved = {0: 0}
@@ -444,5 +448,5 @@ def _clean_page(text: str, spans: list[tuple[int, int]]) -> tuple[str, list[tupl
 
 
 def _clean(text: str) -> str:
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").translate(_LIGATURES)
     return _LONE_SURROGATE.sub("\ufffd", text)

@@ -1,10 +1,11 @@
-"""Footnotes in a PDF made from Word: reference marks out of the text, the notes out of every chunk and quote.
+"""What typesetting puts in a PDF's text layer: footnotes, and ligatures.
 
 Word prints a reference mark as a small raised number ("…Safeguard Children¹ after…"), which pypdf reads on a
 line of its own, and the notes in small type at the page's foot, between a paragraph's last line on one page and
 its next on the following one. The fixture is a fictional overview report laid out that way (cover, contents,
 running header, "Page N of M", numbered headings and paragraphs, marks and notes in Helvetica at 7 and 8.5 pt
-under 11 pt body text), read by the real PDF worker, parser and chunker.
+under 11 pt body text), read by the real PDF worker, parser and chunker. Designed reports (national analyses,
+learning briefs) set "fi" and "fl" as one ligature glyph, which the text layer holds as U+FB01, U+FB02.
 """
 
 from __future__ import annotations
@@ -329,3 +330,45 @@ def test_an_indexed_report_keeps_its_notes_on_disk_and_never_quotes_them(tmp_pat
         hits = retriever.search(query, k=5)
         assert hits, query
         assert not any(note[:25] in flat(h.chunk.text) for h in hits for note in NOTES.values()), query
+
+
+def test_ligatures_read_as_their_letters(tmp_path: Path) -> None:
+    """A learning brief set in a face with ligatures (Vera, as the other fixtures use): "Key ﬁndings" is a
+    learning section and "signiﬁcant", "conﬂict" are the words a search, a phrase or a theme looks for."""
+    import os
+
+    import reportlab
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    fonts = Path(os.path.dirname(reportlab.__file__)) / "fonts"
+    pdfmetrics.registerFont(TTFont("Vera", str(fonts / "Vera.ttf")))
+    pdfmetrics.registerFont(TTFont("Vera-Bold", str(fonts / "VeraBd.ttf")))
+    path = tmp_path / "westmoor-learning-brief-child-p.pdf"
+    canvas = Canvas(str(path), pagesize=A4, invariant=1)
+    lines = [
+        ("Vera-Bold", 16, "Learning Brief: Child P"),
+        ("Vera", 11, "Westmoor Safeguarding Children Partnership"),
+        ("Vera", 11, "Published: May 2021"),
+        ("Vera-Bold", 13, "Key \ufb01ndings"),
+        ("Vera", 11, "Professionals did not identify the signi\ufb01cant risk posed by the con\ufb02ict between"),
+        ("Vera", 11, "the parents. The \ufb01rst referral was closed without a visit and was not escalated."),
+        ("Vera-Bold", 13, "Recommendations"),
+        ("Vera", 11, "Practitioners should be \ufb02exible about where they see fathers, and record what they"),
+        ("Vera", 11, "\ufb01nd."),
+    ]
+    y = H - 90
+    for font, size, text in lines:
+        canvas.setFont(font, size)
+        canvas.drawString(72, y, text)
+        y -= size * 2
+    canvas.showPage()
+    canvas.save()
+    src = read_source(path, tmp_path, Settings())
+    assert not re.search("[\ufb00-\ufb06]", src.text)
+    (review,) = parse_source(src)
+    learning = [s for s in review.sections if s.label == "Key findings"]
+    assert learning and learning[0].kind == "learning", [(s.label, s.kind) for s in review.sections]
+    body = " ".join(flat(c.text) for c in chunk_review(review, src, 200))
+    assert "significant risk posed by the conflict between the parents. The first referral" in body
+    assert "flexible about where they see fathers, and record what they find." in body
