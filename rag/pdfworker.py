@@ -101,7 +101,7 @@ def extract(path: str, ocr: bool = False) -> dict[str, Any]:
 
 # A footnote's reference mark, or the number opening the footnote itself: "1", "12", "*", "†", "iv".
 _MARK = re.compile(r"^\s*(?:\d{1,3}|[*†‡§¶]{1,3}|[ivx]{1,4})\s*$")
-_NOTE_START = re.compile(r"^\s*(?:\d{1,3}|[*†‡§¶]{1,3})(?:\s|[A-Z(])")
+_NOTE_START = re.compile(r"^\s*(\d{1,3}|[*†‡§¶]{1,3})(?:\s|[A-Z(]|$)")
 _SMALL = 0.85  # type at most this share of the page's body size is a footnote's or a reference mark's
 
 
@@ -116,9 +116,10 @@ def page_text(page: Any) -> tuple[str, list[tuple[int, int]]]:
     """The page's text as pypdf extracts it, less footnote reference marks (type smaller than the page's body
     text, raised above the line it follows: "…Safeguard Children¹ after…" read "Children\n1\n after" and made the
     line a heading), and the spans of its footnotes in that text: the small type below the last line of body text,
-    from a line opening with a mark down ("1 HM Government (2018) Working Together…"). Footnotes stay in the
-    text (offsets and pages hold) and are masked like page furniture, so that a paragraph running over the page
-    is not cut by them. Anything the pieces pypdf reports do not add up to is left as pypdf gives it."""
+    from a line opening with one of the page's reference marks down ("1 HM Government (2018) Working Together…";
+    a numbered table in small type at the page's foot has no such marks above it). Footnotes stay in the text
+    (offsets and pages hold) and are masked like page furniture, so that a paragraph running over the page is not
+    cut by them. Anything the pieces pypdf reports do not add up to is left as pypdf gives it."""
     pieces: list[_Piece] = []
 
     def visit(text: str, cm: list[float], tm: list[float], _font: Any, size: float) -> None:
@@ -136,25 +137,29 @@ def page_text(page: Any) -> tuple[str, list[tuple[int, int]]]:
         return plain, []
     body = max(weights, key=lambda k: weights[k])
     small = [bool(p.text.strip()) and p.size <= _SMALL * body for p in pieces]
+    marks = _reference_marks(pieces, small, body)
     body_ys = [p.y for p, s in zip(pieces, small, strict=True) if p.text.strip() and not s and p.size >= 0.95 * body]
     floor = min(body_ys) if body_ys else -math.inf
-    # The footnotes: from the highest small line below the body that opens with a mark, every small piece below.
-    starts = [p.y for p, s in zip(pieces, small, strict=True) if s and p.y < floor and _NOTE_START.match(p.text)]
+    # The footnotes: from the highest small line below the body that opens with a mark of the page, every small
+    # piece below it.
+    numbers = {pieces[i].text.strip() for i in marks}
+    starts = [
+        p.y
+        for p, s in zip(pieces, small, strict=True)
+        if s and p.y < floor and (m := _NOTE_START.match(p.text)) and m.group(1) in numbers
+    ]
     top = max(starts) if starts else -math.inf
     text = ""
     spans: list[tuple[int, int]] = []
-    last: _Piece | None = None  # the last piece of body type with text
     rejoin = False  # a reference mark was left out just before: the next piece continues its line
-    for p, s in zip(pieces, small, strict=True):
+    for i, (p, s) in enumerate(zip(pieces, small, strict=True)):
         piece = p.text
-        if s and p.y <= top + 0.5 * body:
-            spans.append((len(text), len(text) + len(piece)))
-        elif s and last is not None and _MARK.match(piece) and _raised(p, last, body, text):
+        if i in marks:
             text = text[:-1] if text.endswith("\n") else text  # the line break pypdf put before the raised mark
             rejoin = True
             continue
-        elif piece.strip() and not s:
-            last = p
+        if s and p.y <= top + 0.5 * body:
+            spans.append((len(text), len(text) + len(piece)))
         if rejoin and piece.strip():
             rest = piece.lstrip()
             piece = rest if rest[0] in ".,;:)" or text[-1:].isspace() else " " + rest
@@ -163,12 +168,28 @@ def page_text(page: Any) -> tuple[str, list[tuple[int, int]]]:
     return text, _merged(spans)
 
 
-def _raised(mark: _Piece, last: _Piece, body: float, text: str) -> bool:
+def _reference_marks(pieces: list[_Piece], small: list[bool], body: float) -> set[int]:
+    """The pieces that are reference marks: small, a number or a symbol, raised above the line of body text
+    before them (`_raised`)."""
+    marks: set[int] = set()
+    last: _Piece | None = None  # the last piece of body type with text
+    before = ""  # the last character read before this piece
+    for i, (p, s) in enumerate(zip(pieces, small, strict=True)):
+        if s and last is not None and _MARK.match(p.text) and _raised(p, last, body, before):
+            marks.add(i)
+            continue
+        if p.text.strip() and not s:
+            last = p
+        before = p.text[-1:] or before
+    return marks
+
+
+def _raised(mark: _Piece, last: _Piece, body: float, before: str) -> bool:
     """Whether a small piece is a reference mark on the line of body text before it: drawn above its baseline
     (pypdf then reads it on a line of its own), or risen from it with the text rise operator and read straight
-    after the word it marks ("Children1")."""
+    after the word it marks ("Children1"; `before` is the character read before it)."""
     rise = mark.y - last.y
-    return 0 < rise < body or (abs(rise) < 0.01 and text[-1:].strip() != "")
+    return 0 < rise < body or (abs(rise) < 0.01 and before.strip() != "")
 
 
 def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

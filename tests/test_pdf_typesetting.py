@@ -332,6 +332,39 @@ def test_an_indexed_report_keeps_its_notes_on_disk_and_never_quotes_them(tmp_pat
         assert not any(note[:25] in flat(h.chunk.text) for h in hits for note in NOTES.values()), query
 
 
+def test_a_numbered_table_in_small_type_at_the_foot_is_not_taken_for_footnotes(tmp_path: Path) -> None:
+    """An action plan in 9 pt under 11 pt text, its rows opening with numbers, at the foot of a page with no
+    reference marks: text of the record, chunked and quoted like the rest."""
+    path = tmp_path / "riverton-action-plan.pdf"
+    canvas = Canvas(str(path), pagesize=A4, invariant=1)
+    canvas.setFont("Helvetica-Bold", 14)
+    canvas.drawString(72, TOP, "4. Recommendations and action plan")
+    canvas.setFont("Helvetica", BODY)
+    for i, line in enumerate(
+        [
+            "4.1 The partnership accepted every recommendation. The actions agreed with each agency, the lead",
+            "officer and the date by which the partnership will check that the action has been completed are set",
+            "out in the table below, which the partnership's learning and improvement group will monitor.",
+        ]
+    ):
+        canvas.drawString(72, TOP - 30 - LEADING * i, line)
+    rows = [
+        "1   Brief all health visitors on the bruising protocol, including babies starting to roll   June 2023",
+        "2   Record fathers' details at the antenatal booking and the new birth visit   September 2023",
+        "3   Audit referrals closed without a visit by children's social care   December 2023",
+    ]
+    canvas.setFont("Helvetica", 9)
+    for i, row in enumerate(rows):
+        canvas.drawString(72, 200 - 16 * i, row)
+    canvas.showPage()
+    canvas.save()
+    src = read_source(path, tmp_path, Settings())
+    assert src.notes == ()
+    (review,) = parse_source(src)
+    body = " ".join(flat(c.text) for c in chunk_review(review, src, 200))
+    assert "Record fathers' details at the antenatal booking" in body
+
+
 def test_ligatures_read_as_their_letters(tmp_path: Path) -> None:
     """A learning brief set in a face with ligatures (Vera, as the other fixtures use): "Key ﬁndings" is a
     learning section and "signiﬁcant", "conﬂict" are the words a search, a phrase or a theme looks for."""
