@@ -316,6 +316,7 @@ def test_an_indexed_report_keeps_its_notes_on_disk_and_never_quotes_them(tmp_pat
     in a footnote's own words finds the body text, never the note."""
     from rag.ingest import ingest
     from rag.retrieve import Retriever
+    from rag.web.html import record_html
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -330,6 +331,17 @@ def test_an_indexed_report_keeps_its_notes_on_disk_and_never_quotes_them(tmp_pat
         hits = retriever.search(query, k=5)
         assert hits, query
         assert not any(note[:25] in flat(h.chunk.text) for h in hits for note in NOTES.values()), query
+    # Opened in context (the app's citation panel): the quote highlighted, the notes and the page's head and foot
+    # that interrupt its paragraph set apart from it.
+    quote = "did not discuss it with the mother at the next"
+    at = stored.text.index(quote)
+    shown = record_html(retriever.data, "riverton-cspr-child-j", (at, at + len(quote)))
+    assert f"<mark>{quote}</mark>" in shown
+    after = shown[shown.index(quote) :]
+    for note in ("HM Government (2018)", "fifteen working days"):
+        assert re.search(rf"<span class='rla-note'>[^<]*{re.escape(note)}", after), note
+    assert re.search(r"<span class='rla-(?:note|furniture)'>2</span>", after)  # a note's number, set apart too
+    assert re.search(r"<span class='rla-furniture'>Page 4 of 5</span>.{0,40}contact, three weeks later", after)
 
 
 def test_a_numbered_table_in_small_type_at_the_foot_is_not_taken_for_footnotes(tmp_path: Path) -> None:

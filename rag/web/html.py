@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import html
+import itertools
 import re
 from collections import Counter
 from typing import Any
 
-from rag.models import Review, location
+from rag.models import Review, SourceText, location
 from rag.store import IndexData
 from rag.ui_text import records_text
 from rag.web.uploads import Upload
@@ -25,6 +26,10 @@ CSS = """
 .rla-record .rla-text { line-height: 1.5; }
 .rla-record h4 { margin: 0.9rem 0 0.2rem; }
 .rla-meta { color: var(--body-text-color-subdued); font-size: 0.92em; margin: 0.1rem 0; }
+/* In a record read in context: page furniture (running heads, page numbers) and footnotes, which no quote includes,
+   are set apart from the text they interrupt. */
+.rla-record .rla-furniture { color: var(--body-text-color-subdued); font-size: 0.8em; }
+.rla-record .rla-note { color: var(--body-text-color-subdued); font-size: 0.85em; }
 .rla-record mark, .rla-answer mark { background: #ffe066; color: #111; padding: 0 2px; border-radius: 2px; }
 .rla-answer li { margin: 0.25rem 0; }
 .rla-answer .rla-cite { font-weight: 600; white-space: nowrap; }
@@ -308,14 +313,11 @@ def record_html(data: IndexData, review_id: str, mark: tuple[int, int] | None = 
         parts.append(f"<p class='rla-notice'>{note}</p>")
     placed = mark is None
     for s in rec["sections"]:
-        text, start, end = s["text"], s["start"], s["end"]
+        start, end = s["start"], s["end"]
         page = f" <span class='rla-meta'>(p. {s['page']})</span>" if s.get("page") else ""
-        if mark is not None and start <= mark[0] < end:
-            a, b = mark[0] - start, min(mark[1], end) - start
-            body = f"{_prose(text[:a])}<mark>{_prose(text[a:b])}</mark>{_prose(text[b:])}"
-            placed = True
-        else:
-            body = _prose(text)
+        here = mark if mark is not None and start <= mark[0] < end else None
+        placed = placed or here is not None
+        body = _source_html(src, start, end, here)
         parts.append(f"<h4>{esc(one_line(s['label']))}{page}</h4><div class='rla-text'>{body}</div>")
     if not placed and mark is not None:
         # The excerpt lies outside every recognised section: show it on its own, in its surrounding text.
@@ -325,6 +327,24 @@ def record_html(data: IndexData, review_id: str, mark: tuple[int, int] | None = 
         parts.insert(4, f"<h4>Excerpt</h4><div class='rla-text'>{body}</div>")
     parts.append("</div>")
     return "".join(parts)
+
+
+def _source_html(src: SourceText, start: int, end: int, mark: tuple[int, int] | None) -> str:
+    """src.text[start:end] as reflowing HTML: `mark` highlighted, page furniture and footnotes set apart."""
+    kinds = [(src.furniture, "rla-furniture"), (src.notes, "rla-note")]
+    spans = [(a, b, kind) for found, kind in kinds for a, b in found if a < end and b > start]
+    edges = {start, end, *(x for a, b, _ in spans for x in (a, b)), *(mark or ())}
+    cuts = sorted(x for x in edges if start <= x <= end)
+    out = []
+    for a, b in itertools.pairwise(cuts):
+        piece = _prose(src.text[a:b])
+        kind = next((k for s, e, k in spans if s <= a and b <= e), None)
+        if kind:
+            piece = f"<span class='{kind}'>{piece}</span>"
+        if mark is not None and mark[0] <= a and b <= mark[1]:
+            piece = f"<mark>{piece}</mark>"
+        out.append(piece)
+    return "".join(out)
 
 
 def citation_html(data: IndexData, ans: dict[str, Any], n: str | None) -> str:
