@@ -30,6 +30,8 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any
 
+from rag.layout import merge
+
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 EXIT_ORPHANED = 3  # the parent died before the worker could tie its life to it
 
@@ -165,7 +167,7 @@ def page_text(page: Any) -> tuple[str, list[tuple[int, int]]]:
             piece = rest if rest[0] in ".,;:)" or text[-1:].isspace() else " " + rest
             rejoin = False
         text += piece
-    return text, _merged(spans)
+    return text, list(merge(text, spans))
 
 
 def _reference_marks(pieces: list[_Piece], small: list[bool], body: float) -> set[int]:
@@ -190,16 +192,6 @@ def _raised(mark: _Piece, last: _Piece, body: float, before: str) -> bool:
     after the word it marks ("Children1"; `before` is the character read before it)."""
     rise = mark.y - last.y
     return 0 < rise < body or (abs(rise) < 0.01 and before.strip() != "")
-
-
-def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for s, e in spans:
-        if out and s <= out[-1][1]:
-            out[-1] = (out[-1][0], max(e, out[-1][1]))
-        elif e > s:
-            out.append((s, e))
-    return out
 
 
 def ocr_page(page: Any) -> str:
