@@ -107,11 +107,25 @@ def test_rla_eval_text_reports_the_ledger_per_topic_and_the_tradeoff() -> None:
                 "answerable_abstained": 0.02,
             }
         ],
-        ledger=[{"id": "q1", "topic": "fathers", "listed": 4, "gold": 5, "found": 3, "precision": 0.75, "recall": 0.6}],
+        ledger=[
+            {
+                "id": "q1",
+                "topic": "fathers",
+                "listed": 4,
+                "gold": 5,
+                "found": 3,
+                "precision": 0.75,
+                "recall": 0.6,
+                "best_theme": "fathers and male carers",
+                "best_theme_precision": 1.0,
+                "best_theme_recall": 0.8,
+            }
+        ],
     )
     out = report_table(rep)
     assert "| abstain_below | 0.46 * | 0.800 | 0.020 |" in out
-    assert "| q1 | fathers | 4 | 5 | 3 | 0.75 | 0.60 |" in out
+    assert "| q1 | fathers | 4 | 5 | 3 | 0.75 | 0.60 | fathers and male carers | 1.00 | 0.80 |" in out
+    assert "Ledger ceiling (each topic question given its best theme's ledger): precision 1.000, recall 0.800" in out
 
 
 def test_a_refusal_names_the_topic_not_the_question_framing(retriever) -> None:  # type: ignore[no-untyped-def]
