@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from rag.layout import segments
 from rag.models import COUNTED_KINDS, Hit, counted_as, location
 from rag.store import IndexData
 
@@ -160,10 +161,20 @@ def review_text(data: IndexData, review_id: str) -> str:
         found = ", ".join(f"{k} {_shown_value(v)}" for k, v in d["parsed"].items())
         meta.append(f"corrected in catalogue.csv; parsing found: {found}")
     parts = ["\n".join(meta)]
-    for s in d["sections"]:
+    src = data.sources[d["source"]]
+    sections = data.reviews[review_id].sections
+    # A running head or foot inside a page's footnotes is no part of them; a bare number there is a note's own.
+    heads = tuple((a, b) for a, b in src.furniture if not src.text[a:b].strip().isdigit())
+    ends = [nxt.start for nxt in sections[1:]] + [len(src.text)]
+    for s, section, until in zip(d["sections"], sections, ends, strict=True):
         page = f" (p. {s['page']})" if s.get("page") else ""
-        body = textwrap.fill(" ".join(s["text"].split()), 100)
-        parts.append(f"[{s.get('path') or s['label']}]{page}\n{body}")
+        # As it reads: page furniture left out, footnotes after the section they fell in (or at its foot).
+        body = " ".join(src.text[a:b] for a, b in segments(section.start, section.end, src.hidden))
+        notes = [src.text[x:y] for a, b in src.notes if section.start <= a < until for x, y in segments(a, b, heads)]
+        text = textwrap.fill(" ".join(body.split()), 100)
+        if notes:
+            text += "\n" + textwrap.fill("Notes: " + " ".join(" ".join(notes).split()), 100, subsequent_indent="  ")
+        parts.append(f"[{s.get('path') or s['label']}]{page}\n{text}")
     return "\n\n".join(parts)
 
 

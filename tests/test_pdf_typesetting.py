@@ -316,6 +316,7 @@ def test_an_indexed_report_keeps_its_notes_on_disk_and_never_quotes_them(tmp_pat
     in a footnote's own words finds the body text, never the note."""
     from rag.ingest import ingest
     from rag.retrieve import Retriever
+    from rag.ui_text import review_text
     from rag.web.html import record_html
 
     corpus = tmp_path / "corpus"
@@ -342,6 +343,12 @@ def test_an_indexed_report_keeps_its_notes_on_disk_and_never_quotes_them(tmp_pat
         assert re.search(rf"<span class='rla-note'>[^<]*{re.escape(note)}", after), note
     assert re.search(r"<span class='rla-(?:note|furniture)'>2</span>", after)  # a note's number, set apart too
     assert re.search(r"<span class='rla-furniture'>Page 4 of 5</span>.{0,40}contact, three weeks later", after)
+    # `rla show`: the record as it reads, running heads and page numbers left out, each section's notes after it.
+    text = review_text(retriever.data, "riverton-cspr-child-j")
+    background = text[text.index("[2. Background]") : text.index("[3. Learning]")]
+    assert "at the next contact, three weeks later." in flat(background) and "Page " not in background
+    assert flat(background).endswith(f"Notes: 1 {NOTES['1']} 2 {NOTES['2']}")
+    assert flat(text).endswith(f"Notes: 3 {NOTES['3']} 4 {NOTES['4']}")
 
 
 def test_a_numbered_table_in_small_type_at_the_foot_is_not_taken_for_footnotes(tmp_path: Path) -> None:
