@@ -104,7 +104,7 @@ def extract(path: str, ocr: bool = False) -> dict[str, Any]:
 # A footnote's reference mark, or the number opening the footnote itself: "1", "12", "*", "†", "iv".
 _MARK = re.compile(r"^\s*(?:\d{1,3}|[*†‡§¶]{1,3}|[ivx]{1,4})\s*$")
 _NOTE_START = re.compile(r"^\s*(\d{1,3}|[*†‡§¶]{1,3})(?:\s|[A-Z(]|$)")
-_SMALL = 0.85  # type at most this share of the page's body size is a footnote's or a reference mark's
+_SMALL = 0.92  # type at most this share of the body size is a note's or a mark's (Word: 10 pt notes, 11 pt text)
 
 
 @dataclass

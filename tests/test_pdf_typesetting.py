@@ -3,7 +3,7 @@
 Word prints a reference mark as a small raised number ("…Safeguard Children¹ after…"), which pypdf reads on a
 line of its own, and the notes in small type at the page's foot, between a paragraph's last line on one page and
 its next on the following one. The fixture is a fictional overview report laid out that way (cover, contents,
-running header, "Page N of M", numbered headings and paragraphs, marks and notes in Helvetica at 7 and 8.5 pt
+running header, "Page N of M", numbered headings and paragraphs, marks and notes in Helvetica at 7 and 10 pt
 under 11 pt body text), read by the real PDF worker, parser and chunker. Designed reports (national analyses,
 learning briefs) set "fi" and "fl" as one ligature glyph, which the text layer holds as U+FB01, U+FB02.
 """
@@ -27,7 +27,7 @@ from rag.settings import Settings
 from rag.sources import read_source
 
 W, H = A4
-BODY, LEADING, MARK, NOTE = 11.0, 15.0, 7.0, 8.5
+BODY, LEADING, MARK, NOTE = 11.0, 15.0, 7.0, 10.0  # Word's defaults: Normal 11 pt, Footnote Text 10 pt
 TOP, FOOT = H - 96, 72.0
 HEADER = "Riverton Safeguarding Children Partnership: Child Safeguarding Practice Review — Child J"
 
