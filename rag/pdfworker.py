@@ -117,7 +117,7 @@ class _Piece:
 def page_text(page: Any) -> tuple[str, list[tuple[int, int]]]:
     """The page's text as pypdf extracts it, less footnote reference marks (type smaller than the page's body
     text, raised above the line it follows: "…Safeguard Children¹ after…" read "Children\n1\n after" and made the
-    line a heading), and the spans of its footnotes in that text: the small type below the last line of body text,
+    line a heading) and with other raised runs back on their line ("1ˢᵗ March" read "1\nst\n March"), and the spans of its footnotes in that text: the small type below the last line of body text,
     from a line opening with one of the page's reference marks down ("1 HM Government (2018) Working Together…";
     a numbered table in small type at the page's foot has no such marks above it). Footnotes stay in the text
     (offsets and pages hold) and are masked like page furniture, so that a paragraph running over the page is not
@@ -139,7 +139,7 @@ def page_text(page: Any) -> tuple[str, list[tuple[int, int]]]:
         return plain, []
     body = max(weights, key=lambda k: weights[k])
     small = [bool(p.text.strip()) and p.size <= _SMALL * body for p in pieces]
-    marks = _reference_marks(pieces, small, body)
+    marks, raised = _superscripts(pieces, small, body)
     body_ys = [p.y for p, s in zip(pieces, small, strict=True) if p.text.strip() and not s and p.size >= 0.95 * body]
     floor = min(body_ys) if body_ys else -math.inf
     # The footnotes: from the highest small line below the body that opens with a mark of the page, every small
@@ -156,9 +156,13 @@ def page_text(page: Any) -> tuple[str, list[tuple[int, int]]]:
     rejoin = False  # a reference mark was left out just before: the next piece continues its line
     for i, (p, s) in enumerate(zip(pieces, small, strict=True)):
         piece = p.text
-        if i in marks:
-            text = text[:-1] if text.endswith("\n") else text  # the line break pypdf put before the raised mark
+        if i in marks or i in raised:
+            text = text[:-1] if text.endswith("\n") else text  # the line break pypdf put before the raised run
             rejoin = True
+            if i in marks:
+                continue
+            piece = piece.strip()  # "1" "st" → "1st": an ordinal's letters stay, on their line
+            text += piece
             continue
         if s and p.y <= top + 0.5 * body:
             spans.append((len(text), len(text) + len(piece)))
@@ -170,28 +174,28 @@ def page_text(page: Any) -> tuple[str, list[tuple[int, int]]]:
     return text, list(merge(text, spans))
 
 
-def _reference_marks(pieces: list[_Piece], small: list[bool], body: float) -> set[int]:
-    """The pieces that are reference marks: small, a number or a symbol, raised above the line of body text
-    before them (`_raised`)."""
+def _superscripts(pieces: list[_Piece], small: list[bool], body: float) -> tuple[set[int], set[int]]:
+    """Small pieces on the line of body text before them: reference marks (a number or a symbol, drawn above the
+    line — pypdf then reads it on a line of its own — or risen from it with the text rise operator and read
+    straight after the word it marks, "Children1"), left out; and other runs drawn above the line ("st" of "1st"),
+    kept on it."""
     marks: set[int] = set()
+    raised: set[int] = set()
     last: _Piece | None = None  # the last piece of body type with text
-    before = ""  # the last character read before this piece
+    before = ""  # the last character read before this piece, line breaks aside
     for i, (p, s) in enumerate(zip(pieces, small, strict=True)):
-        if s and last is not None and _MARK.match(p.text) and _raised(p, last, body, before):
-            marks.add(i)
-            continue
-        if p.text.strip() and not s:
+        if s and last is not None and p.text.strip():
+            rise = p.y - last.y
+            above = 0 < rise < body
+            if _MARK.match(p.text) and (above or (abs(rise) < 0.01 and before.strip() != "")):
+                marks.add(i)
+                continue
+            if above:
+                raised.add(i)
+        elif p.text.strip() and not s:
             last = p
-        before = p.text[-1:] or before
-    return marks
-
-
-def _raised(mark: _Piece, last: _Piece, body: float, before: str) -> bool:
-    """Whether a small piece is a reference mark on the line of body text before it: drawn above its baseline
-    (pypdf then reads it on a line of its own), or risen from it with the text rise operator and read straight
-    after the word it marks ("Children1"; `before` is the character read before it)."""
-    rise = mark.y - last.y
-    return 0 < rise < body or (abs(rise) < 0.01 and before.strip() != "")
+        before = p.text.rstrip("\n")[-1:] or before
+    return marks, raised
 
 
 def ocr_page(page: Any) -> str:

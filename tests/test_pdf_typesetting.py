@@ -31,7 +31,8 @@ BODY, LEADING, MARK, NOTE = 11.0, 15.0, 7.0, 10.0  # Word's defaults: Normal 11 
 TOP, FOOT = H - 96, 72.0
 HEADER = "Riverton Safeguarding Children Partnership: Child Safeguarding Practice Review — Child J"
 
-# (kind, text): "h" a numbered heading, "p" a numbered paragraph; [^n] places footnote n's reference mark.
+# (kind, text): "h" a numbered heading, "p" a numbered paragraph; [^n] places footnote n's reference mark, [^st] an
+# ordinal's raised letters (Word's AutoFormat sets "1st" so).
 BLOCKS = [
     ("h", "1. Introduction"),
     (
@@ -65,7 +66,8 @@ BLOCKS = [
     ),
     (
         "p",
-        "2.3 The pregnancy was booked at fourteen weeks. The midwife completed the routine enquiry about domestic "
+        "2.3 The pregnancy was booked on the 1[^st] of February 2021, at fourteen weeks. The midwife completed the "
+        "routine enquiry about domestic "
         "abuse when the mother attended alone and she said that there were no concerns. The father came to two of "
         "the later antenatal appointments and was described in the records as supportive.",
     ),
@@ -131,7 +133,7 @@ def _words(text: str) -> list[tuple[str, str]]:
     """(word, footnote number or "") — a mark belongs to the word before it."""
     out: list[tuple[str, str]] = []
     for word in text.split():
-        m = re.fullmatch(r"(.*?)\[\^(\d+)\](.*)", word)
+        m = re.fullmatch(r"(.*?)\[\^(\w+)\](.*)", word)
         out.append((m.group(1), m.group(2)) if m else (word, ""))
         if m and m.group(3):
             out[-1] = (m.group(1), m.group(2))
@@ -167,7 +169,7 @@ def make_report(path: Path, rise: bool) -> None:
             y -= 22
             continue
         for line in _lines(text, W - 144):
-            marks = [n for _, n in line if n not in ("", "-")]
+            marks = [n for _, n in line if n.isdigit()]  # "st" of "1[^st]" is an ordinal's, not a note's
             if y - LEADING < FOOT + 14 * (len(notes[-1]) + len(marks)) + 40:  # room for the line and its notes
                 pages.append([])
                 notes.append([])
@@ -279,6 +281,7 @@ def test_reference_marks_are_not_read_as_text_or_headings(rise: bool) -> None:
     assert "The rapid review concluded that" in body
     assert "with midwifery. Had it been" in body
     assert not re.search(r"\b(?:Children|review|babies|midwifery) ?[1-4]\b", body)
+    assert "booked on the 1st of February 2021" in body  # an ordinal's raised letters kept on their line
 
 
 @MARKS
