@@ -117,11 +117,12 @@ class _Piece:
 def page_text(page: Any) -> tuple[str, list[tuple[int, int]]]:
     """The page's text as pypdf extracts it, less footnote reference marks (type smaller than the page's body
     text, raised above the line it follows: "…Safeguard Children¹ after…" read "Children\n1\n after" and made the
-    line a heading) and with other raised runs back on their line ("1ˢᵗ March" read "1\nst\n March"), and the spans of its footnotes in that text: the small type below the last line of body text,
-    from a line opening with one of the page's reference marks down ("1 HM Government (2018) Working Together…";
-    a numbered table in small type at the page's foot has no such marks above it). Footnotes stay in the text
-    (offsets and pages hold) and are masked like page furniture, so that a paragraph running over the page is not
-    cut by them. Anything the pieces pypdf reports do not add up to is left as pypdf gives it."""
+    line a heading) and with other raised runs back on their line ("1ˢᵗ March" read "1\nst\n March"); and the
+    spans of its footnotes in that text: the small type below the last line of body text, from a line opening with
+    one of the page's reference marks down ("1 HM Government (2018) Working Together…"; a numbered table in small
+    type at the page's foot has no such marks above it). Footnotes stay in the text (offsets and pages hold) and
+    are masked like page furniture, so that a paragraph running over the page is not cut by them. Anything the
+    pieces pypdf reports do not add up to is left as pypdf gives it."""
     pieces: list[_Piece] = []
 
     def visit(text: str, cm: list[float], tm: list[float], _font: Any, size: float) -> None:
