@@ -130,14 +130,17 @@ NOTES = {
 
 
 def _words(text: str) -> list[tuple[str, str]]:
-    """(word, footnote number or "") — a mark belongs to the word before it."""
+    """(word, what is raised after it: a footnote's number, an ordinal's letters; "" nothing; "-" for punctuation
+    set straight after a raised run)."""
     out: list[tuple[str, str]] = []
     for word in text.split():
         m = re.fullmatch(r"(.*?)\[\^(\w+)\](.*)", word)
-        out.append((m.group(1), m.group(2)) if m else (word, ""))
-        if m and m.group(3):
-            out[-1] = (m.group(1), m.group(2))
-            out.append((m.group(3), "-"))  # punctuation straight after the mark
+        if not m:
+            out.append((word, ""))
+            continue
+        out.append((m.group(1), m.group(2)))
+        if m.group(3):
+            out.append((m.group(3), "-"))
     return out
 
 
