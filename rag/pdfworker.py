@@ -124,14 +124,18 @@ def page_text(page: Any) -> tuple[str, list[tuple[int, int]]]:
     are masked like page furniture, so that a paragraph running over the page is not cut by them. Anything the
     pieces pypdf reports do not add up to is left as pypdf gives it."""
     pieces: list[_Piece] = []
+    odd: list[str] = []  # pieces whose matrices or size could not be read: the page is left as pypdf reads it
 
     def visit(text: str, cm: list[float], tm: list[float], _font: Any, size: float) -> None:
-        # The text's "up" vector and origin, through the text matrix and then the graphics one (PDF 1.7, 9.4.4).
-        up = math.hypot(tm[2] * cm[0] + tm[3] * cm[2], tm[2] * cm[1] + tm[3] * cm[3])
-        pieces.append(_Piece(text, size * up, tm[4] * cm[1] + tm[5] * cm[3] + cm[5]))
+        try:
+            # The text's "up" vector and origin, through the text matrix and then the graphics one (PDF 1.7, 9.4.4).
+            up = math.hypot(tm[2] * cm[0] + tm[3] * cm[2], tm[2] * cm[1] + tm[3] * cm[3])
+            pieces.append(_Piece(text, float(size) * up, float(tm[4] * cm[1] + tm[5] * cm[3] + cm[5])))
+        except (TypeError, ValueError, IndexError):
+            odd.append(text)
 
     plain: str = page.extract_text(visitor_text=visit)
-    if "".join(p.text for p in pieces) != plain:
+    if odd or "".join(p.text for p in pieces) != plain:
         return plain, []
     weights: dict[float, int] = {}
     for p in pieces:

@@ -14,6 +14,7 @@ import functools
 import re
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from reportlab.lib.pagesizes import A4
@@ -430,3 +431,17 @@ def test_ligatures_read_as_their_letters(tmp_path: Path) -> None:
     body = " ".join(flat(c.text) for c in chunk_review(review, src, 200))
     assert "significant risk posed by the conflict between the parents. The first referral" in body
     assert "flexible about where they see fathers, and record what they find." in body
+
+
+def test_a_page_whose_pieces_cannot_be_measured_is_read_as_pypdf_reads_it() -> None:
+    """A text piece without a readable matrix or size (a damaged content stream pypdf still reads) must not cost
+    the file: the page's text is pypdf's, with no footnotes found, rather than the file skipped as corrupt."""
+    from rag.pdfworker import page_text
+
+    class Page:  # pypdf's page, as far as page_text uses it
+        def extract_text(self, visitor_text: Any) -> str:
+            visitor_text("Children", [1, 0, 0, 1, 0, 0], [1, 0, 0, 1, 72, 700], None, 11.0)
+            visitor_text("1", None, None, None, None)
+            return "Children1"
+
+    assert page_text(Page()) == ("Children1", [])
