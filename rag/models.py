@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -101,9 +102,10 @@ class SourceText:
     # footnote's dates are not the document's.
     notes: tuple[tuple[int, int], ...] = ()
 
-    @property
+    @functools.cached_property
     def hidden(self) -> tuple[tuple[int, int], ...]:
-        """The furniture and the footnotes, sorted: what no chunk or quote includes."""
+        """The furniture and the footnotes, sorted: what no chunk or quote includes (worked out once: chunking and
+        `rla show` ask for it section by section)."""
         if not self.notes:
             return self.furniture
         return merge(self.text, [*self.furniture, *self.notes])

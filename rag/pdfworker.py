@@ -158,23 +158,24 @@ def page_text(page: Any) -> tuple[str, list[tuple[int, int]]]:
     top = max(starts) if starts else -math.inf
     text = ""
     spans: list[tuple[int, int]] = []
-    rejoin = False  # a reference mark was left out just before: the next piece continues its line
+    rejoin = False  # a raised run was taken back onto its line just before: the next piece continues that line
     for i, (p, s) in enumerate(zip(pieces, small, strict=True)):
         piece = p.text
         if i in marks or i in raised:
             text = text[:-1] if text.endswith("\n") else text  # the line break pypdf put before the raised run
             rejoin = True
-            if i in marks:
-                continue
-            piece = piece.strip()  # "1" "st" → "1st": an ordinal's letters stay, on their line
-            text += piece
+            if i in raised:
+                text += piece.strip()  # "1" "st" → "1st": an ordinal's letters stay, on their line
             continue
-        if s and p.y <= top + 0.5 * body:
-            spans.append((len(text), len(text) + len(piece)))
         if rejoin and piece.strip():
             rest = piece.lstrip()
             piece = rest if rest[0] in ".,;:)" or text[-1:].isspace() else " " + rest
             rejoin = False
+        note = s and p.y <= top + 0.5 * body
+        if note and _MARK.match(piece) and piece.endswith("\n"):
+            piece, rejoin = piece.rstrip("\n"), True  # a note's own number, on its note's line ("1 HM Government…")
+        if note:
+            spans.append((len(text), len(text) + len(piece)))
         text += piece
     return text, list(merge(text, spans))
 

@@ -163,14 +163,14 @@ def review_text(data: IndexData, review_id: str) -> str:
     parts = ["\n".join(meta)]
     src = data.sources[d["source"]]
     sections = data.reviews[review_id].sections
-    # A running head or foot inside a page's footnotes is no part of them; a bare number there is a note's own.
-    heads = tuple((a, b) for a, b in src.furniture if not src.text[a:b].strip().isdigit())
     ends = [nxt.start for nxt in sections[1:]] + [len(src.text)]
     for s, section, until in zip(d["sections"], sections, ends, strict=True):
         page = f" (p. {s['page']})" if s.get("page") else ""
         # As it reads: page furniture left out, footnotes after the section they fell in (or at its foot).
         body = " ".join(src.text[a:b] for a, b in segments(section.start, section.end, src.hidden))
-        notes = [src.text[x:y] for a, b in src.notes if section.start <= a < until for x, y in segments(a, b, heads)]
+        notes = [
+            src.text[x:y] for a, b in src.notes if section.start <= a < until for x, y in segments(a, b, src.furniture)
+        ]
         text = textwrap.fill(" ".join(body.split()), 100)
         if notes:
             text += "\n" + textwrap.fill("Notes: " + " ".join(" ".join(notes).split()), 100, subsequent_indent="  ")

@@ -348,7 +348,7 @@ def test_an_indexed_report_keeps_its_notes_on_disk_and_never_quotes_them(tmp_pat
     after = shown[shown.index(quote) :]
     for note in ("HM Government (2018)", "fifteen working days"):
         assert re.search(rf"<span class='rla-note'>[^<]*{re.escape(note)}", after), note
-    assert re.search(r"<span class='rla-(?:note|furniture)'>2</span>", after)  # a note's number, set apart too
+    assert re.search(r"<span class='rla-note'>[^<]*2 A rapid review is completed", after)  # its number on its line
     assert re.search(r"<span class='rla-furniture'>Page 4 of 5</span>.{0,40}contact, three weeks later", after)
     # `rla show`: the record as it reads, running heads and page numbers left out, each section's notes after it.
     text = review_text(retriever.data, "riverton-cspr-child-j")

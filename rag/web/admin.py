@@ -319,8 +319,7 @@ class Keeper:
         """Each chosen file read and parsed as ingest would, its catalogue fields shown for editing. A file the
         server no longer holds was added (or refused) meanwhile — "Add" clicked before its parse finished — and
         its fields are not shown again."""
-        rows = [describe_upload(Path(f), Path(f).name, self.settings) for f in files or []]
-        rows = [r for f, r in zip(files or [], rows, strict=True) if Path(f).exists()]
+        rows = [describe_upload(Path(f), Path(f).name, self.settings) for f in files or [] if Path(f).exists()]
         table = pd.DataFrame(rows, columns=UPLOAD_COLUMNS)
         return gr.update(value=table, visible=bool(rows)), rows, ""
 
