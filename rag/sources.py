@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import errno
+import functools
 import hashlib
 import itertools
 import json
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.errors import SourceError
+from rag.errors import ModelError, SourceError
 from rag.layout import furniture_spans
 from rag.models import Review, SourceText
 from rag.settings import Settings
@@ -44,6 +45,14 @@ _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 # Typographic ligatures a PDF's text layer can hold as one character (designed reports set "ﬁndings", "conﬂict"):
 # read as their letters, or no search, phrase or section label would find the word.
 _LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl"})
+# A word broken across a printed line: "practi-" / "tioners", with a hyphen or a soft hyphen (U+00AD, which
+# prints only where it breaks a word). `_unwrap` says whether it is one word or a compound such as "self-harmed".
+_SOFT_HYPHEN = "\u00ad"
+_LINE_BREAK_HYPHEN = re.compile(
+    r"(?P<head>[^\W\d_]+)(?P<mark>[-\u00ad])\n(?P<tail>(?P<letters>[^\W\d_]+)\S*)(?P<gap>[ \t]*\n?)"
+)
+_INLINE_SOFT_HYPHEN = re.compile(r"\u00ad(?!\n)")  # invisible where it breaks no line
+_WORD_OR_COMPOUND = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 _PDF_ERRORS = {
@@ -275,7 +284,8 @@ class _PdfText:
 def _read_pdf(path: Path, name: str, settings: Settings) -> _PdfText:
     """The PDF's text, where each page starts, which pages were read by OCR, and where its footnotes are."""
     raw, ocr, raw_notes = _extract_pages(path, name, settings)
-    cleaned = [_clean_page(p, [(s, e) for i, s, e in raw_notes if i == n]) for n, p in enumerate(raw)]
+    words = _words("\n".join(raw))
+    cleaned = [_clean_page(p, [(s, e) for i, s, e in raw_notes if i == n], words) for n, p in enumerate(raw)]
     pages = [text for text, _ in cleaned]
     if not pages:
         raise SourceError(f"{name}: PDF has no pages; re-export it from the original document", lasting=True)
@@ -435,14 +445,15 @@ def _exit_reason(code: int) -> str:
     return f"exit code {code}"
 
 
-def _clean_page(text: str, spans: list[tuple[int, int]]) -> tuple[str, list[tuple[int, int]]]:
-    """The page's text with one kind of line break, no NULs, ligatures or lone surrogates; `spans` of it moved to
-    match."""
+def _clean_page(text: str, spans: list[tuple[int, int]], words: frozenset[str]) -> tuple[str, list[tuple[int, int]]]:
+    """The page's text with one kind of line break, no NULs, ligatures or lone surrogates, and its words broken
+    across lines whole again (`_unwrap`, knowing the document's `words`); `spans` of it moved to match."""
     cuts = sorted({0, len(text), *(x for span in spans for x in span)})
     out: list[str] = []
     moved = {0: 0}
     for a, b in itertools.pairwise(cuts):
-        out.append(_clean(text[a:b]))
+        piece = _LINE_BREAK_HYPHEN.sub(lambda m: _unwrap(m, words), _clean(text[a:b]))
+        out.append(_INLINE_SOFT_HYPHEN.sub("", piece))
         moved[b] = moved[a] + len(out[-1])
     return "".join(out), [(moved[s], moved[e]) for s, e in spans]
 
@@ -450,3 +461,36 @@ def _clean_page(text: str, spans: list[tuple[int, int]]) -> tuple[str, list[tupl
 def _clean(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").translate(_LIGATURES)
     return _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def _words(text: str) -> frozenset[str]:
+    """The document's words and hyphenated compounds as printed within a line, lower-cased."""
+    text = _INLINE_SOFT_HYPHEN.sub("", _clean(text))
+    return frozenset(w.lower() for w in _WORD_OR_COMPOUND.findall(text))
+
+
+def _unwrap(m: re.Match[str], words: frozenset[str]) -> str:
+    """One word broken across a line ("practi-" / "tioners in the…") as one word on the first line, the rest of
+    the second line after it. A soft hyphen always goes; a printed hyphen goes when the whole word is a word — the
+    document prints it so elsewhere, or it is an English word (the bundled model's vocabulary) — and the
+    document never prints it hyphenated: "self-" / "harmed", "multi-" / "agency" keep theirs. Only the layout
+    changes: every character of the printed words is kept but the break."""
+    head, tail, letters = m["head"], m["tail"], m["letters"]
+    joined, compound = (head + letters).lower(), f"{head}-{letters}".lower()
+    one_word = m["mark"] == _SOFT_HYPHEN or (
+        letters[0].islower() and compound not in words and (joined in words or joined in _english_words())
+    )
+    return head + ("" if one_word else "-") + tail + ("\n" if m["gap"] else "")
+
+
+@functools.lru_cache(maxsize=1)
+def _english_words() -> frozenset[str]:
+    """The whole words of the bundled model's vocabulary (~20,000 common English words, lower-cased); empty
+    when the model package is not installed (then only the document's own words decide)."""
+    try:
+        from rag.embed import bundled_model_path
+
+        lines = (bundled_model_path() / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    except (OSError, ModelError):
+        return frozenset()
+    return frozenset(w for w in lines if w.isalpha() and w.islower())

@@ -104,6 +104,57 @@ def test_a_sentence_cut_by_a_page_break_is_quoted_on_each_page(name: str) -> Non
         assert not set(before) & set(after)
 
 
+@pytest.mark.parametrize("name", [n for n in FILES if n.endswith(".pdf")])
+def test_a_word_broken_across_a_line_is_one_word_again(name: str) -> None:
+    """ "practi-" / "tioners" (a printed or a soft hyphen) reads "practitioners"; "multi-" / "agency" keeps its own
+    hyphen; the rest of the second line stays on its line."""
+    src, _, chunks = parsed(name)
+    for wrap in expected(name).get("line_wraps", []):
+        page = src.text[src.page_starts[wrap["page"] - 1] :]
+        compound = wrap["line_end"] + wrap["next_line"] in wrap["word"]
+        whole = wrap["line_end"] + wrap["next_line"] if compound else wrap["line_end"][:-1] + wrap["next_line"]
+        assert re.search(rf"(?m)^.*\b{re.escape(whole)}\S*$", page), wrap
+        assert f"{wrap['line_end']}\n" not in page
+        assert any(whole in c.text for c in chunks), wrap
+    assert "\u00ad" not in src.text
+
+
+def test_line_break_hyphens_in_a_pdf_read_by_the_worker(tmp_path: Path) -> None:
+    from pdfgen import text_pdf
+
+    lines = [
+        "1.1 The review heard from practi\xad",  # soft hyphen: always one word
+        "tioners in every agency.",
+        "1.2 Health visitors worked inde-",  # an English word (the model's vocabulary)
+        "pendently of the school nurse and her self-",  # not a word joined: a compound, kept
+        "harmed teenage sister was not seen.",
+        "1.3 The plan relied on the Multi-",
+        "Agency Safeguarding Hub and on the gran-",  # the document prints "grandmother" elsewhere
+        "dmother; a co-",  # ...and "co-operation" with its hyphen, though "cooperation" is a word
+        "operation agreement with the grandmother was signed in 2019-",
+        "2020 and a ward-",  # "wardround" is no word: kept as printed
+        "round note was kept.",
+        "1.4 Co-operation was good.",
+    ]
+    path = tmp_path / "wraps.pdf"
+    path.write_bytes(text_pdf(["\n".join(lines)]))
+    text = read_source(path, tmp_path, Settings()).text
+    assert text.splitlines() == [
+        "1.1 The review heard from practitioners",
+        "in every agency.",
+        "1.2 Health visitors worked independently",
+        "of the school nurse and her self-harmed",
+        "teenage sister was not seen.",
+        "1.3 The plan relied on the Multi-Agency",
+        "Safeguarding Hub and on the grandmother;",
+        "a co-operation",
+        "agreement with the grandmother was signed in 2019-",
+        "2020 and a ward-round",
+        "note was kept.",
+        "1.4 Co-operation was good.",
+    ]
+
+
 REVIEWS = [n for n in FILES if expected(n)["kind"] == "review"]
 BRIEFINGS = [n for n in FILES if expected(n)["kind"] == "briefing"]
 
