@@ -449,8 +449,8 @@ def _parse_document(src: SourceText, oracle: frozenset[str] = frozenset(), foote
         return []
     first = heads[0].title if heads else ""
     generic = bool(heads) and (_heading_kind(first) != "other" or first.lower() in _GENERIC_HEADINGS)
-    if md_title and src.kind == "md":
-        title = md_title  # a Markdown file's title is its first "#" heading
+    if md_title and src.kind in ("md", "docx"):
+        title = md_title  # a Markdown file's title is its first "#" heading (a Word document's, its Title style)
     elif cover.title:
         title = cover.title
     elif heads and heads[0].start < 200 and not generic:
@@ -478,7 +478,7 @@ def _document_heads(src: SourceText, oracle: frozenset[str], cover_end: int) -> 
     if sum(1 for h in heads if text[h.start] == "#") >= 2:
         heads = [h for h in heads if text[h.start] == "#"]  # a Markdown file's own headings are its structure
     md_titles = [h for h in heads if text[h.start] == "#" and h.level == 1]
-    if len(md_titles) == 1 and src.kind == "md":
+    if len(md_titles) == 1 and src.kind in ("md", "docx"):
         heads = [h for h in heads if h is not md_titles[0]]  # the title: part of the opening, not of every path
     return heads, (md_titles[0].title if md_titles else None)
 

@@ -26,6 +26,7 @@ from rag.errors import ModelError, SourceError
 from rag.layout import furniture_spans
 from rag.models import Review, SourceText
 from rag.settings import Settings
+from rag.word import WordError, read_docx
 
 # Longest first: the UTF-32 LE mark begins with the UTF-16 LE one.
 _BOMS = (
@@ -129,7 +130,8 @@ def _walk(top: Path, allowed: set[str]) -> list[Path]:
             continue
         seen.add(real)
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        out += [Path(root, n) for n in names if not n.startswith(".") and Path(n).suffix.lower() in allowed]
+        # "~$report.docx" is Word's note that someone has report.docx open, not a document.
+        out += [Path(root, n) for n in names if not n.startswith((".", "~$")) and Path(n).suffix.lower() in allowed]
     return out
 
 
@@ -185,6 +187,13 @@ def read_source(path: Path, corpus_dir: Path, settings: Settings) -> SourceText:
             ocr_pages=pdf.ocr_pages,
             notes=pdf.notes,
         )
+    if suffix == ".docx":
+        try:
+            word = read_docx(data)
+        except WordError as exc:
+            raise SourceError(f"{name}: {exc}", lasting=True) from None
+        text = word.text
+        return SourceText(rel, text, sha256, "docx", furniture=furniture_spans(text), notes=word.notes)
     try:
         text = decode_text(data)
     except SourceError as exc:

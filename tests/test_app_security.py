@@ -106,6 +106,8 @@ def test_handler_refuses_other_types_big_files_and_binaries(tmp_path: Path) -> N
         _upload(tmp_path, "big.txt", b"word " * (300 * 1024)),  # 1.5 MB
         _upload(tmp_path, "binary.txt", bytes(range(256)) * 16),
         _upload(tmp_path, "fake.pdf", b"this is not a pdf"),
+        _upload(tmp_path, "fake.docx", b"this is not a Word document"),
+        _upload(tmp_path, "locked.docx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600)),
     ]
     results = save_uploads(paths, settings)
     assert [r.saved for r in results] == [None] * len(paths)
@@ -115,6 +117,8 @@ def test_handler_refuses_other_types_big_files_and_binaries(tmp_path: Path) -> N
     assert "over the 1 MB limit" in reasons[3]
     assert "not valid" in reasons[4]
     assert "not a PDF" in reasons[5]
+    assert "not a Word .docx file (not a zip package)" in reasons[6]
+    assert "a password-protected or old-format (.doc) Word file" in reasons[7]
     assert list(settings.corpus.iterdir()) == []
 
 

@@ -108,3 +108,25 @@ def test_the_corpus_tab_reads_on_a_phone_without_sideways_scrolling(browser, app
         pg.wait_for_function("document.querySelector('#doubts-note')?.innerText.includes('records have')")
         assert pg.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         shot(pg, "corpus-check-phone")
+
+
+def test_a_word_report_uploaded_is_parsed_indexed_and_answers(browser, app: AppServer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from test_app_browser import ask
+    from test_word import report_docx
+
+    upload = tmp_path / "CSPR Child D final.docx"
+    upload.write_bytes(report_docx())
+    with opened(browser, app.url) as pg:
+        open_tab(pg, "Corpus")
+        pg.set_input_files("#corpus-files input[type=file]", str(upload))
+        pg.locator("#upload-fields", has_text="as parsed").wait_for()
+        fields = pg.inner_text("#upload-fields")
+        assert "Child Safeguarding Practice Review: Child D" in fields and "Westmarsh" in fields and "2022" in fields
+        pg.click("#ingest-btn")
+        pg.wait_for_function("document.querySelector('#ingest-summary')?.innerText.includes('Index updated')")
+        assert "indexed" in pg.inner_text("#ingest-table")
+        open_tab(pg, "Ask")
+        text = ask(pg, "What did the review of Child D say about a bruise on a baby at nursery?")
+        assert "Child D" in text and "bruising protocol" in " ".join(text.split())
+    (record,) = [r for r in open_index(app.index).reviews.values() if r.source == "CSPR-Child-D-final.docx"]
+    assert (record.kind, record.year, record.area) == ("review", 2022, "Westmarsh")

@@ -165,7 +165,7 @@ def test_plan_keeps_reads_removes_and_skips() -> None:
 
 
 def test_corpus_files_walks_sorted_by_key_and_skips_hidden(tmp_path: Path) -> None:
-    for name in ("b.txt", "a/z.md", "a/y.pdf", ".hidden/x.txt", "a/.x.txt", "c.docx"):
+    for name in ("b.txt", "a/z.md", "a/y.pdf", ".hidden/x.txt", "a/.x.txt", "c.xlsx"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x", encoding="utf-8")
     assert [f.key for f in corpus_files(tmp_path, Settings())] == ["a/y.pdf", "a/z.md", "b.txt"]

@@ -114,8 +114,8 @@ def test_oversize_file_rejected(tmp_path: Path) -> None:
 
 
 def test_unknown_suffix_rejected(tmp_path: Path) -> None:
-    path = write(tmp_path / "review.docx", b"PK\x03\x04")
-    with pytest.raises(SourceError, match=r"review\.docx: unsupported file type '\.docx'.*\.md, \.pdf, \.txt"):
+    path = write(tmp_path / "review.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
+    with pytest.raises(SourceError, match=r"review\.doc: unsupported file type '\.doc'.*\.docx, \.md, \.pdf, \.txt"):
         read_source(path, tmp_path, SETTINGS)
 
 
@@ -125,7 +125,7 @@ def test_missing_file_rejected(tmp_path: Path) -> None:
 
 
 def test_iter_corpus_files_sorted_recursive_skips_hidden(tmp_path: Path) -> None:
-    for name in ["b.txt", "a/c.PDF", "a/d.md", "x.docx", ".hidden.txt", ".git/e.txt", "a/.cache/f.md"]:
+    for name in ["b.txt", "a/c.PDF", "a/d.md", "x.xlsx", ".hidden.txt", ".git/e.txt", "a/.cache/f.md"]:
         write(tmp_path / name, b"x")
     found = [p.relative_to(tmp_path).as_posix() for p in iter_corpus_files(tmp_path, SETTINGS)]
     assert found == ["a/c.PDF", "a/d.md", "b.txt"]

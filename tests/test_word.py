@@ -1,0 +1,255 @@
+"""Word documents (.docx) as a user holds them: a fictional practice review saved by Word — cover with a text box,
+contents field, numbered headings and paragraphs from a multi-level list, Symbol bullets, a table, a footnote,
+tracked changes, hidden text, a comment, running head and footer — read by the real reader, parsed, chunked and
+indexed with the real model."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+from docxgen import docx
+
+from rag.errors import SourceError
+from rag.settings import Settings
+from rag.sources import read_source
+
+REPORT = [
+    ("title", "Child Safeguarding Practice Review: Child D"),
+    ("normal", "Westmarsh Safeguarding Children Partnership"),
+    ("normal", "Lead reviewer: Ruth Okafor"),
+    ("normal", "Published: May 2022"),
+    ("box", "OFFICIAL – for publication"),
+    ("page-break",),
+    ("contents",),
+    ("page-break",),
+    ("h1", "Introduction"),
+    ("para", "Child D was eleven weeks old when she was taken to hospital with a fractured skull and bruising."),
+    (
+        "para",
+        "This review was carried out under the national guidance[^1] and looks at the six months before her "
+        "admission.[h DRAFT: check these dates with the police h]",
+    ),
+    ("h1", "The family and the agencies involved"),
+    (
+        "para",
+        "Child D lived with her mother and her mother's partner, Mr E, who was not known to the health visitor as a "
+        "member of the household.",
+    ),
+    ("para", "The agencies that contributed to the review are listed below."),
+    (
+        "table",
+        [
+            ["Agency", "Contribution"],
+            ["Westmarsh Community Health", "Health visiting; chronology"],
+            ["Westmarsh Children's Services", "Early help | chronology"],
+        ],
+    ),
+    ("h1", "Findings"),
+    ("h2", "Finding 1: A bruise on a baby who could not crawl"),
+    (
+        "para",
+        "A small bruise on Child D's cheek was seen by a nursery nurse at seven weeks. A bruise on a baby who is not "
+        "yet mobile is rare and must always be referred for a safeguarding assessment under the bruising protocol.",
+    ),
+    ("para", "The nursery nurse accepted the mother's account that Child D had hit herself with a toy. Practitioners:"),
+    ("bullet", "did not know the bruising protocol applied to a baby at nursery;"),
+    ("bullet", "did not share the observation with the health visitor; and"),
+    ("sub-bullet", "the health visitor's record was not updated"),
+    ("h2", "Finding 2: Appointments missed"),
+    (
+        "para",
+        "Child D [-did not attend-][+was not brought to+] two appointments at the baby clinic. Each was recorded as "
+        "the family's choice.",
+    ),
+    ("h1", "Recommendations"),
+    ("rec", "The Partnership should make sure every practitioner who works with babies knows the bruising protocol."),
+    ("rec", "Health services should treat a baby who was not brought to an appointment as a safeguarding concern."),
+]
+NOTES = {1: "HM Government (2018) Working Together to Safeguard Children, chapter 4."}
+
+
+def report_docx(**kw: str) -> bytes:
+    return docx(
+        REPORT,
+        NOTES,
+        header="Westmarsh CSPR Child D – OFFICIAL",
+        footer="Westmarsh Safeguarding Children Partnership",
+        comment="Panel to confirm the nursery's account.",
+        **kw,
+    )
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("word-corpus")
+    (folder / "westmarsh-cspr-child-d.docx").write_bytes(report_docx())
+    return folder
+
+
+def test_the_text_reads_as_word_shows_it(corpus: Path) -> None:
+    src = read_source(corpus / "westmarsh-cspr-child-d.docx", corpus, Settings())
+    text = src.text
+    assert src.kind == "docx"
+    blocks = text.split("\n\n")
+    # The cover page is one block of lines, its text box once (not again from its compatibility copy).
+    assert blocks[0].split("\n") == [
+        "# Child Safeguarding Practice Review: Child D",
+        "Westmarsh Safeguarding Children Partnership",
+        "Lead reviewer: Ruth Okafor",
+        "Published: May 2022",
+        "OFFICIAL – for publication",
+    ]
+    # A list's items are one block of lines.
+    assert (
+        "- did not know the bruising protocol applied to a baby at nursery;\n"
+        "- did not share the observation with the health visitor; and\n"
+        "- the health visitor's record was not updated"
+    ) in blocks
+    assert text.count("OFFICIAL – for publication") == 1
+    # Numbered headings and paragraphs as Word numbers them; runs split mid-word join up.
+    for line in (
+        "## 1. Introduction",
+        "1.1 Child D was eleven weeks old when she was taken to hospital with a fractured skull and bruising.",
+        "## 2. The family and the agencies involved",
+        "2.1 Child D lived with her mother",
+        "## 3. Findings",
+        "### Finding 1: A bruise on a baby who could not crawl",
+        "3.1 A small bruise on Child D's cheek",
+        "3.2 The nursery nurse accepted",
+        "- did not know the bruising protocol applied to a baby at nursery;",
+        "- the health visitor's record was not updated",
+        "3.3 Child D was not brought to two appointments at the baby clinic.",
+        "## 4. Recommendations",
+        "Recommendation 1: The Partnership should make sure",
+        "Recommendation 2: Health services should treat",
+        "| Agency | Contribution |",
+        "| Westmarsh Children's Services | Early help \\| chronology |",
+    ):
+        assert any(b.startswith(line) or line in b.split("\n") for b in blocks), line
+    # What Word does not print in the body: the contents list, running head and footer, comments, deleted and
+    # hidden text, field codes.
+    for absent in (
+        "Contents",
+        "Westmarsh CSPR Child D",
+        "Page 1",
+        "Panel to confirm",
+        "did not attend",
+        "DRAFT",
+        "PAGEREF",
+        "TOC",
+        "\uf0b7",
+    ):
+        assert absent not in text, absent
+    # The footnote follows the paragraph citing it, as a note: a span of the text, numbered as Word numbers it.
+    ((start, end),) = src.notes
+    assert text[start:end] == "1 HM Government (2018) Working Together to Safeguard Children, chapter 4."
+    assert text[:start].rstrip().endswith("the six months before her admission.")
+
+
+def test_a_word_report_becomes_one_record_with_its_structure(tmp_path: Path, corpus: Path) -> None:
+    from rag.cli import main
+    from rag.ingest import ingest
+    from rag.retrieve import Retriever
+
+    settings = Settings(corpus=corpus, index=tmp_path / "index")
+    ingest(settings)
+    retriever = Retriever(settings)
+    (review,) = retriever.data.reviews.values()
+    assert (review.kind, review.title, review.year, review.area) == (
+        "review",
+        "Child Safeguarding Practice Review: Child D",
+        2022,
+        "Westmarsh",
+    )
+    hit = retriever.search("bruise on a baby who is not yet mobile", k=1)[0]
+    assert hit.chunk.para == "3.1"
+    assert hit.chunk.heading.endswith("Finding 1: A bruise on a baby who could not crawl")
+    chunks = retriever.data.chunks
+    assert not any("Working Together" in c.text for c in chunks)  # the footnote: shown in context, never quoted
+    recs = [c for c in chunks if "Recommendation 2:" in c.text]
+    assert recs and recs[0].section == "recommendations"
+    code = main(["--corpus", str(corpus), "--index", str(settings.index), "show", review.id])
+    assert code == 0
+
+
+def test_rla_show_prints_the_note_after_its_section(
+    tmp_path: Path, corpus: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rag.cli import main
+
+    index = tmp_path / "index"
+    assert main(["--corpus", str(corpus), "--index", str(index), "ingest"]) == 0
+    capsys.readouterr()
+    assert main(["--corpus", str(corpus), "--index", str(index), "show", "westmarsh-cspr-child-d"]) == 0
+    out = capsys.readouterr().out
+    assert "Notes: 1 HM Government (2018) Working Together" in out
+    assert out.index("the six months before her") < out.index("Notes: 1 HM Government")
+
+
+def _zip(parts: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    return out.getvalue()
+
+
+def _with_part(name: str, data: bytes) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(report_docx())) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    return _zip({**parts, name: data})
+
+
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        (b"Just some text saved with the wrong name.", r"not a Word \.docx file \(not a zip package\); save it again"),
+        (
+            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600),
+            r"a password-protected or old-format \(\.doc\) Word file; open it in Word and save it as \.docx",
+        ),
+        (_zip({"[Content_Types].xml": b"<Types/>"}), r"not a Word document \(no word/document\.xml\)"),
+        (report_docx()[:2000], r"not a Word \.docx file|corrupt Word file"),
+        (_with_part("word/document.xml", b"<w:document><w:body><w:p>"), r"corrupt Word file \(.*\); open it in Word"),
+        (
+            _with_part(
+                "word/document.xml",
+                b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]>'
+                b"<lolz>&lol2;</lolz>",
+            ),
+            r"word/document\.xml declares a DTD, which Word never writes",
+        ),
+    ],
+    ids=["not-a-zip", "ole-password-or-doc", "no-document", "truncated", "bad-xml", "dtd"],
+)
+def test_a_bad_word_file_is_one_clear_message(tmp_path: Path, data: bytes, message: str) -> None:
+    path = tmp_path / "report.docx"
+    path.write_bytes(data)
+    with pytest.raises(SourceError, match=rf"^report\.docx: (?:{message})"):
+        read_source(path, tmp_path, Settings())
+
+
+def test_ingest_skips_a_bad_word_file_and_keeps_the_rest(
+    tmp_path: Path, corpus: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rag.cli import main
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "westmarsh-cspr-child-d.docx").write_bytes(report_docx())
+    (folder / "locked.docx").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600))
+    (folder / "~$stmarsh-cspr-child-d.docx").write_bytes(bytes(162))  # Word's owner file while the report is open
+    index = tmp_path / "index"
+    main(["--corpus", str(folder), "--index", str(index), "ingest"])
+    out = capsys.readouterr()
+    said = out.out + out.err
+    assert "locked.docx: a password-protected or old-format (.doc) Word file" in said
+    assert "Traceback" not in said and "~$" not in said
+    from rag.retrieve import Retriever
+
+    assert [r.id for r in Retriever(Settings(corpus=folder, index=index)).data.reviews.values()] == [
+        "westmarsh-cspr-child-d"
+    ]
