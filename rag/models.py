@@ -101,6 +101,40 @@ class SourceText:
     # chunk, sentence or quote, so that a paragraph running over a page is not cut by them. Not furniture: a
     # footnote's dates are not the document's.
     notes: tuple[tuple[int, int], ...] = ()
+    # A PDF's lines set in type larger than its pages' body text (rag.pdfworker.page_text): heading candidates, so
+    # that a designed brief's "Fathers were not spoken to" is a heading although it reads like a sentence.
+    display: tuple[tuple[int, int], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """As stored in sources.jsonl and sent to the parse worker."""
+        return {
+            "path": self.path,
+            "sha256": self.sha256,
+            "kind": self.kind,
+            "page_starts": list(self.page_starts),
+            "furniture": [list(x) for x in self.furniture],
+            "ocr_pages": list(self.ocr_pages),
+            "notes": [list(x) for x in self.notes],
+            "display": [list(x) for x in self.display],
+            "text": self.text,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SourceText:
+        def spans(key: str) -> tuple[tuple[int, int], ...]:
+            return tuple((int(a), int(b)) for a, b in d.get(key, []))
+
+        return cls(
+            d["path"],
+            d["text"],
+            d["sha256"],
+            d["kind"],
+            tuple(int(x) for x in d.get("page_starts", [])),
+            spans("furniture"),
+            tuple(int(x) for x in d.get("ocr_pages", [])),
+            spans("notes"),
+            spans("display"),
+        )
 
     @functools.cached_property
     def hidden(self) -> tuple[tuple[int, int], ...]:

@@ -1,8 +1,8 @@
 """Child process that extracts a PDF's page texts with pypdf and prints them as JSON.
 
 Run as `python -m rag.pdfworker [--memory-mb N] [--cpu-s N] [--parent-pid PID] FILE`. Stdout is one
-JSON object: `{"pages": [...], "notes": [[page, start, end], ...]}` (`page_text`: footnotes' spans in their page's
-text) or `{"error": KIND, "detail": "..."}`, KIND one of "encrypted",
+JSON object: `{"pages": [...], "notes": [[page, start, end], ...], "display": [...]}` (`page_text`: footnotes' and
+display lines' spans in their page's text) or `{"error": KIND, "detail": "..."}`, KIND one of "encrypted",
 "dependency", "memory", "corrupt". rag.sources turns these into user-facing messages; it also
 enforces the wall-clock timeout, since pypdf has had infinite loops.
 
@@ -82,17 +82,17 @@ def extract(path: str, ocr: bool = False) -> dict[str, Any]:
         if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
             return {"error": "encrypted", "detail": ""}
         read = [page_text(page) for page in reader.pages]
-        pages = [text for text, _ in read]
-        notes = [[i, s, e] for i, (_, spans) in enumerate(read) for s, e in spans]
+        pages = [r.text for r in read]
+        spans = {"notes": [[i, s, e] for i, r in enumerate(read) for s, e in r.notes], "display": display_lines(read)}
         scanned = [i for i, (page, text) in enumerate(zip(reader.pages, pages, strict=True)) if not text.strip()]
         scanned = [i for i in scanned if reader.pages[i].images]
         if not scanned:
-            return {"pages": pages, "notes": notes}
+            return {"pages": pages, **spans}
         if not ocr or shutil.which("tesseract") is None:
-            return {"pages": pages, "notes": notes, "scanned": scanned}
+            return {"pages": pages, **spans, "scanned": scanned}
         for i in scanned:
             pages[i] = ocr_page(reader.pages[i])
-        return {"pages": pages, "notes": notes, "ocr": scanned}
+        return {"pages": pages, **spans, "ocr": scanned}
     except DependencyError as exc:
         return {"error": "dependency", "detail": _first_line(exc)}
     except MemoryError:
@@ -105,6 +105,7 @@ def extract(path: str, ocr: bool = False) -> dict[str, Any]:
 _MARK = re.compile(r"^\s*(?:\d{1,3}|[*†‡§¶]{1,3}|[ivx]{1,4})\s*$")
 _NOTE_START = re.compile(r"^\s*(\d{1,3}|[*†‡§¶]{1,3})(?:\s|[A-Z(]|$)")
 _SMALL = 0.92  # type at most this share of the body size is a note's or a mark's (Word: 10 pt notes, 11 pt text)
+_LARGE = 1.15  # type at least this share of it is display type (Word: Heading 1 16 pt, Heading 2 13 pt; 11 pt text)
 
 
 @dataclass
@@ -114,15 +115,23 @@ class _Piece:
     y: float  # the baseline's height on the page
 
 
-def page_text(page: Any) -> tuple[str, list[tuple[int, int]]]:
+@dataclass(frozen=True)
+class PageText:
+    text: str
+    notes: list[tuple[int, int]]  # the footnotes, as spans of `text`
+    runs: list[tuple[int, int, float]]  # where each piece with text went in `text`, and its type size
+
+
+def page_text(page: Any) -> PageText:
     """The page's text as pypdf extracts it, less footnote reference marks (type smaller than the page's body
     text, raised above the line it follows: "…Safeguard Children¹ after…" read "Children\n1\n after" and made the
     line a heading) and with other raised runs back on their line ("1ˢᵗ March" read "1\nst\n March"); and the
     spans of its footnotes in that text: the small type below the last line of body text, from a line opening with
     one of the page's reference marks down ("1 HM Government (2018) Working Together…"; a numbered table in small
     type at the page's foot has no such marks above it). Footnotes stay in the text (offsets and pages hold) and
-    are masked like page furniture, so that a paragraph running over the page is not cut by them. Anything the
-    pieces pypdf reports do not add up to is left as pypdf gives it."""
+    are masked like page furniture, so that a paragraph running over the page is not cut by them. And the type size
+    of each piece of the text, for `display_lines`. Anything the pieces pypdf reports do not add up to is left as
+    pypdf gives it."""
     pieces: list[_Piece] = []
     odd: list[str] = []  # pieces whose matrices or size could not be read: the page is left as pypdf reads it
 
@@ -136,12 +145,12 @@ def page_text(page: Any) -> tuple[str, list[tuple[int, int]]]:
 
     plain: str = page.extract_text(visitor_text=visit)
     if odd or "".join(p.text for p in pieces) != plain:
-        return plain, []
+        return PageText(plain, [], [])  # no sizes: no line is in display type
     weights: dict[float, int] = {}
     for p in pieces:
         weights[round(p.size, 1)] = weights.get(round(p.size, 1), 0) + len(p.text.strip())
     if not weights or max(weights.values()) == 0:
-        return plain, []
+        return PageText(plain, [], [])  # no sizes: no line is in display type
     body = max(weights, key=lambda k: weights[k])
     small = [bool(p.text.strip()) and p.size <= _SMALL * body for p in pieces]
     marks, raised = _superscripts(pieces, small, body)
@@ -158,6 +167,7 @@ def page_text(page: Any) -> tuple[str, list[tuple[int, int]]]:
     top = max(starts) if starts else -math.inf
     text = ""
     spans: list[tuple[int, int]] = []
+    runs: list[tuple[int, int, float]] = []
     rejoin = False  # a raised run was taken back onto its line just before: the next piece continues that line
     for i, (p, s) in enumerate(zip(pieces, small, strict=True)):
         piece = p.text
@@ -176,8 +186,48 @@ def page_text(page: Any) -> tuple[str, list[tuple[int, int]]]:
             piece, rejoin = piece.rstrip("\n"), True  # a note's own number, on its note's line ("1 HM Government…")
         if note:
             spans.append((len(text), len(text) + len(piece)))
+        if piece.strip():
+            runs.append((len(text), len(text) + len(piece), p.size))
         text += piece
-    return text, list(merge(text, spans))
+    return PageText(text, list(merge(text, spans)), runs)
+
+
+def display_lines(pages: list[PageText]) -> list[list[int]]:
+    """[page, start, end] of each line set in display type: every piece of it at least `_LARGE` times the size of
+    the document's body text (the size most of its characters are set in — not a page's, which on a page of small
+    table type would be the table's)."""
+    weights: dict[float, int] = {}
+    for page in pages:
+        for a, b, size in page.runs:
+            weights[round(size, 1)] = weights.get(round(size, 1), 0) + b - a
+    if not weights:
+        return []
+    large = _LARGE * max(weights, key=lambda k: weights[k])
+    return [
+        [i, a, b]
+        for i, page in enumerate(pages)
+        for a, b in _lines_in(page.text, [(a, b, size >= large) for a, b, size in page.runs])
+    ]
+
+
+def _lines_in(text: str, runs: list[tuple[int, int, bool]]) -> list[tuple[int, int]]:
+    """The lines of `text` all of whose pieces with text are flagged (`runs` in text order)."""
+    out = []
+    i = 0
+    start = 0
+    for line in text.split("\n"):
+        end = start + len(line)
+        while i < len(runs) and runs[i][1] <= start:
+            i += 1
+        inside = []
+        j = i
+        while j < len(runs) and runs[j][0] < end:
+            inside.append(runs[j][2])
+            j += 1
+        if line.strip() and inside and all(inside):
+            out.append((start, end))
+        start = end + 1
+    return out
 
 
 def _superscripts(pieces: list[_Piece], small: list[bool], body: float) -> tuple[set[int], set[int]]:
@@ -225,11 +275,7 @@ def parse(data: str) -> dict[str, Any]:
     from rag.models import SourceText
     from rag.parse import parse_source
 
-    d = json.loads(data)
-    furniture = tuple((int(a), int(b)) for a, b in d["furniture"])
-    notes = tuple((int(a), int(b)) for a, b in d.get("notes", []))
-    src = SourceText(d["path"], d["text"], d["sha256"], d["kind"], tuple(d["page_starts"]), furniture, notes=notes)
-    return {"reviews": [r.to_dict() for r in parse_source(src)]}
+    return {"reviews": [r.to_dict() for r in parse_source(SourceText.from_dict(json.loads(data)))]}
 
 
 def _first_line(exc: BaseException) -> str:

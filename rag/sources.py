@@ -186,6 +186,7 @@ def read_source(path: Path, corpus_dir: Path, settings: Settings) -> SourceText:
             furniture=furniture_spans(pdf.text, pdf.page_starts),
             ocr_pages=pdf.ocr_pages,
             notes=pdf.notes,
+            display=pdf.display,
         )
     if suffix == ".docx":
         try:
@@ -288,29 +289,45 @@ class _PdfText:
     page_starts: tuple[int, ...]
     ocr_pages: tuple[int, ...]  # 1-based
     notes: tuple[tuple[int, int], ...]  # footnotes (rag.pdfworker.page_text), as spans of `text`
+    display: tuple[tuple[int, int], ...]  # lines in display type (rag.pdfworker.page_text), as spans of `text`
+
+
+_SPANS = ("notes", "display")  # the spans of each page's text rag.pdfworker reports
 
 
 def _read_pdf(path: Path, name: str, settings: Settings) -> _PdfText:
-    """The PDF's text, where each page starts, which pages were read by OCR, and where its footnotes are."""
-    raw, ocr, raw_notes = _extract_pages(path, name, settings)
+    """The PDF's text, where each page starts, which pages were read by OCR, where its footnotes and its lines in
+    display type are."""
+    raw, ocr, raw_spans = _extract_pages(path, name, settings)
     words = _words("\n".join(raw))
-    cleaned = [_clean_page(p, [(s, e) for i, s, e in raw_notes if i == n], words) for n, p in enumerate(raw)]
-    pages = [text for text, _ in cleaned]
+    pages: list[str] = []
+    spans: dict[str, list[tuple[int, int]]] = {kind: [] for kind in _SPANS}
+    offset = 0
+    starts = []
+    for n, page in enumerate(raw):
+        mine = [(kind, a, b) for kind in _SPANS for i, a, b in raw_spans[kind] if i == n]
+        text, moved = _clean_page(page, [(a, b) for _, a, b in mine], words)
+        for (kind, _, _), (a, b) in zip(mine, moved, strict=True):
+            spans[kind].append((offset + a, offset + b))
+        pages.append(text)
+        starts.append(offset)
+        offset += len(text) + 2  # the "\n\n" joining pages
     if not pages:
         raise SourceError(f"{name}: PDF has no pages; re-export it from the original document", lasting=True)
     if not any(p.strip() for p in pages):
         raise SourceError(f"{name}: no extractable text (scanned PDF? run OCR first)", lasting=True)
-    starts, notes, offset = [], [], 0
-    for page, spans in cleaned:
-        starts.append(offset)
-        notes += [(offset + s, offset + e) for s, e in spans]
-        offset += len(page) + 2  # the "\n\n" joining pages
-    return _PdfText("\n\n".join(pages), tuple(starts), tuple(i + 1 for i in ocr), tuple(notes))
+    return _PdfText(
+        "\n\n".join(pages),
+        tuple(starts),
+        tuple(i + 1 for i in ocr),
+        tuple(spans["notes"]),
+        tuple(spans["display"]),
+    )
 
 
 def _extract_pages(
     path: Path, name: str, settings: Settings
-) -> tuple[list[str], tuple[int, ...], list[tuple[int, int, int]]]:
+) -> tuple[list[str], tuple[int, ...], dict[str, list[tuple[int, int, int]]]]:
     """Run rag.pdfworker under a timeout and memory and CPU limits; pypdf has had hangs and bombs. Scanned
     pages are read by OCR in a second run, whose time limit grows with their number (`ocr_page_timeout_s`)."""
     result = _pdf_worker([str(path.absolute())], name, settings, settings.pdf_timeout_s)
@@ -323,8 +340,10 @@ def _extract_pages(
         if result.get("scanned") and not any(p.strip() for p in pages):
             raise SourceError(f"{name}: scanned pages, no text layer: install tesseract-ocr", lasting=False)
         ocr = result.get("ocr")
-        notes = result.get("notes")
-        spans = [(int(i), int(a), int(b)) for i, a, b in notes] if isinstance(notes, list) else []
+        spans = {
+            kind: [(int(i), int(a), int(b)) for i, a, b in found] if isinstance(found := result.get(kind), list) else []
+            for kind in _SPANS
+        }
         return pages, tuple(int(i) for i in ocr) if isinstance(ocr, list) else (), spans
     template = _PDF_ERRORS.get(str(result.get("error")), _PDF_ERRORS["crash"])
     detail = result.get("detail") or "no details"
@@ -365,15 +384,7 @@ def parse_limited(
 
         return parse_source(src)
     name = shown_name(src.path)
-    payload = {
-        "path": src.path,
-        "text": src.text,
-        "sha256": src.sha256,
-        "kind": src.kind,
-        "page_starts": list(src.page_starts),
-        "furniture": [list(x) for x in src.furniture],
-        "notes": [list(x) for x in src.notes],
-    }
+    payload = src.to_dict()
     lines = src.text.count("\n") + 1
     try:
         result = _run_worker(["--parse", "-"], json.dumps(payload).encode("utf-8"), settings)

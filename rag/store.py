@@ -324,20 +324,7 @@ def _write_files(
     _write_faiss(tmp / "sentences.faiss", sentence_vectors, hnsw_threshold=len(sentence_vectors) + 1)
     _write_file(tmp / "chunks.jsonl", _jsonl([c.to_dict() for c in chunks]))
     _write_file(tmp / "reviews.jsonl", _jsonl([r.to_dict() for r in reviews]))
-    rows = [
-        {
-            "path": s.path,
-            "sha256": s.sha256,
-            "kind": s.kind,
-            "page_starts": list(s.page_starts),
-            "furniture": [list(x) for x in s.furniture],
-            "ocr_pages": list(s.ocr_pages),
-            "notes": [list(x) for x in s.notes],
-            "text": s.text,
-        }
-        for s in sources
-    ]
-    _write_file(tmp / "sources.jsonl", _jsonl(rows))
+    _write_file(tmp / "sources.jsonl", _jsonl([s.to_dict() for s in sources]))
     save_bm25(chunks, reviews, tmp / "bm25")
     save_mentions(chunks, tmp / "mentions")
     files = {}
@@ -563,15 +550,7 @@ def _load(gen: Path, model_name: str | None) -> IndexData:
     try:
         chunks = [Chunk.from_dict(json.loads(line)) for line in _lines(gen / "chunks.jsonl")]
         reviews = [Review.from_dict(json.loads(line)) for line in _lines(gen / "reviews.jsonl")]
-        sources = []
-        for line in _lines(gen / "sources.jsonl"):
-            d = json.loads(line)
-            furniture = tuple((int(a), int(b)) for a, b in d.get("furniture", []))
-            ocr = tuple(int(p) for p in d.get("ocr_pages", []))
-            notes = tuple((int(a), int(b)) for a, b in d.get("notes", []))
-            sources.append(
-                SourceText(d["path"], d["text"], d["sha256"], d["kind"], tuple(d["page_starts"]), furniture, ocr, notes)
-            )
+        sources = [SourceText.from_dict(json.loads(line)) for line in _lines(gen / "sources.jsonl")]
         index: Any = faiss.read_index(str(gen / "vectors.faiss"))
         sentence_index: Any = faiss.read_index(str(gen / "sentences.faiss"))
         data = IndexData(

@@ -391,6 +391,81 @@ def test_a_numbered_table_in_small_type_at_the_foot_is_not_taken_for_footnotes(t
     assert "Record fathers' details at the antenatal booking" in body
 
 
+def test_a_designed_brief_s_headings_are_its_lines_in_display_type(tmp_path: Path) -> None:
+    """A learning brief whose headings read like sentences ("Fathers were not spoken to"), set in 14 pt bold over
+    11 pt text, and one wrapped over two lines: each a section, cited by its heading. A pull quote in the same
+    large type ends as a sentence and stays text; on a page where a 9 pt table is most of the type, the 11 pt
+    paragraphs are still body text, not display type: the body's size is the document's."""
+    path = tmp_path / "southbay-learning-brief-baby-q.pdf"
+    canvas = Canvas(str(path), pagesize=A4, invariant=1)
+    y = TOP
+
+    def line(text: str, font: str = "Helvetica", size: float = BODY, lead: float = LEADING) -> None:
+        nonlocal y
+        canvas.setFont(font, size)
+        canvas.drawString(72, y, text)
+        y -= lead
+
+    line("Learning brief: Baby Q", "Helvetica-Bold", 20, 28)
+    line("Southbay Safeguarding Children Partnership, published June 2023")
+    sections = [
+        (
+            "Why this review happened",
+            [
+                "Baby Q was four months old when she was admitted to hospital with a spiral",
+                "fracture of the femur. Her parents said she had caught her leg in the cot.",
+            ],
+        ),
+        ("The importance of seeing the baby undressed at every", None),
+        (
+            "contact",
+            [
+                "Health visitors saw Baby Q four times, always dressed and usually asleep in a car",
+                "seat. Practitioners should ask to see a young baby undressed and awake.",
+            ],
+        ),
+        (
+            "Fathers were not spoken to",
+            [
+                "Baby Q's father was at two visits but no practitioner spoke with him about",
+                "his own history or his care of the baby.",
+            ],
+        ),
+    ]
+    for heading, body in sections:
+        line(heading, "Helvetica-Bold", 14, 20)
+        for text in body or []:
+            line(text)
+    line("\u201cNobody ever asked me what I did when she cried.\u201d", "Helvetica-Oblique", 14, 20)
+    line("What should you do differently?", "Helvetica-Bold", 14, 20)
+    line("Ask who lives in the household and who cares for the baby, and speak to the father.")
+    canvas.showPage()
+    y = TOP
+    line("Good practice", "Helvetica-Bold", 14, 20)
+    line("The emergency department made a referral within an hour of admission.")
+    line("The skeletal survey was completed the same day.")
+    for i in range(4):  # most of this page's type, not of the document's
+        line(
+            f"{i + 1:>2}  June 2022   Health visiting   Contact recorded at home, baby seen dressed and asleep", size=9
+        )
+    canvas.showPage()
+    canvas.save()
+    src = read_source(path, tmp_path, Settings())
+    (review,) = parse_source(src)
+    chunks = chunk_review(review, src, 200)
+    headings = {c.heading for c in chunks}
+    assert {
+        "Why this review happened",
+        "The importance of seeing the baby undressed at every contact",
+        "Fathers were not spoken to",
+        "What should you do differently?",
+        "Good practice",
+    } <= headings, headings
+    assert not any("Nobody ever asked" in h or "emergency department" in h for h in headings)
+    father = next(c for c in chunks if "no practitioner spoke with him" in c.text)
+    assert father.heading == "Fathers were not spoken to" and "Fathers were not spoken to" not in father.text
+
+
 def test_ligatures_read_as_their_letters(tmp_path: Path) -> None:
     """A learning brief set in a face with ligatures (Vera, as the other fixtures use): "Key ﬁndings" is a
     learning section and "signiﬁcant", "conﬂict" are the words a search, a phrase or a theme looks for."""
@@ -436,7 +511,7 @@ def test_ligatures_read_as_their_letters(tmp_path: Path) -> None:
 def test_a_page_whose_pieces_cannot_be_measured_is_read_as_pypdf_reads_it() -> None:
     """A text piece without a readable matrix or size (a damaged content stream pypdf still reads) must not cost
     the file: the page's text is pypdf's, with no footnotes found, rather than the file skipped as corrupt."""
-    from rag.pdfworker import page_text
+    from rag.pdfworker import PageText, page_text
 
     class Page:  # pypdf's page, as far as page_text uses it
         def extract_text(self, visitor_text: Any) -> str:
@@ -444,4 +519,4 @@ def test_a_page_whose_pieces_cannot_be_measured_is_read_as_pypdf_reads_it() -> N
             visitor_text("1", None, None, None, None)
             return "Children1"
 
-    assert page_text(Page()) == ("Children1", [])
+    assert page_text(Page()) == PageText("Children1", [], [])
