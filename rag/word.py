@@ -153,6 +153,10 @@ class _Numbering:
         self.restarted: set[str] = set()
         if root is None:
             return
+        # A list defined by a list style ("Report headings"): an abstract list that only names the style
+        # (numStyleLink) takes the levels, and the counters, of the one that defines it (styleLink).
+        uses = {a.get(f"{_W}abstractNumId"): _val(a.find(f"{_W}numStyleLink")) for a in root.iter(f"{_W}abstractNum")}
+        defines = {_val(a.find(f"{_W}styleLink")): a.get(f"{_W}abstractNumId") for a in root.iter(f"{_W}abstractNum")}
         for a in root.iter(f"{_W}abstractNum"):
             levels = {}
             for lvl in a.iter(f"{_W}lvl"):
@@ -170,7 +174,9 @@ class _Numbering:
                 restart = _val(o.find(f"{_W}startOverride"))
                 if restart is not None and restart.isdigit():
                     overrides[int(o.get(f"{_W}ilvl") or 0)] = int(restart)
-            self.nums[n.get(f"{_W}numId") or ""] = (_val(n.find(f"{_W}abstractNumId")) or "", overrides)
+            abstract = _val(n.find(f"{_W}abstractNumId")) or ""
+            linked = defines.get(uses.get(abstract)) if uses.get(abstract) else None
+            self.nums[n.get(f"{_W}numId") or ""] = (linked or abstract, overrides)
 
     def level_of(self, num_id: str, style_id: str) -> int:
         """The list level a paragraph style is linked to (a numbered Heading 2 is often level 1 that way)."""

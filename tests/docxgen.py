@@ -72,6 +72,14 @@ NUMBERING = f"""{HEAD}<w:numbering {NS}>
 </w:numbering>"""
 
 STYLE_OF = {"title": "Title", "h1": "Heading1", "h2": "Heading2", "para": "NumberedPara", "normal": "Normal"}
+# The same numbering as a corporate template defines it: the heading list is a list style ("Report headings"); the
+# abstract list the paragraphs use only names it, and another defines its levels.
+LIST_STYLE_NUMBERING = NUMBERING.replace(
+    '<w:abstractNum w:abstractNumId="0"><w:multiLevelType w:val="multilevel"/>',
+    '<w:abstractNum w:abstractNumId="0"><w:multiLevelType w:val="multilevel"/>'
+    '<w:numStyleLink w:val="ReportHeadings"/></w:abstractNum>'
+    '<w:abstractNum w:abstractNumId="7"><w:multiLevelType w:val="multilevel"/><w:styleLink w:val="ReportHeadings"/>',
+)
 NUM_OF = {"bullet": (2, 0), "sub-bullet": (2, 1), "rec": (3, 0)}
 
 
@@ -195,6 +203,7 @@ def docx(
     footer: str = "",
     comment: str = "",
     title_property: str = "Report template",
+    numbering: str = NUMBERING,
 ) -> bytes:
     """A .docx of these blocks (see the module's docstring)."""
     body = []
@@ -267,7 +276,7 @@ def docx(
         z.writestr("word/document.xml", document)
         z.writestr("word/_rels/document.xml.rels", rels)
         z.writestr("word/styles.xml", STYLES)
-        z.writestr("word/numbering.xml", NUMBERING)
+        z.writestr("word/numbering.xml", numbering)
         z.writestr("word/footnotes.xml", _notes(notes or {}))
         z.writestr("word/header1.xml", _header_footer("hdr", header))
         z.writestr("word/footer1.xml", _header_footer("ftr", footer))

@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from docxgen import docx
+from docxgen import LIST_STYLE_NUMBERING, docx
 
 from rag.errors import SourceError
 from rag.settings import Settings
@@ -72,6 +72,7 @@ NOTES = {1: "HM Government (2018) Working Together to Safeguard Children, chapte
 
 
 def report_docx(**kw: str) -> bytes:
+    """The fictional review as Word saves it (`tests/docxgen.py`; `kw`: its options)."""
     return docx(
         REPORT,
         NOTES,
@@ -89,8 +90,13 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def test_the_text_reads_as_word_shows_it(corpus: Path) -> None:
-    src = read_source(corpus / "westmarsh-cspr-child-d.docx", corpus, Settings())
+@pytest.mark.parametrize("numbering", ["list", "list style"])
+def test_the_text_reads_as_word_shows_it(corpus: Path, tmp_path: Path, numbering: str) -> None:
+    path = corpus / "westmarsh-cspr-child-d.docx"
+    if numbering == "list style":  # the heading numbers defined by a list style, as corporate templates do
+        path = tmp_path / path.name
+        path.write_bytes(report_docx(numbering=LIST_STYLE_NUMBERING))
+    src = read_source(path, path.parent, Settings())
     text = src.text
     assert src.kind == "docx"
     blocks = text.split("\n\n")
