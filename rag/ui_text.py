@@ -6,11 +6,11 @@ import contextlib
 import sys
 import textwrap
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from rag.layout import segments
-from rag.models import COUNTED_KINDS, Hit, counted_as, location
+from rag.models import COUNTED_KINDS, Hit, Section, SourceText, counted_as, location
 from rag.store import IndexData
 
 
@@ -144,6 +144,13 @@ def review_record(data: IndexData, review_id: str) -> dict[str, Any]:
     return d
 
 
+def section_notes(src: SourceText, sections: Sequence[Section]) -> list[list[tuple[int, int]]]:
+    """Each section's footnotes: those from its start up to the next section's (a note at a page's foot, or after
+    the paragraph that cites it — a Word document's — when that paragraph ends the section)."""
+    ends = [nxt.start for nxt in sections[1:]] + [len(src.text)]
+    return [[(a, b) for a, b in src.notes if s.start <= a < until] for s, until in zip(sections, ends, strict=True)]
+
+
 def review_text(data: IndexData, review_id: str) -> str:
     d = review_record(data, review_id)
     published = " ".join(str(x) for x in (d.get("month"), d["year"]) if x) or "not stated"
@@ -163,14 +170,11 @@ def review_text(data: IndexData, review_id: str) -> str:
     parts = ["\n".join(meta)]
     src = data.sources[d["source"]]
     sections = data.reviews[review_id].sections
-    ends = [nxt.start for nxt in sections[1:]] + [len(src.text)]
-    for s, section, until in zip(d["sections"], sections, ends, strict=True):
+    for s, section, spans in zip(d["sections"], sections, section_notes(src, sections), strict=True):
         page = f" (p. {s['page']})" if s.get("page") else ""
         # As it reads: page furniture left out, footnotes after the section they fell in (or at its foot).
         body = " ".join(src.text[a:b] for a, b in segments(section.start, section.end, src.hidden))
-        notes = [
-            src.text[x:y] for a, b in src.notes if section.start <= a < until for x, y in segments(a, b, src.furniture)
-        ]
+        notes = [src.text[x:y] for a, b in spans for x, y in segments(a, b, src.furniture)]
         text = textwrap.fill(" ".join(body.split()), 100)
         if notes:
             text += "\n" + textwrap.fill("Notes: " + " ".join(" ".join(notes).split()), 100, subsequent_indent="  ")

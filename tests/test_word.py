@@ -156,7 +156,6 @@ def test_the_text_reads_as_word_shows_it(corpus: Path, tmp_path: Path, numbering
 
 
 def test_a_word_report_becomes_one_record_with_its_structure(tmp_path: Path, corpus: Path) -> None:
-    from rag.cli import main
     from rag.ingest import ingest
     from rag.retrieve import Retriever
 
@@ -177,8 +176,12 @@ def test_a_word_report_becomes_one_record_with_its_structure(tmp_path: Path, cor
     assert not any("Working Together" in c.text for c in chunks)  # the footnote: shown in context, never quoted
     recs = [c for c in chunks if "Recommendation 2:" in c.text]
     assert recs and recs[0].section == "recommendations"
-    code = main(["--corpus", str(corpus), "--index", str(settings.index), "show", review.id])
-    assert code == 0
+    # Opened in context (the app's citation panel): the quote highlighted, the footnote set apart after its section.
+    from rag.web.html import record_html
+
+    html = record_html(retriever.data, review.id, (hit.chunk.start, hit.chunk.end))
+    assert "<mark>3.1 A small bruise" in html
+    assert "<span class='rla-note'>1 HM Government (2018) Working Together to Safeguard Children" in html
 
 
 def test_rla_show_prints_the_note_after_its_section(

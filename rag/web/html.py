@@ -292,7 +292,7 @@ def citation_choices(ans: dict[str, Any]) -> list[tuple[str, str]]:
 
 def record_html(data: IndexData, review_id: str, mark: tuple[int, int] | None = None, note: str = "") -> str:
     """A whole review record, its sections in order; `mark` (source offsets) is highlighted where it falls."""
-    from rag.ui_text import review_record
+    from rag.ui_text import review_record, section_notes
 
     if review_id not in data.reviews:
         return f"<p>Review {esc(review_id)} is not in the current index (it may have been re-indexed); ask again.</p>"
@@ -312,12 +312,15 @@ def record_html(data: IndexData, review_id: str, mark: tuple[int, int] | None = 
     if note:
         parts.append(f"<p class='rla-notice'>{note}</p>")
     placed = mark is None
-    for s in rec["sections"]:
+    sections = data.reviews[review_id].sections
+    for s, notes in zip(rec["sections"], section_notes(src, sections), strict=True):
         start, end = s["start"], s["end"]
         page = f" <span class='rla-meta'>(p. {s['page']})</span>" if s.get("page") else ""
         here = mark if mark is not None and start <= mark[0] < end else None
         placed = placed or here is not None
         body = _source_html(src, start, end, here)
+        # Its footnotes past its end (a Word document's note after the section's last paragraph), as `rla show`.
+        body += "".join(f"<br><span class='rla-note'>{_prose(src.text[a:b])}</span>" for a, b in notes if a >= end)
         parts.append(f"<h4>{esc(one_line(s['label']))}{page}</h4><div class='rla-text'>{body}</div>")
     if not placed and mark is not None:
         # The excerpt lies outside every recognised section: show it on its own, in its surrounding text.
