@@ -297,6 +297,12 @@ def _page_break(p: ET.Element) -> bool:
     return sect is not None and _val(sect.find(f"{_W}type")) in (None, "nextPage", "oddPage", "evenPage")
 
 
+def _layout_cell(tc: ET.Element) -> bool:
+    """A cell holding prose rather than a value: more than one paragraph with text, or over 300 characters."""
+    texts = ["".join(_runs(p)).strip() for p in tc.findall(f"{_W}p")]
+    return sum(1 for t in texts if t) > 1 or sum(len(t) for t in texts) > 300
+
+
 def _boxes(el: ET.Element) -> Iterator[ET.Element]:
     """The text boxes anchored in `el` (not those of its compatibility copy, mc:Fallback, which repeats them)."""
     for child in el:
@@ -372,6 +378,13 @@ class _Document:
                     self.blocks.append((f"{mark} {self.notes[key]}", True))
 
     def _table(self, tbl: ET.Element) -> None:
+        """A table of data as a Markdown table; a table used for layout (a 7-minute briefing's boxes: cells of
+        several paragraphs, or long ones) as its cells' paragraphs, row by row, cell by cell."""
+        boxes = [tc for tr in tbl.findall(f"{_W}tr") for tc in tr.findall(f"{_W}tc")]
+        if any(_layout_cell(tc) for tc in boxes):
+            for tc in boxes:
+                self._blocks(tc)
+            return
         rows = []
         for tr in tbl.findall(f"{_W}tr"):
             cells = []

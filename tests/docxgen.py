@@ -127,15 +127,14 @@ def _paragraph(kind: str, text: str) -> str:
     return f"<w:p><w:pPr>{ppr}</w:pPr>{_runs(text)}</w:p>"
 
 
-def _table(rows: Sequence[Sequence[str]]) -> str:
-    body = "".join(
-        "<w:tr>"
-        + "".join(
-            f'<w:tc><w:tcPr><w:tcW w:w="3000" w:type="dxa"/></w:tcPr>{_paragraph("normal", c)}</w:tc>' for c in row
-        )
-        + "</w:tr>"
-        for row in rows
-    )
+def _table(rows: Sequence[Sequence[Any]]) -> str:
+    """A cell is a text (one paragraph) or a list of (kind, text) blocks (a layout table's box)."""
+
+    def cell(c: Any) -> str:
+        paragraphs = _paragraph("normal", c) if isinstance(c, str) else "".join(_paragraph(k, t) for k, t in c)
+        return f'<w:tc><w:tcPr><w:tcW w:w="3000" w:type="dxa"/></w:tcPr>{paragraphs}</w:tc>'
+
+    body = "".join("<w:tr>" + "".join(cell(c) for c in row) + "</w:tr>" for row in rows)
     return f'<w:tbl><w:tblPr><w:tblStyle w:val="TableGrid"/></w:tblPr>{body}</w:tbl>'
 
 

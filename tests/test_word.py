@@ -155,6 +155,43 @@ def test_the_text_reads_as_word_shows_it(corpus: Path, tmp_path: Path, numbering
     assert text[:start].rstrip().endswith("the six months before her admission.")
 
 
+def test_a_briefing_laid_out_in_a_table_reads_box_by_box(tmp_path: Path) -> None:
+    """A 7-minute briefing made in Word as a table of boxes, each a numbered heading and paragraphs: read as the
+    boxes' paragraphs in order (row by row), not as table rows joining two boxes' text; a table of data stays one."""
+    boxes = [
+        (
+            "Background",
+            ["Baby F was six weeks old when she was admitted with a skull fracture.", "She lived with both parents."],
+        ),
+        ("Why it matters", ["Babies who are not yet mobile rarely bruise or break bones by accident."]),
+        ("Information", ["The GP saw a bruise on her ear at the six-week check and did not refer."]),
+        ("Questions", ["Do you know your bruising protocol?", "Who would you call?"]),
+    ]
+    cells = [[("h1", title), *(("normal", text) for text in texts)] for title, texts in boxes]
+    data = docx(
+        [
+            ("title", "7-minute briefing: Baby F"),
+            ("normal", "Eastholm Safeguarding Children Partnership, March 2024"),
+            ("table", [cells[:2], cells[2:]]),
+            ("table", [["Date", "Event"], ["12 March 2023", "Six-week check"]]),
+        ]
+    )
+    path = tmp_path / "eastholm-7-minute-briefing-baby-f.docx"
+    path.write_bytes(data)
+    blocks = read_source(path, tmp_path, Settings()).text.split("\n\n")
+    assert blocks[2:10] == [
+        "## 1. Background",
+        "Baby F was six weeks old when she was admitted with a skull fracture.",
+        "She lived with both parents.",
+        "## 2. Why it matters",
+        "Babies who are not yet mobile rarely bruise or break bones by accident.",
+        "## 3. Information",
+        "The GP saw a bruise on her ear at the six-week check and did not refer.",
+        "## 4. Questions",
+    ]
+    assert blocks[-1] == "| Date | Event |\n|---|---|\n| 12 March 2023 | Six-week check |\n"
+
+
 def test_a_word_report_becomes_one_record_with_its_structure(tmp_path: Path, corpus: Path) -> None:
     from rag.ingest import ingest
     from rag.retrieve import Retriever
