@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from dataclasses import dataclass
 
 _PAGE_NUMBER = re.compile(
     r"^[ \t]*(?:(?:Page|p\.)[ \t]*\d{1,4}(?:[ \t]+of[ \t]+\d{1,4})?|\d{1,4}|[-–—][ \t]*\d{1,4}[ \t]*[-–—])[ \t]*$",
@@ -173,3 +174,28 @@ def masked(text: str, furniture: tuple[tuple[int, int], ...]) -> str:
         pos = e
     parts.append(text[pos:])
     return "".join(parts)
+
+
+@dataclass(frozen=True)
+class MarkdownText:
+    """A document written the way a Markdown report reads (rag.word, rag.webpage), and its notes as spans of it."""
+
+    text: str
+    notes: tuple[tuple[int, int], ...]
+
+
+def write_blocks(blocks: list[tuple[str, bool]]) -> MarkdownText:
+    """(text, is a note) blocks written with a blank line between them but none between a list's items ("- …")."""
+    out: list[str] = []
+    notes: list[tuple[int, int]] = []
+    at = 0
+    for (text, is_note), (before, _) in zip(blocks, [("", False), *blocks], strict=False):
+        if out:
+            gap = "\n" if text.startswith("- ") and before.startswith("- ") else "\n\n"
+            out.append(gap)
+            at += len(gap)
+        if is_note:
+            notes.append((at, at + len(text)))
+        out.append(text)
+        at += len(text)
+    return MarkdownText("".join(out) + "\n", tuple(notes))

@@ -91,7 +91,7 @@ class SourceText:
     path: str  # relative to the corpus folder, with forward slashes
     text: str
     sha256: str  # of the file's bytes
-    kind: str  # "txt", "md", "pdf" or "docx" (rag.word: written as Markdown)
+    kind: str  # "txt", "md", "pdf", or "docx" / "html" (rag.word, rag.webpage: written as Markdown)
     page_starts: tuple[int, ...] = ()
     # Page furniture (running headers/footers, page numbers, contents pages, bullet glyphs): spans of `text`
     # that stay in it, so offsets and quotes remain verbatim, but that no chunk, sentence or quote includes.

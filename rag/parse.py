@@ -449,7 +449,7 @@ def _parse_document(src: SourceText, oracle: frozenset[str] = frozenset(), foote
         return []
     first = heads[0].title if heads else ""
     generic = bool(heads) and (_heading_kind(first) != "other" or first.lower() in _GENERIC_HEADINGS)
-    if md_title and src.kind in ("md", "docx"):
+    if md_title and src.kind in _MARKDOWN_KINDS:
         title = md_title  # a Markdown file's title is its first "#" heading (a Word document's, its Title style)
     elif cover.title:
         title = cover.title
@@ -478,7 +478,7 @@ def _document_heads(src: SourceText, oracle: frozenset[str], cover_end: int) -> 
     if sum(1 for h in heads if text[h.start] == "#") >= 2:
         heads = [h for h in heads if text[h.start] == "#"]  # a Markdown file's own headings are its structure
     md_titles = [h for h in heads if text[h.start] == "#" and h.level == 1]
-    if len(md_titles) == 1 and src.kind in ("md", "docx"):
+    if len(md_titles) == 1 and src.kind in _MARKDOWN_KINDS:
         heads = [h for h in heads if h is not md_titles[0]]  # the title: part of the opening, not of every path
     return heads, (md_titles[0].title if md_titles else None)
 
@@ -576,7 +576,11 @@ _GENERIC_HEADINGS = {"introduction", "contents", "foreword", "executive summary"
 
 def _document_kind(opening: str) -> str:
     low = " ".join(opening.split()).lower()
-    if re.search(r"\b(?:triennial|biennial|national|thematic) analysis\b|\banalysis of serious case reviews\b", low):
+    if re.search(
+        r"\b(?:triennial|biennial|national|thematic) analysis\b|\banalysis of serious case reviews\b"
+        r"|\bnational (?:thematic )?review\b|\bthematic review\b",  # the Panel's national reviews, of many cases
+        low,
+    ):
         return "analysis"
     if re.search(r"\bbriefing\b|\blearning brief\b|\b7[- ]minute\b|\bsix[- ]step\b", low):
         return "briefing"
@@ -592,6 +596,7 @@ class _Heading:
 
 
 # "# Title" (Markdown), "2.3.4 Title" (numbered), "Finding 2: …" / "Key practice episode 1: …" (labelled).
+_MARKDOWN_KINDS = ("md", "docx", "html")  # sources whose text is Markdown (rag.word and rag.webpage write it so)
 _MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
 _NUMBER = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?[ \t]+(?=\S)")
 _LABELLED = re.compile(

@@ -58,7 +58,7 @@ class Settings:
     # Each page that is only a scan adds this much to the time a PDF may take (OCR: 5–19 s a page here).
     ocr_page_timeout_s: float = 60.0
     pdf_memory_mb: int = 1024
-    allowed_suffixes: tuple[str, ...] = (".txt", ".md", ".pdf", ".docx")
+    allowed_suffixes: tuple[str, ...] = (".txt", ".md", ".pdf", ".docx", ".html", ".htm")
     # A corpus entry whose real path lies outside the corpus folder (a symlink to /etc/passwd, say) is
     # skipped unless the user trusts where it points (env RLA_FOLLOW_OUTSIDE_LINKS=1).
     follow_outside_links: bool = False

@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import ModelError, SourceError
-from rag.layout import furniture_spans
+from rag.layout import MarkdownText, furniture_spans
 from rag.models import Review, SourceText
 from rag.settings import Settings
+from rag.webpage import charset, read_html
 from rag.word import WordError, read_docx
 
 # Longest first: the UTF-32 LE mark begins with the UTF-16 LE one.
@@ -188,13 +189,13 @@ def read_source(path: Path, corpus_dir: Path, settings: Settings) -> SourceText:
             notes=pdf.notes,
             display=pdf.display,
         )
-    if suffix == ".docx":
+    if suffix in MARKDOWN_WRITTEN:
         try:
-            word = read_docx(data)
-        except WordError as exc:
+            doc = markdown_written(data, suffix)
+        except SourceError as exc:
             raise SourceError(f"{name}: {exc}", lasting=True) from None
-        text = word.text
-        return SourceText(rel, text, sha256, "docx", furniture=furniture_spans(text), notes=word.notes)
+        kind = MARKDOWN_WRITTEN[suffix]
+        return SourceText(rel, doc.text, sha256, kind, furniture=furniture_spans(doc.text), notes=doc.notes)
     try:
         text = decode_text(data)
     except SourceError as exc:
@@ -203,13 +204,31 @@ def read_source(path: Path, corpus_dir: Path, settings: Settings) -> SourceText:
     return SourceText(path=rel, text=text, sha256=sha256, kind=kind, furniture=furniture_spans(text))
 
 
-def decode_text(data: bytes) -> str:
+MARKDOWN_WRITTEN = {".docx": "docx", ".html": "html", ".htm": "html"}  # suffix → the kind of source it becomes
+
+
+def markdown_written(data: bytes, suffix: str) -> MarkdownText:
+    """A Word document's or a web page's text, written as Markdown (rag.word, rag.webpage); raises SourceError
+    (without a file name) saying what is wrong and what to do."""
+    if suffix == ".docx":
+        try:
+            return read_docx(data)
+        except WordError as exc:
+            raise SourceError(str(exc)) from None
+    page = read_html(decode_text(data, charset(data)))
+    if not page.text.strip():
+        raise SourceError("the page has no text to read (a page made by scripts?); save it as PDF")
+    return page
+
+
+def decode_text(data: bytes, declared: str | None = None) -> str:
     """Decode a text file's bytes, normalising line endings to "\\n" and changing nothing else.
 
-    Tries a byte-order mark, BOM-less UTF-16, UTF-8, then Windows-1252; raises
-    SourceError (without a file name) rather than return garbled text.
+    Tries a byte-order mark, the encoding the file declares (a web page's <meta charset>) when Python knows it,
+    BOM-less UTF-16, UTF-8, then Windows-1252; raises SourceError (without a file name) rather than return garbled
+    text.
     """
-    text = _decode(data)
+    text = _decode(data, declared)
     if "\x00" in text:
         raise SourceError("contains NUL bytes (a binary file?); save it as plain UTF-8 text")
     controls = len(_CONTROL.findall(text))
@@ -220,10 +239,13 @@ def decode_text(data: bytes) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _decode(data: bytes) -> str:
+def _decode(data: bytes, declared: str | None = None) -> str:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return _strict(data[len(bom) :], encoding, len(bom))
+    with contextlib.suppress(LookupError):
+        if declared and codecs.lookup(declared).name not in ("utf-8", "utf-16", "utf-32"):
+            return _strict(data, declared, 0)
     sniffed = _sniff_utf16(data)
     if sniffed:
         return _strict(data, sniffed, 0)

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from io import BytesIO
 from xml.etree import ElementTree as ET
 
+from rag.layout import MarkdownText, write_blocks
+
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an old .doc, or a .docx under a password (Word wraps it in OLE)
@@ -32,13 +34,7 @@ class WordError(Exception):
     """The .docx cannot be read; the message says why and what to do (the caller adds the file's name)."""
 
 
-@dataclass(frozen=True)
-class WordText:
-    text: str
-    notes: tuple[tuple[int, int], ...]  # the footnotes, as spans of `text`
-
-
-def read_docx(data: bytes) -> WordText:
+def read_docx(data: bytes) -> MarkdownText:
     """The document's text and where its footnotes are; raises WordError saying what is wrong."""
     if data.startswith(_OLE):
         raise WordError(
@@ -322,9 +318,9 @@ class _Document:
     blocks: list[tuple[str, bool]] = field(default_factory=list)  # (text, is a note)
     cited: list[tuple[str, str]] = field(default_factory=list)
 
-    def write(self, body: ET.Element) -> WordText:
+    def write(self, body: ET.Element) -> MarkdownText:
         self._blocks(body)
-        return self._joined()
+        return write_blocks(self._with_cover())
 
     def _blocks(self, parent: ET.Element) -> None:
         for el in parent:
@@ -397,22 +393,6 @@ class _Document:
             width = rows[0].count(" | ") + 1
             rows.insert(1, "|" + "---|" * width)
             self.blocks.append(("\n".join(rows), False))
-
-    def _joined(self) -> WordText:
-        blocks = self._with_cover()
-        out: list[str] = []
-        notes: list[tuple[int, int]] = []
-        at = 0
-        for (text, is_note), (before, _) in zip(blocks, [("", False), *blocks], strict=False):
-            if out:
-                gap = "\n" if text.startswith("- ") and before.startswith("- ") else "\n\n"  # a list: one block
-                out.append(gap)
-                at += len(gap)
-            if is_note:
-                notes.append((at, at + len(text)))
-            out.append(text)
-            at += len(text)
-        return WordText("".join(out) + "\n", tuple(notes))
 
     def _with_cover(self) -> list[tuple[str, bool]]:
         """A cover page — what comes before the first page break, when it is short and no heading but the title

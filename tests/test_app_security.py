@@ -101,7 +101,7 @@ def test_handler_refuses_other_types_big_files_and_binaries(tmp_path: Path) -> N
     settings = _settings(tmp_path, max_file_mb=1)
     paths = [
         _upload(tmp_path, "setup.exe", b"MZ\x90\x00" + b"\x00" * 100),
-        _upload(tmp_path, "page.html", b"<script>alert(1)</script>"),
+        _upload(tmp_path, "page.js", b"<script>alert(1)</script>"),
         _upload(tmp_path, "noext", TEXT),
         _upload(tmp_path, "big.txt", b"word " * (300 * 1024)),  # 1.5 MB
         _upload(tmp_path, "binary.txt", bytes(range(256)) * 16),

@@ -115,7 +115,7 @@ def test_oversize_file_rejected(tmp_path: Path) -> None:
 
 def test_unknown_suffix_rejected(tmp_path: Path) -> None:
     path = write(tmp_path / "review.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
-    with pytest.raises(SourceError, match=r"review\.doc: unsupported file type '\.doc'.*\.docx, \.md, \.pdf, \.txt"):
+    with pytest.raises(SourceError, match=r"review\.doc: unsupported file type '\.doc'.*\.docx, \.htm, \.html, \.md"):
         read_source(path, tmp_path, SETTINGS)
 
 

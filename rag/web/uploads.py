@@ -71,8 +71,7 @@ def _corpus_copies(root: Path, sizes: set[int]) -> dict[str, str]:
 
 def _read(given: str, path: Path, suffix: str, settings: Settings) -> tuple[bytes | None, str]:
     """The upload's bytes, or None and why it cannot go into the corpus (type, size, content)."""
-    from rag.sources import decode_text
-    from rag.word import WordError, read_docx
+    from rag.sources import MARKDOWN_WRITTEN, decode_text, markdown_written
 
     allowed = sorted({s.lower() for s in settings.allowed_suffixes})
     if suffix not in allowed:
@@ -86,14 +85,8 @@ def _read(given: str, path: Path, suffix: str, settings: Settings) -> tuple[byte
         return None, f"{given}: the upload is no longer on the server; add the file again"
     if suffix == ".pdf":
         return (data, "") if b"%PDF-" in data[:1024] else (None, f"{given}: not a PDF file (no %PDF header)")
-    if suffix == ".docx":
-        try:
-            read_docx(data)
-        except WordError as e:
-            return None, f"{given}: {e}"
-        return data, ""
     try:
-        decode_text(data)
+        markdown_written(data, suffix) if suffix in MARKDOWN_WRITTEN else decode_text(data)
     except SourceError as e:
         return None, f"{given}: {e}"
     return data, ""
