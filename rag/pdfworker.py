@@ -7,7 +7,8 @@ display lines' spans in their page's text) or `{"error": KIND, "detail": "..."}`
 enforces the wall-clock timeout, since pypdf has had infinite loops.
 
 With `--parse` and FILE "-", it parses a large decoded source sent as JSON on stdin under the same
-limits instead, and prints `{"reviews": [...]}` (see rag.sources.parse_limited).
+limits instead, and prints `{"reviews": [...]}` (see rag.sources.parse_limited); with `--html`, it reads a web
+page's decoded text the same way and prints `{"text": ..., "notes": [...]}` (rag.webpage).
 
 The worker never outlives its budget or its parent: it asks Linux to kill it when the parent dies
 (PR_SET_PDEATHSIG), exits at once if the parent is already gone, and limits its own CPU time, so a
@@ -270,6 +271,15 @@ def ocr_page(page: Any) -> str:
     return "\n".join(t.strip("\n\f ") for t in texts if t.strip())
 
 
+def web_page(data: str) -> dict[str, Any]:
+    """A web page's text sent as JSON, read (rag.webpage): html.parser has quadratic cases ("<!--" a hundred
+    thousand times took 111 s), so a page is read here, under the limits, never in the server."""
+    from rag.webpage import read_html
+
+    page = read_html(json.loads(data)["text"])
+    return {"text": page.text, "notes": [list(x) for x in page.notes]}
+
+
 def parse(data: str) -> dict[str, Any]:
     """Parse a decoded source sent as JSON (the text-file counterpart of extract): its review records."""
     from rag.models import SourceText
@@ -287,7 +297,7 @@ def _options(argv: list[str]) -> tuple[dict[str, int], str] | None:
     """({option: value}, FILE) from `[--parse|--ocr] --memory-mb N --cpu-s N --parent-pid PID FILE`, or None."""
     names = {"--memory-mb", "--cpu-s", "--parent-pid"}
     options: dict[str, int] = {}
-    if argv[:1] in (["--parse"], ["--ocr"]):  # parse a source given as JSON on stdin (FILE is "-"); OCR scans
+    if argv[:1] in (["--parse"], ["--ocr"], ["--html"]):  # a source (--parse) or web page (--html) on stdin as JSON
         options[argv[0]] = 1
         argv = argv[1:]
     while len(argv) > 1 and argv[0] in names:
@@ -302,7 +312,8 @@ def main(argv: list[str]) -> int:
     parsed = _options(argv)
     if parsed is None:
         print(
-            "usage: python -m rag.pdfworker [--parse|--ocr] [--memory-mb N] [--cpu-s N] [--parent-pid PID] FILE|-",
+            "usage: python -m rag.pdfworker [--parse|--ocr|--html] [--memory-mb N] [--cpu-s N] [--parent-pid PID] "
+            "FILE|-",
             file=sys.stderr,
         )
         return 2
@@ -315,7 +326,12 @@ def main(argv: list[str]) -> int:
         _limit_memory(options["--memory-mb"])
     out, sys.stdout = sys.stdout, sys.stderr  # nothing but our JSON may reach stdout
     try:
-        result = parse(sys.stdin.read()) if "--parse" in options else extract(path, ocr="--ocr" in options)
+        if "--parse" in options:
+            result = parse(sys.stdin.read())
+        elif "--html" in options:
+            result = web_page(sys.stdin.read())
+        else:
+            result = extract(path, ocr="--ocr" in options)
     except MemoryError:  # e.g. while importing pypdf under a tight limit
         result = {"error": "memory", "detail": ""}
     try:

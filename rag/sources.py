@@ -26,7 +26,7 @@ from rag.errors import ModelError, SourceError
 from rag.layout import MarkdownText, furniture_spans
 from rag.models import Review, SourceText
 from rag.settings import Settings
-from rag.webpage import charset, read_html
+from rag.webpage import charset
 from rag.word import WordError, read_docx
 
 # Longest first: the UTF-32 LE mark begins with the UTF-16 LE one.
@@ -191,7 +191,7 @@ def read_source(path: Path, corpus_dir: Path, settings: Settings) -> SourceText:
         )
     if suffix in MARKDOWN_WRITTEN:
         try:
-            doc = markdown_written(data, suffix)
+            doc = markdown_written(data, suffix, settings)
         except SourceError as exc:
             raise SourceError(f"{name}: {exc}", lasting=True) from None
         kind = MARKDOWN_WRITTEN[suffix]
@@ -207,18 +207,29 @@ def read_source(path: Path, corpus_dir: Path, settings: Settings) -> SourceText:
 MARKDOWN_WRITTEN = {".docx": "docx", ".html": "html", ".htm": "html"}  # suffix → the kind of source it becomes
 
 
-def markdown_written(data: bytes, suffix: str) -> MarkdownText:
-    """A Word document's or a web page's text, written as Markdown (rag.word, rag.webpage); raises SourceError
-    (without a file name) saying what is wrong and what to do."""
+def markdown_written(data: bytes, suffix: str, settings: Settings) -> MarkdownText:
+    """A Word document's or a web page's text, written as Markdown (rag.word; rag.webpage in the sandboxed
+    worker, under the PDF limits); raises SourceError (without a file name) saying what is wrong and what to do."""
     if suffix == ".docx":
         try:
             return read_docx(data)
         except WordError as exc:
             raise SourceError(str(exc)) from None
-    page = read_html(decode_text(data, charset(data)))
-    if not page.text.strip():
+    payload = json.dumps({"text": decode_text(data, charset(data))}).encode("utf-8")
+    try:
+        result = _run_worker(["--html", "-"], payload, settings)
+    except TimeoutError:
+        raise SourceError(
+            f"reading the page took longer than {settings.pdf_timeout_s:g} s (damaged markup?); save it as PDF, "
+            "or raise pdf_timeout_s if you trust it"
+        ) from None
+    text, notes = result.get("text"), result.get("notes")
+    if not isinstance(text, str) or not isinstance(notes, list):
+        why = f"it needs more than {settings.pdf_memory_mb} MB" if result.get("error") == "memory" else "it failed"
+        raise SourceError(f"the page could not be read ({why}: {result.get('detail') or 'no details'}); save it as PDF")
+    if not text.strip():
         raise SourceError("the page has no text to read (a page made by scripts?); save it as PDF")
-    return page
+    return MarkdownText(text, tuple((int(a), int(b)) for a, b in notes))
 
 
 def decode_text(data: bytes, declared: str | None = None) -> str:
@@ -440,7 +451,7 @@ def _run_worker(
     seconds = settings.pdf_timeout_s if seconds is None else seconds
     cpu_s = math.ceil(seconds) + 5  # only reached if we are no longer there to kill it
     cmd = [sys.executable, "-m", "rag.pdfworker"]
-    if args[:1] in (["--parse"], ["--ocr"]):
+    if args[:1] in (["--parse"], ["--ocr"], ["--html"]):
         cmd.append(args.pop(0))
     cmd += ["--memory-mb", str(settings.pdf_memory_mb), "--cpu-s", str(cpu_s), "--parent-pid", str(os.getpid())]
     cmd += args

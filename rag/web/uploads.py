@@ -86,7 +86,7 @@ def _read(given: str, path: Path, suffix: str, settings: Settings) -> tuple[byte
     if suffix == ".pdf":
         return (data, "") if b"%PDF-" in data[:1024] else (None, f"{given}: not a PDF file (no %PDF header)")
     try:
-        markdown_written(data, suffix) if suffix in MARKDOWN_WRITTEN else decode_text(data)
+        markdown_written(data, suffix, settings) if suffix in MARKDOWN_WRITTEN else decode_text(data)
     except SourceError as e:
         return None, f"{given}: {e}"
     return data, ""
