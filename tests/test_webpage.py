@@ -178,8 +178,9 @@ def test_a_page_of_scripts_only_is_one_clear_message(tmp_path: Path) -> None:
 
 
 def test_markup_that_would_take_minutes_is_stopped_at_the_time_limit(tmp_path: Path) -> None:
-    """html.parser rescans an unclosed "<!--" from each one (a 400 KB page of them took 111 s in-process): pages are
-    read in the sandboxed worker, stopped at `pdf_timeout_s` with what to do; neither ingest nor the app waits longer."""
+    """html.parser rescans an unclosed "<!--" from each one (a 400 KB page of them took 111 s in-process): pages
+    are read in the sandboxed worker, stopped at `pdf_timeout_s` with what to do; neither ingest nor the app waits
+    longer."""
     import time
     from dataclasses import replace
 
