@@ -7,8 +7,8 @@ display lines' spans in their page's text) or `{"error": KIND, "detail": "..."}`
 enforces the wall-clock timeout, since pypdf has had infinite loops.
 
 With `--parse` and FILE "-", it parses a large decoded source sent as JSON on stdin under the same
-limits instead, and prints `{"reviews": [...]}` (see rag.sources.parse_limited); with `--html`, it reads a web
-page's decoded text the same way and prints `{"text": ..., "notes": [...]}` (rag.webpage).
+limits instead, and prints `{"reviews": [...]}` (see rag.sources.parse_limited); with `--document`, it reads a
+Word document or web page the same way and prints `{"text": ..., "notes": [...]}` (rag.sources.markdown_written).
 
 The worker never outlives its budget or its parent: it asks Linux to kill it when the parent dies
 (PR_SET_PDEATHSIG), exits at once if the parent is already gone, and limits its own CPU time, so a
@@ -17,6 +17,7 @@ parent killed with SIGKILL cannot leave it spinning.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
@@ -271,13 +272,23 @@ def ocr_page(page: Any) -> str:
     return "\n".join(t.strip("\n\f ") for t in texts if t.strip())
 
 
-def web_page(data: str) -> dict[str, Any]:
-    """A web page's text sent as JSON, read (rag.webpage): html.parser has quadratic cases ("<!--" a hundred
-    thousand times took 111 s), so a page is read here, under the limits, never in the server."""
-    from rag.webpage import read_html
+def document(data: str) -> dict[str, Any]:
+    """A Word document (its bytes in base64) or a web page (its decoded text) sent as JSON, written as Markdown
+    (rag.word, rag.webpage). Read here, under the limits, never in the server: a .docx's XML can unpack to
+    hundreds of MB, and html.parser has quadratic cases ("<!--" a hundred thousand times took 111 s)."""
+    d = json.loads(data)
+    if d["suffix"] == ".docx":
+        from rag.word import WordError, read_docx
 
-    page = read_html(json.loads(data)["text"])
-    return {"text": page.text, "notes": [list(x) for x in page.notes]}
+        try:
+            doc = read_docx(base64.b64decode(d["data"]))
+        except WordError as exc:
+            return {"error": "refused", "detail": str(exc)}
+    else:
+        from rag.webpage import read_html
+
+        doc = read_html(d["text"])
+    return {"text": doc.text, "notes": [list(x) for x in doc.notes]}
 
 
 def parse(data: str) -> dict[str, Any]:
@@ -297,7 +308,7 @@ def _options(argv: list[str]) -> tuple[dict[str, int], str] | None:
     """({option: value}, FILE) from `[--parse|--ocr] --memory-mb N --cpu-s N --parent-pid PID FILE`, or None."""
     names = {"--memory-mb", "--cpu-s", "--parent-pid"}
     options: dict[str, int] = {}
-    if argv[:1] in (["--parse"], ["--ocr"], ["--html"]):  # a source (--parse) or web page (--html) on stdin as JSON
+    if argv[:1] in (["--parse"], ["--ocr"], ["--document"]):  # --parse, --document: a source or document on stdin
         options[argv[0]] = 1
         argv = argv[1:]
     while len(argv) > 1 and argv[0] in names:
@@ -312,7 +323,7 @@ def main(argv: list[str]) -> int:
     parsed = _options(argv)
     if parsed is None:
         print(
-            "usage: python -m rag.pdfworker [--parse|--ocr|--html] [--memory-mb N] [--cpu-s N] [--parent-pid PID] "
+            "usage: python -m rag.pdfworker [--parse|--ocr|--document] [--memory-mb N] [--cpu-s N] [--parent-pid PID] "
             "FILE|-",
             file=sys.stderr,
         )
@@ -328,8 +339,8 @@ def main(argv: list[str]) -> int:
     try:
         if "--parse" in options:
             result = parse(sys.stdin.read())
-        elif "--html" in options:
-            result = web_page(sys.stdin.read())
+        elif "--document" in options:
+            result = document(sys.stdin.read())
         else:
             result = extract(path, ocr="--ocr" in options)
     except MemoryError:  # e.g. while importing pypdf under a tight limit

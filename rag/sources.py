@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import codecs
 import contextlib
 import errno
@@ -27,7 +28,6 @@ from rag.layout import MarkdownText, furniture_spans
 from rag.models import Review, SourceText
 from rag.settings import Settings
 from rag.webpage import charset
-from rag.word import WordError, read_docx
 
 # Longest first: the UTF-32 LE mark begins with the UTF-16 LE one.
 _BOMS = (
@@ -208,27 +208,31 @@ MARKDOWN_WRITTEN = {".docx": "docx", ".html": "html", ".htm": "html"}  # suffix 
 
 
 def markdown_written(data: bytes, suffix: str, settings: Settings) -> MarkdownText:
-    """A Word document's or a web page's text, written as Markdown (rag.word; rag.webpage in the sandboxed
-    worker, under the PDF limits); raises SourceError (without a file name) saying what is wrong and what to do."""
+    """A Word document's or a web page's text, written as Markdown (rag.word, rag.webpage), read in the sandboxed
+    worker under the PDF limits; raises SourceError (without a file name) saying what is wrong and what to do."""
+    what = "document" if suffix == ".docx" else "page"
     if suffix == ".docx":
-        try:
-            return read_docx(data)
-        except WordError as exc:
-            raise SourceError(str(exc)) from None
-    payload = json.dumps({"text": decode_text(data, charset(data))}).encode("utf-8")
+        sent = {"suffix": suffix, "data": base64.b64encode(data).decode("ascii")}
+    else:
+        sent = {"suffix": suffix, "text": decode_text(data, charset(data))}
     try:
-        result = _run_worker(["--html", "-"], payload, settings)
+        result = _run_worker(["--document", "-"], json.dumps(sent).encode("utf-8"), settings)
     except TimeoutError:
         raise SourceError(
-            f"reading the page took longer than {settings.pdf_timeout_s:g} s (damaged markup?); save it as PDF, "
-            "or raise pdf_timeout_s if you trust it"
+            f"reading the {what} took longer than {settings.pdf_timeout_s:g} s (damaged?); save it as PDF, or raise "
+            "pdf_timeout_s if you trust it"
         ) from None
     text, notes = result.get("text"), result.get("notes")
+    if result.get("error") == "refused":
+        raise SourceError(str(result.get("detail")))
     if not isinstance(text, str) or not isinstance(notes, list):
         why = f"it needs more than {settings.pdf_memory_mb} MB" if result.get("error") == "memory" else "it failed"
-        raise SourceError(f"the page could not be read ({why}: {result.get('detail') or 'no details'}); save it as PDF")
+        raise SourceError(
+            f"the {what} could not be read ({why}: {result.get('detail') or 'no details'}); save it as PDF"
+        )
     if not text.strip():
-        raise SourceError("the page has no text to read (a page made by scripts?); save it as PDF")
+        why = "only images?" if suffix == ".docx" else "a page made by scripts?"
+        raise SourceError(f"the {what} has no text to read ({why}); save it as PDF")
     return MarkdownText(text, tuple((int(a), int(b)) for a, b in notes))
 
 
@@ -451,7 +455,7 @@ def _run_worker(
     seconds = settings.pdf_timeout_s if seconds is None else seconds
     cpu_s = math.ceil(seconds) + 5  # only reached if we are no longer there to kill it
     cmd = [sys.executable, "-m", "rag.pdfworker"]
-    if args[:1] in (["--parse"], ["--ocr"], ["--html"]):
+    if args[:1] in (["--parse"], ["--ocr"], ["--document"]):
         cmd.append(args.pop(0))
     cmd += ["--memory-mb", str(settings.pdf_memory_mb), "--cpu-s", str(cpu_s), "--parent-pid", str(os.getpid())]
     cmd += args

@@ -237,7 +237,7 @@ def test_rla_show_prints_the_note_after_its_section(
 
 def _zip(parts: dict[str, bytes]) -> bytes:
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as z:
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
         for name, data in parts.items():
             z.writestr(name, data)
     return out.getvalue()
@@ -299,3 +299,18 @@ def test_ingest_skips_a_bad_word_file_and_keeps_the_rest(
     assert [r.id for r in Retriever(Settings(corpus=folder, index=index)).data.reviews.values()] == [
         "westmarsh-cspr-child-d"
     ]
+
+
+def test_a_document_that_unpacks_far_beyond_its_size_stops_at_the_memory_limit(tmp_path: Path) -> None:
+    """A .docx whose XML unpacks from under 1 MB to 60 MB (a zip bomb, or a huge export) is read in the sandboxed
+    worker under `pdf_memory_mb`: refused with what to do, the reading process and the server unharmed."""
+    from dataclasses import replace
+
+    paragraph = b"<w:p><w:r><w:t>The review found that agencies did not share information.</w:t></w:r></w:p>"
+    body = paragraph * (60 * 2**20 // len(paragraph))
+    xml = b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>'
+    path = tmp_path / "huge.docx"
+    path.write_bytes(_zip({"word/document.xml": xml + body + b"</w:body></w:document>"}))
+    assert path.stat().st_size < 2**20
+    with pytest.raises(SourceError, match=r"^huge\.docx: the document could not be read \(it needs more than 200 MB"):
+        read_source(path, tmp_path, replace(Settings(), pdf_memory_mb=200))
