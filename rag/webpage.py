@@ -45,6 +45,8 @@ def read_html(markup: str) -> MarkdownText:
     if region is None and re.search(r"<article[\s>]", markup, re.IGNORECASE):
         region = "article"
     reader = _Reader(region)
+    if markup.rfind("<") > markup.rfind(">"):  # a tag cut off by the end of the file is no text, as browsers read it
+        markup = markup[: markup.rfind("<")]
     reader.feed(markup)
     reader.close()
     return reader.result()

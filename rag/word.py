@@ -43,12 +43,13 @@ def read_docx(data: bytes) -> MarkdownText:
         )
     try:
         with zipfile.ZipFile(BytesIO(data)) as z:
-            parts = {name: _xml(z, name) for name in _PARTS if name in z.namelist()}
+            names = set(z.namelist())
+            parts = {name: _xml(z, name, lenient=name != _BODY) for name in _PARTS if name in names}
     except zipfile.BadZipFile:
         raise WordError("not a Word .docx file (not a zip package); save it again as .docx from Word") from None
     except (ET.ParseError, zipfile.LargeZipFile, EOFError, ValueError, RuntimeError, OSError) as e:
         raise WordError(f"corrupt Word file ({e}); open it in Word and save it again") from None
-    body = parts.get("word/document.xml")
+    body = parts.get(_BODY)
     if body is None:
         raise WordError("not a Word document (no word/document.xml); save it again as .docx from Word")
     doc = _Document(
@@ -62,17 +63,25 @@ def read_docx(data: bytes) -> MarkdownText:
     return doc.write(found)
 
 
-_PARTS = ("word/document.xml", "word/styles.xml", "word/numbering.xml", "word/footnotes.xml", "word/endnotes.xml")
+_BODY = "word/document.xml"
+_PARTS = (_BODY, "word/styles.xml", "word/numbering.xml", "word/footnotes.xml", "word/endnotes.xml")
 
 
-def _xml(z: zipfile.ZipFile, name: str) -> ET.Element:
+def _xml(z: zipfile.ZipFile, name: str, lenient: bool) -> ET.Element | None:
+    """A part's XML. A damaged part other than the body (styles, numbering, notes) is read as missing, as Word
+    repairs a document: its text is still read, without what that part gave (heading levels, list numbers)."""
     info = z.getinfo(name)
     if info.file_size > _MAX_PART_MB * 2**20:
         raise WordError(f"{name} is over {_MAX_PART_MB} MB unpacked; split the document")
     raw = z.read(name)
     if b"<!DOCTYPE" in raw[:4096] or b"<!ENTITY" in raw:
         raise WordError(f"{name} declares a DTD, which Word never writes; open it in Word and save it again")
-    return ET.fromstring(raw)
+    try:
+        return ET.fromstring(raw)
+    except ET.ParseError:
+        if lenient:
+            return None
+        raise
 
 
 # ---- styles: which paragraph styles are headings, the contents list, or numbered --------------------------------

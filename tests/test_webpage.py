@@ -191,3 +191,33 @@ def test_markup_that_would_take_minutes_is_stopped_at_the_time_limit(tmp_path: P
     with pytest.raises(SourceError, match=r"^damaged\.html: reading the page took longer than 3 s .*save it as PDF"):
         read_source(path, tmp_path, settings)
     assert time.perf_counter() - t < 30
+
+
+def test_damaged_markup_is_read_without_an_error() -> None:
+    """Browsers read any markup; so does the reader: the page cut short (inside a tag too), tags dropped or left
+    open, end tags without their start — 300 such pages, each read to text with no markup in it (the reading
+    itself, in process)."""
+    import random
+    import re
+
+    from rag.webpage import read_html
+
+    rng = random.Random(20261201)
+    tags = [m.span() for m in re.finditer(r"<[^>]+>", PAGE)]
+    for _ in range(300):
+        page = PAGE
+        how = rng.choice(["cut", "drop tags", "stray ends"])
+        if how == "cut":
+            page = page[: rng.randrange(len(page))]
+        elif how == "drop tags":
+            for a, b in sorted(rng.sample(tags, 12), reverse=True):
+                page = page[:a] + page[b:]
+        else:
+            at = rng.choice(tags)[1]  # between two tags
+            page = (
+                page[:at]
+                + "".join(f"</{t}>" for t in rng.sample(["li", "ol", "table", "td", "main", "p"], 3))
+                + page[at:]
+            )
+        text = read_html(page).text
+        assert isinstance(text, str) and not re.search(r"<[A-Za-z/!?]", text), text  # no markup read as text

@@ -314,3 +314,50 @@ def test_a_document_that_unpacks_far_beyond_its_size_stops_at_the_memory_limit(t
     assert path.stat().st_size < 2**20
     with pytest.raises(SourceError, match=r"^huge\.docx: the document could not be read \(it needs more than 200 MB"):
         read_source(path, tmp_path, replace(Settings(), pdf_memory_mb=200))
+
+
+def _mutants(count: int = 36, seed: int = 20261201) -> list[tuple[str, bytes]]:
+    """The report with one of its XML parts damaged: cut short, or well-formed but wrong — an element dropped, an
+    attribute dropped or given a value Word would never write (a list that does not exist, level 99, "%9")."""
+    import random
+    from xml.etree import ElementTree as ET
+
+    rng = random.Random(seed)
+    with zipfile.ZipFile(io.BytesIO(report_docx())) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    out = []
+    for i in range(count):
+        name = ("word/document.xml", "word/styles.xml", "word/numbering.xml", "word/footnotes.xml")[i % 4]
+        how = ("cut", "element", "attribute", "value")[i // 4 % 4]
+        if how == "cut":
+            xml = parts[name][: rng.randrange(len(parts[name]))]
+        else:
+            root = ET.fromstring(parts[name])
+            parent = rng.choice([e for e in root.iter() if len(e)])
+            child = rng.choice(list(parent))
+            if how == "element":
+                parent.remove(child)
+            elif child.attrib:
+                key = rng.choice(sorted(child.attrib))
+                if how == "attribute":
+                    del child.attrib[key]
+                else:
+                    child.attrib[key] = rng.choice(["", "0", "-1", "99", "abc", "%9", "\uf0b7"])
+            xml = ET.tostring(root)
+        out.append((f"{i:02d}-{name.split('/')[1]}-{how}", _zip({**parts, name: xml})))
+    return out
+
+
+@pytest.mark.parametrize("name,data", _mutants(), ids=[n for n, _ in _mutants()])
+def test_a_damaged_word_file_is_read_or_refused_in_one_line(tmp_path: Path, name: str, data: bytes) -> None:
+    path = tmp_path / "damaged.docx"
+    path.write_bytes(data)
+    try:
+        src = read_source(path, tmp_path, Settings())
+    except SourceError as e:
+        assert str(e).startswith("damaged.docx: ") and "\n" not in str(e) and "Traceback" not in str(e)
+        assert str(e).rstrip().endswith(("again", "save it as PDF", "password")), str(e)
+    else:
+        assert src.kind == "docx" and src.text.strip()
+        if not name.endswith("document.xml-cut"):  # the body is whole: its words are all read, whatever else is damaged
+            assert "fractured skull" in src.text or "document.xml" in name
