@@ -101,9 +101,10 @@ class SourceText:
     # chunk, sentence or quote, so that a paragraph running over a page is not cut by them. Not furniture: a
     # footnote's dates are not the document's.
     notes: tuple[tuple[int, int], ...] = ()
-    # A PDF's lines set in type larger than its pages' body text (rag.pdfworker.page_text): heading candidates, so
-    # that a designed brief's "Fathers were not spoken to" is a heading although it reads like a sentence.
-    display: tuple[tuple[int, int], ...] = ()
+    # The lines a PDF shows as headings (rag.pdfworker.heading_lines): set in display type, larger than its body
+    # text, or named by its bookmarks. Heading candidates, so that a designed brief's "Fathers were not spoken to"
+    # is a heading although it reads like a sentence.
+    heading_lines: tuple[tuple[int, int], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """As stored in sources.jsonl and sent to the parse worker."""
@@ -115,7 +116,7 @@ class SourceText:
             "furniture": [list(x) for x in self.furniture],
             "ocr_pages": list(self.ocr_pages),
             "notes": [list(x) for x in self.notes],
-            "display": [list(x) for x in self.display],
+            "heading_lines": [list(x) for x in self.heading_lines],
             "text": self.text,
         }
 
@@ -133,7 +134,7 @@ class SourceText:
             spans("furniture"),
             tuple(int(x) for x in d.get("ocr_pages", [])),
             spans("notes"),
-            spans("display"),
+            spans("heading_lines"),
         )
 
     @functools.cached_property

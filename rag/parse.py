@@ -467,7 +467,7 @@ def _parse_document(src: SourceText, oracle: frozenset[str] = frozenset(), foote
 def _document_heads(src: SourceText, oracle: frozenset[str], cover_end: int) -> tuple[list[_Heading], str | None]:
     """The document's headings (not its cover's lines) and, for Markdown, its "#" title."""
     text = src.text
-    heads = _headings(text, oracle, frozenset(a for a, _ in src.display))
+    heads = _headings(text, oracle, frozenset(a for a, _ in src.heading_lines))
     if has_cover(text, src.page_starts):
         heads = [h for h in heads if h.start >= cover_end]  # the cover's lines are its title, not headings
     elif not src.page_starts:
@@ -625,9 +625,9 @@ def contents_oracle(text: str, furniture: tuple[tuple[int, int], ...]) -> frozen
     return frozenset()
 
 
-def _headings(text: str, oracle: frozenset[str] = frozenset(), display: frozenset[int] = frozenset()) -> list[_Heading]:
-    """The heading lines of a document, with their level; a heading wrapped over two lines is joined. `display`:
-    where the lines set in display type start (a PDF's, `SourceText.display`)."""
+def _headings(text: str, oracle: frozenset[str] = frozenset(), shown: frozenset[int] = frozenset()) -> list[_Heading]:
+    """The heading lines of a document, with their level; a heading wrapped over two lines is joined. `shown`:
+    where the lines the document shows as headings start (a PDF's, `SourceText.heading_lines`)."""
     lines = text.split("\n")
     offsets = []
     pos = 0
@@ -662,8 +662,8 @@ def _headings(text: str, oracle: frozenset[str] = frozenset(), display: frozense
                 level = 1
         elif _is_numbered_heading(line, next_text[i]) and (not oracle or len(line.split()) <= 7):
             level = _number_level(line)
-        elif offsets[i] in display and _DISPLAY_HEADING.match(line):
-            title, end_line = _display_heading(lines, offsets, i, display)
+        elif offsets[i] in shown and _SHOWN_HEADING.match(line):
+            title, end_line = _shown_heading(lines, offsets, i, shown)
             level = numbered + 1 if numbered else 1
         elif _is_heading(lines, i, next_text[i]) and tables.heading(line, _block_after(lines, i, _TABLE_WINDOW)):
             level = numbered + 1 if numbered else 1
@@ -691,18 +691,18 @@ def _headings(text: str, oracle: frozenset[str] = frozenset(), display: frozense
     return heads
 
 
-# A line in display type that reads as a heading: no more than 150 characters, not starting in lower case, with a
-# word of three letters, not ending as a sentence or a clause does ("Fathers were not spoken to"; a large pull
-# quote ends with its full stop).
-_DISPLAY_HEADING = re.compile(r"^(?![a-z])(?=.*[^\W\d_]{3}).{1,150}(?<![.,;”\"’'])$")
+# A line shown as a heading (display type, a bookmark) that reads as one: no more than 150 characters, not starting
+# in lower case, with a word of three letters, not ending as a sentence or a clause does ("Fathers were not spoken
+# to"; a large pull quote ends with its full stop).
+_SHOWN_HEADING = re.compile(r"^(?![a-z])(?=.*[^\W\d_]{3}).{1,150}(?<![.,;”\"’'])$")
 
 
-def _display_heading(lines: list[str], offsets: list[int], i: int, display: frozenset[int]) -> tuple[str, int]:
-    """A heading in display type, and its last line: the next line too when it is in display type and carries on
-    the same words ("…seeing the baby undressed at every" / "contact")."""
+def _shown_heading(lines: list[str], offsets: list[int], i: int, shown: frozenset[int]) -> tuple[str, int]:
+    """A heading the document shows as one, and its last line: the next line too when it is shown so and carries
+    on the same words ("…seeing the baby undressed at every" / "contact")."""
     line = lines[i].strip()
     nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
-    if nxt[:1].islower() and offsets[i + 1] in display and _DISPLAY_HEADING.match(f"{line} {nxt}"):
+    if nxt[:1].islower() and offsets[i + 1] in shown and _SHOWN_HEADING.match(f"{line} {nxt}"):
         return f"{line} {nxt}", i + 1
     return line, i
 

@@ -1,10 +1,10 @@
 """Child process that extracts a PDF's page texts with pypdf and prints them as JSON.
 
 Run as `python -m rag.pdfworker [--memory-mb N] [--cpu-s N] [--parent-pid PID] FILE`. Stdout is one
-JSON object: `{"pages": [...], "notes": [[page, start, end], ...], "display": [...]}` (`page_text`: footnotes' and
-display lines' spans in their page's text) or `{"error": KIND, "detail": "..."}`, KIND one of "encrypted",
-"dependency", "memory", "corrupt". rag.sources turns these into user-facing messages; it also
-enforces the wall-clock timeout, since pypdf has had infinite loops.
+JSON object: `{"pages": [...], "notes": [[page, start, end], ...], "heading_lines": [...]}` (footnotes' and
+the lines shown as headings' spans in their page's text: `page_text`, `heading_lines`) or
+`{"error": KIND, "detail": "..."}`, KIND one of "encrypted", "dependency", "memory", "corrupt". rag.sources turns
+these into user-facing messages; it also enforces the wall-clock timeout, since pypdf has had infinite loops.
 
 With `--parse` and FILE "-", it parses a large decoded source sent as JSON on stdin under the same
 limits instead, and prints `{"reviews": [...]}` (see rag.sources.parse_limited); with `--document`, it reads a
@@ -85,7 +85,10 @@ def extract(path: str, ocr: bool = False) -> dict[str, Any]:
             return {"error": "encrypted", "detail": ""}
         read = [page_text(page) for page in reader.pages]
         pages = [r.text for r in read]
-        spans = {"notes": [[i, s, e] for i, r in enumerate(read) for s, e in r.notes], "display": display_lines(read)}
+        spans = {
+            "notes": [[i, s, e] for i, r in enumerate(read) for s, e in r.notes],
+            "heading_lines": heading_lines(reader, read),
+        }
         scanned = [i for i, (page, text) in enumerate(zip(reader.pages, pages, strict=True)) if not text.strip()]
         scanned = [i for i in scanned if reader.pages[i].images]
         if not scanned:
@@ -192,6 +195,50 @@ def page_text(page: Any) -> PageText:
             runs.append((len(text), len(text) + len(piece), p.size))
         text += piece
     return PageText(text, list(merge(text, spans)), runs)
+
+
+def heading_lines(reader: Any, pages: list[PageText]) -> list[list[int]]:
+    """[page, start, end] of the lines the PDF shows as headings: set in display type (`display_lines`), or named
+    by its bookmarks (`bookmarked_lines`: Word makes them from its headings when it saves a PDF)."""
+    return sorted({tuple(x) for x in display_lines(pages) + bookmarked_lines(reader, pages)})  # type: ignore[misc]
+
+
+def bookmarked_lines(reader: Any, pages: list[PageText]) -> list[list[int]]:
+    """[page, start, end] of the lines, on its page, that a bookmark's title names (its list number aside: "4.2"),
+    both lines of a title wrapped over two. None when the bookmarks cannot be read: they are a help, not the text."""
+    try:
+        marks = [(page, _bare(title)) for page, title in _bookmarks(reader, reader.outline)]
+    except Exception:  # a damaged outline costs the hint, never the file
+        return []
+    out = []
+    for page, title in marks:
+        if not 0 <= page < len(pages) or not title:
+            continue
+        text = pages[page].text
+        lines = [(m.start(), m.end(), _bare(m.group())) for m in re.finditer(r"[^\n]+", text)]
+        for i, (a, b, line) in enumerate(lines):
+            if line == title:
+                out.append([page, a, b])
+            elif i + 1 < len(lines) and line and _bare(f"{line} {lines[i + 1][2]}") == title:
+                out += [[page, a, b], [page, lines[i + 1][0], lines[i + 1][1]]]
+    return out
+
+
+def _bookmarks(reader: Any, outline: list[Any], depth: int = 0) -> list[tuple[int, str]]:
+    out: list[tuple[int, str]] = []
+    for item in outline:
+        if isinstance(item, list):
+            out += _bookmarks(reader, item, depth + 1) if depth < 10 else []
+            continue
+        page = reader.get_destination_page_number(item)
+        if isinstance(page, int) and isinstance(item.title, str):
+            out.append((page, item.title))
+    return out
+
+
+def _bare(text: str) -> str:
+    """A heading's words, its list number ("4.2", "4.") and spacing aside."""
+    return re.sub(r"^\d{1,2}(?:\.\d{1,2}){0,3}\.?\s+", "", " ".join(text.split()))
 
 
 def display_lines(pages: list[PageText]) -> list[list[int]]:

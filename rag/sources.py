@@ -187,7 +187,7 @@ def read_source(path: Path, corpus_dir: Path, settings: Settings) -> SourceText:
             furniture=furniture_spans(pdf.text, pdf.page_starts),
             ocr_pages=pdf.ocr_pages,
             notes=pdf.notes,
-            display=pdf.display,
+            heading_lines=pdf.heading_lines,
         )
     if suffix in MARKDOWN_WRITTEN:
         try:
@@ -326,15 +326,15 @@ class _PdfText:
     page_starts: tuple[int, ...]
     ocr_pages: tuple[int, ...]  # 1-based
     notes: tuple[tuple[int, int], ...]  # footnotes (rag.pdfworker.page_text), as spans of `text`
-    display: tuple[tuple[int, int], ...]  # lines in display type (rag.pdfworker.page_text), as spans of `text`
+    heading_lines: tuple[tuple[int, int], ...]  # lines shown as headings (rag.pdfworker), as spans of `text`
 
 
-_SPANS = ("notes", "display")  # the spans of each page's text rag.pdfworker reports
+_SPANS = ("notes", "heading_lines")  # the spans of each page's text rag.pdfworker reports
 
 
 def _read_pdf(path: Path, name: str, settings: Settings) -> _PdfText:
-    """The PDF's text, where each page starts, which pages were read by OCR, where its footnotes and its lines in
-    display type are."""
+    """The PDF's text, where each page starts, which pages were read by OCR, where its footnotes and the lines it
+    shows as headings are."""
     raw, ocr, raw_spans = _extract_pages(path, name, settings)
     words = _words("\n".join(raw))
     pages: list[str] = []
@@ -358,7 +358,7 @@ def _read_pdf(path: Path, name: str, settings: Settings) -> _PdfText:
         tuple(starts),
         tuple(i + 1 for i in ocr),
         tuple(spans["notes"]),
-        tuple(spans["display"]),
+        tuple(spans["heading_lines"]),
     )
 
 

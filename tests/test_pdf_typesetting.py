@@ -466,6 +466,53 @@ def test_a_designed_brief_s_headings_are_its_lines_in_display_type(tmp_path: Pat
     assert father.heading == "Fathers were not spoken to" and "Fathers were not spoken to" not in father.text
 
 
+@pytest.mark.parametrize("bookmarks", [True, False])
+def test_the_bookmarks_of_a_word_pdf_name_its_headings(tmp_path: Path, bookmarks: bool) -> None:
+    """A report whose headings are body-size bold sentences, saved from Word with its headings as bookmarks: each
+    bookmarked line is a heading (its list number aside, a title wrapped over two lines joined), also the one the
+    line rules alone take for the opening's text."""
+    path = tmp_path / "northmoor-lcspr-child-k.pdf"
+    canvas = Canvas(str(path), pagesize=A4, invariant=1)
+    y = TOP
+
+    def line(text: str, font: str = "Helvetica", size: float = BODY) -> None:
+        nonlocal y
+        canvas.setFont(font, size)
+        canvas.drawString(72, y, text)
+        y -= LEADING
+
+    def heading(lines: list[str], key: str, number: str = "") -> None:
+        if bookmarks:  # Word's bookmark titles leave out the heading's list number
+            canvas.bookmarkPage(key, top=y + 20)
+            canvas.addOutlineEntry(" ".join(lines), key, level=0)
+        for i, text in enumerate(lines):
+            line(f"{number}{text}" if i == 0 else text, "Helvetica-Bold")
+
+    line("Local Child Safeguarding Practice Review: Child K", "Helvetica-Bold", 16)
+    line("Northmoor Safeguarding Partnership, published October 2022")
+    heading(["How the review was carried out"], "h1")
+    line("The review used a learning event and conversations with the family. Agencies provided chronologies.")
+    heading(["Who was known to be in the family"], "h2", number="2. ")
+    line("Child K lived with his mother and her partner, who was not known to the school or the health visitor.")
+    heading(["Practitioners did not ask who else lived in the home or who", "collected Child K from school"], "h3")
+    line("No practitioner asked the mother who else lived in the household. The school recorded the partner as a")
+    line("family friend and did not share this with children's social care.")
+    canvas.showPage()
+    canvas.save()
+    src = read_source(path, tmp_path, Settings())
+    (review,) = parse_source(src)
+    headings = {c.heading for c in chunk_review(review, src, 200)}
+    named = {
+        "How the review was carried out",
+        "2. Who was known to be in the family",
+        "Practitioners did not ask who else lived in the home or who collected Child K from school",
+    }
+    if bookmarks:  # each a heading, under the numbered one before it where there is one
+        assert all(any(h.endswith(title) for h in headings) for title in named), headings
+    else:  # the line rules alone: the first heading is read as part of the opening
+        assert "How the review was carried out" not in headings
+
+
 def test_ligatures_read_as_their_letters(tmp_path: Path) -> None:
     """A learning brief set in a face with ligatures (Vera, as the other fixtures use): "Key ﬁndings" is a
     learning section and "signiﬁcant", "conﬂict" are the words a search, a phrase or a theme looks for."""
