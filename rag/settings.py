@@ -11,7 +11,7 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 
 # 7: chunks carry vocabulary themes; 8: a PDF's footnotes and reference marks out of its chunks; 9: a word broken
-# across a PDF line is one word again; 10: a PDF's lines in display type are heading candidates.
+# across a PDF line is one word again; 10: the lines a PDF shows as headings (display type, bookmarks) are candidates.
 CHUNKER_VERSION = 10
 
 
