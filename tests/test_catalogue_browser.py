@@ -33,6 +33,14 @@ def _cell(pg, table: str, row: str, col: int):  # type: ignore[no-untyped-def]
     return pg.locator(f"#{table} [role=gridcell][data-row='{row}'][data-col='{col}']")
 
 
+def _fields_as_parsed(pg, upload: Path) -> str:  # type: ignore[no-untyped-def]
+    """The Corpus tab's catalogue fields of a file added to the upload box, as parsed before it is added."""
+    open_tab(pg, "Corpus")
+    pg.set_input_files("#corpus-files input[type=file]", str(upload))
+    pg.locator("#upload-fields", has_text="as parsed").wait_for()
+    return str(pg.inner_text("#upload-fields"))
+
+
 def _edit(pg, table: str, row: str, col: int, text: str) -> None:  # type: ignore[no-untyped-def]
     _cell(pg, table, row, col).dblclick()
     pg.keyboard.press("Control+A")
@@ -75,10 +83,7 @@ def test_an_upload_s_fields_come_pre_filled_and_a_corrected_cell_goes_into_the_c
     upload = tmp_path / "child z, exampleshire.txt"
     upload.write_text(UPLOAD, encoding="utf-8")
     with opened(browser, app.url) as pg:
-        open_tab(pg, "Corpus")
-        pg.set_input_files("#corpus-files input[type=file]", str(upload))
-        pg.locator("#upload-fields", has_text="as parsed").wait_for()
-        fields = pg.inner_text("#upload-fields")
+        fields = _fields_as_parsed(pg, upload)
         assert "Child Z" in fields and "Exampleshire" in fields and "2024" in fields
 
         _edit(pg, "upload-fields", "0", 4, "20x4")  # a bad year: said beside the table, nothing added
@@ -117,10 +122,7 @@ def test_a_word_report_uploaded_is_parsed_indexed_and_answers(browser, app: AppS
     upload = tmp_path / "CSPR Child D final.docx"
     upload.write_bytes(report_docx())
     with opened(browser, app.url) as pg:
-        open_tab(pg, "Corpus")
-        pg.set_input_files("#corpus-files input[type=file]", str(upload))
-        pg.locator("#upload-fields", has_text="as parsed").wait_for()
-        fields = pg.inner_text("#upload-fields")
+        fields = _fields_as_parsed(pg, upload)
         assert "Child Safeguarding Practice Review: Child D" in fields and "Westmarsh" in fields and "2022" in fields
         pg.click("#ingest-btn")
         pg.wait_for_function("document.querySelector('#ingest-summary')?.innerText.includes('Index updated')")
