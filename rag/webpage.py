@@ -8,7 +8,8 @@ Word document: <h1>–<h6> as "#"–"######" headings, paragraphs as blocks, lis
 as "1. …"), tables as Markdown tables, line breaks kept. Footnotes (a block of class "footnotes", GOV.UK's and
 pandoc's, or role "doc-endnotes") are returned as spans of the text (`SourceText.notes`: shown in context, in no
 chunk or quote), and their reference marks ("[footnote 1]", a raised "1") are left out. With no <h1>, the page's
-<title> is its title. Read with the standard library's html.parser: nothing is fetched, nothing is run.
+<title> is its title. Read with the standard library's html.parser: nothing is fetched, nothing is run; called in
+the sandboxed worker under the PDF limits (rag.sources.markdown_written), as html.parser has quadratic cases.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ by its "#" headings: the Title style is "# …", Heading 1 "## …", Heading 2 "
 first page break, when no heading does) is one block of lines. Each footnote follows the paragraph that cites it,
 as "1 Working Together…", and is returned as a span of the text (`SourceText.notes`: shown in context, in no
 chunk or quote). Read with the standard library's zipfile and ElementTree: no package is needed, and a document
-with a DTD (which Word never writes; the "billion laughs" need one) is refused before it is parsed.
+with a DTD (which Word never writes; the "billion laughs" need one) is refused before it is parsed. Called in the
+sandboxed worker, under the PDF limits (rag.sources.markdown_written).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from rag.layout import MarkdownText, write_blocks
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an old .doc, or a .docx under a password (Word wraps it in OLE)
-_MAX_PART_MB = 200  # a part's XML unpacked; a 50 MB .docx of text is ~10 × that at most
+_MAX_PART_MB = 200  # a part's XML unpacked, at most: refused unread beyond (the worker's memory limit stops less)
 _SKIPPED = {f"{_W}del", f"{_W}instrText", f"{_W}delText", f"{_MC}Fallback", f"{_W}rPr", f"{_W}pPr"}
 _COVER_MAX_PARAGRAPHS = 25
 
