@@ -80,6 +80,10 @@ def location(source: str, page: int | None) -> str:
     return source + (f", p. {page}" if page else "")
 
 
+# The kinds of source whose text is Markdown: a .md file's own, and what rag.word and rag.webpage write.
+MARKDOWN_KINDS = ("md", "docx", "html")
+
+
 @dataclass(frozen=True)
 class SourceText:
     """The decoded text of one corpus file.
@@ -91,7 +95,7 @@ class SourceText:
     path: str  # relative to the corpus folder, with forward slashes
     text: str
     sha256: str  # of the file's bytes
-    kind: str  # "txt", "md", "pdf", or "docx" / "html" (rag.word, rag.webpage: written as Markdown)
+    kind: str  # "txt", "pdf", or one of MARKDOWN_KINDS
     page_starts: tuple[int, ...] = ()
     # Page furniture (running headers/footers, page numbers, contents pages, bullet glyphs): spans of `text`
     # that stay in it, so offsets and quotes remain verbatim, but that no chunk, sentence or quote includes.

@@ -10,7 +10,7 @@ from pathlib import PurePosixPath
 
 from rag.layout import masked
 from rag.metadata import Cover, cover_text, has_cover, read_cover
-from rag.models import Review, Section, SourceText
+from rag.models import MARKDOWN_KINDS, Review, Section, SourceText
 
 # "Learning includes:", "Key findings:", "Recommendations  include:" … → section kind.
 _LABELS = [
@@ -449,7 +449,7 @@ def _parse_document(src: SourceText, oracle: frozenset[str] = frozenset(), foote
         return []
     first = heads[0].title if heads else ""
     generic = bool(heads) and (_heading_kind(first) != "other" or first.lower() in _GENERIC_HEADINGS)
-    if md_title and src.kind in _MARKDOWN_KINDS:
+    if md_title and src.kind in MARKDOWN_KINDS:
         title = md_title  # a Markdown file's title is its first "#" heading (a Word document's, its Title style)
     elif cover.title:
         title = cover.title
@@ -478,7 +478,7 @@ def _document_heads(src: SourceText, oracle: frozenset[str], cover_end: int) -> 
     if sum(1 for h in heads if text[h.start] == "#") >= 2:
         heads = [h for h in heads if text[h.start] == "#"]  # a Markdown file's own headings are its structure
     md_titles = [h for h in heads if text[h.start] == "#" and h.level == 1]
-    if len(md_titles) == 1 and src.kind in _MARKDOWN_KINDS:
+    if len(md_titles) == 1 and src.kind in MARKDOWN_KINDS:
         heads = [h for h in heads if h is not md_titles[0]]  # the title: part of the opening, not of every path
     return heads, (md_titles[0].title if md_titles else None)
 
@@ -596,9 +596,8 @@ class _Heading:
 
 
 # "# Title" (Markdown), "2.3.4 Title" (numbered), "Finding 2: …" / "Key practice episode 1: …" (labelled).
-_MARKDOWN_KINDS = ("md", "docx", "html")  # sources whose text is Markdown (rag.word and rag.webpage write it so)
 _MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
-_NUMBER = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?[ \t]+(?=\S)")
+LIST_NUMBER = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?[ \t]+(?=\S)")  # "4.", "4.2", "2.3.4": a heading's number
 _LABELLED = re.compile(
     r"^(?:\d{1,2}(?:\.\d{1,2}){0,3}\.?[ \t]+)?(?:Finding|Key practice episode|Practice episode|Episode"
     r"|Learning point|Learning theme|Theme|Appendix|Annex)[ \t]+\d{1,2}[a-z]?[ \t]*[:.–—-][ \t]*\S",
@@ -651,7 +650,7 @@ def _headings(text: str, oracle: frozenset[str] = frozenset(), shown: frozenset[
         if md:
             title, level = md.group(2).strip(), len(md.group(1))
         elif line and (" ".join(line.split()) in oracle or (wrapped and " ".join(wrapped.split()) in oracle)):
-            if wrapped and " ".join(wrapped.split()) in oracle and not _NUMBER.match(nxt_line):
+            if wrapped and " ".join(wrapped.split()) in oracle and not LIST_NUMBER.match(nxt_line):
                 title, end_line = wrapped, i + 1
             level = _number_level(title) or 1
         elif _LABELLED.match(line) and len(line) <= 180:
@@ -708,13 +707,13 @@ def _shown_heading(lines: list[str], offsets: list[int], i: int, shown: frozense
 
 
 def _number_level(line: str) -> int:
-    m = _NUMBER.match(line)
+    m = LIST_NUMBER.match(line)
     return m.group(1).count(".") + 1 if m else 0
 
 
 def _is_numbered_heading(line: str, nxt: str) -> bool:
     """ "4. Findings", "2.3 Scope": a number, then a short title (not a numbered paragraph's first line)."""
-    m = _NUMBER.match(line)
+    m = LIST_NUMBER.match(line)
     if not m or len(line) > 80:
         return False
     rest = line[m.end() :]

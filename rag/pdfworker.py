@@ -200,26 +200,28 @@ def page_text(page: Any) -> PageText:
 def heading_lines(reader: Any, pages: list[PageText]) -> list[list[int]]:
     """[page, start, end] of the lines the PDF shows as headings: set in display type (`display_lines`), or named
     by its bookmarks (`bookmarked_lines`: Word makes them from its headings when it saves a PDF)."""
-    return sorted({tuple(x) for x in display_lines(pages) + bookmarked_lines(reader, pages)})  # type: ignore[misc]
+    found = {(i, a, b) for i, a, b in display_lines(pages) + bookmarked_lines(reader, pages)}
+    return [list(x) for x in sorted(found)]
 
 
 def bookmarked_lines(reader: Any, pages: list[PageText]) -> list[list[int]]:
     """[page, start, end] of the lines, on its page, that a bookmark's title names (its list number aside: "4.2"),
     both lines of a title wrapped over two. None when the bookmarks cannot be read: they are a help, not the text."""
     try:
-        marks = [(page, _bare(title)) for page, title in _bookmarks(reader, reader.outline)]
+        marks = _bookmarks(reader, reader.outline)
     except Exception:  # a damaged outline costs the hint, never the file
         return []
-    out = []
+    titles: dict[int, set[str]] = {}
     for page, title in marks:
-        if not 0 <= page < len(pages) or not title:
-            continue
-        text = pages[page].text
-        lines = [(m.start(), m.end(), _bare(m.group())) for m in re.finditer(r"[^\n]+", text)]
+        if 0 <= page < len(pages) and _bare(title):
+            titles.setdefault(page, set()).add(_bare(title))
+    out = []
+    for page, named in sorted(titles.items()):
+        lines = [(m.start(), m.end(), _bare(m.group())) for m in re.finditer(r"[^\n]+", pages[page].text)]
         for i, (a, b, line) in enumerate(lines):
-            if line == title:
+            if line in named:
                 out.append([page, a, b])
-            elif i + 1 < len(lines) and line and _bare(f"{line} {lines[i + 1][2]}") == title:
+            elif i + 1 < len(lines) and line and _bare(f"{line} {lines[i + 1][2]}") in named:
                 out += [[page, a, b], [page, lines[i + 1][0], lines[i + 1][1]]]
     return out
 
@@ -238,7 +240,9 @@ def _bookmarks(reader: Any, outline: list[Any], depth: int = 0) -> list[tuple[in
 
 def _bare(text: str) -> str:
     """A heading's words, its list number ("4.2", "4.") and spacing aside."""
-    return re.sub(r"^\d{1,2}(?:\.\d{1,2}){0,3}\.?\s+", "", " ".join(text.split()))
+    from rag.parse import LIST_NUMBER
+
+    return LIST_NUMBER.sub("", " ".join(text.split()))
 
 
 def display_lines(pages: list[PageText]) -> list[list[int]]:

@@ -204,7 +204,7 @@ def read_source(path: Path, corpus_dir: Path, settings: Settings) -> SourceText:
     return SourceText(path=rel, text=text, sha256=sha256, kind=kind, furniture=furniture_spans(text))
 
 
-MARKDOWN_WRITTEN = {".docx": "docx", ".html": "html", ".htm": "html"}  # suffix → the kind of source it becomes
+MARKDOWN_WRITTEN = {".docx": "docx", ".html": "html", ".htm": "html"}  # suffix → its kind (models.MARKDOWN_KINDS)
 
 
 def markdown_written(data: bytes, suffix: str, settings: Settings) -> MarkdownText:
@@ -341,8 +341,12 @@ def _read_pdf(path: Path, name: str, settings: Settings) -> _PdfText:
     spans: dict[str, list[tuple[int, int]]] = {kind: [] for kind in _SPANS}
     offset = 0
     starts = []
+    by_page: dict[int, list[tuple[str, int, int]]] = {}
+    for kind in _SPANS:
+        for i, a, b in raw_spans[kind]:
+            by_page.setdefault(i, []).append((kind, a, b))
     for n, page in enumerate(raw):
-        mine = [(kind, a, b) for kind in _SPANS for i, a, b in raw_spans[kind] if i == n]
+        mine = by_page.get(n, [])
         text, moved = _clean_page(page, [(a, b) for _, a, b in mine], words)
         for (kind, _, _), (a, b) in zip(mine, moved, strict=True):
             spans[kind].append((offset + a, offset + b))
