@@ -197,8 +197,8 @@ def coverage_line(cov: AnswerCoverage, quoted: int) -> str:
     if not shown:
         n = sum(total.values())
         return (
-            f"Showing {quoted} {plural('review', quoted)}; {n} in the collection "
-            f"{'addresses' if n == 1 else 'address'} {cov.label} by name ({_joined(also)}) {pointer}:"
+            f"Showing {quoted} {plural('review', quoted)}; {_joined(also)} in the collection "
+            f"{'addresses' if n == 1 else 'address'} {cov.label} by name {pointer}:"
         )
     kinds = [k for k, _ in cov.total if shown.get(k)]
     parts = [f"{shown[k]} of the {total[k]} {plural(k, total[k])}" for k in kinds]

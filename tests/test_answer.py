@@ -151,6 +151,14 @@ def test_coverage_line_counts_by_kind_with_a_pointer_to_the_ledger() -> None:
     one = AnswerCoverage("x", "x", (("review", 1),), (("review", 1),), 2)
     assert coverage_line(one, 3).startswith("Showing 1 of 1 review that addresses x, and 2 more that match")
     assert coverage_line(AnswerCoverage("x", "x", (), ()), 3) == "Three reviews discuss this:"
+    # None of those the ledger lists is quoted: its count stands apart, said once.
+    none = AnswerCoverage("cme", "children missing education", (), (("review", 1),), 7)
+    assert coverage_line(none, 7) == (
+        "Showing 7 reviews; 1 review in the collection addresses children missing education by name "
+        '(full list: rla ledger "cme"):'
+    )
+    mixed = AnswerCoverage("x", "x", (), (("review", 3), ("analysis", 1)), 2)
+    assert coverage_line(mixed, 2).startswith("Showing 2 reviews; 3 reviews and 1 analysis in the collection address x")
 
 
 def test_answer_coverage_is_the_ledger_count_by_kind(retriever) -> None:  # type: ignore[no-untyped-def]

@@ -86,7 +86,7 @@ def test_a_covered_question_in_other_words_is_answered_with_its_coverage(retriev
         ans = answer(retriever, q)
         assert not ans.abstained, q
         first = ans.text.splitlines()[0]
-        m = re.match(r"Showing (\d+) (?:of the (\d+) reviews|reviews; (\d+) in the collection)", first)
+        m = re.match(r"Showing (\d+) (?:of the (\d+) reviews|reviews?; (\d+) .+? in the collection)", first)
         assert m, first
         assert 'rla ledger "' in first
     ans = answer(retriever, "mum's new boyfriend has moved in — what did reviews say about men in the household?")
