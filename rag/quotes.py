@@ -90,13 +90,24 @@ def whole_item(text: str, spans: list[tuple[int, int]], i: int) -> tuple[int, in
 
 
 _ENDS_LIKE_A_SENTENCE = re.compile(r"""[.;:!?,)\]"'’”]\s*$""")
+_WORDLIKE = re.compile(r"[A-Za-z]{2}")
 
 
 def is_statement(text: str) -> bool:
-    """Six words or more, and ending as a sentence or a list item does — a short line without an end ("Model:
-    Multi-Agency Child Practice Review methodology", a heading) is a label or a title, not a statement; nor is
-    a run of list items none of which is six words ("hidden men; safeguarding children with disabilities;"):
-    topics named, not something said about them."""
+    """Something said, worth quoting (answers and briefing packs alike): six words or more, and ending as a
+    sentence or a list item does — a short line without an end ("Model: Multi-Agency Child Practice Review
+    methodology", a heading) is a label or a title, not a statement; nor is a run of list items none of which is
+    six words ("hidden men; safeguarding children with disabilities;"): topics named, not something said about
+    them; nor a lead-in ("The review identified the following:"), a table row or a line of links (a fifth of its
+    tokens or more not words, or Markdown's "](" and "> ")."""
+    tokens = text.split()
+    if (
+        sum(1 for t in tokens if _WORDLIKE.search(t)) < 0.8 * len(tokens)
+        or text.count(">") >= 2
+        or "](" in text
+        or text.rstrip().endswith(":")
+    ):
+        return False
     words = len(_WORDS.findall(text))
     items = [n for n in (len(_WORDS.findall(item)) for item in text.split(";")) if n]
     if len(items) > 1 and max(items) < MIN_WORDS:

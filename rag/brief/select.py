@@ -11,6 +11,7 @@ from rag.chunk import sentence_spans
 from rag.ledger import Ledger, LedgerEntry, ledger
 from rag.lexical import expand_query
 from rag.models import Review, SectionKind
+from rag.quotes import is_statement
 from rag.retrieve import Filters, Retriever
 
 POINT_SECTIONS = (SectionKind.LEARNING, SectionKind.KEY_ISSUES, SectionKind.GOOD_PRACTICE)
@@ -103,9 +104,10 @@ def _best_sentences(retriever: Retriever, topic: OnTopic, sections: tuple[str, .
                 continue
             text = data.sources[c.source].text
             names = _pseudonyms(data.reviews[rid])
-            for s, e, cos in retriever.sentence_scores(row, topic.vector):
-                s, e = _trim(text, s, e)
-                if e <= s or not _is_point(text[s:e]):
+            for s, end, cos in retriever.sentence_scores(row, topic.vector):
+                s, e = _trim(text, s, end)
+                # Its end as printed (a list item's ";") tells a statement from a label (rag.quotes).
+                if e <= s or not is_statement(text[s:end]):
                     continue
                 if c.section == SectionKind.KEY_ISSUES and _names_own_child(text[s:e], names):
                     continue  # "Child J died of non-accidental head injuries …": the case, not what was learned
@@ -125,19 +127,6 @@ def _trim(text: str, s: int, e: int) -> tuple[int, int]:
     while e > s and text[e - 1] in ";,: \n\t":
         e -= 1
     return s, e
-
-
-def _is_point(sentence: str) -> bool:
-    """A sentence worth quoting: six words or more, mostly words (not a table row or a list of headings)."""
-    tokens = sentence.split()
-    words = [t for t in tokens if re.search(r"[A-Za-z]{2}", t)]
-    return (
-        len(words) >= 6
-        and len(words) >= 0.8 * len(tokens)
-        and sentence.count(">") < 2
-        and "](" not in sentence
-        and not sentence.rstrip().endswith(":")
-    )
 
 
 def _topic_pattern(topic: str) -> re.Pattern[str]:
