@@ -26,11 +26,13 @@ from rag.store import (
     SourceEntry,
     check_model,
     open_index,
+    passage_scores,
+    sentence_offsets,
     sha256_file,
     write_generation,
     write_lock,
 )
-from rag.themes import tag_records, vocabulary_digest
+from rag.themes import gate_texts, tag_records, themes_on_topic, vocabulary_digest
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -160,7 +162,7 @@ def ingest(
             only,
             _limits(settings),
             (old_catalogue, catalogue.digest),
-            (old_vocabulary, vocabulary_digest()),
+            (old_vocabulary, vocabulary_digest(settings.theme_passage_cosine)),
         )
         report = apply(settings, todo, old, digests, progress, catalogue)
         if settings.onnx_queries:
@@ -252,9 +254,6 @@ def apply(
         raise RlaError(f"nothing to index: {reasons}")
 
     kept = _carry_over(old, todo.keep)
-    if todo.retag:  # tagged under another vocabulary: tag again (as parsed: the catalogue's changes re-tag below)
-        kept_reviews, kept_chunks = tag_records(kept.reviews, kept.chunks)
-        kept = replace(kept, reviews=kept_reviews, chunks=kept_chunks)
     reviews, chunks, corrected = _catalogued(catalogue, kept.reviews + new.reviews, kept.chunks + new.chunks)
     report.warnings = warnings(catalogue, reviews, present)
     if unchanged and not corrected and not todo.retag:
@@ -272,6 +271,13 @@ def apply(
         assert embedder is not None
         vectors_new, sentences_new = _embed(new.chunks, new.reviews, embedder, progress)
         report.embedded = len(new.chunks)
+    vectors = np.vstack([kept.vectors, vectors_new]) if len(kept.vectors) else vectors_new
+    sentence_vectors = (
+        np.vstack([kept.sentence_vectors, sentences_new]) if len(kept.sentence_vectors) else sentences_new
+    )
+    # The new records tagged with themes; the kept ones too when the vocabulary or the tagging rule changed.
+    untagged = {r.id for r in new.reviews} | ({r.id for r in kept.reviews} if todo.retag else set())
+    reviews, chunks = _tagged(settings, reviews, chunks, (vectors, sentence_vectors), untagged, embedder)
     if progress:
         progress("writing", 0, 1)
     gen = write_generation(
@@ -279,14 +285,14 @@ def apply(
         model,
         settings.chunker_config(),
         chunks,
-        np.vstack([kept.vectors, vectors_new]) if len(kept.vectors) else vectors_new,
+        vectors,
         reviews,
         kept.sources + new.sources,
         settings.hnsw_threshold,
-        np.vstack([kept.sentence_vectors, sentences_new]) if len(kept.sentence_vectors) else sentences_new,
+        sentence_vectors,
         skipped=dict(sorted(new.skipped.items())),
         catalogue=catalogue.digest,
-        vocabulary=vocabulary_digest(),
+        vocabulary=vocabulary_digest(settings.theme_passage_cosine),
     )
     report.generation = gen.name
     report.changed = True
@@ -297,17 +303,34 @@ def apply(
 def _catalogued(
     catalogue: Catalogue, reviews: list[Review], chunks: list[Chunk]
 ) -> tuple[list[Review], list[Chunk], set[str]]:
-    """The catalogue's metadata on every record and its chunks; the changed ones re-tagged with themes (a
-    chunk's themes read its title)."""
-    reviews, chunks, changed = apply_catalogue(catalogue, reviews, chunks)
-    if not changed:
-        return reviews, chunks, changed
-    tagged_reviews, tagged_chunks = tag_records(
-        [r for r in reviews if r.id in changed], [c for c in chunks if c.review_id in changed]
-    )
+    """The catalogue's metadata on every record and its chunks (their themes read their text alone: unchanged)."""
+    return apply_catalogue(catalogue, reviews, chunks)
+
+
+def _tagged(
+    settings: Settings,
+    reviews: list[Review],
+    chunks: list[Chunk],
+    vectors: tuple[np.ndarray, np.ndarray],
+    ids: set[str],
+    embedder: Embedder | None,
+) -> tuple[list[Review], list[Chunk]]:
+    """The records `ids` and their chunks tagged with the themes they address (rag.themes.tag_records: a term
+    other than a theme's name counts in a passage on the theme, scored as search scores it), the others as
+    they were. `vectors`: every chunk's vector and sentence vectors, in order."""
+    if not ids:
+        return reviews, chunks
+    if embedder is None:  # only kept records to tag again: the model gives the themes' vectors
+        from rag.embed import load_embedder
+
+        embedder = load_embedder(settings.model)
+    rows = np.array([i for i, c in enumerate(chunks) if c.review_id in ids], dtype=np.int64)
+    scores = passage_scores(*vectors, sentence_offsets(chunks), embedder.embed_batch(gate_texts()))
+    near = themes_on_topic(scores[rows], settings.theme_passage_cosine)
+    tagged_reviews, tagged_chunks = tag_records([r for r in reviews if r.id in ids], [chunks[i] for i in rows], near)
     by_review = {r.id: r for r in tagged_reviews}
     by_chunk = {c.id: c for c in tagged_chunks}
-    return [by_review.get(r.id, r) for r in reviews], [by_chunk.get(c.id, c) for c in chunks], changed
+    return [by_review.get(r.id, r) for r in reviews], [by_chunk.get(c.id, c) for c in chunks]
 
 
 def _mark_updated(report: IngestReport, sources: set[str], what: str) -> None:
@@ -376,7 +399,6 @@ def _read_all(
                 "the index is unchanged; please report this with the file"
             ) from e
         reviews, chunks = _unique_ids(reviews, chunks, src.sha256, taken)
-        reviews, chunks = tag_records(reviews, chunks)
         new.sources.append(src)
         new.reviews += reviews
         new.chunks += chunks

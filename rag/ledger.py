@@ -23,12 +23,15 @@ from rag.themes import (
     evidence_terms,
     find_term,
     load_themes,
+    masked,
     narrower_terms,
     phrase_spans,
     phrase_stems,
+    pseudonyms,
     question_themes,
     terms,
     theme_by_id,
+    theme_named,
     tokens,
 )
 from rag.ui_text import records_text
@@ -191,8 +194,19 @@ def _ledger(retriever: Retriever, topic: str, filters: Filters | None = None) ->
     themes = detect_themes(retriever, topic)
     dense = retriever.dense_scores([core])[0]
     short = len(phrase_stems(core)) <= _MAX_PHRASE_WORDS
-    marks, phrases = _topic_marks(retriever, topic, themes, mask, dense)
-    if themes and not any(_names(topic, t) for t in themes):
+    theme = theme_named(core, aliases=True)
+    if theme is not None:
+        # A theme's ledger (the topic is its name or an alias): the chunks tagged with it at ingest
+        # (rag.themes.tag_text), its terms marked in them — the records `rla themes` counts and `--theme` keeps.
+        themes, phrases = (theme,), evidence_terms(theme)
+        marks: dict[int, list[tuple[int, int]]] = {}
+        for i in np.flatnonzero(mask & np.array([theme.id in c.themes for c in data.chunks], dtype=bool)):
+            c = data.chunks[i]
+            text = masked(c.text, pseudonyms(data.reviews[c.review_id]))  # as tagged: "Infant D" is no term
+            marks[int(i)] = [(c.start + s, c.start + e) for s, e in phrase_spans(text, phrases)]
+    else:
+        marks, phrases = _topic_marks(retriever, topic, themes, mask, dense)
+    if themes and theme is None and not any(_names(topic, t) for t in themes):
         # Themes reached by meaning alone are a guess at the topic: the question's own words (and their
         # synonyms), when some passage has them, say better what it is about ("pets in the home").
         own_marks, own_phrases = _topic_marks(retriever, topic, (), mask, dense)

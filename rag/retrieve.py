@@ -20,7 +20,7 @@ from rag.mentions import Mentions
 from rag.models import DOCUMENT_KINDS, SECTION_ALIASES, SECTION_KINDS, Chunk, Hit, Review
 from rag.names import NamedRecords
 from rag.settings import Settings
-from rag.store import IndexData, check_model, open_index
+from rag.store import IndexData, check_model, open_index, passage_scores
 
 MODES = ("dense", "bm25", "hybrid")
 MAX_QUERY_CHARS = 2000
@@ -114,13 +114,13 @@ def _theme_id(raw: str) -> str:
     """A theme given by id or by name ("hidden-men", "hidden men"), as its id."""
     import difflib
 
-    from rag.themes import load_themes
+    from rag.themes import load_themes, theme_named
 
-    text = " ".join(raw.lower().split())
+    theme = theme_named(raw)
+    if theme is not None:
+        return theme.id
     names = {t.id: t.id for t in load_themes()} | {t.name.lower(): t.id for t in load_themes()}
-    if text in names:
-        return names[text]
-    close = difflib.get_close_matches(text, names, n=1)
+    close = difflib.get_close_matches(" ".join(raw.lower().split()), names, n=1)
     hint = f"; did you mean {names[close[0]]!r}?" if close else ""
     raise QueryError(f"unknown theme {raw!r}{hint} (rla themes lists them)")
 
@@ -339,18 +339,11 @@ class Retriever:
         return bool((said if mask is None else said & mask).any())
 
     def _dense(self, qv: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-        """Exact, per chunk (all, or `rows`): the mean of two cosines to the query, the whole chunk's and its
-        best sentence's. The chunk vector carries context (review title, section); the sentence vector
-        catches one learning point in a list of several."""
+        """Exact, per chunk (all, or `rows`): `rag.store.passage_scores`."""
         data = self.data
         off = self._offsets
         if rows is None:
-            chunk_cos = data.vectors @ qv
-            best = chunk_cos.copy()
-            has = np.flatnonzero(off[1:] > off[:-1])
-            if len(has):
-                best[has] = np.maximum.reduceat(data.sentence_vectors @ qv, off[has])
-            return (chunk_cos + best) / 2
+            return passage_scores(data.vectors, data.sentence_vectors, off, qv[None, :])[:, 0]
         out = np.empty(len(rows), dtype=np.float32)
         for i, row in enumerate(rows):
             cos = float(data.vectors[row] @ qv)

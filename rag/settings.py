@@ -137,6 +137,12 @@ class Settings:
     theme_margin: float = 0.0
     # A phrase of the topic counts for the ledger in a passage scoring at least this against the topic.
     ledger_passage_cosine: float = 0.35
+    # A theme's alias or narrower term tags a chunk (rag.themes.tag_text: the theme's ledger, its count, the theme
+    # filter) in a passage scoring at least this against the theme's name and synonyms. On the 32 theme questions
+    # of eval/ledger_calibration.jsonl, the theme's records' precision / recall: 0.35 → 0.879 / 0.588, 0.30 →
+    # 0.873 / 0.609, 0.25 → 0.862 / 0.629, 0.22 → 0.851 / 0.634, 0.20 → 0.846 / 0.638, any passage → 0.836 /
+    # 0.670 (F1 0.71–0.74): the lowest that keeps precision above 0.85 by a margin.
+    theme_passage_cosine: float = 0.25
     # A briefing's learning point or recommendation scores at least this (cosine to the topic plus small bonuses)
     # and lies within `brief_floor` of the best one, unless it names the topic. Set by reading packs on
     # "fathers", "disguised compliance", "was not brought", "neglect", "mental health" and "information sharing".
@@ -189,6 +195,7 @@ class Settings:
             "theme_margin": self.theme_margin,
             "theme_alias_discount": self.theme_alias_discount,
             "ledger_passage_cosine": self.ledger_passage_cosine,
+            "theme_passage_cosine": self.theme_passage_cosine,
             "brief_min_score": self.brief_min_score,
             "brief_floor": self.brief_floor,
         }

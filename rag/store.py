@@ -30,7 +30,7 @@ import shutil
 import stat
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -418,13 +418,31 @@ class IndexData:
 
     @property
     def sentence_offsets(self) -> np.ndarray:
-        """Row i's sentence vectors are sentence_vectors[offsets[i]:offsets[i+1]] (none for one-sentence chunks)."""
-        counts = [len(c.sentences) if len(c.sentences) > 1 else 0 for c in self.chunks]
-        return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        return sentence_offsets(self.chunks)
 
     @property
     def dim(self) -> int:
         return self.manifest.model.dim
+
+
+def sentence_offsets(chunks: Sequence[Chunk]) -> np.ndarray:
+    """Row i's sentence vectors are sentence_vectors[offsets[i]:offsets[i+1]] (none for one-sentence chunks)."""
+    counts = [len(c.sentences) if len(c.sentences) > 1 else 0 for c in chunks]
+    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+
+def passage_scores(
+    vectors: np.ndarray, sentence_vectors: np.ndarray, offsets: np.ndarray, queries: np.ndarray
+) -> np.ndarray:
+    """The dense score of every chunk for each query vector, shape (chunks, queries): the mean of two cosines to
+    the query, the whole chunk's and its best sentence's. The chunk vector carries context (review title,
+    section); the sentence vector catches one learning point in a list of several."""
+    chunk_cos = vectors @ queries.T
+    best = chunk_cos.copy()
+    has = np.flatnonzero(offsets[1:] > offsets[:-1])
+    if len(has):
+        best[has] = np.maximum.reduceat(sentence_vectors @ queries.T, offsets[has], axis=0)
+    return (chunk_cos + best) / 2
 
 
 def _stored_vectors(index: Any, dim: int) -> np.ndarray:

@@ -7,14 +7,17 @@ import functools
 import hashlib
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from importlib.resources import files
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
+
 from rag.errors import RlaError
+from rag.lexical import expand_query
 from rag.models import Chunk, Review
 
 NSPCC_SOURCE = "NSPCC case review keywords"
@@ -79,6 +82,17 @@ def theme_by_id(theme_id: str, path: Path | None = None) -> Theme:
 
 
 @functools.cache  # a theme's terms are read for every theme on every question
+def theme_named(text: str, path: Path | None = None, aliases: bool = False) -> Theme | None:
+    """The theme the text is the id or the name of ("hidden-men", "Hidden men"), or with `aliases` an alias of
+    no other theme ("fathers", "invisible men"), or None."""
+    key = " ".join(text.lower().split())
+    named = next((t for t in load_themes(path) if key in (t.id, t.name.lower())), None)
+    if named is not None or not aliases:
+        return named
+    aliased = [t for t in load_themes(path) if key in {_key(a) for a in t.aliases}]
+    return aliased[0] if len(aliased) == 1 else None
+
+
 def terms(theme: Theme) -> tuple[str, ...]:
     """Name, aliases, narrower terms and phrasings, lower-cased with spaces collapsed, each once, in that order."""
     out: dict[str, None] = {}
@@ -209,7 +223,7 @@ def _check_links(themes: list[Theme], unmapped: dict[str, str], label: str) -> N
 
 # --- phrases: a topic found as a phrase, never as a bag of words ---------------------------------
 
-_TOKEN = re.compile(r"(?u)\w+(?:['’]\w+)*")
+_TOKEN = re.compile(r"(?u)\w+(?:['’&]\w+)*")  # "A&E" is one word, not the article "a" and "e"
 _ARTICLES = frozenset({"a", "an", "the"})
 PHRASE_GAP = 1  # other words allowed between two words of a phrase: "sharing the information", not "brought to live"
 
@@ -306,15 +320,20 @@ def find_phrase(
             out.append((spans[i][0], spans[end][1]))
 
 
-def tag_text(text: str, path: Path | None = None) -> tuple[str, ...]:
-    """Ids of the themes whose name or an alias the text contains as a phrase, in vocabulary order."""
+def tag_text(text: str, on_topic: Container[str] = frozenset(), path: Path | None = None) -> tuple[str, ...]:
+    """Ids of the themes the text addresses, in vocabulary order. The one rule for a theme: a text addresses it
+    when it says the theme's name or a term its name says (`own_terms`), or another of its terms (an alias, a
+    narrower term) while its passage is on the theme (`on_topic`: the ids of the themes it is close to in
+    meaning, `themes_on_topic`), so "preventive" work is not "Prevent" and a case summary's "mother's partner"
+    alone is not hidden men. The chunks it tags are the theme's ledger (`rla ledger "<theme>"`), its count in
+    `rla themes` and what the theme filter keeps."""
     stems, _ = tokens(text)
     starts: dict[str, list[int]] = {}
     for i, stem in enumerate(stems):
         starts.setdefault(stem, []).append(i)
     out = []
     for theme in load_themes(path):
-        for term in evidence_terms(theme):
+        for term in evidence_terms(theme) if theme.id in on_topic else own_terms(theme):
             phrase = phrase_stems(term)
             if phrase and any(_match_at(stems, i, phrase, PHRASE_GAP) is not None for i in starts.get(phrase[0], ())):
                 out.append(theme.id)
@@ -322,25 +341,84 @@ def tag_text(text: str, path: Path | None = None) -> tuple[str, ...]:
     return tuple(out)
 
 
+_NAME_PARTS = re.compile(r",\s*|\s+(?:and|or)\s+")
+
+
+@functools.cache
+def own_terms(theme: Theme) -> tuple[str, ...]:
+    """The theme's name and, for a name of parts joined by "and", "or" or commas, those of its terms that are a
+    part ("fathers and male carers": "fathers", "male carers"): they count wherever a text says them; its other
+    names only in a passage on the theme ("assessment" is a word of "assessment quality", not a part of it)."""
+    parts = {phrase_stems(p) for p in (theme.name, *_NAME_PARTS.split(theme.name))}
+    return tuple(t for t in evidence_terms(theme) if phrase_stems(t) in parts)
+
+
+def gate_texts(path: Path | None = None) -> list[str]:
+    """Per theme, in vocabulary order, what a passage is compared with to say it is on the theme: the theme's name
+    with its synonyms, as `rla ledger "<name>"` searches for it."""
+    return [expand_query(t.name) for t in load_themes(path)]
+
+
+def themes_on_topic(scores: np.ndarray, threshold: float) -> list[frozenset[str]]:
+    """Per chunk, the ids of the themes it is on: its dense score for the theme's gate text (`gate_texts`;
+    `rag.store.passage_scores`, one column per theme) is at least `threshold` (`settings.theme_passage_cosine`)."""
+    ids = [t.id for t in load_themes()]
+    return [frozenset(ids[j] for j in np.flatnonzero(row >= threshold)) for row in scores]
+
+
 # Raised when the way chunks are tagged changes (tag_text, phrase matching), so that ingest re-tags kept chunks.
-TAGGING_VERSION = 3  # 2: articles do not break a phrase; 3: an acronym's plural is its singular ("GPs")
+# 2: articles do not break a phrase; 3: an acronym's plural is its singular ("GPs"); 4: a term other than the
+# theme's name counts only in a passage on the theme, the text alone (not its title), pseudonyms blanked out.
+TAGGING_VERSION = 4
 
 
-def vocabulary_digest() -> str:
-    """What chunks' themes depend on: the shipped vocabulary's bytes and the tagging rule's version. An index
-    tagged under another digest is re-tagged at the next ingest (no text re-read, nothing re-embedded)."""
+def vocabulary_digest(threshold: float) -> str:
+    """What chunks' themes depend on: the shipped vocabulary's bytes, the tagging rule's version and its
+    threshold (`settings.theme_passage_cosine`). An index tagged under another digest is re-tagged at the next
+    ingest (no text re-read, nothing re-embedded)."""
     data = (files("rag") / "data" / "themes.toml").read_bytes()
-    return hashlib.sha256(data + f"\ntagging {TAGGING_VERSION}".encode()).hexdigest()
+    return hashlib.sha256(data + f"\ntagging {TAGGING_VERSION} {threshold!r}".encode()).hexdigest()
 
 
-def tag_records(reviews: list[Review], chunks: list[Chunk]) -> tuple[list[Review], list[Chunk]]:
-    """Each chunk tagged with the themes its title or text names; each review with its chunks' themes."""
-    tagged = [replace(c, themes=tag_text(f"{c.title}\n{c.text}")) for c in chunks]
+def tag_records(
+    reviews: list[Review], chunks: list[Chunk], on_topic: Sequence[Container[str]]
+) -> tuple[list[Review], list[Chunk]]:
+    """Each chunk tagged with the themes its text addresses (`tag_text`; `on_topic` per chunk, from
+    `themes_on_topic`), its review's pseudonyms blanked out ("Infant D" does not say "infants"); each review with
+    its chunks' themes."""
+    names = {r.id: pseudonyms(r) for r in reviews}
+    tagged = [
+        replace(c, themes=tag_text(masked(c.text, names.get(c.review_id, ())), near))
+        for c, near in zip(chunks, on_topic, strict=True)
+    ]
     by_review: dict[str, dict[str, None]] = {}
     for c in tagged:
         by_review.setdefault(c.review_id, {}).update(dict.fromkeys(c.themes))
     order = {t.id: i for i, t in enumerate(load_themes())}
     return [replace(r, themes=tuple(sorted(by_review.get(r.id, {}), key=order.__getitem__))) for r in reviews], tagged
+
+
+# A child's pseudonym ("Child D", "Infant J", "Babies A and B"): a name, not words of a theme.
+PSEUDONYM = re.compile(r"\b(?:Child(?:ren)?|Bab(?:y|ies)|Infant|Siblings?|Young Person|Family)\s+[A-Z][A-Z0-9]{0,3}\b")
+
+
+def pseudonyms(review: Review) -> tuple[str, ...]:
+    """The name a review's record gives its child, besides the "Child D" forms `PSEUDONYM` finds."""
+    return (review.child,) if review.child else ()
+
+
+def masked(text: str, names: Iterable[str]) -> str:
+    """The text with every pseudonym and each of `names` blanked out, offsets kept."""
+    spans = [m.span() for m in PSEUDONYM.finditer(text)]
+    for name in names:
+        at = text.find(name)
+        while at >= 0:
+            spans.append((at, at + len(name)))
+            at = text.find(name, at + 1)
+    chars = list(text)
+    for s, e in spans:
+        chars[s:e] = " " * (e - s)
+    return "".join(chars)
 
 
 def phrase_spans(text: str, phrases: tuple[str, ...], gap: int = PHRASE_GAP) -> list[tuple[int, int]]:

@@ -173,7 +173,7 @@ def test_themes_are_vocabulary_themes_their_points_address(
 
 def test_themes_rank_by_the_reviews_that_address_them(briefs: dict[str, Brief]) -> None:
     fathers = briefs["fathers"]
-    assert [t.id for t in fathers.themes[:2]] == ["fathers-and-male-carers", "hidden-men"]
+    assert fathers.themes[0].id == "fathers-and-male-carers" and all(t.id in VOCABULARY for t in fathers.themes)
     reviews = [len({q.review_id for q in t.points}) for t in fathers.themes]
     assert reviews[0] >= 5 and reviews[0] >= max(reviews) and min(reviews) >= 1
     assert briefs["head injury"].themes[0].id == "abusive-head-trauma"

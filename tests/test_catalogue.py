@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -458,16 +459,16 @@ def test_vectors_come_from_the_records_as_parsed_so_a_rebuild_gives_the_same_ind
     assert rebuilt.reviews["2022-liam"] == incremental.reviews["2022-liam"]
 
 
-def test_a_corrected_title_re_tags_the_record_s_themes(tmp_path: Path) -> None:
+def test_a_corrected_title_leaves_the_record_s_themes_as_its_text_gives_them(tmp_path: Path) -> None:
+    """A record's themes are what its text addresses (rag.themes.tag_text), not what a catalogue title says."""
     from rag.ingest import _catalogued
 
-    parsed = _review(title="Serious Case Review: Child M")
+    parsed = replace(_review(title="Serious Case Review: Child M"), themes=("neglect",))
+    chunk = replace(_chunk(parsed), themes=("neglect",))
     cat = _catalogue("file,title\nnorthshire-scr-child-m.pdf,Child M: domestic abuse and the baby's father\n", tmp_path)
-    (r,), (c,), changed = _catalogued(cat, [parsed], [_chunk(parsed)])
-    assert changed == {"child-m"}
-    assert {"domestic-abuse", "fathers-and-male-carers"} <= set(c.themes) and set(c.themes) <= set(r.themes)
-    (back,), (c2,), _ = _catalogued(_catalogue(HEADER, tmp_path), [r], [c])
-    assert "domestic-abuse" not in c2.themes and back.themes == c2.themes  # the parsed title's themes again
+    (r,), (c,), changed = _catalogued(cat, [parsed], [chunk])
+    assert changed == {"child-m"} and r.title.startswith("Child M: domestic abuse")
+    assert r.themes == c.themes == ("neglect",)
 
 
 def test_a_manifest_whose_catalogue_digest_is_not_a_sha256_is_refused(small_index: Settings) -> None:

@@ -28,19 +28,36 @@ def test_a_new_theme_vocabulary_re_tags_kept_chunks_and_embeds_nothing(
 ) -> None:
     import rag.themes
 
-    assert open_index(small_copy.index).manifest.vocabulary == rag.themes.vocabulary_digest()
+    digest = rag.themes.vocabulary_digest(small_copy.theme_passage_cosine)
+    assert open_index(small_copy.index).manifest.vocabulary == digest
     monkeypatch.setattr(rag.themes, "TAGGING_VERSION", rag.themes.TAGGING_VERSION + 1)  # a changed tagging rule
-    monkeypatch.setattr(rag.themes, "tag_text", lambda text, path=None: ("neglect",))
+    monkeypatch.setattr(rag.themes, "tag_text", lambda text, on_topic=frozenset(), path=None: ("neglect",))
     report = ingest(small_copy)
     assert report.embedded == 0 and report.changed
     assert {f.status for f in report.files} == {"updated"}
     assert all("themes tagged again" in f.reason for f in report.files)
     data = open_index(small_copy.index)
-    assert data.manifest.vocabulary == rag.themes.vocabulary_digest()
+    assert data.manifest.vocabulary == rag.themes.vocabulary_digest(small_copy.theme_passage_cosine)
     assert {c.themes for c in data.chunks} == {("neglect",)} and {r.themes for r in data.reviews.values()} == {
         ("neglect",)
     }
     assert not ingest(small_copy).changed  # tagged under today's vocabulary: nothing more to do
+
+
+def test_another_theme_threshold_re_tags_by_the_passages_scores(small_copy: Settings) -> None:
+    """`theme_passage_cosine` decides where a theme's alias counts: changed, the next ingest tags every kept chunk
+    again (nothing embedded); at 1.0 only names count, at -1.0 every alias anywhere."""
+    from dataclasses import replace
+
+    strict, loose = replace(small_copy, theme_passage_cosine=1.0), replace(small_copy, theme_passage_cosine=-1.0)
+    report = ingest(strict)
+    assert report.changed and report.embedded == 0
+    named = {c.id: set(c.themes) for c in open_index(strict.index).chunks}
+    assert ingest(loose).changed
+    anywhere = {c.id: set(c.themes) for c in open_index(loose.index).chunks}
+    assert all(named[k] <= anywhere[k] for k in named) and sum(map(len, anywhere.values())) > sum(
+        map(len, named.values())
+    )
 
 
 def test_changed_file_updates_only_its_records(small_corpus: Path, tmp_path: Path) -> None:

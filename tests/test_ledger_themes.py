@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from rag.errors import QueryError
@@ -22,6 +23,51 @@ def test_a_text_is_tagged_with_the_themes_it_names_as_phrases() -> None:
     assert tag_text("The weather was fine and the bus was late.") == ()
     # a bag of the words is not the phrase
     assert "domestic-abuse" not in tag_text("Abuse of the domestic appliance warranty.")
+
+
+def test_a_theme_s_other_names_count_only_in_a_passage_on_the_theme() -> None:
+    """The one rule (rag.themes.tag_text): the name, or a part of a name joined by "and" ("fathers" of "fathers
+    and male carers"), anywhere; an alias or narrower term only where the passage is on the theme."""
+    case = "The baby was injured while in the care of the mother's partner."
+    assert "hidden-men" not in tag_text(case)  # an alias, in a passage not on hidden men
+    assert "hidden-men" in tag_text(case, on_topic={"hidden-men"})
+    assert "fathers-and-male-carers" in tag_text("Fathers were not invited to the meeting.")  # a part of its name
+    # "assessment" is a word of "assessment quality", not a part of it: an alias like any other.
+    assert "assessment-quality" not in tag_text("An assessment was completed in March.")
+    assert "assessment-quality" in tag_text("An assessment was completed in March.", on_topic={"assessment-quality"})
+    assert "assessment-quality" in tag_text("The review found poor assessment quality.")
+
+
+def test_ingest_tags_by_the_rule_and_a_pseudonym_is_no_theme_s_word() -> None:
+    from rag.models import Review, Section
+    from rag.themes import tag_records
+
+    r = Review("r", "Child Q", 2020, "A", None, (), None, "f.txt", 0, 100, (Section("learning", "Learning", 0, 100),))
+    texts = ("Infant D lived with both parents.", "Infants need to be seen.")
+    chunks = [
+        Chunk(f"r#{i}", "r", "learning", "f.txt", 0, 40, t, None, "Child Q", 2020, "A", None)
+        for i, t in enumerate(texts)
+    ]
+    on_topic = [frozenset({"babies-under-one"}), frozenset({"babies-under-one"})]
+    (tagged_review,), (first, second) = tag_records([r], chunks, on_topic)
+    assert "babies-under-one" not in first.themes and "babies-under-one" in second.themes
+    assert "babies-under-one" in tagged_review.themes
+
+
+def test_a_theme_s_records_are_the_same_everywhere(retriever: Retriever) -> None:
+    """`rla themes` counts, the theme's ledger (by its name or an alias of it alone) and `--theme` agree: before
+    the one rule, hidden men read 14 reviews in the themes list and 33 in its ledger."""
+    from rag.ledger import ledger
+
+    data = retriever.data
+    for theme in load_themes():
+        counted = {r.id for r in data.reviews.values() if theme.id in r.themes}
+        listed = {e.review_id for e in ledger(retriever, theme.name).entries}
+        kept = {data.chunks[i].review_id for i in np.flatnonzero(retriever.mask(Filters(theme=theme.id)))}
+        assert counted == listed == kept, theme.id
+        assert all(e.marks for e in ledger(retriever, theme.name).entries), theme.id  # its words marked
+    fathers = {e.review_id for e in ledger(retriever, "fathers").entries}  # an alias of one theme alone
+    assert fathers == {e.review_id for e in ledger(retriever, "fathers and male carers").entries}
 
 
 def test_chunk_themes_survive_the_index_format() -> None:

@@ -13,6 +13,7 @@ from rag.lexical import expand_query
 from rag.models import Review, SectionKind
 from rag.quotes import is_statement
 from rag.retrieve import Filters, Retriever
+from rag.themes import PSEUDONYM
 
 POINT_SECTIONS = (SectionKind.LEARNING, SectionKind.KEY_ISSUES, SectionKind.GOOD_PRACTICE)
 # A sentence is a learning point or recommendation on the topic when it names the topic (or a synonym), or
@@ -44,8 +45,6 @@ _PERSON_WORD = re.compile(rf"\b(?:{_PERSON})\b", re.IGNORECASE)
 # What practice should be is learning, not the story of a case ("the need for robust assessment …").
 _PRESCRIPTIVE = re.compile(r"\b(?:should|must|ought|needs? (?:to|for)|importance|ensure|ensuring)\b", re.IGNORECASE)
 # A child's pseudonym as reviews write it: "Child J", "Baby C", "Infant D", "Siblings W and X", "Young Person".
-PSEUDONYM = re.compile(r"\b(?:Child(?:ren)?|Bab(?:y|ies)|Infant|Siblings?|Young Person|Family)\s+[A-Z][A-Z0-9]{0,3}\b")
-
 # A list number, bullet or "… include:" lead-in at the start of a sentence (matched at the sentence's offset).
 _LEAD = re.compile(r"(?:\d{1,2}[.)]\s+|[•>*-]\s+|(?:[\w’' ]{0,30}?\b)?includes?:\s+)+", re.IGNORECASE)
 

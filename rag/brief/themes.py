@@ -3,60 +3,33 @@ discussion questions asked about them (prompts/brief_questions.txt)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-
-import numpy as np
+from collections.abc import Sequence
 
 from rag.brief.model import Theme
 from rag.brief.questions import QuestionTemplates
-from rag.brief.select import PSEUDONYM, Candidate
+from rag.brief.select import Candidate
 from rag.ledger import detect_themes
 from rag.retrieve import Retriever
 from rag.themes import Theme as VocabularyTheme
-from rag.themes import load_themes, phrase_spans, tag_text
+from rag.themes import load_themes, masked, pseudonyms, tag_text
 
 MAX_THEMES = 5  # themes besides the topic's own; points on others are listed under the topic's theme
 
 
 class PointThemes:
-    """Which vocabulary themes a learning point addresses, by the rule the ledger uses for a theme's words: its
-    name counts wherever it is said; an alias only in a passage on the theme (the chunk's dense score for the
-    theme's name ≥ settings.ledger_passage_cosine), so "preventive" work is not "Prevent". A child's pseudonym
-    is not a theme ("Infant D" does not say "infants")."""
+    """Which vocabulary themes a learning point addresses, by the rule a chunk is tagged by (rag.themes.tag_text):
+    the point names the theme by its name, or by another of its terms in a passage on the theme (its chunk is
+    tagged with it), so "preventive" work is not "Prevent". A child's pseudonym is not a theme ("Infant D" does
+    not say "infants")."""
 
     def __init__(self, retriever: Retriever) -> None:
         self.retriever = retriever
         self.themes = {t.id: t for t in load_themes()}
-        self._dense: dict[str, np.ndarray] = {}
 
     def of(self, point: Candidate) -> tuple[str, ...]:
-        text = _masked(point.text, self._names(point.review_id))
-        return tuple(t for t in tag_text(text) if self._counts(self.themes[t], text, point.row))
-
-    def _counts(self, theme: VocabularyTheme, text: str, row: int) -> bool:
-        if phrase_spans(text, (theme.name,)):
-            return True
-        if theme.id not in self._dense:
-            self._dense[theme.id] = self.retriever.dense_scores([theme.name])[0]
-        return bool(self._dense[theme.id][row] >= self.retriever.settings.ledger_passage_cosine)
-
-    def _names(self, review_id: str) -> tuple[str, ...]:
-        review = self.retriever.data.reviews[review_id]
-        return tuple(n for n in (review.child, review.title if len(review.title.split()) <= 3 else None) if n)
-
-
-def _masked(text: str, names: Iterable[str]) -> str:
-    """The text with each pseudonym blanked out, offsets kept."""
-    spans = [m.span() for m in PSEUDONYM.finditer(text)]
-    for name in names:
-        at = text.find(name)
-        while at >= 0:
-            spans.append((at, at + len(name)))
-            at = text.find(name, at + 1)
-    chars = list(text)
-    for s, e in spans:
-        chars[s:e] = " " * (e - s)
-    return "".join(chars)
+        data = self.retriever.data
+        text = masked(point.text, pseudonyms(data.reviews[point.review_id]))
+        return tag_text(text, on_topic=frozenset(data.chunks[point.row].themes))
 
 
 def group_points(
