@@ -30,6 +30,13 @@ CSS = """
    are set apart from the text they interrupt. */
 .rla-record .rla-furniture { color: var(--body-text-color-subdued); font-size: 0.8em; }
 .rla-record .rla-note { color: var(--body-text-color-subdued); font-size: 0.85em; }
+/* A text written as Markdown (a Word document, a saved web page, a .md note) shows the structure its markup stands
+   for: a table as a table, a heading and bold words in bold. */
+.rla-md-table { border-collapse: collapse; margin: 0.4rem 0; font-size: 0.95em; }
+.rla-md-table td { border: 1px solid var(--border-color-primary); padding: 0.15rem 0.45rem; vertical-align: top; }
+.rla-md-head td, .rla-md-heading, .rla-md-strong { font-weight: 600; }
+.rla-md-quote { font-style: italic; }
+.rla-md-table + br { display: none; }  /* a table is a block: the blank line after it is one line, not two */
 .rla-record mark, .rla-answer mark { background: #ffe066; color: #111; padding: 0 2px; border-radius: 2px; }
 .rla-answer li { margin: 0.25rem 0; }
 .rla-answer .rla-cite { font-weight: 600; white-space: nowrap; }
@@ -326,28 +333,63 @@ def record_html(data: IndexData, review_id: str, mark: tuple[int, int] | None = 
         # The excerpt lies outside every recognised section: show it on its own, in its surrounding text.
         a, b = mark
         lo, hi = max(0, a - 400), min(len(src.text), b + 400)
-        body = f"…{_prose(src.text[lo:a])}<mark>{_prose(src.text[a:b])}</mark>{_prose(src.text[b:hi])}…"
+        if src.markup:  # a text written as Markdown shows its structure here too
+            body = f"…{_source_html(src, lo, hi, mark)}…"
+        else:
+            body = f"…{_prose(src.text[lo:a])}<mark>{_prose(src.text[a:b])}</mark>{_prose(src.text[b:hi])}…"
         parts.insert(4, f"<h4>Excerpt</h4><div class='rla-text'>{body}</div>")
     parts.append("</div>")
     return "".join(parts)
 
 
+# How the markup of a text written as Markdown (SourceText.markup, rag.layout.SIGNS and STYLES) is shown in a record
+# read in context: each sign as what it stands for; a style's words in its class.
+SHOWN_AS = {
+    "hidden": "",
+    "break": "<br>",
+    "item": "• ",
+    "table": "<table class='rla-md-table'><tr class='rla-md-head'><td>",
+    "cell": "</td><td>",
+    "row": "</td></tr><tr><td>",
+    "end": "</td></tr></table>",
+}
+STYLED = {"heading": "rla-md-heading", "strong": "rla-md-strong", "quote": "rla-md-quote"}
+_TABLE_SIGNS = ("table", "cell", "row", "end")
+
+
 def _source_html(src: SourceText, start: int, end: int, mark: tuple[int, int] | None) -> str:
-    """src.text[start:end] as reflowing HTML: `mark` highlighted, page furniture and footnotes set apart."""
+    """src.text[start:end] as reflowing HTML: `mark` highlighted, page furniture and footnotes set apart, Markdown
+    markup shown as what it stands for (a table as a table: only words are highlighted, never a sign, so the tags
+    nest)."""
     kinds = [(src.furniture, "rla-furniture"), (src.notes, "rla-note")]
     spans = [(a, b, kind) for found, kind in kinds for a, b in found if a < end and b > start]
-    edges = {start, end, *(x for a, b, _ in spans for x in (a, b)), *(mark or ())}
+    markup = [(a, b, kind) for a, b, kind in src.markup if a < end and b > start]
+    signs = [x for x in markup if x[2] in SHOWN_AS]
+    styles = [x for x in markup if x[2] in STYLED]
+    edges = {start, end, *(x for a, b, _ in spans + markup for x in (a, b)), *(mark or ())}
     cuts = sorted(x for x in edges if start <= x <= end)
     out = []
+    i = 0  # signs[i]: the first sign not behind the piece
     for a, b in itertools.pairwise(cuts):
+        while i < len(signs) and signs[i][1] <= a:
+            i += 1
+        if i < len(signs) and signs[i][0] <= a:  # a sign: shown once, where it starts, when it is whole here
+            s, e, shown = signs[i]
+            out.append(SHOWN_AS[shown] if s == a and e <= end else "")
+            continue
         piece = _prose(src.text[a:b])
         kind = next((k for s, e, k in spans if s <= a and b <= e), None)
-        if kind:
-            piece = f"<span class='{kind}'>{piece}</span>"
+        classes = ([kind] if kind else []) + [STYLED[k] for s, e, k in styles if s <= a and b <= e]
+        if classes:
+            piece = f"<span class='{' '.join(classes)}'>{piece}</span>"
         if mark is not None and mark[0] <= a and b <= mark[1]:
             piece = f"<mark>{piece}</mark>"
         out.append(piece)
-    return "".join(out)
+    # A table cut by the range's edges is closed at them, so the tags always nest.
+    table = [kind for a, b, kind in signs if kind in _TABLE_SIGNS and start <= a and b <= end]
+    opened = "<table class='rla-md-table'><tr><td>" if table and table[0] != "table" else ""
+    closed = "</td></tr></table>" if table and table[-1] != "end" else ""
+    return opened + "".join(out) + closed
 
 
 def citation_html(data: IndexData, ans: dict[str, Any], n: str | None) -> str:
