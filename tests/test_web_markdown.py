@@ -217,5 +217,42 @@ def test_a_text_or_pdf_record_reads_as_before(data: IndexData) -> None:
         assert "rla-md" not in html and "<table" not in html and "•" not in html
 
 
+def test_answers_and_ledgers_quote_a_table_without_its_markup(retriever: Retriever) -> None:
+    """An answer's bullet and a ledger's excerpt quoting a table: its cells and rows set apart, the quote itself
+    (what the answer's data and files hold) verbatim."""
+    data = retriever.data
+    start, end = span(data, WORD, "| Agency", "Health visiting;")
+    quote = data.sources[WORD].text[start:end]
+    cite = {
+        "n": 1,
+        "quote": quote,
+        "quote_start": start,
+        "quote_end": end,
+        "source": WORD,
+        "review_id": record(data, WORD).id,
+        "title": "Child Safeguarding Practice Review: Child D",
+        "year": 2022,
+        "area": "Westmarsh",
+        "section": "background",
+        "page": None,
+    }
+    ans = {
+        "answer": f"Showing 1 review.\n\nWhat the reviews found:\n- {' '.join(quote.split())} [1]",
+        "citations": [cite],
+    }
+    html = web.answer_html(data, ans)
+    assert "<li>Agency · Contribution / Westmarsh Community Health · Health visiting; <a class='rla-cite'" in html
+    assert "|" not in "".join(Shown(html).text)
+    # A bullet that is not its citation's quote (a language model's words) is shown as it is.
+    written = {**ans, "answer": "Showing 1 review.\n\n- The | agencies | are listed [1]"}
+    assert "<li>The | agencies | are listed <a class='rla-cite'" in web.answer_html(data, written)
+
+    from rag.ledger import ledger
+
+    html = web.ledger_html(data, ledger(retriever, "chronology"))
+    assert "Agency · Contribution / Westmarsh Community Health · Health visiting; chronology / Westmarsh" in html
+    assert "|---" not in html and "Early help | chronology" in html
+
+
 def test_every_kind_of_markup_has_a_way_to_be_shown() -> None:
     assert set(web.SHOWN_AS) == set(SIGNS) and set(web.STYLED) == set(STYLES)
