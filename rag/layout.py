@@ -199,3 +199,84 @@ def write_blocks(blocks: list[tuple[str, bool]]) -> MarkdownText:
         out.append(text)
         at += len(text)
     return MarkdownText("".join(out) + "\n", tuple(notes))
+
+
+# --- Markdown markup ---------------------------------------------------------------------------
+# A text written as Markdown (write_blocks above, or a user's .md note) keeps its markup: a table's pipes and
+# separator row, a heading's hashes, a list's dashes, bold's asterisks. Like furniture the markup is never removed
+# from the text; it is found as spans, so that a reader can be shown the structure instead (rag.web.html).
+MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")  # "## 2. Background" (on a line stripped of its indent)
+_MD_MARKER = re.compile(r"[ \t]*(?:(?P<item>[-*+])|(?P<quote>>))[ \t]+(?=\S)")  # "- item", "> quoted"
+_MD_ROW = re.compile(r"[ \t]*\|.*(?<!\\)\|[ \t]*")  # "| a | b |"
+_MD_RULE = re.compile(r"[ \t]*\|(?:[ \t]*:?-+:?[ \t]*\|)+[ \t]*")  # "|---|:-:|", after a table's first row
+_MD_PIPE = re.compile(r"[ \t]*(?<!\\)\|[ \t]*")  # a cell's edge; "\|" is a pipe in a cell (rag.word writes it so)
+_MD_ESCAPE = re.compile(r"\\(?=\|)")
+_MD_STRONG = re.compile(r"\*\*([^\s*](?:[^*\n]*[^\s*])?)\*\*")  # "**bold**" (each try stops at the next "*")
+# Kinds of span: signs, each shown as what it stands for (a table's start, a cell's edge, a list item's dash; a hidden
+# one as nothing: hashes, asterisks), and styles, words shown in a style. A "break" is a line break Markdown keeps
+# (before a list item, around a heading).
+SIGNS = ("hidden", "break", "item", "table", "cell", "row", "end")
+STYLES = ("heading", "strong", "quote")
+
+
+def markdown_markup(text: str) -> tuple[tuple[int, int, str], ...]:
+    """The Markdown markup of `text`: (start, end, kind) spans, sorted. Signs never overlap one another; a style
+    holds words and the signs among them ("# **Title**"). One pass over the lines."""
+    lines = text.split("\n")
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 1)
+    out: list[tuple[int, int, str]] = []
+    breaks: set[int] = set()  # offsets of the line breaks kept
+    i = 0
+    while i < len(lines):
+        if i + 1 < len(lines) and _MD_ROW.fullmatch(lines[i]) and _MD_RULE.fullmatch(lines[i + 1]):
+            j = i + 2
+            while j < len(lines) and _MD_ROW.fullmatch(lines[j]):
+                j += 1
+            out += _table(text, starts, [i, *range(i + 2, j)], starts[i + 1] + len(lines[i + 1]))
+            out += _strong(text, starts[i], starts[j] - 1)
+            i = j
+            continue
+        s, line = starts[i], lines[i]
+        indent = len(line) - len(line.lstrip(" \t"))
+        heading = MD_HEADING.match(line[indent:]) if indent < 4 else None
+        marker = _MD_MARKER.match(line)
+        if heading:
+            a, b = s + indent + heading.start(2), s + indent + heading.end(2)
+            out += [(s, a, "hidden"), (a, b, "heading")] + ([(b, s + len(line), "hidden")] if b < s + len(line) else [])
+            if i + 1 < len(lines) and lines[i + 1].strip():
+                breaks.add(s + len(line))
+        elif marker:
+            out.append((s, s + marker.end(), "hidden" if marker.group("quote") else "item"))
+            if marker.group("quote"):
+                out.append((s + marker.end(), s + len(line), "quote"))
+        if (heading or marker) and i > 0 and lines[i - 1].strip():
+            breaks.add(s - 1)
+        out += _strong(text, s, s + len(line))
+        i += 1
+    out += [(x, x + 1, "break") for x in breaks]
+    return tuple(sorted(out))
+
+
+def _table(text: str, starts: list[int], rows: list[int], rule_end: int) -> list[tuple[int, int, str]]:
+    """A table's signs: its start, cell edges, the line breaks (and separator row) between rows, its end."""
+    out: list[tuple[int, int, str]] = []
+    open_at = 0  # where the sign after the last row begins (its last pipe)
+    for n, r in enumerate(rows):
+        pipes = list(_MD_PIPE.finditer(text, starts[r], starts[r + 1] - 1))
+        out.append((pipes[0].start(), pipes[0].end(), "table") if n == 0 else (open_at, pipes[0].end(), "row"))
+        out += [(p.start(), p.end(), "cell") for p in pipes[1:-1]]
+        out += [(m.start(), m.end(), "hidden") for m in _MD_ESCAPE.finditer(text, starts[r], starts[r + 1] - 1)]
+        open_at = pipes[-1].start()
+    last = rows[-1]
+    out.append((open_at, rule_end if len(rows) == 1 else starts[last + 1] - 1, "end"))
+    return out
+
+
+def _strong(text: str, start: int, end: int) -> list[tuple[int, int, str]]:
+    """Bold ("**words**") in text[start:end]: its asterisks hidden, its words as a style."""
+    out = []
+    for m in _MD_STRONG.finditer(text, start, end):
+        out += [(m.start(), m.start(1), "hidden"), (m.start(1), m.end(1), "strong"), (m.end(1), m.end(), "hidden")]
+    return out

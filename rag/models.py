@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from rag.layout import merge
+from rag.layout import markdown_markup, merge
 
 
 class SectionKind(StrEnum):
@@ -148,6 +148,12 @@ class SourceText:
         if not self.notes:
             return self.furniture
         return merge(self.text, [*self.furniture, *self.notes])
+
+    @functools.cached_property
+    def markup(self) -> tuple[tuple[int, int, str], ...]:
+        """The Markdown markup of a text written as Markdown (rag.layout.markdown_markup), found once: what the
+        app shows as the structure it marks up; none for other text."""
+        return markdown_markup(self.text) if self.kind in MARKDOWN_KINDS else ()
 
     def page_at(self, offset: int) -> int | None:
         if not self.page_starts:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 
-from rag.layout import masked
+from rag.layout import MD_HEADING, masked
 from rag.metadata import Cover, cover_text, has_cover, read_cover
 from rag.models import MARKDOWN_KINDS, Review, Section, SourceText
 
@@ -595,8 +595,8 @@ class _Heading:
     level: int
 
 
-# "# Title" (Markdown), "2.3.4 Title" (numbered), "Finding 2: …" / "Key practice episode 1: …" (labelled).
-_MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
+# "# Title" (Markdown: layout.MD_HEADING), "2.3.4 Title" (numbered), "Finding 2: …" / "Key practice episode 1: …"
+# (labelled).
 LIST_NUMBER = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?[ \t]+(?=\S)")  # "4.", "4.2", "2.3.4": a heading's number
 _LABELLED = re.compile(
     r"^(?:\d{1,2}(?:\.\d{1,2}){0,3}\.?[ \t]+)?(?:Finding|Key practice episode|Practice episode|Episode"
@@ -646,7 +646,7 @@ def _headings(text: str, oracle: frozenset[str] = frozenset(), shown: frozenset[
         level = 0
         title = line
         end_line = i
-        md = _MD_HEADING.match(line)
+        md = MD_HEADING.match(line)
         if md:
             title, level = md.group(2).strip(), len(md.group(1))
         elif line and (" ".join(line.split()) in oracle or (wrapped and " ".join(wrapped.split()) in oracle)):

@@ -130,5 +130,18 @@ def test_a_word_report_uploaded_is_parsed_indexed_and_answers(browser, app: AppS
         open_tab(pg, "Ask")
         text = ask(pg, "What did the review of Child D say about a bruise on a baby at nursery?")
         assert "Child D" in text and "bruising protocol" in " ".join(text.split())
+        # Its citation opened in context: the Word document's table, list and headings, not their Markdown.
+        n = pg.evaluate(
+            """() => [...document.querySelectorAll('#answer .rla-sources li')]
+                .find((li) => li.innerText.includes('CSPR-Child-D-final.docx'))?.value"""
+        )
+        pg.locator(f"#answer a.rla-cite[data-cite='{n}']").first.click()
+        pg.locator("#ask-record mark").first.wait_for()
+        shown = pg.inner_text("#ask-record")
+        assert "|---" not in shown and shown.count("|") == 1  # the one a cell holds: "Early help | chronology"
+        assert "#" not in shown and "• did not know the bruising protocol" in shown
+        assert pg.locator("#ask-record table td", has_text="Westmarsh Community Health").count() == 1
+        pg.locator("#ask-record table").scroll_into_view_if_needed()
+        shot(pg, "ask-word-record")
     (record,) = [r for r in open_index(app.index).reviews.values() if r.source == "CSPR-Child-D-final.docx"]
     assert (record.kind, record.year, record.area) == ("review", 2022, "Westmarsh")

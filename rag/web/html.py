@@ -30,6 +30,13 @@ CSS = """
    are set apart from the text they interrupt. */
 .rla-record .rla-furniture { color: var(--body-text-color-subdued); font-size: 0.8em; }
 .rla-record .rla-note { color: var(--body-text-color-subdued); font-size: 0.85em; }
+/* A text written as Markdown (a Word document, a saved web page, a .md note) shows the structure its markup stands
+   for: a table as a table, a heading and bold words in bold. */
+.rla-md-table { border-collapse: collapse; margin: 0.4rem 0; font-size: 0.95em; }
+.rla-md-table td { border: 1px solid var(--border-color-primary); padding: 0.15rem 0.45rem; vertical-align: top; }
+.rla-md-head td, .rla-md-heading, .rla-md-strong { font-weight: 600; }
+.rla-md-quote { font-style: italic; }
+.rla-md-table + br { display: none; }  /* a table is a block: the blank line after it is one line, not two */
 .rla-record mark, .rla-answer mark { background: #ffe066; color: #111; padding: 0 2px; border-radius: 2px; }
 .rla-answer li { margin: 0.25rem 0; }
 .rla-answer .rla-cite { font-weight: 600; white-space: nowrap; }
@@ -230,7 +237,7 @@ def coverage_topic(ans: dict[str, Any]) -> str | None:
     return m.group("topic") if m else None
 
 
-def answer_html(ans: dict[str, Any], ledger_href: str = "") -> str:
+def answer_html(data: IndexData, ans: dict[str, Any], ledger_href: str = "") -> str:
     """The answer with its numbered citations, or the abstention said plainly. With `ledger_href` (the Ledger tab's
     address for the answer's topic and filters) the coverage line links to the full list."""
     if ans.get("abstained"):
@@ -250,7 +257,7 @@ def answer_html(ans: dict[str, Any], ledger_href: str = "") -> str:
         if not line.strip():
             continue
         if line.startswith("- "):
-            body = re.sub(r"\[(\d+)\]", lambda m: cite_link(int(m.group(1))), esc(line[2:]))  # "[1]; also [2], [3]"
+            body = re.sub(r"\[(\d+)\]", lambda m: cite_link(int(m.group(1))), _bullet_html(data, ans, line[2:]))
             items.append(f"<li>{body}</li>")
             continue
         flush()
@@ -276,6 +283,19 @@ def answer_html(ans: dict[str, Any], ledger_href: str = "") -> str:
         )
     parts.append("</ol></div>")
     return "".join(parts)
+
+
+_BULLET_TAIL = re.compile(r" \[(\d+)\](?:; also \[\d+\](?:, \[\d+\])*)?$")  # "… [1]; also [2], [3]"
+
+
+def _bullet_html(data: IndexData, ans: dict[str, Any], text: str) -> str:
+    """A bullet, "quote [n]; also [m]": citation n's quote as its source shows it (`inline_html`), the rest as it is."""
+    m = _BULLET_TAIL.search(text)
+    cite = next((c for c in ans["citations"] if m and str(c["n"]) == m.group(1)), None)
+    if m is None or cite is None or text[: m.start()] != one_line(cite["quote"]):
+        return esc(text)  # a bullet written by a language model, not a quote
+    quote = inline_html(data, cite["source"], int(cite["quote_start"]), int(cite["quote_end"]), cite["quote"])
+    return quote + esc(text[m.start() :])
 
 
 def scroll(inner: str) -> str:
@@ -326,28 +346,75 @@ def record_html(data: IndexData, review_id: str, mark: tuple[int, int] | None = 
         # The excerpt lies outside every recognised section: show it on its own, in its surrounding text.
         a, b = mark
         lo, hi = max(0, a - 400), min(len(src.text), b + 400)
-        body = f"…{_prose(src.text[lo:a])}<mark>{_prose(src.text[a:b])}</mark>{_prose(src.text[b:hi])}…"
+        if src.markup:  # a text written as Markdown shows its structure here too
+            body = f"…{_source_html(src, lo, hi, mark)}…"
+        else:
+            body = f"…{_prose(src.text[lo:a])}<mark>{_prose(src.text[a:b])}</mark>{_prose(src.text[b:hi])}…"
         parts.insert(4, f"<h4>Excerpt</h4><div class='rla-text'>{body}</div>")
     parts.append("</div>")
     return "".join(parts)
 
 
-def _source_html(src: SourceText, start: int, end: int, mark: tuple[int, int] | None) -> str:
-    """src.text[start:end] as reflowing HTML: `mark` highlighted, page furniture and footnotes set apart."""
+# How the markup of a text written as Markdown (SourceText.markup, rag.layout.SIGNS and STYLES) is shown: each sign
+# as a pair (in a record read in context, inline: in an answer's quote or a ledger's excerpt); a style's words in its
+# class.
+SHOWN_AS = {
+    "hidden": ("", ""),
+    "break": ("<br>", " "),
+    "item": ("• ", "• "),
+    "table": ("<table class='rla-md-table'><tr class='rla-md-head'><td>", ""),
+    "cell": ("</td><td>", " · "),
+    "row": ("</td></tr><tr><td>", " / "),
+    "end": ("</td></tr></table>", ""),
+}
+STYLED = {"heading": "rla-md-heading", "strong": "rla-md-strong", "quote": "rla-md-quote"}
+_TABLE_SIGNS = ("table", "cell", "row", "end")
+
+
+def _source_html(src: SourceText, start: int, end: int, mark: tuple[int, int] | None, inline: bool = False) -> str:
+    """src.text[start:end] as reflowing HTML: `mark` highlighted, page furniture and footnotes set apart, Markdown
+    markup shown as what it stands for (a table as a table: only words are highlighted, never a sign, so the tags
+    nest). `inline`: on one line, a table's cells and rows set apart by " · " and " / "."""
     kinds = [(src.furniture, "rla-furniture"), (src.notes, "rla-note")]
     spans = [(a, b, kind) for found, kind in kinds for a, b in found if a < end and b > start]
-    edges = {start, end, *(x for a, b, _ in spans for x in (a, b)), *(mark or ())}
+    markup = [(a, b, kind) for a, b, kind in src.markup if a < end and b > start]
+    signs = [x for x in markup if x[2] in SHOWN_AS]
+    styles = [x for x in markup if x[2] in STYLED]
+    edges = {start, end, *(x for a, b, _ in spans + markup for x in (a, b)), *(mark or ())}
     cuts = sorted(x for x in edges if start <= x <= end)
     out = []
+    i = 0  # signs[i]: the first sign not behind the piece
     for a, b in itertools.pairwise(cuts):
-        piece = _prose(src.text[a:b])
+        while i < len(signs) and signs[i][1] <= a:
+            i += 1
+        if i < len(signs) and signs[i][0] <= a:  # a sign: shown once, where it starts, when it is whole here
+            s, e, shown = signs[i]
+            out.append(SHOWN_AS[shown][inline] if s == a and e <= end else "")
+            continue
+        piece = esc(src.text[a:b]) if inline else _prose(src.text[a:b])
         kind = next((k for s, e, k in spans if s <= a and b <= e), None)
-        if kind:
-            piece = f"<span class='{kind}'>{piece}</span>"
+        classes = ([kind] if kind else []) + [STYLED[k] for s, e, k in styles if s <= a and b <= e]
+        if classes:
+            piece = f"<span class='{' '.join(classes)}'>{piece}</span>"
         if mark is not None and mark[0] <= a and b <= mark[1]:
             piece = f"<mark>{piece}</mark>"
         out.append(piece)
-    return "".join(out)
+    if inline:
+        return one_line("".join(out))
+    # A table cut by the range's edges is closed at them, so the tags always nest.
+    table = [kind for a, b, kind in signs if kind in _TABLE_SIGNS and start <= a and b <= end]
+    opened = "<table class='rla-md-table'><tr><td>" if table and table[0] != "table" else ""
+    closed = "</td></tr></table>" if table and table[-1] != "end" else ""
+    return opened + "".join(out) + closed
+
+
+def inline_html(data: IndexData, source: str, start: int, end: int, text: str) -> str:
+    """Source text quoted on one line (an answer's bullet, a ledger's excerpt), Markdown markup shown as what it
+    stands for; as it is when the index no longer holds it there."""
+    src = data.sources.get(source)
+    if src is None or src.text[start:end] != text:
+        return esc(one_line(text))
+    return _source_html(src, start, end, None, inline=True)
 
 
 def citation_html(data: IndexData, ans: dict[str, Any], n: str | None) -> str:
@@ -361,7 +428,7 @@ def citation_html(data: IndexData, ans: dict[str, Any], n: str | None) -> str:
     )
 
 
-def ledger_html(led: Any) -> str:
+def ledger_html(data: IndexData, led: Any) -> str:
     """A ledger: one excerpt per review, each numbered [n] to open it in its whole review."""
     if not led.entries:
         return f"<p>No review in the index addresses “{esc(led.topic)}”. Try other words, or widen the filters.</p>"
@@ -372,11 +439,12 @@ def ledger_html(led: Any) -> str:
     ]
     for i, e in enumerate(led.entries, 1):
         c = e.hit.chunk
+        excerpt = inline_html(data, c.source, c.start, c.end, c.text)
         meta = ", ".join(esc(str(x)) for x in (e.year, e.area, c.section) if x)
         parts.append(
             f"<li><strong>{esc(e.title)}</strong>, {meta} "
             f"<span class='rla-meta'>({esc(location(c.source, c.page))})</span>"
-            f"<br>“{esc(one_line(c.text))}” {cite_link(i, 'ledger-open', 'ledger-record')}</li>"
+            f"<br>“{excerpt}” {cite_link(i, 'ledger-open', 'ledger-record')}</li>"
         )
     parts.append("</ol>")
     return "".join(parts)

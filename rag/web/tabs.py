@@ -140,7 +140,7 @@ def ask_tab(lib: Library, scratch: Scratch) -> AskTab:
             "<span class='rla-meta'>(opens the same question with the same filters)</span></p>"
         )
         return (
-            answer_html(ans, ledger_href),
+            answer_html(lib.current().data, ans, ledger_href),
             gr.update(choices=choices, value=None, visible=bool(choices)),
             hint,
             share,
@@ -351,7 +351,7 @@ def ledger_tab(lib: Library, scratch: Scratch) -> LedgerTab:
         by_area = pd.DataFrame({"area": list(led.by_area), "reviews": list(led.by_area.values())})
         entries = [e.to_dict() for e in led.entries]
         return (
-            scroll(ledger_html(led)),
+            scroll(ledger_html(lib.current().data, led)),
             gr.update(value=by_year, y_lim=count_axis(list(led.by_year.values())), visible=bool(entries)),
             gr.update(value=by_area, y_lim=count_axis(list(led.by_area.values())), visible=bool(entries)),
             entries,
