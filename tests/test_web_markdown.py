@@ -250,8 +250,14 @@ def test_answers_and_ledgers_quote_a_table_without_its_markup(retriever: Retriev
     from rag.ledger import ledger
 
     html = web.ledger_html(data, ledger(retriever, "chronology"))
-    assert "Agency · Contribution / Westmarsh Community Health · Health visiting; chronology / Westmarsh" in html
-    assert "|---" not in html and "Early help | chronology" in html
+    # The matched words highlighted (issue 14: "app: <mark>"), the table's cells and rows set apart.
+    assert (
+        "Agency · Contribution / Westmarsh Community Health · Health visiting; <mark>chronology</mark> / Westmarsh"
+        in html
+    )
+    assert "|---" not in html and "Early help | <mark>chronology</mark>" in html
+    shown = Shown(html)
+    assert shown.nested and {w.strip().lower() for w in shown.marked} - {""} == {"chronology"}
 
 
 def test_every_kind_of_markup_has_a_way_to_be_shown() -> None:

@@ -6,6 +6,7 @@ import html
 import itertools
 import re
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from rag.models import Review, SourceText, location
@@ -338,7 +339,7 @@ def record_html(data: IndexData, review_id: str, mark: tuple[int, int] | None = 
         page = f" <span class='rla-meta'>(p. {s['page']})</span>" if s.get("page") else ""
         here = mark if mark is not None and start <= mark[0] < end else None
         placed = placed or here is not None
-        body = _source_html(src, start, end, here)
+        body = _source_html(src, start, end, (here,) if here else ())
         # Its footnotes past its end (a Word document's note after the section's last paragraph), as `rla show`.
         body += "".join(f"<br><span class='rla-note'>{_prose(src.text[a:b])}</span>" for a, b in notes if a >= end)
         parts.append(f"<h4>{esc(one_line(s['label']))}{page}</h4><div class='rla-text'>{body}</div>")
@@ -347,7 +348,7 @@ def record_html(data: IndexData, review_id: str, mark: tuple[int, int] | None = 
         a, b = mark
         lo, hi = max(0, a - 400), min(len(src.text), b + 400)
         if src.markup:  # a text written as Markdown shows its structure here too
-            body = f"…{_source_html(src, lo, hi, mark)}…"
+            body = f"…{_source_html(src, lo, hi, (mark,))}…"
         else:
             body = f"…{_prose(src.text[lo:a])}<mark>{_prose(src.text[a:b])}</mark>{_prose(src.text[b:hi])}…"
         parts.insert(4, f"<h4>Excerpt</h4><div class='rla-text'>{body}</div>")
@@ -371,8 +372,10 @@ STYLED = {"heading": "rla-md-heading", "strong": "rla-md-strong", "quote": "rla-
 _TABLE_SIGNS = ("table", "cell", "row", "end")
 
 
-def _source_html(src: SourceText, start: int, end: int, mark: tuple[int, int] | None, inline: bool = False) -> str:
-    """src.text[start:end] as reflowing HTML: `mark` highlighted, page furniture and footnotes set apart, Markdown
+def _source_html(
+    src: SourceText, start: int, end: int, marks: Sequence[tuple[int, int]] = (), inline: bool = False
+) -> str:
+    """src.text[start:end] as reflowing HTML: `marks` highlighted, page furniture and footnotes set apart, Markdown
     markup shown as what it stands for (a table as a table: only words are highlighted, never a sign, so the tags
     nest). `inline`: on one line, a table's cells and rows set apart by " · " and " / "."""
     kinds = [(src.furniture, "rla-furniture"), (src.notes, "rla-note")]
@@ -380,7 +383,7 @@ def _source_html(src: SourceText, start: int, end: int, mark: tuple[int, int] | 
     markup = [(a, b, kind) for a, b, kind in src.markup if a < end and b > start]
     signs = [x for x in markup if x[2] in SHOWN_AS]
     styles = [x for x in markup if x[2] in STYLED]
-    edges = {start, end, *(x for a, b, _ in spans + markup for x in (a, b)), *(mark or ())}
+    edges = {start, end, *(x for a, b, _ in spans + markup for x in (a, b)), *(x for m in marks for x in m)}
     cuts = sorted(x for x in edges if start <= x <= end)
     out = []
     i = 0  # signs[i]: the first sign not behind the piece
@@ -396,7 +399,7 @@ def _source_html(src: SourceText, start: int, end: int, mark: tuple[int, int] | 
         classes = ([kind] if kind else []) + [STYLED[k] for s, e, k in styles if s <= a and b <= e]
         if classes:
             piece = f"<span class='{' '.join(classes)}'>{piece}</span>"
-        if mark is not None and mark[0] <= a and b <= mark[1]:
+        if any(s <= a and b <= e for s, e in marks):
             piece = f"<mark>{piece}</mark>"
         out.append(piece)
     if inline:
@@ -408,13 +411,16 @@ def _source_html(src: SourceText, start: int, end: int, mark: tuple[int, int] | 
     return opened + "".join(out) + closed
 
 
-def inline_html(data: IndexData, source: str, start: int, end: int, text: str) -> str:
-    """Source text quoted on one line (an answer's bullet, a ledger's excerpt), Markdown markup shown as what it
-    stands for; as it is when the index no longer holds it there."""
+def inline_html(
+    data: IndexData, source: str, start: int, end: int, text: str, marks: Sequence[tuple[int, int]] = ()
+) -> str:
+    """Source text quoted on one line (an answer's bullet, a ledger's excerpt), `marks` highlighted (a ledger
+    entry's matched words), Markdown markup shown as what it stands for; as it is when the index no longer holds it
+    there."""
     src = data.sources.get(source)
     if src is None or src.text[start:end] != text:
         return esc(one_line(text))
-    return _source_html(src, start, end, None, inline=True)
+    return _source_html(src, start, end, marks, inline=True)
 
 
 def citation_html(data: IndexData, ans: dict[str, Any], n: str | None) -> str:
@@ -439,7 +445,7 @@ def ledger_html(data: IndexData, led: Any) -> str:
     ]
     for i, e in enumerate(led.entries, 1):
         c = e.hit.chunk
-        excerpt = inline_html(data, c.source, c.start, c.end, c.text)
+        excerpt = inline_html(data, c.source, c.start, c.end, c.text, e.marks)
         meta = ", ".join(esc(str(x)) for x in (e.year, e.area, c.section) if x)
         parts.append(
             f"<li><strong>{esc(e.title)}</strong>, {meta} "
