@@ -324,10 +324,15 @@ def _tagged(
         from rag.embed import load_embedder
 
         embedder = load_embedder(settings.model)
-    rows = np.array([i for i, c in enumerate(chunks) if c.review_id in ids], dtype=np.int64)
-    scores = passage_scores(*vectors, sentence_offsets(chunks), embedder.embed_batch(gate_texts()))
-    near = themes_on_topic(scores[rows], settings.theme_passage_cosine)
-    tagged_reviews, tagged_chunks = tag_records([r for r in reviews if r.id in ids], [chunks[i] for i in rows], near)
+    rows = [i for i, c in enumerate(chunks) if c.review_id in ids]
+    offsets = sentence_offsets(chunks)
+    sentences = np.concatenate([np.arange(offsets[i], offsets[i + 1]) for i in rows] or [np.zeros(0, np.int64)])
+    picked = [chunks[i] for i in rows]
+    scores = passage_scores(
+        vectors[0][rows], vectors[1][sentences], sentence_offsets(picked), embedder.embed_batch(gate_texts())
+    )
+    near = themes_on_topic(scores, settings.theme_passage_cosine)
+    tagged_reviews, tagged_chunks = tag_records([r for r in reviews if r.id in ids], picked, near)
     by_review = {r.id: r for r in tagged_reviews}
     by_chunk = {c.id: c for c in tagged_chunks}
     return [by_review.get(r.id, r) for r in reviews], [by_chunk.get(c.id, c) for c in chunks]

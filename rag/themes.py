@@ -81,7 +81,6 @@ def theme_by_id(theme_id: str, path: Path | None = None) -> Theme:
     raise ThemeError(f"no theme with id {theme_id!r}{hint}")
 
 
-@functools.cache  # a theme's terms are read for every theme on every question
 def theme_named(text: str, path: Path | None = None, aliases: bool = False) -> Theme | None:
     """The theme the text is the id or the name of ("hidden-men", "Hidden men"), or with `aliases` an alias of
     no other theme ("fathers", "invisible men"), or None."""
@@ -93,6 +92,7 @@ def theme_named(text: str, path: Path | None = None, aliases: bool = False) -> T
     return aliased[0] if len(aliased) == 1 else None
 
 
+@functools.cache  # a theme's terms are read for every theme on every question
 def terms(theme: Theme) -> tuple[str, ...]:
     """Name, aliases, narrower terms and phrasings, lower-cased with spaces collapsed, each once, in that order."""
     out: dict[str, None] = {}

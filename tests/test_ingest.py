@@ -86,6 +86,13 @@ def test_changed_file_updates_only_its_records(small_corpus: Path, tmp_path: Pat
         assert (data1.vectors[i] == data2.vectors[new_other[cid]]).all()
     assert "2021-cumbria-child-zz" in data2.reviews
     assert first.totals["reviews"] + 1 == second.totals["reviews"]
+    # The new file's chunks were tagged with themes by their own passages' scores, as tagging every chunk would.
+    from rag.ingest import _tagged
+
+    vectors = (data2.vectors, data2.sentence_vectors)
+    _, everyone = _tagged(settings, list(data2.reviews.values()), data2.chunks, vectors, set(data2.reviews), None)
+    assert [c.themes for c in everyone] == [c.themes for c in data2.chunks]
+    assert any(c.themes for c in data2.chunks if c.source == cumbria)
 
 
 def test_removed_file_drops_its_records(small_corpus: Path, tmp_path: Path) -> None:
