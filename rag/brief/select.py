@@ -44,7 +44,6 @@ _CHILD_WORD = re.compile(rf"\b(?:{_CHILD})\b", re.IGNORECASE)
 _PERSON_WORD = re.compile(rf"\b(?:{_PERSON})\b", re.IGNORECASE)
 # What practice should be is learning, not the story of a case ("the need for robust assessment …").
 _PRESCRIPTIVE = re.compile(r"\b(?:should|must|ought|needs? (?:to|for)|importance|ensure|ensuring)\b", re.IGNORECASE)
-# A child's pseudonym as reviews write it: "Child J", "Baby C", "Infant D", "Siblings W and X", "Young Person".
 # A list number, bullet or "… include:" lead-in at the start of a sentence (matched at the sentence's offset).
 _LEAD = re.compile(r"(?:\d{1,2}[.)]\s+|[•>*-]\s+|(?:[\w’' ]{0,30}?\b)?includes?:\s+)+", re.IGNORECASE)
 
