@@ -69,6 +69,15 @@ def statement_span(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+def item_shown(text: str, s: int, e: int) -> tuple[int, int]:
+    """A statement as it is shown and quoted: without its list's punctuation ("…disguised compliance by
+    parents;" → "…by parents"), still a verbatim span. Whether it is a statement is judged as printed, with its
+    end (`is_statement`)."""
+    while e > s and text[e - 1] in ";,: \n\t":
+        e -= 1
+    return s, e
+
+
 _CONTINUES = re.compile(r"(?:and|or|but|as well as)\s")
 _LAST_ITEM = re.compile(r";\s+(?:and|or)\s")  # a short item merged with the list's last one ("x; and y.")
 MAX_STATEMENT_WORDS = 80
@@ -152,6 +161,7 @@ def statements(
             if (chunk.source, s, e) in seen or not is_statement(text[s:e]):
                 continue
             seen.add((chunk.source, s, e))
+            s, e = item_shown(text, s, e)
             out.append(Statement(hit, s, e, text[s:e], cos, cos + prior, vec))
     return out
 

@@ -11,7 +11,7 @@ from rag.chunk import sentence_spans
 from rag.ledger import Ledger, LedgerEntry, ledger
 from rag.lexical import expand_query
 from rag.models import Review, SectionKind
-from rag.quotes import is_statement
+from rag.quotes import is_statement, item_shown
 from rag.retrieve import Filters, Retriever
 from rag.themes import PSEUDONYM
 
@@ -122,9 +122,7 @@ def _trim(text: str, s: int, e: int) -> tuple[int, int]:
     m = _LEAD.match(text, s, e)
     if m:
         s = m.end()
-    while e > s and text[e - 1] in ";,: \n\t":
-        e -= 1
-    return s, e
+    return item_shown(text, s, e)
 
 
 def _topic_pattern(topic: str) -> re.Pattern[str]:
