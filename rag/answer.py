@@ -64,7 +64,9 @@ def answer_from(
     ans = _compose(retriever, question, scored, k, themes, cov, filters)
     about_context = cov.about_context(retriever.settings)
     notices = [
-        f"No review in this collection addresses {t}." for t in cov.uncovered if about_context or t not in cov.context
+        f"No review in this collection addresses {_quoted((t,))}."
+        for t in cov.uncovered
+        if about_context or t not in cov.context
     ]
     if scored.best < retriever.settings.weak_below and not (scored.mentioned or scored.named or cov.ledger.entries):
         notices.append(
@@ -133,7 +135,7 @@ def _absent_text(cov: Coverage) -> str:
 
 
 def _silent_text(cov: Coverage) -> str:
-    lines = [f"No review in this collection addresses {', '.join(cov.uncovered)}."]
+    lines = [f"No review in this collection addresses {_quoted(cov.uncovered)}."]
     if cov.related:
         lines += ["", "Related themes that are covered (see `rla ledger`):"]
         lines += [f"  {name}: {n} review{'s' if n != 1 else ''}" for name, n in cov.related[:5]]

@@ -112,7 +112,7 @@ def test_abstains_when_the_corpus_does_not_cover_it(retriever) -> None:  # type:
         assert answer_markdown(ans) == ans.text
     # a short question names its topic, and the refusal names it back
     assert answer(retriever, "What is the best recipe for banana bread?").text.startswith(
-        "No review in this collection addresses best recipe for banana bread"
+        "No review in this collection addresses “best recipe for banana bread”"
     )
 
 

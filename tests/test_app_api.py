@@ -181,7 +181,7 @@ def test_ask_abstains_on_a_question_the_reviews_do_not_cover(client) -> None:  #
     ans = client.predict(question="What is the best recipe for sourdough bread?", api_name="/ask")
     assert ans["abstained"] is True
     assert ans["citations"] == []
-    assert ans["answer"].startswith("No review in this collection addresses best recipe for sourdough bread")
+    assert ans["answer"].startswith("No review in this collection addresses “best recipe for sourdough bread”")
 
 
 def test_ask_abstains_when_no_review_matches_the_filters(client) -> None:  # type: ignore[no-untyped-def]

@@ -130,7 +130,7 @@ def test_rla_eval_text_reports_the_ledger_per_topic_and_the_tradeoff() -> None:
 
 def test_a_refusal_names_the_topic_not_the_question_framing(retriever) -> None:  # type: ignore[no-untyped-def]
     ans = answer(retriever, "What are the side effects of ritalin?")
-    assert ans.abstained and "addresses side effects of ritalin" in ans.text and "What are" not in ans.text
+    assert ans.abstained and "addresses “side effects of ritalin”" in ans.text and "What are" not in ans.text
     # the unknown words it names are those of the topic, not of the framing ("cover" is in no review either)
     q = "Do any reviews cover children made ill by damp and mould in council housing?"
     assert "cover" in coverage(retriever, q).unknown
@@ -180,7 +180,7 @@ def test_a_setting_no_review_names_does_not_refuse_a_question_about_something_el
     cov = coverage(retriever, q)
     assert cov.asked and not cov.uncovered and "teacher" not in cov.unknown
     ans = answer(retriever, q)
-    assert not ans.abstained and ans.citations and "addresses teacher" not in ans.text
+    assert not ans.abstained and ans.citations and "addresses “teacher”" not in ans.text
     # a narrower kind of the setting no review names ("designated safeguarding lead", of schools), asked about
     # itself, is a refusal naming it
     q = "What do the reviews say about the designated safeguarding lead?"

@@ -78,7 +78,7 @@ def test_a_topic_no_review_names_is_silent_and_named(retriever) -> None:  # type
     assert cov.silent and cov.uncovered == ("female genital mutilation",)
     ans = answer(retriever, "What did reviews say about female genital mutilation?")
     assert ans.abstained and not ans.citations
-    assert ans.text.startswith("No review in this collection addresses female genital mutilation.")
+    assert ans.text.startswith("No review in this collection addresses “female genital mutilation”.")
 
 
 def test_a_covered_question_in_other_words_is_answered_with_its_coverage(retriever) -> None:  # type: ignore[no-untyped-def]
@@ -97,6 +97,6 @@ def test_a_notice_comes_before_any_bullet(retriever) -> None:  # type: ignore[no
     ans = answer(retriever, "What did reviews say about FGM and fathers?")
     assert not ans.abstained
     first = ans.text.splitlines()[0]
-    assert first.startswith("Note: ") and "No review in this collection addresses FGM." in first
+    assert first.startswith("Note: ") and "No review in this collection addresses “FGM”." in first
     md = answer_markdown(ans)
     assert md.index("Note:") < md.index("\n- ")
