@@ -179,26 +179,32 @@ def warm_ledgers(retriever: Retriever) -> None:
 
 
 def _ledger(retriever: Retriever, topic: str, filters: Filters | None = None) -> Ledger:
-    """Every review that addresses the topic. A theme (the topic is its name, or an alias of it alone): the
-    reviews its chunks are tagged with (rag.themes.tag_text). Any other topic: one of its chunks contains one of
-    `topic_phrases(topic)` as a phrase (in order, at most `PHRASE_GAP` words between two of its words, inflections
-    allowed). The words the topic itself uses count wherever they occur (a single word, "fathers", only when the
-    topic is that short); a theme's other names only in a passage on the topic, one scoring at least
-    `settings.ledger_passage_cosine` against it (not against a theme's description: measured, not kept,
-    eval/README.md fifth round). Each entry's excerpt is its matching chunk closest to the topic, with the matched
-    spans kept as source offsets (README: "The ledger")."""
+    """Every review that addresses the topic. A theme (the topic is its name, or an alias of it alone in its
+    name's words): the reviews its chunks are tagged with (rag.themes.tag_text). Any other topic: one of its
+    chunks contains one of `topic_phrases(topic)` as a phrase (in order, at most `PHRASE_GAP` words between two of
+    its words, inflections allowed, not across a clause's punctuation). The words the topic itself uses count
+    wherever they occur (a single word, "fathers", only when the topic is that short); a theme's other names only
+    in a passage on the topic, one scoring at least `settings.ledger_passage_cosine` against it (not against a
+    theme's description: measured, not kept, eval/README.md fifth round). An alias saying more than its theme's
+    name ("alcohol") is such a topic, with no theme. Each entry's excerpt is its matching chunk closest to the
+    topic, with the matched spans kept as source offsets (README: "The ledger")."""
     topic = clean_query(topic)
     core = topic_core(topic)
     data = retriever.data
     allowed = retriever.mask(filters)
     mask = np.ones(len(data.chunks), dtype=bool) if allowed is None else allowed
     theme = theme_named(core, aliases=True)
-    themes = (theme,) if theme is not None else detect_themes(retriever, topic)
+    themes: tuple[Theme, ...] = (theme,) if theme is not None else detect_themes(retriever, topic)
+    if theme is not None and not set(phrase_stems(core)) <= set(phrase_stems(theme.name)):
+        # An alias that says more than the theme's name ("alcohol", "risk assessment", "mother's partner"): its
+        # own words and their synonyms, wherever they occur, not every review on the theme.
+        theme, themes = None, ()
     dense = retriever.dense_scores([core])[0]
     short = len(phrase_stems(core)) <= _MAX_PHRASE_WORDS
     if theme is not None:
-        # A theme's ledger (the topic is its name or an alias): the chunks tagged with it at ingest
-        # (rag.themes.tag_text), its terms marked in them — the records `rla themes` counts and `--theme` keeps.
+        # A theme's ledger (the topic is its name, or an alias in its name's words: "fathers", "substance misuse"):
+        # the chunks tagged with it at ingest (rag.themes.tag_text), its terms marked in them — the records
+        # `rla themes` counts and `--theme` keeps.
         phrases = evidence_terms(theme)
         marks: dict[int, list[tuple[int, int]]] = {}
         for i in np.flatnonzero(mask & np.array([theme.id in c.themes for c in data.chunks], dtype=bool)):

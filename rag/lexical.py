@@ -136,12 +136,18 @@ def main_clause(question: str) -> str | None:
 
 
 def topic_variants(topic: str) -> list[str]:
-    """The topic and every name of each synonym group it mentions."""
+    """The topic, and the topic in each other name of a synonym group it mentions: every name of the group when
+    the topic is one of them ("dna" → "was not brought", …); the mention replaced when the topic says more
+    ("domestic abuse training" → "dv training", "domestic violence training"), so that a variant is the whole topic
+    in other words, never a part of it."""
     low = topic.lower()
     out = [topic]
     for group, pattern in zip(SYNONYMS, _synonym_patterns(), strict=True):
-        if pattern.search(low):
-            out.extend(group)
+        m = pattern.search(low)
+        if m is None:
+            continue
+        head, tail = low[: m.start()], low[m.end() :]
+        out.extend(name if not (head.strip() or tail.strip()) else f"{head}{name}{tail}" for name in group)
     return out
 
 

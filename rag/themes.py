@@ -226,6 +226,10 @@ def _check_links(themes: list[Theme], unmapped: dict[str, str], label: str) -> N
 _TOKEN = re.compile(r"(?u)\w+(?:['’&]\w+)*")  # "A&E" is one word, not the article "a" and "e"
 _ARTICLES = frozenset({"a", "an", "the"})
 PHRASE_GAP = 1  # other words allowed between two words of a phrase: "sharing the information", not "brought to live"
+# Where a phrase cannot run on: a list's or a clause's punctuation, a sentence's end, a blank line. "young people,
+# carers" is not "young carers", nor "parents/carers" "parent carers". (A hyphen or a line break is not one.)
+_CLAUSE_BREAK = re.compile(r"[,;:/()\[\]|]|[.!?](?=\s)|\n[ \t]*\n")
+_BREAK = ""  # the stem `tokens` puts where a phrase cannot run on: no word's stem
 
 
 @functools.lru_cache(maxsize=1)
@@ -250,20 +254,28 @@ def _norm_word(word: str) -> str:
 def phrase_stems(phrase: str) -> tuple[str, ...]:
     """The phrase as stemmed words, function words kept but articles left out: "was not brought" →
     ("was", "not", "brought"); "the voice of the child" → ("voic", "of", "child")."""
-    words = [w for w in (_norm_word(m.group()) for m in _TOKEN.finditer(phrase)) if w not in _ARTICLES]
-    return tuple(_stemmer().stemWords(words))
+    return tuple(tokens(phrase)[0])
 
 
 @functools.lru_cache(maxsize=16384)
 def tokens(text: str) -> tuple[list[str], list[tuple[int, int]]]:
     """Stemmed words of a text, articles left out ("the voice of a child" is "the voice of the child"), and
-    their character spans (shared: callers read them, never change them).
+    their character spans (shared: callers read them, never change them); between two words a phrase cannot
+    run on across (`_CLAUSE_BREAK`), `_BREAK` and the span of what parts them.
 
     Cached because every answer's coverage line runs the ledger, which looks for the topic's phrases in the same
     chunk texts again and again: stemming them each time was 3/4 of an answer's CPU (web app, 16 users)."""
     found = [m for m in _TOKEN.finditer(text) if _norm_word(m.group()) not in _ARTICLES]
-    stems = _stemmer().stemWords([_norm_word(m.group()) for m in found])
-    return stems, [m.span() for m in found]
+    words = _stemmer().stemWords([_norm_word(m.group()) for m in found])
+    stems: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for k, m in enumerate(found):
+        if k and _CLAUSE_BREAK.search(text, found[k - 1].end(), m.start()):
+            stems.append(_BREAK)
+            spans.append((found[k - 1].end(), m.start()))
+        stems.append(words[k])
+        spans.append(m.span())
+    return stems, spans
 
 
 def _match_at(stems: list[str], i: int, phrase: tuple[str, ...], gap: int) -> int | None:
@@ -272,7 +284,13 @@ def _match_at(stems: list[str], i: int, phrase: tuple[str, ...], gap: int) -> in
         return None
     pos, n = i, len(stems)
     for word in phrase[1:]:
-        nxt = next((j for j in range(pos + 1, min(n, pos + gap + 2)) if stems[j] == word), None)
+        nxt = None
+        for j in range(pos + 1, min(n, pos + gap + 2)):
+            if stems[j] == word:
+                nxt = j
+                break
+            if stems[j] == _BREAK:
+                return None
         if nxt is None:
             return None
         pos = nxt
@@ -368,16 +386,19 @@ def themes_on_topic(scores: np.ndarray, threshold: float) -> list[frozenset[str]
 
 # Raised when the way chunks are tagged changes (tag_text, phrase matching), so that ingest re-tags kept chunks.
 # 2: articles do not break a phrase; 3: an acronym's plural is its singular ("GPs"); 4: a term other than the
-# theme's name counts only in a passage on the theme, the text alone (not its title), pseudonyms blanked out.
-TAGGING_VERSION = 4
+# theme's name counts only in a passage on the theme, the text alone (not its title), pseudonyms blanked out;
+# 5: a phrase does not run on across a comma, a slash or a sentence's end (`_CLAUSE_BREAK`).
+TAGGING_VERSION = 5
 
 
 def vocabulary_digest(threshold: float) -> str:
-    """What chunks' themes depend on: the shipped vocabulary's bytes, the tagging rule's version and its
-    threshold (`settings.theme_passage_cosine`). An index tagged under another digest is re-tagged at the next
-    ingest (no text re-read, nothing re-embedded)."""
+    """What chunks' themes depend on: the shipped vocabulary's bytes, the texts a passage is compared with
+    (`gate_texts`: the synonym groups are in them), the tagging rule's version and its threshold
+    (`settings.theme_passage_cosine`). An index tagged under another digest is re-tagged at the next ingest (no
+    text re-read, nothing re-embedded)."""
     data = (files("rag") / "data" / "themes.toml").read_bytes()
-    return hashlib.sha256(data + f"\ntagging {TAGGING_VERSION} {threshold!r}".encode()).hexdigest()
+    rule = "\n".join([*gate_texts(), f"tagging {TAGGING_VERSION} {threshold!r}"])
+    return hashlib.sha256(data + b"\n" + rule.encode()).hexdigest()
 
 
 def tag_records(

@@ -19,7 +19,7 @@ SYNONYMS: tuple[tuple[str, ...], ...] = (
     ("nahi", "non-accidental head injury", "abusive head trauma", "shaken baby", "shaking"),
     ("cse", "child sexual exploitation", "sexual exploitation"),
     ("sudi", "sudden unexpected death in infancy", "sudden infant death", "cot death"),
-    ("co-sleeping", "safe sleeping", "unsafe sleeping", "sleeping behaviour"),
+    ("safe sleeping", "unsafe sleeping", "sleeping behaviour"),  # co-sleeping is one kind (themes.toml: narrower)
     ("fii", "fabricated or induced illness", "perplexing presentations"),
     ("camhs", "child and adolescent mental health services"),
     ("sgo", "special guardianship order"),
@@ -30,7 +30,7 @@ SYNONYMS: tuple[tuple[str, ...], ...] = (
     ("mash", "multi-agency safeguarding hub", "safeguarding hub"),
     ("dv", "domestic violence", "domestic abuse"),
     ("hsb", "harmful sexual behaviour"),
-    ("unknown men", "invisible men", "hidden men", "fathers", "male partners"),
+    ("unknown men", "invisible men", "hidden men", "male partners"),  # fathers are not hidden men
     ("think family", "whole family approach"),
     ("voice of the child", "child's voice", "views of the child", "lived experience"),
     ("professional curiosity", "respectful uncertainty", "healthy scepticism"),

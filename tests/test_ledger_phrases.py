@@ -22,6 +22,43 @@ def test_inflections_and_one_word_between_are_allowed_but_not_more() -> None:
     assert phrase_spans("she missed all of her appointments", ("missed appointments",)) == []
 
 
+def test_a_phrase_does_not_run_on_across_a_comma_a_slash_or_a_sentence() -> None:
+    """Found by a probe of typed topics: "young carers" listed "educate children, young people, carers and
+    parents", and "parent carers" every "parents/carers"."""
+    assert phrase_spans("we must educate children, young people, carers and parents", ("young carers",)) == []
+    assert phrase_spans("engagement with parents/carers was poor", ("parent carers",)) == []
+    assert phrase_spans("He was not. Brought up by his aunt, he", ("was not brought",)) == []
+    text = "young carers were not recognised; a co-sleeping death; the young\ncarers' needs"
+    assert [text[s:e] for s, e in phrase_spans(text, ("young carers", "co-sleeping"))] == [
+        "young carers",
+        "co-sleeping",
+        "young\ncarers",  # a hard-wrapped line is one sentence still
+    ]
+    # A term with a comma matches the same comma: "gypsy, roma and traveller".
+    assert phrase_spans("Gypsy, Roma and Traveller families", ("gypsy, roma and traveller",))
+
+
+def test_a_synonym_of_part_of_a_topic_is_the_whole_topic_in_other_words() -> None:
+    from rag.lexical import topic_variants
+
+    variants = topic_variants("domestic abuse training")
+    assert "domestic violence training" in variants and "dv training" in variants
+    assert "domestic violence" not in variants  # a part of the topic is not the topic
+    assert {"dna", "was not brought", "missed appointments"} <= set(topic_variants("did not attend"))
+
+
+def test_an_alias_saying_more_than_its_theme_lists_its_own_words(retriever) -> None:  # type: ignore[no-untyped-def]
+    """`rla ledger alcohol` listed every review on parental substance misuse, methadone deaths included; an alias
+    in the words of its theme's name ("substance misuse", "fathers") is the theme."""
+    theme = {e.review_id for e in ledger(retriever, "parental substance misuse").entries}
+    assert {e.review_id for e in ledger(retriever, "substance misuse").entries} == theme
+    alcohol = ledger(retriever, "alcohol")
+    assert alcohol.entries and len(alcohol.entries) < len(theme)
+    for e in alcohol.entries:
+        text = retriever.data.sources[e.hit.chunk.source].text
+        assert any("alcohol" in text[s:t].lower() for s, t in e.marks), e.review_id
+
+
 def test_an_acronyms_plural_is_its_singular_but_mrs_is_not_mr() -> None:
     text = "GPs should coordinate care. The GP did not. Two SCRs said so. Mrs A and Mr B."
     assert [text[s:e] for s, e in phrase_spans(text, ("GP",))] == ["GPs", "GP"]
