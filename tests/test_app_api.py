@@ -292,11 +292,11 @@ def test_ask_and_ledger_filter_by_kind_and_theme(client, app: AppServer) -> None
     from rag.store import open_index
 
     reviews = open_index(app.index).reviews
-    ans = client.predict(question=QUESTION, kind="listing entry", theme="hidden-men", api_name="/ask")
+    ans = client.predict(question=QUESTION, kind="listing entry", theme="fathers-and-male-carers", api_name="/ask")
     assert ans["citations"]
     for c in ans["citations"]:
         r = reviews[c["review_id"]]
-        assert r.kind == "listing entry" and "hidden-men" in r.themes
+        assert r.kind == "listing entry" and "fathers-and-male-carers" in r.themes
     led = client.predict(topic="neglect", kind="analysis", api_name="/ledger")
     assert {reviews[e["review_id"]].kind for e in led["reviews"]} <= {"analysis"}
 

@@ -57,6 +57,10 @@ def test_an_alias_saying_more_than_its_theme_lists_its_own_words(retriever) -> N
     for e in alcohol.entries:
         text = retriever.data.sources[e.hit.chunk.source].text
         assert any("alcohol" in text[s:t].lower() for s, t in e.marks), e.review_id
+    # "missing children", an alias of children who go missing, was not one and listed neglect by meaning.
+    missing = ledger(retriever, "missing children")
+    assert "2017-trafford-child-pb" in {e.review_id for e in missing.entries}  # "PB went missing several times"
+    assert "neglect" not in missing.phrases and all(e.marks for e in missing.entries)
 
 
 def test_an_acronyms_plural_is_its_singular_but_mrs_is_not_mr() -> None:
