@@ -323,6 +323,7 @@ def cmd_themes(args: argparse.Namespace) -> int:
 def cmd_brief(args: argparse.Namespace) -> int:
     from rag.brief import build_brief, check_output, render_markdown, write_brief
     from rag.retrieve import EMPTY_BRIEF_TOPIC, Retriever, clean_query
+    from rag.ui_text import records_text
 
     if args.out:
         check_output(args.out)
@@ -331,7 +332,7 @@ def cmd_brief(args: argparse.Namespace) -> int:
     pack = build_brief(Retriever(settings_from(args)), topic, filters if filters.active() else None, llm=llm)
     if args.out:
         path = write_brief(pack, args.out)
-        print(f"wrote {path}: {pack.reviews} reviews on the topic, {len(pack.references)} quoted", file=sys.stderr)
+        print(f"wrote {path}: {records_text(pack.kinds)} on the topic, {len(pack.references)} quoted", file=sys.stderr)
         if pack.notice:
             print(f"note: {pack.notice}", file=sys.stderr)
     elif args.json:

@@ -31,9 +31,10 @@ from rag.brief.themes import PointThemes
 from rag.brief.write import reference_label, scope
 from rag.ledger import detect_themes, ledger
 from rag.llm import LLMConfig, load_llm
-from rag.models import counted_as
+from rag.models import SectionKind, counted_as
 from rag.retrieve import Filters, Retriever
 from rag.themes import evidence_terms, load_themes, phrase_spans
+from rag.ui_text import records_text
 
 TOPICS = ("fathers", "disguised compliance", "head injury")
 VOCABULARY = {t.id: t for t in load_themes()}
@@ -150,9 +151,13 @@ def test_a_summary_that_tells_no_story_gives_no_vignette(retriever: Retriever, b
 def test_a_topic_no_case_account_addresses_says_so(retriever: Retriever) -> None:
     b = build_brief(retriever, "disguised compliance", Filters(year_from=2018))
     assert b.reviews and not b.vignettes
-    assert f"None of the {b.reviews} reviews on this topic address it in their account of the case" in render_markdown(
-        b
-    )
+    assert b.reviews > 1
+    text = f"None of the {records_text(b.kinds)} on this topic address it in their account of the case"
+    assert text in render_markdown(b)
+    # One record: "The 1 review on this topic does not address it", never "None of the 1 reviews".
+    one = build_brief(retriever, "babies with injuries")
+    assert one.reviews == 1 and not one.vignettes
+    assert "The 1 review on this topic does not address it in its account of the case" in render_markdown(one)
 
 
 @pytest.mark.parametrize("topic", TOPICS)
@@ -393,7 +398,8 @@ def test_html_references_one_per_line_spaced_in_chromium(briefs: dict[str, Brief
             browser.close()
     assert [x["id"] for x in boxes] == [f"ref-{r.n}" for r in b.references]
     for x, r in zip(boxes, b.references, strict=True):
-        assert x["text"].startswith(f"[{r.n}]") and reference_label(r) in x["text"]
+        # Spaced in the text too, not by the style alone: copied, or read without CSS, it is "[1] Child J".
+        assert x["text"].startswith(f"[{r.n}] ") and reference_label(r) in x["text"]
         assert x["textLeft"] - x["nRight"] >= 4 and abs(x["textTop"] - x["nTop"]) < 4  # "[n]" and title: spaced
     for above, below in itertools.pairwise(boxes):
         assert below["top"] - above["bottom"] >= 6  # each on its own line, with space between
@@ -499,3 +505,28 @@ def test_learning_points_are_statements_not_topics_named(briefs: dict[str, Brief
         items = [len(item.split()) for item in q.text.split(";") if item.strip()]
         assert len(q.text.split()) >= 6 and not (len(items) > 1 and max(items) < 6), q.text
         assert not q.text.rstrip().endswith(":"), q.text
+
+
+def test_key_issues_that_tell_the_case_are_not_learning_points(retriever: Retriever, briefs: dict[str, Brief]) -> None:
+    """A trainer's probe found case facts listed as key learning: "Mother and her partner were imprisoned for
+    offences connected with his death." (under hidden men), "Parents were arrested and interviewed …"."""
+    points = {
+        topic: [p.text for t in build_brief(retriever, topic).themes for p in t.points]
+        for topic in ("neglect", "when mum's new boyfriend moves in", "domestic abuse")
+    }
+    said = " ".join(" ".join(v) for v in points.values())
+    for fact in ("were imprisoned", "were arrested", "separated in Spring 2015", "committed suicide before the trial"):
+        assert fact not in said, fact
+    assert all(points.values())
+    # A key issue that says what practice should be stays: it is learning.
+    dc = [p for t in briefs["disguised compliance"].themes for p in t.points if p.section == SectionKind.KEY_ISSUES]
+    assert any("the need for multi-agency professionals" in p.text for p in dc)
+
+
+def test_a_vignette_sentence_that_goes_on_from_the_one_before_is_told_with_it(retriever: Retriever) -> None:
+    """The Child G1 vignette read "Her mother and partner were each given custodial sentences." "she also made
+    allegations of domestic abuse against him.": the sentence naming who "she" is had been left out."""
+    b = build_brief(retriever, "domestic abuse")
+    texts = [q.text for v in b.vignettes for q in v.quotes]
+    at = [i for i, t in enumerate(texts) if t.startswith("she also made allegations")]
+    assert at and "attributed these injuries" in texts[at[0] - 1]

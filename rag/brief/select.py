@@ -107,8 +107,8 @@ def _best_sentences(retriever: Retriever, topic: OnTopic, sections: tuple[str, .
                 # Its end as printed (a list item's ";") tells a statement from a label (rag.quotes).
                 if e <= s or not is_statement(text[s:end]):
                     continue
-                if c.section == SectionKind.KEY_ISSUES and _names_own_child(text[s:e], names):
-                    continue  # "Child J died of non-accidental head injuries …": the case, not what was learned
+                if c.section == SectionKind.KEY_ISSUES and _tells_case_fact(text[s:e], names):
+                    continue  # "Mother and her partner were imprisoned …": the case, not what was learned
                 says_topic = bool(topic.terms.search(text[s:e]))
                 score = cos + LEARNING_BONUS * (c.section == SectionKind.LEARNING) + TOPIC_WORD_BONUS * says_topic
                 out.append(Candidate(rid, c.section, s, e, text[s:e], row, score, says_topic))
@@ -203,6 +203,18 @@ def _vignette(retriever: Retriever, review: Review, entry: LedgerEntry) -> list[
         if i not in keep:
             keep.add(i)
             words += n
+    # A sentence that goes on from the one before ("she also made allegations … against him", "He was assessed
+    # …") is told with it, or its "she" and "he" would name whoever the vignette named last.
+    for i in sorted(keep, reverse=True):
+        j = i
+        while (
+            j > 0
+            and j - 1 not in keep
+            and _GOES_ON.match(text, story[j][0])
+            and _adjacent(text, story[j - 1], story[j])
+        ):
+            j -= 1
+            keep.add(j)
     if len(keep) < MIN_VIGNETTE_SENTENCES:
         return []
     rows = _rows(retriever, review.id)
@@ -210,6 +222,15 @@ def _vignette(retriever: Retriever, review: Review, entry: LedgerEntry) -> list[
         Candidate(review.id, _section_at(review, s), s, e, text[s:e], _row_at(retriever, rows, s))
         for s, e in (story[i] for i in sorted(keep))
     ]
+
+
+# A sentence that leans on the one before: a list's next clause (lower case) or a pronoun for someone named there.
+_GOES_ON = re.compile(r"[a-z]|(?:He|She|They|His|Her|Their|Him|Them|It|This|These)\b")
+
+
+def _adjacent(text: str, before: tuple[int, int], after: tuple[int, int]) -> bool:
+    """Nothing but spacing or punctuation between two sentences of the story."""
+    return not re.search(r"\w", text[before[1] : after[0]])
 
 
 def _pseudonyms(review: Review) -> tuple[str, ...]:
@@ -227,6 +248,21 @@ def _names_own_child(sentence: str, names: tuple[str, ...]) -> bool:
 
 def _names_child(sentence: str, names: tuple[str, ...]) -> bool:
     return bool(_CHILD_WORD.search(sentence)) or _names_own_child(sentence, names)
+
+
+def _tells_case_fact(sentence: str, names: tuple[str, ...]) -> bool:
+    """A key issue that is a fact of the case, not learning: it names the child ("Child J died of …"), tells of a
+    person ("Mother and her partner were imprisoned …", "Parents had a history of domestic abuse"), or is dated
+    ("An initial assessment was carried out in November 2012")."""
+    return _names_own_child(sentence, names) or _tells_case(sentence, names) or bool(_DATED.search(sentence))
+
+
+# A date as a case's story gives it: "in November 2012", "in Spring 2015", "in 2014".
+_DATED = re.compile(
+    r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December|spring|summer"
+    r"|autumn|winter)\s+(?:19|20)\d{2}\b|\bin (?:19|20)\d{2}\b",
+    re.IGNORECASE,
+)
 
 
 def _tells_case(sentence: str, names: tuple[str, ...]) -> bool:

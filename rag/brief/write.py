@@ -131,13 +131,16 @@ def _learning_blocks(b: Brief) -> list[_Block]:
 def _vignette_blocks(b: Brief) -> list[_Block]:
     out = [_one("h2", "Case vignettes")]
     if len(b.vignettes) < MIN_VIGNETTES:
-        told = "None" if not b.vignettes else f"Only {len(b.vignettes)}"
-        verb = "addresses" if len(b.vignettes) == 1 else "address"
+        if b.reviews == 1:
+            told = f"The {records_text(b.kinds)} on this topic does not address it in its account of the case"
+        else:
+            some = "None" if not b.vignettes else f"Only {len(b.vignettes)}"
+            verb = "addresses" if len(b.vignettes) == 1 else "address"
+            told = f"{some} of the {records_text(b.kinds)} on this topic {verb} it in their account of the case"
         out.append(
             _one(
                 "p",
-                f"{told} of the {b.reviews} reviews on this topic {verb} it in their account of the case "
-                "(summary, background, chronology or key issues) with enough of the story to quote; "
+                f"{told} (summary, background, chronology or key issues) with enough of the story to quote; "
                 "vignettes come only from those.",
             )
         )
@@ -203,7 +206,7 @@ def render_html(b: Brief) -> str:
         elif blk.kind in ("ul", "ol"):
             out.append(f"<{blk.kind}>\n" + "\n".join(f"<li>{line(i)}</li>" for i in blk.items) + f"\n</{blk.kind}>")
         else:  # the reference list, one per line: anchors for the citations, not links
-            items = (f'<li id="ref-{i[0]}"><span class="n">[{i[0]}]</span>{line(i[1:])}</li>' for i in blk.items)
+            items = (f'<li id="ref-{i[0]}"><span class="n">[{i[0]}]</span> {line(i[1:])}</li>' for i in blk.items)
             out.append('<ol class="refs">\n' + "\n".join(items) + "\n</ol>")
     return "\n".join(out) + "\n</body>\n</html>\n"
 
