@@ -24,6 +24,7 @@ LEARNING = frozenset({SectionKind.LEARNING, SectionKind.RECOMMENDATIONS, Section
 NARRATIVE = frozenset({SectionKind.BACKGROUND, SectionKind.SUMMARY, SectionKind.METHODOLOGY, SectionKind.OTHER})
 _WORDS = re.compile(r"(?u)\b\w+\b")
 MIN_WORDS = 6  # a shorter quote is a fragment of a list, not a statement
+_MARK = re.compile(r"\s*(?:[>•▪◦]\s+)+")  # a block quote's or a bullet's mark before a sentence, as extracted
 # "Learning includes:", "Key issues:", "Recommendations include the need to:" — a label before a colon.
 _LEAD_IN = re.compile(r"\s*((?:[^\s.;:]+\s+){0,5}?[^\s.;:]+):\s+", re.IGNORECASE)
 # A lead-in is a label, to be left out, when every word of it names a part of a review or joins such names;
@@ -62,7 +63,10 @@ def is_label(lead_in: str) -> bool:
 
 
 def statement_span(text: str, start: int, end: int) -> tuple[int, int]:
-    """The sentence without a label lead-in ("Learning includes: …", "Key issues:") when a statement follows."""
+    """The sentence without a quotation or bullet mark before it ("> Encouraging …", "• …") and without a label
+    lead-in ("Learning includes: …", "Key issues:") when a statement follows."""
+    mark = _MARK.match(text, start, end)
+    start = mark.end() if mark else start
     m = _LEAD_IN.match(text, start, end)
     if m and is_label(m.group(1)) and len(_WORDS.findall(text[m.end() : end])) >= MIN_WORDS:
         return m.end(), end
@@ -114,7 +118,7 @@ def is_statement(text: str) -> bool:
         sum(1 for t in tokens if _WORDLIKE.search(t)) < 0.8 * len(tokens)
         or text.count(">") >= 2
         or "](" in text
-        or text.rstrip().endswith(":")
+        or text.rstrip(" >\n\t").endswith((":", "?"))
     ):
         return False
     words = len(_WORDS.findall(text))
@@ -169,11 +173,12 @@ def statements(
 def select(
     retriever: Retriever, cands: list[Statement], max_bullets: int, named: frozenset[str] = frozenset()
 ) -> list[Bullet]:
-    """The best statements, at most `settings.answer_quotes_per_review` from one review and none much weaker
-    than the best (`settings.answer_floor`). A statement making the point of one already chosen — close in
-    meaning (`settings.duplicate_cosine`) and in words (`settings.duplicate_overlap`) — joins it as "also"
-    when it comes from another review, and is dropped when it comes from the same one. A record the question
-    names (`named`: "what did Merton learn?") gives as many statements as it has."""
+    """The best statements, at most `settings.answer_quotes_per_review` from one review, none much weaker than
+    the best (`settings.answer_floor`) and none overlapping a better one's words. A statement making the point of
+    one already chosen — close in meaning (`settings.duplicate_cosine`) and in words
+    (`settings.duplicate_overlap`) — joins it as "also" when it comes from another review, and is dropped when
+    it comes from the same one. A record the question names (`named`: "what did Merton learn?") gives as many
+    statements as it has."""
     st = retriever.settings
     ranked = sorted(cands, key=lambda c: -c.score)
     if not ranked:
@@ -181,9 +186,13 @@ def select(
     floor = ranked[0].score - st.answer_floor
     chosen: list[tuple[Statement, list[Statement]]] = []
     per_review: Counter[str] = Counter()
+    taken: list[Statement] = []
     for c in ranked:
         if c.score < floor:
             break
+        if any(t.hit.chunk.source == c.hit.chunk.source and t.start < c.end and c.start < t.end for t in taken):
+            continue  # a list item and the list it closes: the same words quoted twice
+        taken.append(c)
         rid = c.hit.chunk.review_id
         twin = next((b for b in chosen if same_point(b[0], c, st.duplicate_cosine, st.duplicate_overlap)), None)
         if twin is not None:

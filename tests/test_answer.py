@@ -3,6 +3,7 @@ coverage by kind, whole statements, near-duplicates merged, theme headings."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 
@@ -319,3 +320,25 @@ def test_a_question_about_recommendations_quotes_them_first(retriever) -> None: 
         assert mains[0].hit.chunk.section == "recommendations"
     recommended = sum(c.hit.chunk.section == "recommendations" for c in mains)
     assert recommended >= 3, ans.text
+
+
+def test_a_question_or_a_stray_quotation_mark_is_not_a_statement() -> None:
+    """A practitioner's probe found "What is a serious case review?" (a heading of the triennial briefing) and
+    "… that immigrant families may face: >" quoted as findings."""
+    assert not is_statement("What is a serious case review?")
+    assert not is_statement(
+        "The report highlights a number of pressures and stresses that immigrant families may face: >"
+    )
+    text = "> Encouraging a stance of professional curiosity and challenge from a supportive base."
+    s, e = statement_span(text, 0, len(text))
+    assert text[s:e] == "Encouraging a stance of professional curiosity and challenge from a supportive base."
+
+
+def test_no_two_quotes_share_words(retriever) -> None:  # type: ignore[no-untyped-def]
+    """ "The family keeps moving house" quoted a list's item and, below it, the list it closes: "effective transfer
+    arrangements … when families move" twice."""
+    for q in ("The family keeps moving house - what did reviews say?", *ISSUE_QUESTIONS):
+        ans = answer(retriever, q)
+        spans = sorted((c.hit.chunk.source, c.start, c.end) for c in ans.citations)
+        for (a, s1, e1), (b, s2, _) in itertools.pairwise(spans):
+            assert a != b or e1 <= s2, (q, a, s1, e1, s2)
