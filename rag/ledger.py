@@ -38,6 +38,9 @@ from rag.ui_text import records_text
 from rag.vocabulary import LAY_TERMS
 
 _WORD = re.compile(r"(?u)\b\w\w+\b")
+# A word with its apostrophe: "doesn't" is one word (a function word, named as no topic), not "doesn" and "t".
+_WORD_AS_WRITTEN = re.compile(r"(?u)\b\w\w+(?:['’]\w+)?")
+_NEGATION = re.compile(r"(?i)\w+n['’]t")
 _GENERIC_SHARE = 0.4  # a word more than this share of reviews contain does not name a question's theme
 _MAX_PHRASE_WORDS = 6  # a longer topic is a question: it is matched through its synonyms and themes
 
@@ -445,7 +448,7 @@ def unknown_words(retriever: Retriever, text: str) -> tuple[str, ...]:
 def _unknown_words(retriever: Retriever, text: str) -> tuple[str, ...]:
     out: dict[str, None] = {}
     known = _memo(retriever).known_words(retriever)
-    words = _WORD.findall(text)
+    words = [w for w in _WORD_AS_WRITTEN.findall(text) if not _NEGATION.fullmatch(w)]
     for word, stems in zip(words, stem_tokens_many(words), strict=True):
         # An everyday word the vocabulary translates ("mum" → "mother", "not crawling" → "non-mobile")
         # names nothing new.

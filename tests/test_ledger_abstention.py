@@ -20,6 +20,9 @@ def test_a_question_whose_topic_is_in_no_review_is_refused_naming_it(retriever) 
     assert ans.text.startswith("No review in this collection addresses “diabetes” or “insulin”")
     # the covered everyday word is offered as a related theme, clearly separated, not as an answer
     assert "Related themes that are covered" in ans.text and "schools" in ans.text
+    # "doesn't" is one word, and no topic: the refusal named "doesn" before
+    ans = answer(retriever, "How should a school manage a child with diabetes who doesn't take his insulin?")
+    assert ans.abstained and "“diabetes”" in ans.text and "doesn" not in ans.text
 
 
 def test_incidental_unknown_words_do_not_refuse_a_covered_question(retriever) -> None:  # type: ignore[no-untyped-def]
