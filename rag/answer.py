@@ -13,7 +13,7 @@ from rag.quotes import ASKS_FOR_LEARNING, ASKS_FOR_RECOMMENDATIONS, Bullet, by_t
 from rag.retrieve import Filters, Retriever, Scored
 from rag.settings import Settings
 from rag.themes import Theme, evidence_terms, phrase_spans
-from rag.ui_text import count_noun, plural
+from rag.ui_text import count_noun, plural, records_text
 
 _NUMBERS = ["No", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten"]
 
@@ -130,7 +130,7 @@ def _absent_text(cov: Coverage) -> str:
     covered = [a for a in cov.asked if a not in cov.uncovered]
     if covered and cov.ledger.entries:
         lines += ["", "Related themes that are covered (see `rla ledger`):"]
-        lines += [f"  {cov.label}: {len(cov.ledger.entries)} review{'s' if len(cov.ledger.entries) != 1 else ''}"]
+        lines += [f"  {cov.label}: {records_text(e.hit.chunk.kind for e in cov.ledger.entries)}"]
     return "\n".join(lines)
 
 
@@ -138,7 +138,7 @@ def _silent_text(cov: Coverage) -> str:
     lines = [f"No review in this collection addresses {_quoted(cov.uncovered)}."]
     if cov.related:
         lines += ["", "Related themes that are covered (see `rla ledger`):"]
-        lines += [f"  {name}: {n} review{'s' if n != 1 else ''}" for name, n in cov.related[:5]]
+        lines += [f"  {name}: {records_text(kinds)}" for name, kinds in cov.related[:5]]
     return "\n".join(lines)
 
 

@@ -329,7 +329,7 @@ class Coverage:
     ledger: Ledger
     asked: tuple[str, ...]  # the themes or phrases the question names
     uncovered: tuple[str, ...]  # those of them no review addresses
-    related: tuple[tuple[str, int], ...]  # covered neighbouring themes of uncovered ones: (name, reviews)
+    related: tuple[tuple[str, tuple[str, ...]], ...]  # covered neighbouring themes of uncovered ones: (name, kinds)
     unknown: tuple[str, ...] = ()  # the question's content words that no indexed text contains
     everyday: bool = False  # a theme was reached through everyday wording or meaning, not by its name or alias
     # How much of the question's meaning survives without its unknown words: the cosine between the question
@@ -380,7 +380,7 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
     uncovered: list[str] = []
     context: list[str] = []
     everyday = False
-    related: dict[str, int] = {}
+    related: dict[str, tuple[str, ...]] = {}
     for theme in themes:
         found = {t: find_term(question, stems, spans, t) for t in evidence_terms(theme)}
         named = [t for t, at in found.items() if at]
@@ -399,9 +399,9 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
             uncovered.append(label)
             for rid in theme.related:
                 other = theme_by_id(rid)
-                n = len(reviews_with(retriever, evidence_terms(other)))
-                if n:
-                    related[other.name] = n
+                kinds = tuple(e.hit.chunk.kind for e in ledger(retriever, other.name).entries)
+                if kinds:  # its records, as `rla ledger` and `rla themes` count them
+                    related[other.name] = kinds
     core = topic_core(clean_query(question))
     short = 0 < len(phrase_stems(core)) <= _MAX_PHRASE_WORDS
     # A question naming a record ("What did the Merton review say?") asks about it: its words are no topic.
@@ -412,7 +412,7 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
     # What the covered reviews address, in words: its themes, or its short topic. A longer question naming no
     # theme is matched as a whole (`ledger`), and is not quoted back as if it were a topic.
     label = "; ".join(t.name for t in themes) if themes else core if short else "this question"
-    covered_related = tuple(sorted(related.items(), key=lambda kv: -kv[1]))
+    covered_related = tuple(sorted(related.items(), key=lambda kv: -len(kv[1])))
     unknown = unknown_words(retriever, question)
     return Coverage(
         led.topic,

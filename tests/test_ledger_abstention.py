@@ -230,3 +230,17 @@ def test_a_synonym_no_review_uses_is_answered_and_counted_under_its_theme(retrie
         assert cov.ledger.entries and {e.review_id for e in cov.ledger.entries} == tagged
         ans = answer(retriever, q)
         assert not ans.abstained and ans.citations and f"address {theme.name}" in ans.text.splitlines()[0]
+
+
+def test_related_themes_in_a_refusal_are_counted_as_their_ledgers(retriever) -> None:  # type: ignore[no-untyped-def]
+    """A refusal offered "neglect: 25 reviews" (every record naming a term, the analysis counted as a review) and
+    "behaviour as communication: 4 reviews", a theme whose ledger lists none."""
+    from rag.ledger import ledger
+    from rag.ui_text import records_text
+
+    ans = answer(retriever, "What did reviews say about female genital mutilation?")
+    related = ans.text.split("Related themes that are covered (see `rla ledger`):\n")[1].splitlines()
+    assert related
+    for line in related:
+        name, counted = line.strip().split(": ")
+        assert counted == records_text(e.hit.chunk.kind for e in ledger(retriever, name).entries), line
