@@ -63,11 +63,14 @@ def answer_from(
     themes = detect_themes(retriever, question)
     ans = _compose(retriever, question, scored, k, themes, cov, filters)
     about_context = cov.about_context(retriever.settings)
-    notices = [
-        f"No review in this collection addresses {_quoted((t,))}."
-        for t in cov.uncovered
-        if about_context or t not in cov.context
-    ]
+    # A theme no review addresses is said to be addressed by none; a question's own words that no review uses
+    # (it names no theme), answered because excerpts match it in meaning ("dogs and babies"), are only a phrase.
+    missing = (
+        "No review in this collection addresses {}."
+        if themes
+        else "No review uses the phrase {}; the excerpts below are the closest in meaning."
+    )
+    notices = [missing.format(_quoted((t,))) for t in cov.uncovered if about_context or t not in cov.context]
     if scored.best < retriever.settings.weak_below and not (scored.mentioned or scored.named or cov.ledger.entries):
         notices.append(
             "The closest excerpts match this question only loosely; the reviews may not address it directly."

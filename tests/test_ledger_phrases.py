@@ -141,3 +141,13 @@ def test_a_notice_comes_before_any_bullet(retriever) -> None:  # type: ignore[no
     assert first.startswith("Note: ") and "No review in this collection addresses “FGM”." in first
     md = answer_markdown(ans)
     assert md.index("Note:") < md.index("\n- ")
+
+
+def test_a_topic_answered_in_other_words_is_not_said_to_be_addressed_by_none(retriever) -> None:  # type: ignore[no-untyped-def]
+    """ "Note: No review in this collection addresses “dogs and babies”." came before Baby A's recommendation on
+    "unsupervised dogs": the phrase is in no review, the topic is."""
+    ans = answer(retriever, "What did reviews say about dogs and babies?")
+    assert not ans.abstained and ans.citations
+    first = ans.text.splitlines()[0]
+    assert first == "Note: No review uses the phrase “dogs and babies”; the excerpts below are the closest in meaning."
+    assert "addresses “dogs and babies”" not in ans.text
