@@ -102,6 +102,13 @@ def whole_item(text: str, spans: list[tuple[int, int]], i: int) -> tuple[int, in
     return spans[j][0], e
 
 
+# What a review says of itself, not of practice: "There are no recommendations in this overview.", "This briefing
+# is based on the findings of …".
+_ABOUT_THE_REVIEW = re.compile(
+    r"\s*(?:there (?:are|were|is) no recommendations|(?:makes )?no recommendations"
+    r"|(?:this|the) (?:briefing|report|review|summary|overview|analysis) (?:is|was) based on)\b",
+    re.IGNORECASE,
+)
 _ENDS_LIKE_A_SENTENCE = re.compile(r"""[.;:!?,)\]"'’”]\s*$""")
 _WORDLIKE = re.compile(r"[A-Za-z]{2}")
 
@@ -120,6 +127,8 @@ def is_statement(text: str) -> bool:
         or "](" in text
         or text.rstrip(" >\n\t").endswith((":", "?"))
     ):
+        return False
+    if _ABOUT_THE_REVIEW.match(text):
         return False
     words = len(_WORDS.findall(text))
     items = [n for n in (len(_WORDS.findall(item)) for item in text.split(";")) if n]

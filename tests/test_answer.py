@@ -329,6 +329,10 @@ def test_a_question_or_a_stray_quotation_mark_is_not_a_statement() -> None:
     assert not is_statement(
         "The report highlights a number of pressures and stresses that immigrant families may face: >"
     )
+    # What a review says of itself is not learning: the probe found these under "What the reviews found".
+    assert not is_statement("There are no recommendations in this overview.")
+    assert not is_statement("This briefing is based on the findings of the Triennial Analysis of Serious Case Reviews.")
+    assert is_statement("The review found that no agency had asked the young person about her caring role.")
     text = "> Encouraging a stance of professional curiosity and challenge from a supportive base."
     s, e = statement_span(text, 0, len(text))
     assert text[s:e] == "Encouraging a stance of professional curiosity and challenge from a supportive base."
