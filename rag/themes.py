@@ -230,6 +230,9 @@ PHRASE_GAP = 1  # other words allowed between two words of a phrase: "sharing th
 # carers" is not "young carers", nor "parents/carers" "parent carers". (A hyphen or a line break is not one.)
 _CLAUSE_BREAK = re.compile(r"[,;:/()\[\]|]|[.!?](?=\s)|\n[ \t]*\n")
 _BREAK = ""  # the stem `tokens` puts where a phrase cannot run on: no word's stem
+# Inside a phrase one preposition stands for another: "bruising to non-mobile babies" is "bruising in non-mobile
+# babies", "capacity for change" "capacity to change".
+_PREPOSITIONS = frozenset({"in", "to", "on", "of", "for", "with", "at", "among", "from"})
 
 
 @functools.lru_cache(maxsize=1)
@@ -286,7 +289,7 @@ def _match_at(stems: list[str], i: int, phrase: tuple[str, ...], gap: int) -> in
     for word in phrase[1:]:
         nxt = None
         for j in range(pos + 1, min(n, pos + gap + 2)):
-            if stems[j] == word:
+            if stems[j] == word or (word in _PREPOSITIONS and stems[j] in _PREPOSITIONS):
                 nxt = j
                 break
             if stems[j] == _BREAK:
@@ -387,8 +390,9 @@ def themes_on_topic(scores: np.ndarray, threshold: float) -> list[frozenset[str]
 # Raised when the way chunks are tagged changes (tag_text, phrase matching), so that ingest re-tags kept chunks.
 # 2: articles do not break a phrase; 3: an acronym's plural is its singular ("GPs"); 4: a term other than the
 # theme's name counts only in a passage on the theme, the text alone (not its title), pseudonyms blanked out;
-# 5: a phrase does not run on across a comma, a slash or a sentence's end (`_CLAUSE_BREAK`).
-TAGGING_VERSION = 5
+# 5: a phrase does not run on across a comma, a slash or a sentence's end (`_CLAUSE_BREAK`); 6: inside a phrase one
+# preposition stands for another (`_PREPOSITIONS`).
+TAGGING_VERSION = 6
 
 
 def vocabulary_digest(threshold: float) -> str:

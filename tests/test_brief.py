@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from collections import Counter
@@ -155,7 +156,7 @@ def test_a_topic_no_case_account_addresses_says_so(retriever: Retriever) -> None
     text = f"None of the {records_text(b.kinds)} on this topic address it in their account of the case"
     assert text in render_markdown(b)
     # One record: "The 1 review on this topic does not address it", never "None of the 1 reviews".
-    one = build_brief(retriever, "babies with injuries")
+    one = dataclasses.replace(b, kinds=b.kinds[:1])
     assert one.reviews == 1 and not one.vignettes
     assert "The 1 review on this topic does not address it in its account of the case" in render_markdown(one)
 

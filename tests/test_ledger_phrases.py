@@ -38,6 +38,16 @@ def test_a_phrase_does_not_run_on_across_a_comma_a_slash_or_a_sentence() -> None
     assert phrase_spans("Gypsy, Roma and Traveller families", ("gypsy, roma and traveller",))
 
 
+def test_inside_a_phrase_one_preposition_stands_for_another(retriever) -> None:  # type: ignore[no-untyped-def]
+    """A trainer found Nolan's "make the reporting of bruising to non-mobile babies mandatory" missing from the
+    pack on bruising in non-mobile babies."""
+    text = "make the reporting of bruising to non-mobile babies mandatory; capacity for change"
+    found = phrase_spans(text, ("bruising in non-mobile babies", "capacity to change"))
+    assert [text[s:e] for s, e in found] == ["bruising to non-mobile babies", "capacity for change"]
+    assert phrase_spans("babies were bruised", ("bruising in non-mobile babies",)) == []
+    assert "2017-central-bedfordshire-nolan" in {e.review_id for e in ledger(retriever, "bruising in babies").entries}
+
+
 def test_a_synonym_of_part_of_a_topic_is_the_whole_topic_in_other_words() -> None:
     from rag.lexical import topic_variants
 
