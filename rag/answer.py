@@ -139,6 +139,11 @@ def _absent_text(cov: Coverage) -> str:
 
 def _silent_text(cov: Coverage) -> str:
     lines = [f"No review in this collection addresses {_quoted(cov.uncovered)}."]
+    if cov.keyworded:  # a keyword alone does not count (README: "The ledger"); the user can check for themselves
+        n = len(cov.keyworded)
+        named = "; ".join(f"{title} (rla show {rid})" for rid, title in cov.keyworded[:5])
+        verb = "carries" if n == 1 else "carry"
+        lines += [f"{count_noun(n, 'review')} {verb} it as an NSPCC keyword, but the text does not discuss it: {named}"]
     if cov.related:
         lines += ["", "Related themes that are covered (see `rla ledger`):"]
         lines += [f"  {name}: {records_text(kinds)}" for name, kinds in cov.related[:5]]

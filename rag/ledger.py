@@ -347,6 +347,8 @@ class Coverage:
     # The unknown words a refusal names: those in the question's topic, not its framing ("Do any reviews cover
     # … damp and mould" names "damp" and "mould", not "cover"); all of them when none is.
     unknown_named: tuple[str, ...] = ()
+    # Records whose NSPCC keywords name an uncovered topic while their text does not discuss it: (id, title).
+    keyworded: tuple[tuple[str, str], ...] = ()
 
     @property
     def silent(self) -> bool:
@@ -411,9 +413,16 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
             uncovered.append(core)
     # What the covered reviews address, in words: its themes, or its short topic. A longer question naming no
     # theme is matched as a whole (`ledger`), and is not quoted back as if it were a topic.
+    # Named by one narrower term alone, the count is that term's: "special guardianship orders", not kinship care.
     label = "; ".join(t.name for t in themes) if themes else core if short else "this question"
+    label = topic if len(themes) == 1 and topic != question else label
     covered_related = tuple(sorted(related.items(), key=lambda kv: -len(kv[1])))
     unknown = unknown_words(retriever, question)
+    keyworded = tuple(
+        (r.id, r.title)
+        for r in retriever.data.reviews.values()
+        if uncovered and any(phrase_spans(k, tuple(uncovered)) for k in r.keywords)
+    )
     return Coverage(
         led.topic,
         label,
@@ -428,6 +437,7 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
         unknown_focus(retriever, question, unknown),
         tuple(context),
         tuple(w for w in unknown if re.search(rf"(?iu)\b{re.escape(w)}\b", core)) or unknown,
+        keyworded,
     )
 
 

@@ -244,3 +244,18 @@ def test_related_themes_in_a_refusal_are_counted_as_their_ledgers(retriever) -> 
     for line in related:
         name, counted = line.strip().split(": ")
         assert counted == records_text(e.hit.chunk.kind for e in ledger(retriever, name).entries), line
+
+
+def test_a_refusal_names_the_records_that_carry_the_topic_only_as_a_keyword(retriever) -> None:  # type: ignore[no-untyped-def]
+    """ "unaccompanied asylum seeking children" is refused (no review's text discusses it), but one record carries
+    it as an NSPCC keyword: the refusal says so and how to read it, so the user can judge."""
+    ans = answer(retriever, "What did reviews say about unaccompanied asylum seeking children?")
+    assert ans.abstained
+    rid = next(
+        r.id
+        for r in retriever.data.reviews.values()
+        if any("unaccompanied asylum seeking children" in k.lower() for k in r.keywords)
+    )
+    assert (
+        "carries it as an NSPCC keyword, but the text does not discuss it" in ans.text and f"rla show {rid}" in ans.text
+    )
