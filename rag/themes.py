@@ -228,7 +228,7 @@ _ARTICLES = frozenset({"a", "an", "the"})
 PHRASE_GAP = 1  # other words allowed between two words of a phrase: "sharing the information", not "brought to live"
 # Where a phrase cannot run on: a list's or a clause's punctuation, a sentence's end, a blank line. "young people,
 # carers" is not "young carers", nor "parents/carers" "parent carers". (A hyphen or a line break is not one.)
-_CLAUSE_BREAK = re.compile(r"[,;:/()\[\]|]|[.!?](?=\s)|\n[ \t]*\n")
+_PHRASE_STOP = re.compile(r"[,;:/()\[\]|]|[.!?](?=\s)|\n[ \t]*\n")
 _BREAK = ""  # the stem `tokens` puts where a phrase cannot run on: no word's stem
 # Inside a phrase one preposition stands for another: "bruising to non-mobile babies" is "bruising in non-mobile
 # babies", "capacity for change" "capacity to change".
@@ -264,7 +264,7 @@ def phrase_stems(phrase: str) -> tuple[str, ...]:
 def tokens(text: str) -> tuple[list[str], list[tuple[int, int]]]:
     """Stemmed words of a text, articles left out ("the voice of a child" is "the voice of the child"), and
     their character spans (shared: callers read them, never change them); between two words a phrase cannot
-    run on across (`_CLAUSE_BREAK`), `_BREAK` and the span of what parts them.
+    run on across (`_PHRASE_STOP`), `_BREAK` and the span of what parts them.
 
     Cached because every answer's coverage line runs the ledger, which looks for the topic's phrases in the same
     chunk texts again and again: stemming them each time was 3/4 of an answer's CPU (web app, 16 users)."""
@@ -273,7 +273,7 @@ def tokens(text: str) -> tuple[list[str], list[tuple[int, int]]]:
     stems: list[str] = []
     spans: list[tuple[int, int]] = []
     for k, m in enumerate(found):
-        if k and _CLAUSE_BREAK.search(text, found[k - 1].end(), m.start()):
+        if k and _PHRASE_STOP.search(text, found[k - 1].end(), m.start()):
             stems.append(_BREAK)
             spans.append((found[k - 1].end(), m.start()))
         stems.append(words[k])
@@ -390,7 +390,7 @@ def themes_on_topic(scores: np.ndarray, threshold: float) -> list[frozenset[str]
 # Raised when the way chunks are tagged changes (tag_text, phrase matching), so that ingest re-tags kept chunks.
 # 2: articles do not break a phrase; 3: an acronym's plural is its singular ("GPs"); 4: a term other than the
 # theme's name counts only in a passage on the theme, the text alone (not its title), pseudonyms blanked out;
-# 5: a phrase does not run on across a comma, a slash or a sentence's end (`_CLAUSE_BREAK`); 6: inside a phrase one
+# 5: a phrase does not run on across a comma, a slash or a sentence's end (`_PHRASE_STOP`); 6: inside a phrase one
 # preposition stands for another (`_PREPOSITIONS`).
 TAGGING_VERSION = 6
 
