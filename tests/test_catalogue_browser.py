@@ -42,11 +42,22 @@ def _fields_as_parsed(pg, upload: Path) -> str:  # type: ignore[no-untyped-def]
 
 
 def _edit(pg, table: str, row: str, col: int, text: str) -> None:  # type: ignore[no-untyped-def]
-    _cell(pg, table, row, col).dblclick()
-    pg.keyboard.press("Control+A")
-    pg.keyboard.type(text)
-    pg.keyboard.press("Enter")
-    _cell(pg, table, row, col).filter(has_text=text).wait_for()
+    """Type into a cell as a user does. The table is drawn again when the server answers the edit before; a
+    double-click that lands while it is being drawn opens no editor (seen once in five full runs in one stop), so the
+    edit is made again, at most three times, before the test fails."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(3):
+        _cell(pg, table, row, col).dblclick()
+        pg.keyboard.press("Control+A")
+        pg.keyboard.type(text)
+        pg.keyboard.press("Enter")
+        try:
+            _cell(pg, table, row, col).filter(has_text=text).wait_for(timeout=30_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
 
 
 def test_a_doubtful_record_corrected_in_the_table_is_served_without_embedding(browser, app: AppServer) -> None:  # type: ignore[no-untyped-def]
