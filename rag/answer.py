@@ -129,7 +129,8 @@ def _quoted(words: tuple[str, ...]) -> str:
 
 
 def _absent_text(cov: Coverage) -> str:
-    lines = [f"No review in this collection addresses {_quoted(cov.unknown_named)}: no review contains the words."]
+    named = _quoted(cov.unknown_named or cov.unknown)
+    lines = [f"No review in this collection addresses {named}: no review contains the words."]
     covered = [a for a in cov.asked if a not in cov.uncovered]
     if covered and cov.ledger.entries:
         lines += ["", "Related themes that are covered (see `rla ledger`):"]

@@ -345,7 +345,8 @@ class Coverage:
     unknown_focus: float = 0.0
     context: tuple[str, ...] = ()  # those of `asked` that are services or groups (a theme's `kind`), not issues
     # The unknown words a refusal names: those in the question's topic, not its framing ("Do any reviews cover
-    # … damp and mould" names "damp" and "mould", not "cover"); all of them when none is.
+    # … damp and mould" names "damp" and "mould", not "cover"); all of them when none is; never a light verb
+    # ("getting").
     unknown_named: tuple[str, ...] = ()
     # Records whose NSPCC keywords name an uncovered topic while their text does not discuss it: (id, title).
     keyworded: tuple[tuple[str, str], ...] = ()
@@ -436,9 +437,25 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
         _context_share(retriever, question, themes, tuple(asked)),
         unknown_focus(retriever, question, unknown),
         tuple(context),
-        tuple(w for w in unknown if re.search(rf"(?iu)\b{re.escape(w)}\b", core)) or unknown,
+        _named_unknown(unknown, core),
         keyworded,
     )
+
+
+# Verbs that carry no topic of their own ("who gets free school meals", "police getting called out"): a refusal
+# does not name them as what no review addresses.
+_LIGHT_VERBS = frozenset(
+    "get gets getting got gotten make makes making made take takes taking took taken keep keeps keeping kept go goes "  # noqa: SIM905
+    "going went gone come comes coming came put puts putting do does doing did done give gives giving gave given "
+    "say says saying said".split()
+)
+
+
+def _named_unknown(unknown: tuple[str, ...], core: str) -> tuple[str, ...]:
+    """The unknown words a refusal names: those of the question's topic (`core`), not its framing (the others
+    when none is), and never a light verb."""
+    words = [w for w in unknown if w.lower() not in _LIGHT_VERBS]
+    return tuple(w for w in words if re.search(rf"(?iu)\b{re.escape(w)}\b", core)) or tuple(words)
 
 
 def _context_share(retriever: Retriever, question: str, themes: tuple[Theme, ...], asked: tuple[str, ...]) -> float:

@@ -259,3 +259,9 @@ def test_a_refusal_names_the_records_that_carry_the_topic_only_as_a_keyword(retr
     assert (
         "carries it as an NSPCC keyword, but the text does not discuss it" in ans.text and f"rla show {rid}" in ans.text
     )
+
+
+def test_a_refusal_names_no_light_verb_as_the_topic(retriever) -> None:  # type: ignore[no-untyped-def]
+    """ "…who gets free school meals?" was refused as addressing “gets”, “free” or “meals”."""
+    ans = answer(retriever, "How do schools decide who gets free school meals?")
+    assert ans.abstained and "“meals”" in ans.text and "“gets”" not in ans.text
