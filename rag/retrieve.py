@@ -341,15 +341,7 @@ class Retriever:
     def _dense(self, qv: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """Exact, per chunk (all, or `rows`): `rag.store.passage_scores`."""
         data = self.data
-        off = self._offsets
-        if rows is None:
-            return passage_scores(data.vectors, data.sentence_vectors, off, qv[None, :])[:, 0]
-        out = np.empty(len(rows), dtype=np.float32)
-        for i, row in enumerate(rows):
-            cos = float(data.vectors[row] @ qv)
-            a, b = off[row], off[row + 1]
-            out[i] = (cos + (float((data.sentence_vectors[a:b] @ qv).max()) if b > a else cos)) / 2
-        return out
+        return passage_scores(data.vectors, data.sentence_vectors, self._offsets, qv[None, :], rows)[:, 0]
 
     def _dense_ranked(self, qv: np.ndarray, mask: np.ndarray | None) -> list[tuple[int, float]]:
         """(row, dense score) best first, at most `candidates`. Exact for a flat index; for HNSW, exact over

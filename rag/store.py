@@ -432,11 +432,22 @@ def sentence_offsets(chunks: Sequence[Chunk]) -> np.ndarray:
 
 
 def passage_scores(
-    vectors: np.ndarray, sentence_vectors: np.ndarray, offsets: np.ndarray, queries: np.ndarray
+    vectors: np.ndarray,
+    sentence_vectors: np.ndarray,
+    offsets: np.ndarray,
+    queries: np.ndarray,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The dense score of every chunk for each query vector, shape (chunks, queries): the mean of two cosines to
-    the query, the whole chunk's and its best sentence's. The chunk vector carries context (review title,
-    section); the sentence vector catches one learning point in a list of several."""
+    """The dense score of every chunk (or of `rows`, in their order) for each query vector, shape (chunks,
+    queries): the mean of two cosines to the query, the whole chunk's and its best sentence's. The chunk vector
+    carries context (review title, section); the sentence vector catches one learning point in a list of several.
+    `offsets`: `sentence_offsets` of all the chunks."""
+    if rows is not None:
+        rows = np.asarray(rows, dtype=np.int64)
+        counts = offsets[rows + 1] - offsets[rows]
+        sub = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        picked = np.repeat(offsets[rows] - sub[:-1], counts) + np.arange(sub[-1])
+        vectors, sentence_vectors, offsets = vectors[rows], sentence_vectors[picked], sub
     chunk_cos = vectors @ queries.T
     best = chunk_cos.copy()
     has = np.flatnonzero(offsets[1:] > offsets[:-1])
