@@ -254,7 +254,8 @@ def apply(
         raise RlaError(f"nothing to index: {reasons}")
 
     kept = _carry_over(old, todo.keep)
-    reviews, chunks, corrected = _catalogued(catalogue, kept.reviews + new.reviews, kept.chunks + new.chunks)
+    # The catalogue's metadata on every record and its chunks (their themes read their text alone: unchanged).
+    reviews, chunks, corrected = apply_catalogue(catalogue, kept.reviews + new.reviews, kept.chunks + new.chunks)
     report.warnings = warnings(catalogue, reviews, present)
     if unchanged and not corrected and not todo.retag:
         assert old is not None
@@ -300,13 +301,6 @@ def apply(
     return report
 
 
-def _catalogued(
-    catalogue: Catalogue, reviews: list[Review], chunks: list[Chunk]
-) -> tuple[list[Review], list[Chunk], set[str]]:
-    """The catalogue's metadata on every record and its chunks (their themes read their text alone: unchanged)."""
-    return apply_catalogue(catalogue, reviews, chunks)
-
-
 def _tagged(
     settings: Settings,
     reviews: list[Review],
@@ -324,15 +318,11 @@ def _tagged(
         from rag.embed import load_embedder
 
         embedder = load_embedder(settings.model)
-    rows = [i for i, c in enumerate(chunks) if c.review_id in ids]
-    offsets = sentence_offsets(chunks)
-    sentences = np.concatenate([np.arange(offsets[i], offsets[i + 1]) for i in rows] or [np.zeros(0, np.int64)])
-    picked = [chunks[i] for i in rows]
-    scores = passage_scores(
-        vectors[0][rows], vectors[1][sentences], sentence_offsets(picked), embedder.embed_batch(gate_texts())
-    )
+    rows = np.array([i for i, c in enumerate(chunks) if c.review_id in ids], dtype=np.int64)
+    gates = embedder.embed_batch(gate_texts())
+    scores = passage_scores(vectors[0], vectors[1], sentence_offsets(chunks), gates, rows)
     near = themes_on_topic(scores, settings.theme_passage_cosine)
-    tagged_reviews, tagged_chunks = tag_records([r for r in reviews if r.id in ids], picked, near)
+    tagged_reviews, tagged_chunks = tag_records([r for r in reviews if r.id in ids], [chunks[i] for i in rows], near)
     by_review = {r.id: r for r in tagged_reviews}
     by_chunk = {c.id: c for c in tagged_chunks}
     return [by_review.get(r.id, r) for r in reviews], [by_chunk.get(c.id, c) for c in chunks]

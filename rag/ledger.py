@@ -210,7 +210,7 @@ def _ledger(retriever: Retriever, topic: str, filters: Filters | None = None) ->
         # `rla themes` counts and `--theme` keeps.
         phrases = evidence_terms(theme)
         marks: dict[int, list[tuple[int, int]]] = {}
-        for i in np.flatnonzero(mask & np.array([theme.id in c.themes for c in data.chunks], dtype=bool)):
+        for i in np.flatnonzero(mask & Filters(theme=theme.id).mask(data.chunks)):  # as `--theme` keeps them
             c = data.chunks[i]
             text = masked(c.text, pseudonyms(data.reviews[c.review_id]))  # as tagged: "Infant D" is no term
             marks[int(i)] = [(c.start + s, c.start + e) for s, e in phrase_spans(text, phrases)]
@@ -419,10 +419,14 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
     label = topic if len(themes) == 1 and topic != question else label
     covered_related = tuple(sorted(related.items(), key=lambda kv: -len(kv[1])))
     unknown = unknown_words(retriever, question)
-    keyworded = tuple(
-        (r.id, r.title)
-        for r in retriever.data.reviews.values()
-        if uncovered and any(phrase_spans(k, tuple(uncovered)) for k in r.keywords)
+    keyworded = (
+        tuple(
+            (r.id, r.title)
+            for r in retriever.data.reviews.values()
+            if any(phrase_spans(k, tuple(uncovered)) for k in r.keywords)
+        )
+        if uncovered
+        else ()
     )
     return Coverage(
         led.topic,

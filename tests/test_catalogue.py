@@ -461,12 +461,10 @@ def test_vectors_come_from_the_records_as_parsed_so_a_rebuild_gives_the_same_ind
 
 def test_a_corrected_title_leaves_the_record_s_themes_as_its_text_gives_them(tmp_path: Path) -> None:
     """A record's themes are what its text addresses (rag.themes.tag_text), not what a catalogue title says."""
-    from rag.ingest import _catalogued
-
     parsed = replace(_review(title="Serious Case Review: Child M"), themes=("neglect",))
     chunk = replace(_chunk(parsed), themes=("neglect",))
     cat = _catalogue("file,title\nnorthshire-scr-child-m.pdf,Child M: domestic abuse and the baby's father\n", tmp_path)
-    (r,), (c,), changed = _catalogued(cat, [parsed], [chunk])
+    (r,), (c,), changed = apply_catalogue(cat, [parsed], [chunk])
     assert changed == {"child-m"} and r.title.startswith("Child M: domestic abuse")
     assert r.themes == c.themes == ("neglect",)
 
