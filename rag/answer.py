@@ -9,12 +9,13 @@ from dataclasses import replace
 
 from rag.ledger import Coverage, coverage, detect_themes
 from rag.models import COUNTED_KINDS, Answer, AnswerCoverage, Citation, Hit, SectionKind, counted_as
-from rag.quotes import ASKS_FOR_LEARNING, ASKS_FOR_RECOMMENDATIONS, Bullet, by_theme, learning_rank, select, statements
+from rag.quotes import ASKS_FOR_RECOMMENDATIONS, Bullet, by_theme, learning_rank, select, statements
 from rag.retrieve import Filters, Retriever, Scored
 from rag.settings import Settings
 from rag.themes import Theme, evidence_terms, phrase_spans
 from rag.ui_text import count_noun, plural, records_text
 
+CASES_HEADING = "What happened in the cases:"
 _NUMBERS = ["No", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten"]
 
 
@@ -242,27 +243,27 @@ def _compose(
     filters: Filters | None = None,
 ) -> Answer:
     """Whole statements from the hits (rag.quotes), at most k bullets, near-duplicates merged; under theme
-    headings when they span several themes, else grouped found / recommended; learning first when the
-    question asks what reviews said, learned or recommended."""
-    learning = bool(ASKS_FOR_LEARNING.search(question))
+    headings when they span several themes, else grouped found / recommended / what happened in the cases;
+    learning first."""
     recommend = bool(ASKS_FOR_RECOMMENDATIONS.search(question))
     cands = statements(
-        retriever, answer_passages(retriever, scored, filters, 2 * k), scored.query_vector, themes, learning, recommend
+        retriever, answer_passages(retriever, scored, filters, 2 * k), scored.query_vector, themes, recommend
     )
     bullets = select(retriever, cands, k, scored.named)
-    groups = by_theme(retriever, bullets, themes, learning)
+    groups = by_theme(retriever, bullets, themes)
     answer_cov = answer_coverage(cov, bullets)
     quoted = len({c.hit.chunk.review_id for b in bullets for c in (b.main, *b.also)})
     lines = [coverage_line(answer_cov, quoted)]
     sections: list[tuple[str, Theme | None, list[Bullet]]]
     if len(groups) == 1:
         recommended = [b for b in bullets if b.main.hit.chunk.section == SectionKind.RECOMMENDATIONS]
-        found = [b for b in bullets if b not in recommended]
-        if learning:
-            found.sort(key=learning_rank)
+        # The facts of a case are not findings: they are told apart, last.
+        cases = [b for b in bullets if b.main.narrative and b not in recommended]
+        found = sorted((b for b in bullets if b not in recommended and b not in cases), key=learning_rank)
         sections = [("What the reviews found:", None, found), ("What the reviews recommended:", None, recommended)]
         if recommend:
             sections.reverse()
+        sections.append((CASES_HEADING, None, cases))
     else:
         sections = [(f"{t.name[:1].upper()}{t.name[1:]}:" if t else "Other points:", t, g) for t, g in groups]
     citations: list[Citation] = []

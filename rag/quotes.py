@@ -12,12 +12,9 @@ import numpy as np
 
 from rag.models import SECTION_ALIASES, SECTION_KINDS, Hit, SectionKind
 from rag.retrieve import Retriever
+from rag.story import case_names, goes_on, tells_case_fact
 from rag.themes import Theme, evidence_terms, find_phrase, load_themes, phrase_stems, tokens
 
-ASKS_FOR_LEARNING = re.compile(
-    r"\b(?:say|says|said|learn\w*|lessons?|recommend\w*|found|find\w*|warn\w*|highlight\w*|identif\w*|draw|should)\b",
-    re.IGNORECASE,
-)
 ASKS_FOR_RECOMMENDATIONS = re.compile(r"\brecommend\w*", re.IGNORECASE)
 # What a review learned: its findings, learning, good practice and recommendations; key issues next.
 LEARNING = frozenset({SectionKind.LEARNING, SectionKind.RECOMMENDATIONS, SectionKind.GOOD_PRACTICE})
@@ -48,6 +45,7 @@ class Statement:
     cos: float  # cosine to the question
     score: float  # cos with the preferences for learning and for the question's themes
     vector: np.ndarray = field(compare=False, repr=False)
+    narrative: bool = False  # it tells the case (`is_narrative`), not what was learned from it
 
 
 @dataclass(frozen=True)
@@ -89,17 +87,28 @@ MAX_STATEMENT_WORDS = 80
 
 def whole_item(text: str, spans: list[tuple[int, int]], i: int) -> tuple[int, int]:
     """Sentence i, grown back to the start of its list when it only continues one ("…; and professionals'
-    understanding of neglect."): the list's items run back through sentences ending in ";" or ",". Not grown
-    past `MAX_STATEMENT_WORDS` words."""
+    understanding of neglect."), and back over the sentences of its paragraph it goes on from ("This curiosity
+    should be supplemented …" with the sentence that named the curiosity: `rag.story.goes_on`). Not grown past
+    `MAX_STATEMENT_WORDS` words."""
     s, e = spans[i]
-    if not (_CONTINUES.match(text, s) or (text[s].islower() and _LAST_ITEM.search(text, s, e))):
-        return s, e
     j = i
-    while j > 0 and text[spans[j - 1][1] - 1] in ";,":
+    if _CONTINUES.match(text, s) or (text[s].islower() and _LAST_ITEM.search(text, s, e)):
+        j = _list_start(text, spans, j)
+    # Over whole sentences: each item of a list is quoted on its own.
+    while j > 0 and text[spans[j - 1][1] - 1] in ".!?" and goes_on(text, spans[j - 1], spans[j]):
         j -= 1
-    if j == i or len(_WORDS.findall(text[spans[j][0] : e])) > MAX_STATEMENT_WORDS:
+        if text[spans[j][0]].islower():  # the last clause of a list item: the item from its start
+            j = _list_start(text, spans, j)
+    if len(_WORDS.findall(text[spans[j][0] : e])) > MAX_STATEMENT_WORDS:
         return s, e
     return spans[j][0], e
+
+
+def _list_start(text: str, spans: list[tuple[int, int]], j: int) -> int:
+    """The first of the list's items sentence j belongs to: back through sentences ending in ";" or ","."""
+    while j > 0 and text[spans[j - 1][1] - 1] in ";,":
+        j -= 1
+    return j
 
 
 # What a review says of itself, not of practice: "There are no recommendations in this overview.", "This briefing
@@ -142,14 +151,14 @@ def statements(
     hits: list[Hit],
     qv: np.ndarray,
     themes: tuple[Theme, ...],
-    learning: bool = True,
     recommend: bool = False,
 ) -> list[Statement]:
-    """Every whole statement of the hits' chunks, scored against the question. For a question about what
-    reviews said, learned or recommended (`learning`), learning, findings and recommendations are preferred
-    (`settings.answer_learning_bonus`) and case narrative (background, case summaries) held back as much;
-    a chunk tagged with one of the question's themes is preferred (`settings.answer_theme_bonus`). A question
-    about what reviews recommended (`recommend`) prefers recommendations by as much again."""
+    """Every whole statement of the hits' chunks, scored against the question. Learning, findings and
+    recommendations are preferred (`settings.answer_learning_bonus`) and case narrative (`is_narrative`) held
+    back as much, whatever the question's words ("What happens when mum's new boyfriend moves in?" asks what
+    reviews learned as much as "what did reviews say…"); a chunk tagged with one of the question's themes is
+    preferred (`settings.answer_theme_bonus`). A question about what reviews recommended (`recommend`) prefers
+    recommendations by as much again."""
     st = retriever.settings
     wanted = {t.id for t in themes}
     out: list[Statement] = []
@@ -158,14 +167,11 @@ def statements(
         chunk = hit.chunk
         row = retriever.row_of[chunk.id]
         text = retriever.data.sources[chunk.source].text
-        prior = st.answer_learning_bonus * (
-            1.0 if chunk.section in LEARNING else -1.0 if chunk.section in NARRATIVE else 0.0
-        )
-        prior = prior if learning else 0.0
+        review = retriever.data.reviews.get(chunk.review_id)
+        names = case_names(review) if review else ()
+        bonus = st.answer_theme_bonus if wanted & set(chunk.themes) else 0.0
         if recommend and chunk.section == SectionKind.RECOMMENDATIONS:
-            prior += st.answer_learning_bonus  # "what did reviews recommend": recommendations before findings
-        if wanted & set(chunk.themes):
-            prior += st.answer_theme_bonus
+            bonus += st.answer_learning_bonus  # "what did reviews recommend": recommendations before findings
         vectors = retriever.sentence_vectors(row)
         scores = retriever.sentence_scores(row, qv)
         spans = [(s, e) for s, e, _ in scores]
@@ -175,8 +181,16 @@ def statements(
                 continue
             seen.add((chunk.source, s, e))
             s, e = item_shown(text, s, e)
-            out.append(Statement(hit, s, e, text[s:e], cos, cos + prior, vec))
+            narrative = is_narrative(chunk.section, text[s:e], names)
+            prior = st.answer_learning_bonus * (1.0 if chunk.section in LEARNING else -1.0 if narrative else 0.0)
+            out.append(Statement(hit, s, e, text[s:e], cos, cos + prior + bonus, vec, narrative))
     return out
+
+
+def is_narrative(section: str, sentence: str, names: tuple[str, ...]) -> bool:
+    """Case narrative: a background, summary or methodology section's sentence, or a key issue that is a fact of
+    the case (`rag.story.tells_case_fact`: "Mother became involved with a new partner …")."""
+    return section in NARRATIVE or (section == SectionKind.KEY_ISSUES and tells_case_fact(sentence, names))
 
 
 def select(
@@ -220,7 +234,7 @@ def same_point(a: Statement, b: Statement, min_cosine: float, min_overlap: float
     """Two statements make the same point: close in meaning and sharing most of their content words. Case
     narrative makes no point ("Death of a 14-month old girl in July 2014." is not "Death of a 16-year-old
     girl."), nor do statements whose numbers differ."""
-    if a.hit.chunk.section in NARRATIVE or b.hit.chunk.section in NARRATIVE:
+    if a.narrative or b.narrative:
         return False
     if set(_NUMBER.findall(a.text)) != set(_NUMBER.findall(b.text)):
         return False
@@ -246,11 +260,11 @@ def learning_rank(b: Bullet) -> int:
         return 1
     if section in LEARNING:
         return 0
-    return 3 if section in NARRATIVE else 2
+    return 3 if b.main.narrative else 2
 
 
 def by_theme(
-    retriever: Retriever, bullets: list[Bullet], themes: tuple[Theme, ...], learning: bool = True
+    retriever: Retriever, bullets: list[Bullet], themes: tuple[Theme, ...]
 ) -> list[tuple[Theme | None, list[Bullet]]]:
     """Bullets under theme headings when they span several themes. A bullet stands under one of the
     question's themes its chunk was tagged with at ingest; else under a theme its quote names (a chunk's other
@@ -279,7 +293,7 @@ def by_theme(
         return [(None, bullets)]
     if left:
         groups.append((None, left))
-    return [(theme, sorted(group, key=learning_rank) if learning else group) for theme, group in groups]
+    return [(theme, sorted(group, key=learning_rank)) for theme, group in groups]
 
 
 def _named(text: str, tagged: tuple[str, ...], share: dict[str, float], by_id: dict[str, Theme]) -> list[str]:

@@ -7,17 +7,20 @@ import itertools
 import re
 from collections import Counter
 
-from rag.answer import answer, answer_markdown, cached_coverage, coverage_line
+from rag.answer import CASES_HEADING, answer, answer_markdown, cached_coverage, coverage_line
+from rag.chunk import sentence_spans
 from rag.ledger import ledger
 from rag.models import AnswerCoverage, counted_as
-from rag.quotes import MIN_WORDS, is_label, is_statement, overlap, statement_span
+from rag.quotes import MIN_WORDS, is_label, is_narrative, is_statement, overlap, statement_span, whole_item
 from rag.retrieve import Filters, Retriever
+from rag.story import case_names
 from rag.themes import load_themes
 
 HEADINGS = {f"{t.name[:1].upper()}{t.name[1:]}:" for t in load_themes()} | {
     "Other points:",
     "What the reviews found:",
     "What the reviews recommended:",
+    CASES_HEADING,
 }
 FRAMING = re.compile(
     r"^(?:\w+ reviews? discuss(?:es)? this:|Showing \d+ .* \(full list: rla ledger \".+\"\):|Note: .*)$"
@@ -298,17 +301,82 @@ def test_bullets_spanning_several_themes_stand_under_theme_headings(retriever) -
     for c in ans.citations:
         assert c.theme is None or themes[c.theme] in c.hit.chunk.themes
     # Learning first within each heading.
-    order = {"learning": 0, "good practice": 0, "recommendations": 1, "background": 3, "summary": 3, "other": 3}
     for theme in {c.theme for c in ans.citations}:
-        ranks = [order.get(c.hit.chunk.section, 2) for c in ans.citations if c.theme == theme and c.also_of is None]
+        ranks = [_rank(retriever, c) for c in ans.citations if c.theme == theme and c.also_of is None]
         assert ranks == sorted(ranks), theme
+
+
+def _rank(retriever, c) -> int:  # type: ignore[no-untyped-def]
+    """Learning and findings 0, recommendations 1, key issues 2, case narrative 3."""
+    names = case_names(retriever.data.reviews[c.hit.chunk.review_id])
+    if is_narrative(c.hit.chunk.section, c.quote, names):
+        return 3
+    return {"learning": 0, "good practice": 0, "recommendations": 1}.get(c.hit.chunk.section, 2)
+
+
+def test_the_facts_of_a_case_are_told_apart_after_what_reviews_found(retriever) -> None:  # type: ignore[no-untyped-def]
+    """A practitioner's probe found "What the reviews found:" made mostly of case facts from key issues ("Mother
+    became involved with a new partner and moved to a new area …"), before the learning, for a question that
+    did not say "what did reviews say"."""
+    for q in (
+        "What did reviews say about babies sleeping in bed with their parents?",
+        "What did reviews say about teenagers who self-harm or talk about killing themselves?",
+        "What happens when mum's new boyfriend moves in and nobody checks him out?",
+    ):
+        ans = answer(retriever, q)
+        _check_answer(retriever, ans)
+        heading = None
+        ranks: dict[str | None, list[int]] = {}
+        by_n = {c.n: c for c in ans.citations}
+        for line in ans.text.splitlines():
+            m = BULLET.fullmatch(line)
+            if line in HEADINGS:
+                heading = line
+            elif m:
+                rank = _rank(retriever, by_n[int(m.group(2))])
+                ranks.setdefault(heading, []).append(rank)
+                if heading == "What the reviews found:":
+                    assert rank != 3, (q, line)
+                if heading == CASES_HEADING:
+                    assert rank == 3, (q, line)
+        assert all(r == sorted(r) for r in ranks.values()), (q, ranks)
+    # The case facts are there, told as what happened.
+    ans = answer(retriever, "What did reviews say about teenagers who self-harm or talk about killing themselves?")
+    assert CASES_HEADING in ans.text.splitlines()
+
+
+def test_a_sentence_that_goes_on_from_the_one_before_is_quoted_with_it(retriever) -> None:  # type: ignore[no-untyped-def]
+    """A practitioner's probe found "This curiosity should be supplemented by robust challenge to fathers …"
+    quoted alone, above the sentence that named the curiosity. A list's items are still quoted one by one."""
+    ans = answer(retriever, "What did reviews say about engaging fathers and male carers in assessments?")
+    _check_answer(retriever, ans)
+    quotes = [c.quote for c in ans.citations]
+    assert not any(q.startswith("This curiosity") for q in quotes)
+    assert any(
+        q.startswith("Professionals should ensure that they apply robust professional curiosity in relation to fathers")
+        and q.endswith("regarding their parenting role.")
+        for q in quotes
+    ), quotes
+    text = "Findings include: the power of the narrative; high caseloads in the team; poor recording.\n\nThis is new."
+    spans = sentence_spans(text, 0, len(text))
+    assert [text[slice(*whole_item(text, spans, i))] for i in range(len(spans))] == [
+        "Findings include: the power of the narrative;",
+        "high caseloads in the team;",
+        "poor recording.",
+        "This is new.",
+    ]
+    text = "Nobody asked who the man was. This left the baby at risk. 4. These are new. In some cases this grew."
+    spans = sentence_spans(text, 0, len(text))
+    assert text[slice(*whole_item(text, spans, 1))] == "Nobody asked who the man was. This left the baby at risk."
 
 
 def test_one_theme_answers_keep_found_and_recommended(retriever) -> None:  # type: ignore[no-untyped-def]
     ans = answer(retriever, "The family keeps agreeing to everything but nothing changes")
     lines = ans.text.splitlines()
     assert "What the reviews found:" in lines or "What the reviews recommended:" in lines
-    assert not any(line in HEADINGS - {"What the reviews found:", "What the reviews recommended:"} for line in lines)
+    assert not any(
+        line in HEADINGS - {"What the reviews found:", "What the reviews recommended:", CASES_HEADING} for line in lines
+    )
 
 
 def test_a_question_about_recommendations_quotes_them_first(retriever) -> None:  # type: ignore[no-untyped-def]

@@ -11,9 +11,9 @@ from rag.chunk import sentence_spans
 from rag.ledger import Ledger, LedgerEntry, ledger
 from rag.lexical import expand_query
 from rag.models import Review, SectionKind
-from rag.quotes import is_statement, item_shown
+from rag.quotes import is_narrative, is_statement, item_shown
 from rag.retrieve import Filters, Retriever
-from rag.themes import PSEUDONYM
+from rag.story import case_names, goes_on, names_child, tells_case
 
 POINT_SECTIONS = (SectionKind.LEARNING, SectionKind.KEY_ISSUES, SectionKind.GOOD_PRACTICE)
 # A sentence is a learning point or recommendation on the topic when it names the topic (or a synonym), or
@@ -30,20 +30,6 @@ CASE_SECTIONS = (SectionKind.SUMMARY, SectionKind.BACKGROUND, SectionKind.CHRONO
 MIN_VIGNETTE_SENTENCES, MAX_VIGNETTE_SENTENCES = 2, 4
 VIGNETTE_WORDS = 90  # sentences after the opening are added while the vignette is shorter than this
 
-# A narrative of a case names a child, a family member or a person; "Learning is embedded within the
-# recommendations." names nobody. The child words also find the sentence that opens the case.
-_CHILD = (
-    r"child(?:ren)?|bab(?:y|ies)|infants?|boys?|girls?|sons?|daughters?|siblings?|brothers?|sisters?|toddlers?"
-    r"|young (?:person|people|man|woman)|teenagers?|\d+[- ]?(?:years?|months?|weeks?|days?)[- ]old|aged \d+"
-)
-_PERSON = (
-    _CHILD + r"|mother|father|parents?|partner|carers?|grand(?:mother|father|parents?)|mum|dad|step\w+|uncle|aunt"
-    r"|man|woman|men|women|he|she|his|her|him|they|their|them"
-)
-_CHILD_WORD = re.compile(rf"\b(?:{_CHILD})\b", re.IGNORECASE)
-_PERSON_WORD = re.compile(rf"\b(?:{_PERSON})\b", re.IGNORECASE)
-# What practice should be is learning, not the story of a case ("the need for robust assessment …").
-_PRESCRIPTIVE = re.compile(r"\b(?:should|must|ought|needs? (?:to|for)|importance|ensure|ensuring)\b", re.IGNORECASE)
 # A list number, bullet or "… include:" lead-in at the start of a sentence (matched at the sentence's offset).
 _LEAD = re.compile(r"(?:\d{1,2}[.)]\s+|[•>*-]\s+|(?:[\w’' ]{0,30}?\b)?includes?:\s+)+", re.IGNORECASE)
 
@@ -101,13 +87,13 @@ def _best_sentences(retriever: Retriever, topic: OnTopic, sections: tuple[str, .
             if c.section not in sections:
                 continue
             text = data.sources[c.source].text
-            names = _pseudonyms(data.reviews[rid])
+            names = case_names(data.reviews[rid])
             for s, end, cos in retriever.sentence_scores(row, topic.vector):
                 s, e = _trim(text, s, end)
                 # Its end as printed (a list item's ";") tells a statement from a label (rag.quotes).
                 if e <= s or not is_statement(text[s:end]):
                     continue
-                if c.section == SectionKind.KEY_ISSUES and _tells_case_fact(text[s:e], names):
+                if is_narrative(c.section, text[s:e], names):
                     continue  # "Mother and her partner were imprisoned …": the case, not what was learned
                 says_topic = bool(topic.terms.search(text[s:e]))
                 score = cos + LEARNING_BONUS * (c.section == SectionKind.LEARNING) + TOPIC_WORD_BONUS * says_topic
@@ -182,15 +168,15 @@ def vignettes(retriever: Retriever, led: Ledger, filters: Filters | None) -> lis
 
 def _vignette(retriever: Retriever, review: Review, entry: LedgerEntry) -> list[Candidate]:
     text = retriever.data.sources[review.source].text
-    names = _pseudonyms(review)
+    names = case_names(review)
     story: list[tuple[int, int]] = []  # the narrative's sentences, in document order
     for sec in review.sections:
         if sec.kind in CASE_SECTIONS:
             for s, e in sentence_spans(text, sec.start, sec.end):
                 s, e = _trim(text, s, e)
-                if len(text[s:e].split()) >= 4 and "](" not in text[s:e] and _tells_case(text[s:e], names):
+                if len(text[s:e].split()) >= 4 and "](" not in text[s:e] and tells_case(text[s:e], names):
                     story.append((s, e))
-    opening = next((i for i, (s, e) in enumerate(story) if _names_child(text[s:e], names)), None)
+    opening = next((i for i, (s, e) in enumerate(story) if names_child(text[s:e], names)), None)
     marked = next((i for i, (s, e) in enumerate(story) if any(s < me and ms < e for ms, me in entry.marks)), None)
     if opening is None or marked is None:
         return []
@@ -207,12 +193,7 @@ def _vignette(retriever: Retriever, review: Review, entry: LedgerEntry) -> list[
     # …") is told with it, or its "she" and "he" would name whoever the vignette named last.
     for i in sorted(keep, reverse=True):
         j = i
-        while (
-            j > 0
-            and j - 1 not in keep
-            and _GOES_ON.match(text, story[j][0])
-            and _adjacent(text, story[j - 1], story[j])
-        ):
+        while j > 0 and j - 1 not in keep and goes_on(text, story[j - 1], story[j]):
             j -= 1
             keep.add(j)
     if len(keep) < MIN_VIGNETTE_SENTENCES:
@@ -222,52 +203,6 @@ def _vignette(retriever: Retriever, review: Review, entry: LedgerEntry) -> list[
         Candidate(review.id, _section_at(review, s), s, e, text[s:e], _row_at(retriever, rows, s))
         for s, e in (story[i] for i in sorted(keep))
     ]
-
-
-# A sentence that leans on the one before: a list's next clause (lower case) or a pronoun for someone named there.
-_GOES_ON = re.compile(r"[a-z]|(?:He|She|They|His|Her|Their|Him|Them|It|This|These)\b")
-
-
-def _adjacent(text: str, before: tuple[int, int], after: tuple[int, int]) -> bool:
-    """Nothing but spacing or punctuation between two sentences of the story."""
-    return not re.search(r"\w", text[before[1] : after[0]])
-
-
-def _pseudonyms(review: Review) -> tuple[str, ...]:
-    """How the review names its child: its pseudonym, and its title when the title is just a name ("Nolan")."""
-    out = [review.child] if review.child else []
-    if len(review.title.split()) <= 3:
-        out.append(review.title)
-    return tuple(n for n in out if n)
-
-
-def _names_own_child(sentence: str, names: tuple[str, ...]) -> bool:
-    """The sentence names the review's child by pseudonym ("Child J", "Young Person", "Nolan")."""
-    return bool(PSEUDONYM.search(sentence)) or any(n in sentence for n in names)
-
-
-def _names_child(sentence: str, names: tuple[str, ...]) -> bool:
-    return bool(_CHILD_WORD.search(sentence)) or _names_own_child(sentence, names)
-
-
-def _tells_case_fact(sentence: str, names: tuple[str, ...]) -> bool:
-    """A key issue that is a fact of the case, not learning: it names the child ("Child J died of …"), tells of a
-    person ("Mother and her partner were imprisoned …", "Parents had a history of domestic abuse"), or is dated
-    ("An initial assessment was carried out in November 2012")."""
-    return _names_own_child(sentence, names) or _tells_case(sentence, names) or bool(_DATED.search(sentence))
-
-
-# A date as a case's story gives it: "in November 2012", "in Spring 2015", "in 2014".
-_DATED = re.compile(
-    r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December|spring|summer"
-    r"|autumn|winter)\s+(?:19|20)\d{2}\b|\bin (?:19|20)\d{2}\b",
-    re.IGNORECASE,
-)
-
-
-def _tells_case(sentence: str, names: tuple[str, ...]) -> bool:
-    """A sentence of a case's story: it names a person and does not say what practice should be."""
-    return (bool(_PERSON_WORD.search(sentence)) or _names_child(sentence, names)) and not _PRESCRIPTIVE.search(sentence)
 
 
 def _section_at(review: Review, offset: int) -> str:
