@@ -88,8 +88,9 @@ MAX_STATEMENT_WORDS = 80
 def whole_item(text: str, spans: list[tuple[int, int]], i: int) -> tuple[int, int]:
     """Sentence i, grown back to the start of its list when it only continues one ("…; and professionals'
     understanding of neglect."), and back over the sentences of its paragraph it goes on from ("This curiosity
-    should be supplemented …" with the sentence that named the curiosity: `rag.story.goes_on`). Not grown past
-    `MAX_STATEMENT_WORDS` words."""
+    should be supplemented …" with the sentence that named the curiosity: `rag.story.goes_on`), and over a
+    quotation it is part of, to the sentences that open and close it. Not grown past `MAX_STATEMENT_WORDS`
+    words."""
     s, e = spans[i]
     j = i
     if _CONTINUES.match(text, s) or (text[s].islower() and _LAST_ITEM.search(text, s, e)):
@@ -99,9 +100,49 @@ def whole_item(text: str, spans: list[tuple[int, int]], i: int) -> tuple[int, in
         j -= 1
         if text[spans[j][0]].islower():  # the last clause of a list item: the item from its start
             j = _list_start(text, spans, j)
-    if len(_WORDS.findall(text[spans[j][0] : e])) > MAX_STATEMENT_WORDS:
+    # A quotation is quoted whole: from the sentence that opens it to the one that closes it ("‘Many of these
+    # families appear to have led chaotic lives, … Substance and alcohol misuse was common, …’ (p59).").
+    opened = _open_quotation(text, spans[0][0], spans[j][0])
+    if opened is not None:
+        j = max(k for k in range(j + 1) if spans[k][0] <= opened)
+    k = i
+    if _open_quotation(text, spans[j][0], e) is not None:
+        para = text.find("\n\n", e, spans[-1][1])
+        close = _closing(text, e, para if para >= 0 else spans[-1][1])
+        if close is not None:
+            k = max(k for k in range(len(spans)) if spans[k][0] <= close)
+    if len(_WORDS.findall(text[spans[j][0] : spans[k][1]])) > MAX_STATEMENT_WORDS:
         return s, e
-    return spans[j][0], e
+    return spans[j][0], spans[k][1]
+
+
+_OPENING = "‘“"
+# An opening quotation mark, or a closing one (not an apostrophe: "children’s", though "parents’ needs" reads as
+# a close and leaves the quotation as it was).
+_QUOTE_MARK = re.compile(r"[‘“]|[’”](?!\w)")
+
+
+def _open_quotation(text: str, start: int, pos: int) -> int | None:
+    """Where the quotation still open at `pos` opens (its ‘ or “; the outer one of a quotation within a
+    quotation), looking back to `start` or the paragraph's start; None when none is."""
+    para = text.rfind("\n\n", start, pos)
+    opened: list[int] = []
+    for m in _QUOTE_MARK.finditer(text, para + 2 if para >= 0 else start, pos):
+        if m.group() in _OPENING:
+            opened.append(m.start())
+        elif opened:
+            opened.pop()
+    return opened[0] if opened else None
+
+
+def _closing(text: str, pos: int, end: int) -> int | None:
+    """Where the quotation open at `pos` closes, before `end` (a quotation within it opening and closing first)."""
+    depth = 1
+    for m in _QUOTE_MARK.finditer(text, pos, end):
+        depth += 1 if m.group() in _OPENING else -1
+        if depth == 0:
+            return m.start()
+    return None
 
 
 def _list_start(text: str, spans: list[tuple[int, int]], j: int) -> int:

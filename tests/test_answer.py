@@ -390,6 +390,24 @@ def test_a_question_about_recommendations_quotes_them_first(retriever) -> None: 
     assert recommended >= 3, ans.text
 
 
+def test_a_quotation_is_quoted_whole() -> None:
+    """The probe found "Substance and alcohol misuse was common, as were parental mental health concerns’ (p59)."
+    quoted without the sentence that opens the triennial analysis's words, and "‘Many of these families …" without
+    the one that closes them. A quotation within a quotation does not close it; an apostrophe closes nothing."""
+    text = (
+        "In the SUDI cases the families’ needs were high. ‘Many of these families moved often. Drug misuse was "
+        "common, as were ‘hidden’ parents’ concerns’ (p59). The next point stands alone."
+    )
+    spans = sentence_spans(text, 0, len(text))
+    quoted = "‘Many of these families moved often. Drug misuse was common, as were ‘hidden’ parents’ concerns’ (p59)."
+    assert [text[slice(*whole_item(text, spans, i))] for i in range(len(spans))] == [
+        "In the SUDI cases the families’ needs were high.",
+        quoted,
+        quoted,
+        "The next point stands alone.",
+    ]
+
+
 def test_a_question_or_a_stray_quotation_mark_is_not_a_statement() -> None:
     """A practitioner's probe found "What is a serious case review?" (a heading of the triennial briefing) and
     "… that immigrant families may face: >" quoted as findings."""
