@@ -72,6 +72,17 @@ def answer_from(
         else "No review uses the phrase {}; the excerpts below are the closest in meaning."
     )
     notices = [missing.format(_quoted((t,))) for t in cov.uncovered if about_context or t not in cov.context]
+    # A theme reached by meaning alone is a guess at what the question asks: when no record addresses what it
+    # asks, that theme is said to be addressed by no review, as a guess ("young asylum seekers who come here on
+    # their own" → unaccompanied asylum-seeking children). A question naming a record asks about that record.
+    if not (cov.ledger.entries or scored.named):
+        notices += [
+            f"No review in this collection addresses {_quoted((t,))}, which this question seems to be about; the "
+            "excerpts below are the closest in meaning."
+            for t in cov.guessed_uncovered
+        ]
+    if notices and cov.keyworded:
+        notices.append(_keyword_text(cov))
     if scored.best < retriever.settings.weak_below and not (scored.mentioned or scored.named or cov.ledger.entries):
         notices.append(
             "The closest excerpts match this question only loosely; the reviews may not address it directly."
@@ -141,15 +152,21 @@ def _absent_text(cov: Coverage) -> str:
 
 def _silent_text(cov: Coverage) -> str:
     lines = [f"No review in this collection addresses {_quoted(cov.uncovered)}."]
-    if cov.keyworded:  # a keyword alone does not count (README: "The ledger"); the user can check for themselves
-        n = len(cov.keyworded)
-        named = "; ".join(f"{title} (rla show {rid})" for rid, title in cov.keyworded[:5])
-        verb = "carries" if n == 1 else "carry"
-        lines += [f"{count_noun(n, 'review')} {verb} it as an NSPCC keyword, but the text does not discuss it: {named}"]
+    if cov.keyworded:
+        lines.append(_keyword_text(cov))
     if cov.related:
         lines += ["", "Related themes that are covered (see `rla ledger`):"]
         lines += [f"  {name}: {records_text(kinds)}" for name, kinds in cov.related[:5]]
     return "\n".join(lines)
+
+
+def _keyword_text(cov: Coverage) -> str:
+    """The records that carry the topic as a keyword alone, which does not count (README: "The ledger"): named,
+    so that the user can check for themselves."""
+    n = len(cov.keyworded)
+    named = "; ".join(f"{title} (rla show {rid})" for rid, title in cov.keyworded[:5])
+    verb = "carries" if n == 1 else "carry"
+    return f"{count_noun(n, 'review')} {verb} it as an NSPCC keyword, but the text does not discuss it: {named}."
 
 
 def cached_coverage(retriever: Retriever, question: str, filters: Filters | None = None) -> Coverage:
@@ -201,8 +218,8 @@ def coverage_line(cov: AnswerCoverage, quoted: int) -> str:
     """ "Showing 6 of the 35 reviews that address fathers and male carers; also 1 analysis (full list:
     rla ledger "fathers and male carers"):" — counts by kind from the ledger; `quoted`: records quoted in all."""
     total = dict(cov.total)
-    if not total:
-        return f"{_count(quoted)} {'review discusses' if quoted == 1 else 'reviews discuss'} this:"
+    if not total:  # no record addresses the topic in its words: the excerpts only come closest in meaning
+        return f"The closest excerpts, from {_count(quoted).lower()} {plural('review', quoted)}:"
     shown = dict(cov.shown)
     pointer = f'(full list: rla ledger "{cov.topic}")'
     also = [count_noun(n, k) for k, n in cov.total if not shown.get(k)]

@@ -348,8 +348,11 @@ class Coverage:
     # … damp and mould" names "damp" and "mould", not "cover"); all of them when none is; never a light verb
     # ("getting").
     unknown_named: tuple[str, ...] = ()
-    # Records whose NSPCC keywords name an uncovered topic while their text does not discuss it: (id, title).
+    # Records whose NSPCC keywords name an uncovered or guessed topic while their text does not discuss it:
+    # (id, title).
     keyworded: tuple[tuple[str, str], ...] = ()
+    # Themes the question seems to be about (reached by meaning, not named) that no review addresses.
+    guessed_uncovered: tuple[str, ...] = ()
 
     @property
     def silent(self) -> bool:
@@ -381,6 +384,7 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
     stems, spans = tokens(question)
     asked: list[str] = []
     uncovered: list[str] = []
+    guessed: list[str] = []
     context: list[str] = []
     everyday = False
     related: dict[str, tuple[str, ...]] = {}
@@ -393,7 +397,10 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
         # ("FGM" of harmful practices), that term or its variants must appear ("forced marriage" is another topic).
         addressed = bool(reviews_with(retriever, asked_terms(question, theme)))
         if not named and not addressed:
-            continue  # reached through everyday wording or meaning: a guess at the topic, not what it names
+            # Reached through everyday wording or meaning: a guess at the topic, not what it names, so it refuses
+            # nothing; but an answer says no review addresses it.
+            guessed.append(theme.name)
+            continue
         everyday = everyday or not named
         asked.append(label)
         if theme.kind != "issue":
@@ -423,9 +430,9 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
         tuple(
             (r.id, r.title)
             for r in retriever.data.reviews.values()
-            if any(phrase_spans(k, tuple(uncovered)) for k in r.keywords)
+            if any(phrase_spans(k, (*uncovered, *guessed)) for k in r.keywords)
         )
-        if uncovered
+        if uncovered or guessed
         else ()
     )
     return Coverage(
@@ -443,6 +450,7 @@ def coverage(retriever: Retriever, question: str, filters: Filters | None = None
         tuple(context),
         _named_unknown(unknown, core),
         keyworded,
+        tuple(guessed),
     )
 
 

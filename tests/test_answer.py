@@ -23,7 +23,7 @@ HEADINGS = {f"{t.name[:1].upper()}{t.name[1:]}:" for t in load_themes()} | {
     CASES_HEADING,
 }
 FRAMING = re.compile(
-    r"^(?:\w+ reviews? discuss(?:es)? this:|Showing \d+ .* \(full list: rla ledger \".+\"\):|Note: .*)$"
+    r"^(?:The closest excerpts, from \w+ reviews?:|Showing \d+ .* \(full list: rla ledger \".+\"\):|Note: .*)$"
 )
 BULLET = re.compile(r"- (.+?) \[(\d+)\](?:; also ((?:\[\d+\], )*\[\d+\]))?")
 
@@ -163,7 +163,7 @@ def test_coverage_line_counts_by_kind_with_a_pointer_to_the_ledger() -> None:
     )
     one = AnswerCoverage("x", "x", (("review", 1),), (("review", 1),), 2)
     assert coverage_line(one, 3).startswith("Showing 1 of 1 review that addresses x, and 2 more that match")
-    assert coverage_line(AnswerCoverage("x", "x", (), ()), 3) == "Three reviews discuss this:"
+    assert coverage_line(AnswerCoverage("x", "x", (), ()), 3) == "The closest excerpts, from three reviews:"
     # None of those the ledger lists is quoted: its count stands apart, said once.
     none = AnswerCoverage("cme", "children missing education", (), (("review", 1),), 7)
     assert coverage_line(none, 7) == (

@@ -261,6 +261,22 @@ def test_a_refusal_names_the_records_that_carry_the_topic_only_as_a_keyword(retr
     )
 
 
+def test_an_answer_says_when_the_topic_it_seems_to_ask_about_is_addressed_by_no_review(retriever) -> None:  # type: ignore[no-untyped-def]
+    """A practitioner asked "What did they learn about young asylum seekers who come here on their own?" and was
+    told "Eight reviews discuss this:" over excerpts on migrant families, though no review's text addresses
+    unaccompanied asylum-seeking children. The theme was reached by meaning, a guess at the topic, so the
+    question is answered; but the answer says first that no review addresses it, and who carries the keyword."""
+    ans = answer(retriever, "What did they learn about young asylum seekers who come here on their own?")
+    assert not ans.abstained
+    first = ans.text.splitlines()[0]
+    assert first.startswith("Note: No review in this collection addresses “unaccompanied asylum-seeking children”")
+    assert "rla show 2017-enfield-child-yt" in first
+    assert "discuss this" not in ans.text and "The closest excerpts, from " in ans.text
+    # A theme reached by meaning that reviews do address is no guess to warn of.
+    ans = answer(retriever, "The family keeps agreeing to everything but nothing changes")
+    assert not ans.text.startswith("Note:")
+
+
 def test_a_refusal_names_no_light_verb_as_the_topic(retriever) -> None:  # type: ignore[no-untyped-def]
     """ "…who gets free school meals?" was refused as addressing “gets”, “free” or “meals”."""
     ans = answer(retriever, "How do schools decide who gets free school meals?")

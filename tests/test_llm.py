@@ -72,7 +72,7 @@ def assert_only_quotes(ans: Answer, retriever: Retriever) -> None:
         m = re.fullmatch(r"- (.*?) \[(\d+)\](?:; also (?:\[\d+\], )*\[\d+\])?", line)
         if m is None:
             # The coverage line, a notice, or a heading: found / recommended, or a theme's name.
-            framing = r"|\w+ reviews? discuss(es)? this:|Showing \d+ .*:|Note: .*|[A-Z][\w ,'’()-]*:"
+            framing = r"|The closest excerpts, from \w+ reviews?:|Showing \d+ .*:|Note: .*|[A-Z][\w ,'’()-]*:"
             assert re.fullmatch(framing, line), line
             continue
         c = ans.citations[int(m.group(2)) - 1]
