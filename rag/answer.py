@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import Counter, OrderedDict
+from collections.abc import Iterable
 from dataclasses import replace
 
 from rag.ledger import Coverage, coverage, detect_themes
@@ -63,6 +64,12 @@ def answer_from(
         return Answer(question, refusal, (), True)
     themes = detect_themes(retriever, question)
     ans = _compose(retriever, question, scored, k, themes, cov, filters)
+    return replace(ans, text=with_notices(notices(retriever, scored, cov, themes), ans.text))
+
+
+def notices(retriever: Retriever, scored: Scored, cov: Coverage, themes: tuple[Theme, ...]) -> list[str]:
+    """What an answer says before anything else (extractive or written by a language model): a topic it names
+    that no review addresses, a guessed theme no review addresses, a weak match."""
     about_context = cov.about_context(retriever.settings)
     # A theme no review addresses is said to be addressed by none; a question's own words that no review uses
     # (it names no theme), answered because excerpts match it in meaning ("dogs and babies"), are only a phrase.
@@ -71,25 +78,26 @@ def answer_from(
         if themes
         else "No review uses the phrase {}; the excerpts below are the closest in meaning."
     )
-    notices = [missing.format(_quoted((t,))) for t in cov.uncovered if about_context or t not in cov.context]
+    out = [missing.format(_quoted((t,))) for t in cov.uncovered if about_context or t not in cov.context]
     # A theme reached by meaning alone is a guess at what the question asks: when no record addresses what it
     # asks, that theme is said to be addressed by no review, as a guess ("young asylum seekers who come here on
     # their own" → unaccompanied asylum-seeking children). A question naming a record asks about that record.
     if not (cov.ledger.entries or scored.named):
-        notices += [
+        out += [
             f"No review in this collection addresses {_quoted((t,))}, which this question seems to be about; the "
             "excerpts below are the closest in meaning."
             for t in cov.guessed_uncovered
         ]
-    if notices and cov.keyworded:
-        notices.append(_keyword_text(cov))
+    if out and cov.keyworded:
+        out.append(_keyword_text(cov))
     if scored.best < retriever.settings.weak_below and not (scored.mentioned or scored.named or cov.ledger.entries):
-        notices.append(
-            "The closest excerpts match this question only loosely; the reviews may not address it directly."
-        )
-    if notices:  # before any bullet, in the text itself, so that every reader of the answer sees it first
-        ans = replace(ans, text=f"Note: {' '.join(notices)}\n\n{ans.text}")
-    return ans
+        out.append("The closest excerpts match this question only loosely; the reviews may not address it directly.")
+    return out
+
+
+def with_notices(notes: list[str], text: str) -> str:
+    """The notices before any bullet, in the text itself, so that every reader of the answer sees them first."""
+    return f"Note: {' '.join(notes)}\n\n{text}" if notes else text
 
 
 def abstention(settings: Settings, scored: Scored, cov: Coverage) -> str | None:
@@ -194,10 +202,11 @@ _COVERAGE: weakref.WeakKeyDictionary[Retriever, OrderedDict[tuple[str, Filters |
 _COVERAGE_LOCK = threading.Lock()
 
 
-def answer_coverage(cov: Coverage, bullets: list[Bullet]) -> AnswerCoverage:
-    """The records the answer quotes that the ledger lists, and all those the ledger lists, by kind."""
+def answer_coverage(cov: Coverage, hits: Iterable[Hit]) -> AnswerCoverage:
+    """The records the answer quotes (the hits it cites) that the ledger lists, and all those the ledger lists,
+    by kind."""
     listed = {e.review_id: counted_as(e.hit.chunk.kind) for e in cov.ledger.entries}
-    quoted = {c.hit.chunk.review_id: counted_as(c.hit.chunk.kind) for b in bullets for c in (b.main, *b.also)}
+    quoted = {h.chunk.review_id: counted_as(h.chunk.kind) for h in hits}
     total = Counter(listed.values())
     shown = Counter(kind for rid, kind in quoted.items() if rid in listed)
     order = [k for k in COUNTED_KINDS if k in total] + sorted(set(total) - set(COUNTED_KINDS))
@@ -214,9 +223,10 @@ def _joined(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
-def coverage_line(cov: AnswerCoverage, quoted: int) -> str:
+def coverage_line(cov: AnswerCoverage) -> str:
     """ "Showing 6 of the 35 reviews that address fathers and male carers; also 1 analysis (full list:
-    rla ledger "fathers and male carers"):" — counts by kind from the ledger; `quoted`: records quoted in all."""
+    rla ledger "fathers and male carers"):" — counts by kind from the ledger."""
+    quoted = sum(n for _, n in cov.shown) + cov.other
     total = dict(cov.total)
     if not total:  # no record addresses the topic in its words: the excerpts only come closest in meaning
         return f"The closest excerpts, from {_count(quoted).lower()} {plural('review', quoted)}:"
@@ -268,9 +278,8 @@ def _compose(
     )
     bullets = select(retriever, cands, k, scored.named)
     groups = by_theme(retriever, bullets, themes)
-    answer_cov = answer_coverage(cov, bullets)
-    quoted = len({c.hit.chunk.review_id for b in bullets for c in (b.main, *b.also)})
-    lines = [coverage_line(answer_cov, quoted)]
+    answer_cov = answer_coverage(cov, (c.hit for b in bullets for c in (b.main, *b.also)))
+    lines = [coverage_line(answer_cov)]
     sections: list[tuple[str, Theme | None, list[Bullet]]]
     if len(groups) == 1:
         recommended = [b for b in bullets if b.main.hit.chunk.section == SectionKind.RECOMMENDATIONS]

@@ -11,9 +11,19 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import Any, Protocol
 
-from rag.answer import answer_from, answer_passages, retrieve_for_answer
+from rag.answer import (
+    answer_coverage,
+    answer_from,
+    answer_passages,
+    cached_coverage,
+    coverage_line,
+    notices,
+    retrieve_for_answer,
+    with_notices,
+)
 from rag.chunk import count_tokens, sentence_spans
 from rag.errors import RlaError
+from rag.ledger import detect_themes
 from rag.models import Answer, Citation
 from rag.retrieve import Filters, Retriever
 
@@ -433,4 +443,9 @@ def generate_answer(
     )
     if checked.removed:
         notice += f" Removed by the citation check: {checked.summary()}."
-    return Answer(question, checked.text(renumber), tuple(citations), False, notice)
+    # As the extractive answer: its notices first, then how much of the collection the cited records are.
+    cov = cached_coverage(retriever, question, filters)
+    answer_cov = answer_coverage(cov, (c.hit for c in citations))
+    text = f"{coverage_line(answer_cov)}\n\n{checked.text(renumber)}"
+    text = with_notices(notices(retriever, scored, cov, detect_themes(retriever, question)), text)
+    return Answer(question, text, tuple(citations), False, notice, coverage=answer_cov)

@@ -150,28 +150,28 @@ def test_ledger_respects_filters(retriever) -> None:  # type: ignore[no-untyped-
 
 def test_coverage_line_counts_by_kind_with_a_pointer_to_the_ledger() -> None:
     cov = AnswerCoverage("fathers", "fathers and male carers", (("review", 6),), (("review", 35), ("analysis", 1)))
-    assert coverage_line(cov, 6) == (
+    assert coverage_line(cov) == (
         "Showing 6 of the 35 reviews that address fathers and male carers; also 1 analysis "
         '(full list: rla ledger "fathers"):'
     )
     both = AnswerCoverage(
         "x", "x", (("review", 2), ("analysis", 1)), (("review", 9), ("briefing", 2), ("analysis", 1)), 1
     )
-    assert coverage_line(both, 4) == (
+    assert coverage_line(both) == (
         "Showing 2 of the 9 reviews and the analysis that address x, and 1 more that matches the question in "
         'other words; also 2 briefings (full list: rla ledger "x"):'
     )
     one = AnswerCoverage("x", "x", (("review", 1),), (("review", 1),), 2)
-    assert coverage_line(one, 3).startswith("Showing 1 of 1 review that addresses x, and 2 more that match")
-    assert coverage_line(AnswerCoverage("x", "x", (), ()), 3) == "The closest excerpts, from three reviews:"
+    assert coverage_line(one).startswith("Showing 1 of 1 review that addresses x, and 2 more that match")
+    assert coverage_line(AnswerCoverage("x", "x", (), (), 3)) == "The closest excerpts, from three reviews:"
     # None of those the ledger lists is quoted: its count stands apart, said once.
     none = AnswerCoverage("cme", "children missing education", (), (("review", 1),), 7)
-    assert coverage_line(none, 7) == (
+    assert coverage_line(none) == (
         "Showing 7 reviews; 1 review in the collection addresses children missing education by name "
         '(full list: rla ledger "cme"):'
     )
     mixed = AnswerCoverage("x", "x", (), (("review", 3), ("analysis", 1)), 2)
-    assert coverage_line(mixed, 2).startswith("Showing 2 reviews; 3 reviews and 1 analysis in the collection address x")
+    assert coverage_line(mixed).startswith("Showing 2 reviews; 3 reviews and 1 analysis in the collection address x")
 
 
 def test_answer_coverage_is_the_ledger_count_by_kind(retriever) -> None:  # type: ignore[no-untyped-def]

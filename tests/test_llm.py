@@ -65,6 +65,15 @@ def assert_citations_consistent(ans: Answer, retriever: Retriever) -> None:
         assert retriever.data.sources[c.hit.chunk.source].text[c.start : c.end] == c.quote
 
 
+def written(ans: Answer) -> str:
+    """What the model wrote: the answer's text after its notices and its coverage line, which come first as in
+    the extractive answer."""
+    parts = ans.text.split("\n\n")
+    first = 1 if parts[0].startswith("Note: ") else 0
+    assert re.fullmatch(r"Showing .*:|The closest excerpts, from \w+ reviews?:", parts[first]), parts[first]
+    return "\n\n".join(parts[first + 1 :])
+
+
 def assert_only_quotes(ans: Answer, retriever: Retriever) -> None:
     """The extractive answer: template lines, and bullets that are verbatim source sentences, cited."""
     for line in ans.text.splitlines():
@@ -92,7 +101,7 @@ def test_a_cited_answer_is_kept_with_the_excerpts_it_cites(
     ans = generate_answer(retriever, QUESTION, llm, k=K)
 
     assert not ans.abstained
-    assert ans.text == (
+    assert written(ans) == (
         "Reviews say fathers must be included in assessments [1]. They call for robust challenge to fathers [1][2]."
     )
     assert "language model" in (ans.notice or "")
@@ -100,6 +109,29 @@ def test_a_cited_answer_is_kept_with_the_excerpts_it_cites(
     sent = excerpts_sent(server.last)
     # Renumbered in order of first citation: excerpt 2 became [1], excerpt 1 became [2].
     assert [c.quote for c in ans.citations] == [sent[2], sent[1]]
+
+
+def test_a_written_answer_opens_with_the_notices_and_coverage_of_the_extractive_one(
+    retriever: Retriever, server: FakeLLMServer, llm: ChatModelLLM
+) -> None:
+    """A model's answer said nothing of what the extractive one says first: that no review uses the phrase asked
+    about, and how many of the reviews that address the topic it shows (issue 14 item 4)."""
+    server.respond("Reviews discuss the risks from unsupervised dogs [1].")
+    question = "What did reviews say about dogs and babies?"
+    ans = generate_answer(retriever, question, llm, k=K)
+    extractive = answer(retriever, question, k=K)
+    assert not ans.abstained and "language model" in (ans.notice or "")
+    note = extractive.text.split("\n\n")[0]
+    assert note.startswith("Note: No review uses the phrase “dogs and babies”")
+    assert ans.text.startswith(note + "\n\n")
+    assert written(ans) == "Reviews discuss the risks from unsupervised dogs [1]."
+    server.respond("Reviews say fathers must be included in assessments [1][2].")
+    ans = generate_answer(retriever, QUESTION, llm, k=K)
+    cov = ans.coverage
+    assert cov is not None and cov.topic == answer(retriever, QUESTION, k=K).coverage.topic  # type: ignore[union-attr]
+    cited = {c.hit.chunk.review_id for c in ans.citations}
+    assert sum(n for _, n in cov.shown) + cov.other == len(cited)
+    assert ans.text.startswith("Showing ")
 
 
 def test_the_request_carries_the_system_prompt_and_the_excerpts_inside_the_delimiters(
@@ -148,7 +180,7 @@ def test_a_citation_to_an_excerpt_that_was_not_given_is_removed_and_flagged(
     ans = generate_answer(retriever, QUESTION, llm, k=K)
 
     assert len(excerpts_sent(server.last)) == K
-    assert ans.text == "Fathers must be included in assessments [1]. Contact with fathers should be recorded [2]."
+    assert written(ans) == "Fathers must be included in assessments [1]. Contact with fathers should be recorded [2]."
     assert "never a risk" not in ans.text
     assert "[9]" in (ans.notice or "") and "1 sentence without a valid citation" in (ans.notice or "")
     assert_citations_consistent(ans, retriever)
@@ -195,7 +227,7 @@ def test_a_streaming_chat_model_works_against_the_same_server(retriever: Retriev
     ans = generate_answer(retriever, QUESTION, ChatModelLLM(chat, "fake-stream"), k=K)
 
     assert server.last["stream"] is True
-    assert ans.text == "Fathers must be included in assessments and plans for children [1]."
+    assert written(ans) == "Fathers must be included in assessments and plans for children [1]."
 
 
 def test_a_failing_model_gives_the_extractive_answer_with_a_notice(
@@ -229,7 +261,7 @@ def test_cli_ask_llm_uses_the_env_configuration(
 
     assert main(["ask", QUESTION, "--k", str(K), "--llm"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("Fathers must be included in assessments [1].")
+    assert out.startswith("Showing ") and "\n\nFathers must be included in assessments [1]." in out
     assert "Sources:\n[1]" in out and "language model" in out
 
 
@@ -454,5 +486,5 @@ def test_a_wheel_carries_the_prompts_and_ask_llm_runs_from_it_alone(
         timeout=300,
     )
     assert run.returncode == 0, run.stderr
-    assert run.stdout.startswith("Fathers must be included in assessments [1].") and "Sources:\n[1]" in run.stdout
+    assert "\n\nFathers must be included in assessments [1]." in run.stdout and "Sources:\n[1]" in run.stdout
     assert message(server.last, "system") == (REPO / "prompts" / "answer_system.txt").read_text(encoding="utf-8")
