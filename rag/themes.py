@@ -223,7 +223,9 @@ def _check_links(themes: list[Theme], unmapped: dict[str, str], label: str) -> N
 
 # --- phrases: a topic found as a phrase, never as a bag of words ---------------------------------
 
-_TOKEN = re.compile(r"(?u)\w+(?:['’&]\w+)*")  # "A&E" is one word, not the article "a" and "e"
+# "A&E" is one word, not the article "a" and "e"; so is "non-accidental" (or "non accidental"), whose "accidental
+# injury" is no accident.
+_TOKEN = re.compile(r"(?u)(?i:non[- ](?=\w))?\w+(?:['’&]\w+)*")
 _ARTICLES = frozenset({"a", "an", "the"})
 PHRASE_GAP = 1  # other words allowed between two words of a phrase: "sharing the information", not "brought to live"
 # Where a phrase cannot run on: a list's or a clause's punctuation, a sentence's end, a blank line. "young people,
@@ -250,7 +252,7 @@ _ACRONYM_PLURAL = re.compile(r"[A-Z]{2,}s")
 def _norm_word(word: str) -> str:
     if _ACRONYM_PLURAL.fullmatch(word):
         word = word[:-1]
-    return word.lower().replace("’", "'").removesuffix("'s")
+    return word.lower().replace("’", "'").replace("non ", "non-", 1).removesuffix("'s")
 
 
 @functools.lru_cache(maxsize=8192)
@@ -391,8 +393,9 @@ def themes_on_topic(scores: np.ndarray, threshold: float) -> list[frozenset[str]
 # 2: articles do not break a phrase; 3: an acronym's plural is its singular ("GPs"); 4: a term other than the
 # theme's name counts only in a passage on the theme, the text alone (not its title), pseudonyms blanked out;
 # 5: a phrase does not run on across a comma, a slash or a sentence's end (`_PHRASE_STOP`); 6: inside a phrase one
-# preposition stands for another (`_PREPOSITIONS`).
-TAGGING_VERSION = 6
+# preposition stands for another (`_PREPOSITIONS`); 7: "non-" and its word are one word ("non-accidental injury" is not
+# "accidental injury").
+TAGGING_VERSION = 7
 
 
 def vocabulary_digest(threshold: float) -> str:

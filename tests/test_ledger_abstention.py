@@ -281,3 +281,17 @@ def test_a_refusal_names_no_light_verb_as_the_topic(retriever) -> None:  # type:
     """ "…who gets free school meals?" was refused as addressing “gets”, “free” or “meals”."""
     ans = answer(retriever, "How do schools decide who gets free school meals?")
     assert ans.abstained and "“meals”" in ans.text and "“gets”" not in ans.text
+
+
+def test_non_and_its_word_are_one_word(retriever) -> None:  # type: ignore[no-untyped-def]
+    """A trainer's pack on "non-accidental head injury in infants" counted 24 reviews: the question named
+    "accidental injury" (a term of supervision of young children) inside "non-accidental head injury", and every
+    "non-accidental injury" was an "accidental injury". "non accidental", spaced, is the same word."""
+    assert not phrase_spans("a non-accidental injury", ("accidental injury",))
+    assert phrase_spans("received non accidental injuries", ("non-accidental injury",))
+    assert phrase_spans("missed appointments and non-attendance", ("non attendance",))
+    sam = "2017-somerset-child-sam"  # "… as a result of non-accidental injury."
+    assert sam not in {e.review_id for e in ledger(retriever, "accidental injury").entries}
+    assert sam in {e.review_id for e in ledger(retriever, "non-accidental injury").entries}
+    themes = [t.name for t in detect_themes(retriever, "non-accidental head injury in infants")]
+    assert "supervision of young children" not in themes
