@@ -6,13 +6,14 @@ import re
 import threading
 import weakref
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from rag.models import SECTION_ALIASES, SECTION_KINDS, Hit, SectionKind
 from rag.retrieve import Retriever
-from rag.story import case_names, goes_on, tells_case_fact
+from rag.story import case_names, goes_on, prescribes, tells_case_fact
 from rag.themes import Theme, evidence_terms, find_phrase, load_themes, phrase_stems, tokens
 
 ASKS_FOR_RECOMMENDATIONS = re.compile(r"\brecommend\w*", re.IGNORECASE)
@@ -85,14 +86,18 @@ _LAST_ITEM = re.compile(r";\s+(?:and|or)\s")  # a short item merged with the lis
 MAX_STATEMENT_WORDS = 80
 
 
-def whole_item(text: str, spans: list[tuple[int, int]], i: int) -> tuple[int, int]:
+def whole_item(text: str, spans: list[tuple[int, int]], i: int) -> tuple[int, int] | None:
     """Sentence i, grown back to the start of its list when it only continues one ("…; and professionals'
     understanding of neglect."), and back over the sentences of its paragraph it goes on from ("This curiosity
     should be supplemented …" with the sentence that named the curiosity: `rag.story.goes_on`), and over a
     quotation it is part of, to the sentences that open and close it. Not grown past `MAX_STATEMENT_WORDS`
-    words."""
+    words: then the sentence alone, or None when it goes on from one before ("It is this combination of
+    multiple risks …" alone would point at nothing)."""
     s, e = spans[i]
     j = i
+    # The sentence before may lie before the chunk (spans are a chunk's), where a quote cannot reach.
+    before = spans[i - 1][1] if i else len(text[: spans[0][0]].rstrip())
+    leans = before > 0 and text[before - 1] in ".!?" and goes_on(text, (before, before), spans[i])
     if _CONTINUES.match(text, s) or (text[s].islower() and _LAST_ITEM.search(text, s, e)):
         j = _list_start(text, spans, j)
     # Over whole sentences: each item of a list is quoted on its own.
@@ -111,8 +116,8 @@ def whole_item(text: str, spans: list[tuple[int, int]], i: int) -> tuple[int, in
         close = _closing(text, e, para if para >= 0 else spans[-1][1])
         if close is not None:
             k = max(k for k in range(len(spans)) if spans[k][0] <= close)
-    if len(_WORDS.findall(text[spans[j][0] : spans[k][1]])) > MAX_STATEMENT_WORDS:
-        return s, e
+    if (leans and j == i) or len(_WORDS.findall(text[spans[j][0] : spans[k][1]])) > MAX_STATEMENT_WORDS:
+        return None if leans else (s, e)
     return spans[j][0], spans[k][1]
 
 
@@ -153,10 +158,13 @@ def _list_start(text: str, spans: list[tuple[int, int]], j: int) -> int:
 
 
 # What a review says of itself, not of practice: "There are no recommendations in this overview.", "This briefing
-# is based on the findings of …".
+# is based on the findings of …", "makes a number of recommendations related to …", "The report looks in detail
+# at 17 SCRs …", "Explores the voice of those affected …".
 _ABOUT_THE_REVIEW = re.compile(
     r"\s*(?:there (?:are|were|is) no recommendations|(?:makes )?no recommendations"
-    r"|(?:this|the) (?:briefing|report|review|summary|overview|analysis) (?:is|was) based on)\b",
+    r"|makes (?:a number of |several |some |\d+ )?recommendations (?:relat\w* to|about|on|for|around|including)"
+    r"|(?:(?:this|the) (?:briefing|report|review|summary|overview|analysis) )?"
+    r"(?:is based on|was based on|looks (?:in detail )?at|examines|explores|describes|sets out))\b",
     re.IGNORECASE,
 )
 _ENDS_LIKE_A_SENTENCE = re.compile(r"""[.;:!?,)\]"'’”]\s*$""")
@@ -214,24 +222,45 @@ def statements(
         if recommend and chunk.section == SectionKind.RECOMMENDATIONS:
             bonus += st.answer_learning_bonus  # "what did reviews recommend": recommendations before findings
         vectors = retriever.sentence_vectors(row)
-        scores = retriever.sentence_scores(row, qv)
-        spans = [(s, e) for s, e, _ in scores]
-        for i, ((_, _, cos), vec) in enumerate(zip(scores, vectors, strict=True)):
-            s, e = statement_span(text, *whole_item(text, spans, i))
-            if (chunk.source, s, e) in seen or not is_statement(text[s:e]):
+        for i, s, e, cos in whole_statements(text, retriever.sentence_scores(row, qv)):
+            if (chunk.source, s, e) in seen:
                 continue
             seen.add((chunk.source, s, e))
-            s, e = item_shown(text, s, e)
+            vec = vectors[i]
             narrative = is_narrative(chunk.section, text[s:e], names)
             prior = st.answer_learning_bonus * (1.0 if chunk.section in LEARNING else -1.0 if narrative else 0.0)
             out.append(Statement(hit, s, e, text[s:e], cos, cos + prior + bonus, vec, narrative))
     return out
 
 
+def whole_statements(text: str, scores: list[tuple[int, int, float]]) -> Iterator[tuple[int, int, int, float]]:
+    """The whole statement of each of a chunk's sentences (`Retriever.sentence_scores`: start, end, cosine), as
+    answers and briefing packs quote it: grown to its list's start, over a sentence it goes on from, or over its
+    quotation (`whole_item`), without a mark or label lead-in (`statement_span`), judged a statement as printed
+    (`is_statement`) and shown without its list's ";" (`item_shown`). Yields (sentence index, start, end, cosine),
+    each span once: a statement grown over several sentences comes with the first of them."""
+    spans = [(s, e) for s, e, _ in scores]
+    seen: set[tuple[int, int]] = set()
+    for i, (_, _, cos) in enumerate(scores):
+        whole = whole_item(text, spans, i)
+        if whole is None:
+            continue
+        s, e = statement_span(text, *whole)
+        if (s, e) in seen or not is_statement(text[s:e]):
+            continue
+        seen.add((s, e))
+        s, e = item_shown(text, s, e)
+        yield i, s, e, cos
+
+
 def is_narrative(section: str, sentence: str, names: tuple[str, ...]) -> bool:
-    """Case narrative: a background, summary or methodology section's sentence, or a key issue that is a fact of
-    the case (`rag.story.tells_case_fact`: "Mother became involved with a new partner …")."""
-    return section in NARRATIVE or (section == SectionKind.KEY_ISSUES and tells_case_fact(sentence, names))
+    """Case narrative: a background, summary or methodology section's sentence that does not say what practice
+    should be ("… children's help seeking behaviour needs to be understood" is learning wherever it stands), or
+    a key issue that is a fact of the case (`rag.story.tells_case_fact`: "Mother became involved with a new
+    partner …")."""
+    if section in NARRATIVE:
+        return not prescribes(sentence)
+    return section == SectionKind.KEY_ISSUES and tells_case_fact(sentence, names)
 
 
 def select(

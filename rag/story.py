@@ -21,8 +21,15 @@ _PERSON = (
 )
 _CHILD_WORD = re.compile(rf"\b(?:{_CHILD})\b", re.IGNORECASE)
 _PERSON_WORD = re.compile(rf"\b(?:{_PERSON})\b", re.IGNORECASE)
-# What practice should be is learning, not the story of a case ("the need for robust assessment …").
-_PRESCRIPTIVE = re.compile(r"\b(?:should|must|ought|needs? (?:to|for)|importance|ensure|ensuring)\b", re.IGNORECASE)
+# What practice should be, or could be, is learning, not the story of a case ("the need for robust assessment …",
+# "… could be improved by addressing cultural competence").
+_PRESCRIPTIVE = re.compile(
+    r"\b(?:should|must|ought|needs? (?:to|for)|importance|ensure|ensuring|could (?:be|have been) improved)\b",
+    re.IGNORECASE,
+)
+# A case is told in the past ("Parents had a history of …", "Mother became involved …"); "young teenagers are
+# often unclear about consent" says what is so of many cases.
+_PAST = re.compile(r"\b(?:was|were|had|did|died|became|began|left|took|went|told|\w{3,}ed)\b", re.IGNORECASE)
 # A date as a case's story gives it: "in November 2012", "in Spring 2015", "in 2014".
 _DATED = re.compile(
     r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December|spring|summer"
@@ -59,14 +66,23 @@ def names_child(sentence: str, names: tuple[str, ...]) -> bool:
 
 def tells_case(sentence: str, names: tuple[str, ...]) -> bool:
     """A sentence of a case's story: it names a person and does not say what practice should be."""
-    return (bool(_PERSON_WORD.search(sentence)) or names_child(sentence, names)) and not _PRESCRIPTIVE.search(sentence)
+    return (bool(_PERSON_WORD.search(sentence)) or names_child(sentence, names)) and not prescribes(sentence)
 
 
 def tells_case_fact(sentence: str, names: tuple[str, ...]) -> bool:
-    """A key issue that is a fact of the case, not learning: it names the child ("Child J died of …"), tells of a
-    person ("Mother and her partner were imprisoned …", "Parents had a history of domestic abuse"), or is dated
-    ("An initial assessment was carried out in November 2012")."""
-    return names_own_child(sentence, names) or tells_case(sentence, names) or bool(_DATED.search(sentence))
+    """A key issue that is a fact of the case, not learning: it names the child ("Child J died of …"), tells in
+    the past of a person ("Mother and her partner were imprisoned …", "Parents had a history of domestic abuse"),
+    or is dated ("An initial assessment was carried out in November 2012")."""
+    return (
+        names_own_child(sentence, names)
+        or (tells_case(sentence, names) and bool(_PAST.search(sentence)))
+        or bool(_DATED.search(sentence))
+    )
+
+
+def prescribes(sentence: str) -> bool:
+    """The sentence says what practice should (or could) be."""
+    return bool(_PRESCRIPTIVE.search(sentence))
 
 
 def goes_on(text: str, before: tuple[int, int], after: tuple[int, int]) -> bool:

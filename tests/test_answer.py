@@ -367,7 +367,25 @@ def test_a_sentence_that_goes_on_from_the_one_before_is_quoted_with_it(retriever
     ]
     text = "Nobody asked who the man was. This left the baby at risk. 4. These are new. In some cases this grew."
     spans = sentence_spans(text, 0, len(text))
-    assert text[slice(*whole_item(text, spans, 1))] == "Nobody asked who the man was. This left the baby at risk."
+    assert whole_item(text, spans, 1) == (0, len("Nobody asked who the man was. This left the baby at risk."))
+    # Its sentence before out of reach (in the chunk before), a sentence that goes on from it is not quoted.
+    assert whole_item(text, spans[1:2], 0) is None
+
+
+def test_a_fact_of_the_case_is_told_in_the_past_and_learning_says_what_should_be() -> None:
+    """A practitioner's probe found learning under "What happened in the cases:": "young teenagers are often
+    unclear about consent." and "safeguarding children in migrant families could be improved by …" (key issues
+    naming a group), and a summary's "… children's help seeking behaviour needs to be understood"."""
+    facts = ("Mother and her partner were imprisoned.", "Parents had a history of domestic abuse.")
+    general = (
+        "young teenagers are often unclear about consent.",
+        "safeguarding children in migrant families could be improved by addressing cultural competence.",
+    )
+    assert all(is_narrative("key issues", t, ()) for t in facts)
+    assert not any(is_narrative("key issues", t, ()) for t in general)
+    assert is_narrative("key issues", "Child J was seen twice by the GP.", ("Child J",))
+    assert is_narrative("summary", "Death of a 3-month-old girl in March 2015.", ())
+    assert not is_narrative("summary", "Children's help seeking behaviour needs to be understood by all agencies.", ())
 
 
 def test_one_theme_answers_keep_found_and_recommended(retriever) -> None:  # type: ignore[no-untyped-def]

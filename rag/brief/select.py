@@ -11,7 +11,7 @@ from rag.chunk import sentence_spans
 from rag.ledger import Ledger, LedgerEntry, ledger
 from rag.lexical import expand_query
 from rag.models import Review, SectionKind
-from rag.quotes import is_narrative, is_statement, item_shown
+from rag.quotes import is_narrative, item_shown, whole_statements
 from rag.retrieve import Filters, Retriever
 from rag.story import case_names, goes_on, names_child, tells_case
 
@@ -88,11 +88,7 @@ def _best_sentences(retriever: Retriever, topic: OnTopic, sections: tuple[str, .
                 continue
             text = data.sources[c.source].text
             names = case_names(data.reviews[rid])
-            for s, end, cos in retriever.sentence_scores(row, topic.vector):
-                s, e = _trim(text, s, end)
-                # Its end as printed (a list item's ";") tells a statement from a label (rag.quotes).
-                if e <= s or not is_statement(text[s:end]):
-                    continue
+            for _, s, e, cos in whole_statements(text, retriever.sentence_scores(row, topic.vector)):
                 if is_narrative(c.section, text[s:e], names):
                     continue  # "Mother and her partner were imprisoned …": the case, not what was learned
                 says_topic = bool(topic.terms.search(text[s:e]))
@@ -117,7 +113,8 @@ def _topic_pattern(topic: str) -> re.Pattern[str]:
 
 
 def _pick(cands: list[Candidate], limit: int, per_review: int) -> list[Candidate]:
-    """Best first, at most `per_review` from one review, no sentence twice.
+    """Best first, at most `per_review` from one review, no sentence twice, no words quoted twice (a list's item
+    and the statement grown over it, as answers choose).
 
     Chunks do not overlap, but two reviews' entries in one report can share a sentence word for word.
     """
@@ -127,6 +124,8 @@ def _pick(cands: list[Candidate], limit: int, per_review: int) -> list[Candidate
     for c in sorted(cands, key=lambda c: -c.score):
         key = " ".join(c.text.split()).lower()
         if per.get(c.review_id, 0) >= per_review or key in seen:
+            continue
+        if any(o.review_id == c.review_id and o.start < c.end and c.start < o.end for o in out):
             continue
         seen.add(key)
         per[c.review_id] = per.get(c.review_id, 0) + 1
