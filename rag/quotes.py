@@ -13,7 +13,7 @@ import numpy as np
 
 from rag.models import SECTION_ALIASES, SECTION_KINDS, Hit, SectionKind
 from rag.retrieve import Retriever
-from rag.story import case_names, goes_on, prescribes, tells_case_fact
+from rag.story import case_names, goes_on, points_back, prescribes, tells_case_fact
 from rag.themes import Theme, evidence_terms, find_phrase, load_themes, phrase_stems, tokens
 
 ASKS_FOR_RECOMMENDATIONS = re.compile(r"\brecommend\w*", re.IGNORECASE)
@@ -91,8 +91,8 @@ def whole_item(text: str, spans: list[tuple[int, int]], i: int) -> tuple[int, in
     understanding of neglect."), and back over the sentences of its paragraph it goes on from ("This curiosity
     should be supplemented …" with the sentence that named the curiosity: `rag.story.goes_on`), and over a
     quotation it is part of, to the sentences that open and close it. Not grown past `MAX_STATEMENT_WORDS`
-    words: then the sentence alone, or None when it goes on from one before ("It is this combination of
-    multiple risks …" alone would point at nothing)."""
+    words: then the sentence alone, or None when it goes on from one before and its subject only points back
+    ("It is this combination of multiple risks …", "This should be communicated …": `rag.story.points_back`)."""
     s, e = spans[i]
     j = i
     # The sentence before may lie before the chunk (spans are a chunk's), where a quote cannot reach.
@@ -116,9 +116,26 @@ def whole_item(text: str, spans: list[tuple[int, int]], i: int) -> tuple[int, in
         close = _closing(text, e, para if para >= 0 else spans[-1][1])
         if close is not None:
             k = max(k for k in range(len(spans)) if spans[k][0] <= close)
-    if (leans and j == i) or len(_WORDS.findall(text[spans[j][0] : spans[k][1]])) > MAX_STATEMENT_WORDS:
-        return None if leans else (s, e)
+    if (
+        (leans and j == i)
+        or _mid_list(text, spans, j)
+        or len(_WORDS.findall(text[spans[j][0] : spans[k][1]])) > MAX_STATEMENT_WORDS
+    ):
+        if leans and points_back(text, s):
+            return None
+        # A list's item whose list is out of reach, without the "and" that joined it: "medical staff did not
+        # consider the possibility of child abuse …", not "and medical staff did not consider …".
+        conjunction = _CONTINUES.match(text, s)
+        return (conjunction.end() if conjunction else s), e
     return spans[j][0], spans[k][1]
+
+
+def _mid_list(text: str, spans: list[tuple[int, int]], j: int) -> bool:
+    """Sentence j continues a list ("or poor engagement with services …") that starts before the chunk."""
+    start = spans[j][0]
+    before = len(text[: spans[0][0]].rstrip()) if j == 0 else spans[j - 1][1]
+    continues = bool(_CONTINUES.match(text, start)) or text[start].islower()
+    return continues and before > 0 and text[before - 1] in ";," and j == 0
 
 
 _OPENING = "‘“"

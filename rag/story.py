@@ -39,9 +39,18 @@ _DATED = re.compile(
 # A sentence that leans on the one before: a list's next clause (lower case), or a pronoun or demonstrative for
 # what was named there ("This curiosity should be supplemented …", "He was visiting adult chat rooms …", "In some
 # cases this may be compounded …").
+# ("It is important that …" points at nothing: only "It is this …" goes on.)
 _GOES_ON = re.compile(
-    r"[a-z]|(?:He|She|They|His|Her|Their|Him|Them|It|This|These|Those|Such"
+    r"[a-z]|(?:He|She|They|His|Her|Their|Him|Them|It (?:is|was) this|This|These|Those|Such"
     r"|In (?:these|such|both) cases|In \w+ cases,? (?:this|these|it|they))\b"
+)
+# One whose subject is only a word pointing back ("This should be communicated …", "She was placed …"), not a
+# word with its noun ("Such presentations provide midwives … with opportunities …"): alone it says nothing.
+_POINTS_BACK = re.compile(
+    r"(?:He|She|They|It (?:is|was) this|In \w+ cases,? (?:this|these|it|they)"
+    r"|(?:This|These|Those) (?:is|was|are|were|should|must|may|might|can|could|will|would|has|have|had|also|means"
+    r"|meant|led|leads|represents|suggests|shows|requires|required|appears|appeared|seems|seemed|indicates"
+    r"|highlights))\b"
 )
 # Between two sentences of one paragraph: spacing and punctuation, and no blank line or new list item.
 _NEW_PARAGRAPH = re.compile(r"\n\s*\n|\n\s*(?:\d{1,2}[.)]|[•▪◦*>-])\s")
@@ -83,6 +92,11 @@ def tells_case_fact(sentence: str, names: tuple[str, ...]) -> bool:
 def prescribes(sentence: str) -> bool:
     """The sentence says what practice should (or could) be."""
     return bool(_PRESCRIPTIVE.search(sentence))
+
+
+def points_back(text: str, start: int) -> bool:
+    """The sentence at `start` has only a word pointing back for its subject: alone, it says nothing."""
+    return bool(_POINTS_BACK.match(text, start))
 
 
 def goes_on(text: str, before: tuple[int, int], after: tuple[int, int]) -> bool:

@@ -365,11 +365,19 @@ def test_a_sentence_that_goes_on_from_the_one_before_is_quoted_with_it(retriever
         "poor recording.",
         "This is new.",
     ]
-    text = "Nobody asked who the man was. This left the baby at risk. 4. These are new. In some cases this grew."
+    text = "Nobody asked who the man was. This meant the baby was at risk. 4. These are new. In some cases this grew."
     spans = sentence_spans(text, 0, len(text))
-    assert whole_item(text, spans, 1) == (0, len("Nobody asked who the man was. This left the baby at risk."))
-    # Its sentence before out of reach (in the chunk before), a sentence that goes on from it is not quoted.
+    assert whole_item(text, spans, 1) == (0, len("Nobody asked who the man was. This meant the baby was at risk."))
+    # Its sentence before out of reach (in the chunk before), a sentence that goes on from it is not quoted when
+    # its subject only points back; with its noun, it is quoted alone; a list's item without its "and".
     assert whole_item(text, spans[1:2], 0) is None
+    text = "Babies cried often. Such cries give health visitors a chance to ask. It is important to listen."
+    spans = sentence_spans(text, 0, len(text))
+    assert text[slice(*whole_item(text, spans[1:], 0))] == "Such cries give health visitors a chance to ask."
+    assert text[slice(*whole_item(text, spans, 2))] == "It is important to listen."
+    text = "Learning: poor plans; weak reviews; and staff did not consider neglect when she was seen."
+    spans = sentence_spans(text, 0, len(text))
+    assert text[slice(*whole_item(text, spans[2:], 0))] == "staff did not consider neglect when she was seen."
 
 
 def test_a_fact_of_the_case_is_told_in_the_past_and_learning_says_what_should_be() -> None:
