@@ -61,6 +61,8 @@ def answer_from(
     cov = cached_coverage(retriever, question, filters) if cov is None else cov
     refusal = abstention(retriever.settings, scored, cov)
     if refusal is not None:
+        if filters is not None and filters.active():  # said only when there are filters to widen
+            refusal += "\n\nOnly the records the filters allow were searched: widen or remove them to search more."
         return Answer(question, refusal, (), True)
     themes = detect_themes(retriever, question)
     ans = _compose(retriever, question, scored, k, themes, cov, filters)
@@ -133,8 +135,7 @@ def abstention(settings: Settings, scored: Scored, cov: Coverage) -> str | None:
         unknown = f"; none mentions {_quoted(cov.unknown_named)}" if cov.unknown_named else ""
         return (
             f"The corpus does not answer this question: no review in this collection appears to address it{unknown} "
-            f"(closest match {scored.best:.2f}, threshold {settings.abstain_below:.2f}). Try other words, or widen "
-            "the filters."
+            f"(closest match {scored.best:.2f}, threshold {settings.abstain_below:.2f}). Try other words."
         )
     if cov.unknown_share < settings.unknown_share_below and scored.best < settings.answer_above:
         return _absent_text(cov)

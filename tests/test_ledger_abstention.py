@@ -8,6 +8,7 @@ from dataclasses import replace
 from rag.answer import abstention, answer, retrieve_for_answer
 from rag.evaluate import EvalReport, report_table
 from rag.ledger import coverage, detect_themes, ledger, reviews_with
+from rag.retrieve import Filters
 from rag.themes import evidence_terms, find_term, load_themes, phrase_spans, theme_by_id, tokens
 
 
@@ -295,3 +296,12 @@ def test_non_and_its_word_are_one_word(retriever) -> None:  # type: ignore[no-un
     assert sam in {e.review_id for e in ledger(retriever, "non-accidental injury").entries}
     themes = [t.name for t in detect_themes(retriever, "non-accidental head injury in infants")]
     assert "supervision of young children" not in themes
+
+
+def test_a_refusal_speaks_of_filters_only_when_there_are_some(retriever) -> None:  # type: ignore[no-untyped-def]
+    """A practitioner asking with no filters was told "Try other words, or widen the filters."."""
+    question = "How do councils decide who gets free school transport for a disabled child?"
+    plain = answer(retriever, question)
+    assert plain.abstained and "filter" not in plain.text
+    filtered = answer(retriever, question, filters=Filters(year_from=2018))
+    assert filtered.abstained and "Only the records the filters allow were searched" in filtered.text
