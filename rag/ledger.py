@@ -9,11 +9,12 @@ import threading
 import weakref
 from collections import Counter
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import numpy as np
 
+from rag.facets import records_by_theme
 from rag.lexical import expand_query, stem_tokens_many, topic_core, topic_variants
 from rag.models import Hit
 from rag.retrieve import Filters, Retriever, clean_query
@@ -74,6 +75,9 @@ class Ledger:
     topic: str
     entries: tuple[LedgerEntry, ...]
     phrases: tuple[str, ...] = ()  # what was matched: the topic, its synonyms, its themes' names and aliases
+    # When no record addresses the topic: the themes closest to it in meaning that records address, each with the
+    # kind of each of its records ("kids who stop coming to school" → children missing education, …).
+    closest: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def by_year(self) -> dict[str, int]:
@@ -93,6 +97,7 @@ class Ledger:
             "by_year": self.by_year,
             "by_area": self.by_area,
             "entries": [e.to_dict() for e in self.entries],
+            "closest_themes": [{"theme": name, "records": len(kinds)} for name, kinds in self.closest],
         }
 
 
@@ -171,7 +176,31 @@ def ledger(retriever: Retriever, topic: str, filters: Filters | None = None) -> 
     """`_ledger`, remembered per loaded index, topic and filters: a theme's ledger serves every question about
     that theme (coverage), the Ledger tab and `rla ledger` alike, and a new index generation starts afresh."""
     key = (topic, filters if filters is not None and filters.active() else None)
-    return _remembered(_memo(retriever).ledgers, key, lambda: _ledger(retriever, topic, filters))
+    return _remembered(
+        _memo(retriever).ledgers, key, lambda: _with_closest(retriever, _ledger(retriever, topic, filters), filters)
+    )
+
+
+CLOSEST_THEMES = 5
+
+
+def _with_closest(retriever: Retriever, led: Ledger, filters: Filters | None) -> Ledger:
+    """A ledger with no entries, with the `CLOSEST_THEMES` themes closest to its topic in meaning (`theme_scores`)
+    that records the filters allow address — counted as `rla themes` counts them — so that a topic in other words
+    leads somewhere."""
+    if led.entries:
+        return led
+    data = retriever.data
+    records = records_by_theme(data, retriever.mask(filters))
+    scores = theme_scores(retriever, led.topic).scores
+    closest = []
+    for i in np.argsort(-scores):
+        theme = load_themes()[int(i)]
+        if records.get(theme.id) and theme.name != led.topic:
+            closest.append((theme.name, tuple(data.reviews[r].kind for r in sorted(records[theme.id]))))
+        if len(closest) == CLOSEST_THEMES:
+            break
+    return replace(led, closest=tuple(closest))
 
 
 def warm_ledgers(retriever: Retriever) -> None:
@@ -306,7 +335,7 @@ def excerpt(text: str, offset: int, marks: tuple[tuple[int, int], ...], width: i
 
 def ledger_text(led: Ledger) -> str:
     if not led.entries:
-        return f"No review in the index addresses “{led.topic}”."
+        return f"No review in the index addresses “{led.topic}”." + closest_text(led)
     lines = [f"{records_text((e.hit.chunk.kind for e in led.entries), 'address')} “{led.topic}”.", ""]
     if led.phrases:
         lines.append("Matched as phrases: " + "; ".join(f"“{p}”" for p in led.phrases))
@@ -318,6 +347,15 @@ def ledger_text(led: Ledger) -> str:
         meta = ", ".join(str(x) for x in (e.title, e.year, e.area, c.section) if x)
         lines.append(f"- {meta} ({e.review_id}; {c.source})\n    “{excerpt(c.text, c.start, e.marks)}”")
     return "\n".join(lines)
+
+
+def closest_text(led: Ledger) -> str:
+    """ " Themes closest in meaning that reviews address: neglect (24 reviews and 1 analysis); …" — or nothing
+    when the ledger has entries."""
+    if led.entries or not led.closest:
+        return ""
+    named = "; ".join(f"{name} ({records_text(kinds)})" for name, kinds in led.closest)
+    return f" Themes closest in meaning that reviews address: {named}."
 
 
 @dataclass(frozen=True)

@@ -305,3 +305,21 @@ def test_a_refusal_speaks_of_filters_only_when_there_are_some(retriever) -> None
     assert plain.abstained and "filter" not in plain.text
     filtered = answer(retriever, question, filters=Filters(year_from=2018))
     assert filtered.abstained and "Only the records the filters allow were searched" in filtered.text
+
+
+def test_a_topic_no_review_addresses_leads_to_the_closest_themes_that_reviews_do(retriever) -> None:  # type: ignore[no-untyped-def]
+    """A trainer typed "kids who stop coming to school" and got an empty pack and no way on, though "children
+    missing education" has its reviews. The ledger (CLI, app, pack) names the closest themes that records address,
+    counted as their own ledgers count them."""
+    from rag.brief import build_brief, render_markdown
+    from rag.ledger import ledger_text
+
+    led = ledger(retriever, "kids who stop coming to school")
+    assert not led.entries and led.closest
+    names = [name for name, _ in led.closest]
+    assert "children missing education" in names
+    for name, kinds in led.closest:
+        assert len(kinds) == len(ledger(retriever, name).entries) > 0, name
+    assert "Themes closest in meaning that reviews address: " in ledger_text(led)
+    assert "children missing education (" in render_markdown(build_brief(retriever, "kids who stop coming to school"))
+    assert ledger(retriever, "fathers").closest == ()  # a ledger with entries needs no way on

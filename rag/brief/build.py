@@ -8,7 +8,7 @@ from rag.brief.model import Brief, Quote, Reference, Theme, Vignette
 from rag.brief.questions import load_questions
 from rag.brief.select import Candidate, learning_points, on_topic, recommendations, vignettes
 from rag.brief.themes import discussion_questions, group_points
-from rag.ledger import ledger
+from rag.ledger import closest_text, ledger
 from rag.llm import LLM, Excerpt, Prompt, ask_model, check_generated, fit_excerpts, load_prompt, render_excerpts
 from rag.models import Chunk
 from rag.retrieve import Filters, Retriever
@@ -21,7 +21,7 @@ def build_brief(retriever: Retriever, topic: str, filters: Filters | None = None
     led = ledger(retriever, topic, filters)
     filt = {k: v for k, v in (filters.__dict__ if filters else {}).items() if v is not None}
     if not led.entries:
-        return Brief(led.topic, filt, (), {}, {}, (), (), (), (), ())
+        return Brief(led.topic, filt, (), {}, {}, (), (), (), (), (), notice=closest_text(led).strip() or None)
     scope = on_topic(retriever, led, filters)
     points = learning_points(retriever, scope)
     recs = recommendations(retriever, scope)

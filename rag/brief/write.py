@@ -79,11 +79,12 @@ def _blocks(b: Brief) -> list[_Block]:
         years = "; ".join(f"{y}: {n}" for y, n in b.by_year.items())
         areas = "; ".join(f"{a}: {n}" for a, n in b.by_area.items())
         out.append(_one("p", f"By year — {years}. By area — {areas}."))
-    if not b.reviews:
-        return out
-    out.append(_one("p", _INTRO))
+    if b.reviews:
+        out.append(_one("p", _INTRO))
     if b.notice:
         out.append(_one("p", f"Note: {b.notice}"))
+    if not b.reviews:
+        return out
     out += _overview_blocks(b) + _learning_blocks(b)
     if b.recommendations:
         out += [_one("h2", "What the reviews recommended"), _Block("ul", tuple(map(_quoted, b.recommendations)))]

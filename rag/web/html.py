@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from rag.ledger import closest_text
 from rag.models import Review, SourceText, location
 from rag.store import IndexData
 from rag.ui_text import records_text
@@ -437,7 +438,7 @@ def citation_html(data: IndexData, ans: dict[str, Any], n: str | None) -> str:
 def ledger_html(data: IndexData, led: Any) -> str:
     """A ledger: one excerpt per review, each numbered [n] to open it in its whole review."""
     if not led.entries:
-        return f"<p>No review in the index addresses “{esc(led.topic)}”. Try other words, or widen the filters.</p>"
+        return f"<p>No review in the index addresses “{esc(led.topic)}”.{esc(closest_text(led))} Try other words.</p>"
     parts = [
         f"<p><strong>{records_text((e.hit.chunk.kind for e in led.entries), 'address')}</strong> "
         f"“{esc(led.topic)}” — one excerpt each, "
