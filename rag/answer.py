@@ -90,9 +90,22 @@ def notices(retriever: Retriever, scored: Scored, cov: Coverage, themes: tuple[T
             "excerpts below are the closest in meaning."
             for t in cov.guessed_uncovered
         ]
+    # Words no review contains that carry what the question asks, by both measures of `abstention` rule 3,
+    # answered because an excerpt comes close in meaning: said first ("What did reviews say about stillbirth?").
+    settings = retriever.settings
+    if (
+        cov.unknown_named
+        and not scored.named
+        and cov.unknown_share < settings.unknown_share_below
+        and cov.unknown_focus >= settings.unknown_focus_min
+    ):
+        words = "the word" if len(cov.unknown_named) == 1 else "the words"
+        out.append(
+            f"No review uses {words} {_quoted(cov.unknown_named)}; the excerpts below are the closest in meaning."
+        )
     if out and cov.keyworded:
         out.append(_keyword_text(cov))
-    if scored.best < retriever.settings.weak_below and not (scored.mentioned or scored.named or cov.ledger.entries):
+    if scored.best < settings.weak_below and not (scored.mentioned or scored.named or cov.ledger.entries):
         out.append("The closest excerpts match this question only loosely; the reviews may not address it directly.")
     return out
 

@@ -323,3 +323,15 @@ def test_a_topic_no_review_addresses_leads_to_the_closest_themes_that_reviews_do
     assert "Themes closest in meaning that reviews address: " in ledger_text(led)
     assert "children missing education (" in render_markdown(build_brief(retriever, "kids who stop coming to school"))
     assert ledger(retriever, "fathers").closest == ()  # a ledger with entries needs no way on
+
+
+def test_an_answer_about_a_word_no_review_uses_says_so_first(retriever) -> None:  # type: ignore[no-untyped-def]
+    """A practitioner asked "What did reviews say about stillbirth?" and got infant deaths from injury, counted as
+    maltreatment-related child deaths, with nothing said first: no review uses the word, which carries the
+    question (both rule-3 measures), though an excerpt comes close enough in meaning to answer."""
+    ans = answer(retriever, "What did reviews say about stillbirth?")
+    assert not ans.abstained
+    assert ans.text.startswith("Note: No review uses the word “stillbirth”; the excerpts below are the closest")
+    # Incidental unknown words say nothing first ("Mum barely speaks our language…").
+    ans = answer(retriever, "Mum barely speaks our language and her son interprets for her — what went wrong?")
+    assert not ans.abstained and "No review uses the word" not in ans.text
