@@ -96,7 +96,7 @@ def whole_item(text: str, spans: list[tuple[int, int]], i: int) -> tuple[int, in
     s, e = spans[i]
     j = i
     # The sentence before may lie before the chunk (spans are a chunk's), where a quote cannot reach.
-    before = spans[i - 1][1] if i else len(text[: spans[0][0]].rstrip())
+    before = spans[i - 1][1] if i else _end_before(text, s)
     leans = before > 0 and text[before - 1] in ".!?" and goes_on(text, (before, before), spans[i])
     if _CONTINUES.match(text, s) or (text[s].islower() and _LAST_ITEM.search(text, s, e)):
         j = _list_start(text, spans, j)
@@ -131,11 +131,20 @@ def whole_item(text: str, spans: list[tuple[int, int]], i: int) -> tuple[int, in
 
 
 def _mid_list(text: str, spans: list[tuple[int, int]], j: int) -> bool:
-    """Sentence j continues a list ("or poor engagement with services …") that starts before the chunk."""
-    start = spans[j][0]
-    before = len(text[: spans[0][0]].rstrip()) if j == 0 else spans[j - 1][1]
+    """Sentence j continues a list ("or poor engagement with services …") that starts before the chunk (within
+    it, `_list_start` has gone back to the list's start)."""
+    if j:
+        return False
+    start, before = spans[0][0], _end_before(text, spans[0][0])
     continues = bool(_CONTINUES.match(text, start)) or text[start].islower()
-    return continues and before > 0 and text[before - 1] in ";," and j == 0
+    return continues and before > 0 and text[before - 1] in ";,"
+
+
+def _end_before(text: str, pos: int) -> int:
+    """Where the text before `pos` ends, spacing left out."""
+    while pos > 0 and text[pos - 1].isspace():
+        pos -= 1
+    return pos
 
 
 _OPENING = "‘“"
