@@ -24,7 +24,7 @@ GATE = {
     "Recall@10": (0.82, None),
     "MRR": (0.94, 0.92),  # measured 0.945 (0.949 before "fathers" left the hidden men synonyms: q104)
     "nDCG@10": (0.85, None),
-    "lp_coverage": (0.62, 0.60),  # measured 0.644 (a question naming a record answered from it)
+    "lp_coverage": (0.63, 0.60),  # measured 0.654 (learning preferred whatever the question's words)
     # Answers quote up to ten statements (learning-point coverage 0.42 → 0.61); more of them come from records
     # outside the gold lists, so citation precision fell from 0.633 to 0.577; 0.690 with a named record's
     # question answered from that record.
@@ -100,7 +100,7 @@ def test_held_out_gate(retriever) -> None:  # type: ignore[no-untyped-def]
         assert got[metric] <= ceiling, f"held-out {metric} rose to {got[metric]:.3f} (ceiling {ceiling})"
 
 
-# The blind-judged topic set (eval/ledger_calibration.jsonl, eval/README.md): ledger 0.768 / 0.621, none refused.
+# The blind-judged topic set (eval/ledger_calibration.jsonl, eval/README.md): ledger 0.769 / 0.631, none refused.
 LEDGER_CALIBRATION_GATE = {"ledger_precision": (0.74, 0.85), "ledger_recall": (0.60, 0.85), "Hit@5": (0.97, 0.97)}
 
 
