@@ -30,6 +30,9 @@ _PRESCRIPTIVE = re.compile(
 # A case is told in the past ("Parents had a history of …", "Mother became involved …"); "young teenagers are
 # often unclear about consent" says what is so of many cases.
 _PAST = re.compile(r"\b(?:was|were|had|did|died|became|began|left|took|went|told|\w{3,}ed)\b", re.IGNORECASE)
+# A review weighing what may have been so ("mother's disguised compliance may have added to the optimistic view
+# of her intentions") is its analysis, a finding, though it speaks of a person in the past.
+_WEIGHS = re.compile(r"\b(?:may|might|could|would) (?:well )?have\b", re.IGNORECASE)
 # A date as a case's story gives it: "in November 2012", "in Spring 2015", "in 2014".
 _DATED = re.compile(
     r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December|spring|summer"
@@ -80,11 +83,12 @@ def tells_case(sentence: str, names: tuple[str, ...]) -> bool:
 
 def tells_case_fact(sentence: str, names: tuple[str, ...]) -> bool:
     """A key issue that is a fact of the case, not learning: it names the child ("Child J died of …"), tells in
-    the past of a person ("Mother and her partner were imprisoned …", "Parents had a history of domestic abuse"),
-    or is dated ("An initial assessment was carried out in November 2012")."""
+    the past of a person ("Mother and her partner were imprisoned …", "Parents had a history of domestic abuse")
+    without weighing what may have been so, or is dated ("An initial assessment was carried out in November
+    2012")."""
     return (
         names_own_child(sentence, names)
-        or (tells_case(sentence, names) and bool(_PAST.search(sentence)))
+        or (tells_case(sentence, names) and bool(_PAST.search(sentence)) and not _WEIGHS.search(sentence))
         or bool(_DATED.search(sentence))
     )
 
